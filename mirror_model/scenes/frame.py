@@ -1,0 +1,26 @@
+"""The unit every renderer returns: one RGB-D view with its camera."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class RGBDFrame:
+    """One rendered view.
+
+    rgb: (H, W, 3) uint8; depth: (H, W) float32 metres along the optical axis (0 where a ray hit
+    nothing); intrinsics: (3, 3) float64 pinhole K with pixel centres at integer coordinates;
+    pose: (4, 4) float64 camera-to-world, OpenCV axes (x right, y down, z forward).
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    intrinsics: np.ndarray
+    pose: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) in pixels."""
+        return int(self.depth.shape[0]), int(self.depth.shape[1])
