@@ -1,0 +1,248 @@
+"""Video in and out with OpenCV: frame sampling, resizing, browser-playable mp4, side-by-side frames."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from mirror_model.depth_io import colorize_depth
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps if self.fps > 0 else 0.0
+
+
+def _open_capture(path: str | Path) -> cv2.VideoCapture:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"video file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file: pass a video file (mp4, avi, mov, ...)")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise ValueError(f"{path}: cannot be opened as a video (corrupt file or unsupported format)")
+    return cap
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Frame rate, frame count and size of a video; raises ValueError when no frame can be decoded."""
+    cap = _open_capture(path)
+    try:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise ValueError(f"{path}: no decodable video frame (corrupt file or not a video)")
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        height, width = frame.shape[:2]
+    finally:
+        cap.release()
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = 30.0  # some containers carry no usable rate; 30 fps is the common default
+    return VideoInfo(str(path), fps, max(count, 0), width, height)
+
+
+MIN_SIDE = 16  # smaller frames leave optical flow (DIS needs 12 px) nothing to work with
+
+
+def check_max_side(max_side: int | None) -> None:
+    if max_side is not None and max_side < MIN_SIDE:
+        raise ValueError(f"max side must be at least {MIN_SIDE} pixels, got {max_side}")
+
+
+def resize_max_side(image: np.ndarray, max_side: int | None, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """Downscale so the longest side is at most max_side (never upscales)."""
+    if max_side is None:
+        return image
+    check_max_side(max_side)
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def sample_indices_keep(index: int, source_fps: float, target_fps: float | None) -> bool:
+    """Whether source frame `index` is kept when resampling source_fps to target_fps.
+
+    A frame is kept when it is the first one at or after the next target time stamp, so the output
+    rate never exceeds target_fps and frames are spread evenly.
+    """
+    if target_fps is None or target_fps >= source_fps:
+        return True
+    step = source_fps / target_fps
+    # Keep frame i when floor(i / step) advanced since frame i-1.
+    return index == 0 or int(index / step) != int((index - 1) / step)
+
+
+def read_video_frames(
+    path: str | Path,
+    target_fps: float | None = None,
+    max_frames: int | None = None,
+    max_side: int | None = None,
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Decode a video lazily, yielding (source frame index, time in s, RGB uint8 HxWx3).
+
+    target_fps subsamples evenly (never upsamples); max_frames caps the number of yielded frames;
+    max_side downscales so the longest side fits. The file is checked before the first frame is
+    requested, so a missing or corrupt file fails at the call, with a clear message.
+    """
+    if target_fps is not None and target_fps <= 0:
+        raise ValueError(f"target fps must be positive, got {target_fps}")
+    if max_frames is not None and max_frames <= 0:
+        raise ValueError(f"max frames must be positive, got {max_frames}")
+    check_max_side(max_side)
+    info = probe_video(path)
+    return _iter_frames(info, target_fps, max_frames, max_side)
+
+
+def _iter_frames(info: VideoInfo, target_fps, max_frames, max_side) -> Iterator[tuple[int, float, np.ndarray]]:
+    cap = _open_capture(info.path)
+    yielded = 0
+    index = 0
+    try:
+        while max_frames is None or yielded < max_frames:
+            if not sample_indices_keep(index, info.fps, target_fps):
+                if not cap.grab():  # skip without decoding the pixels
+                    break
+                index += 1
+                continue
+            ok, bgr = cap.read()
+            if not ok or bgr is None:
+                break
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield index, index / info.fps, resize_max_side(rgb, max_side)
+            yielded += 1
+            index += 1
+    finally:
+        cap.release()
+
+
+def ffmpeg_available() -> bool:
+    return shutil.which("ffmpeg") is not None
+
+
+class VideoWriter:
+    """Writes RGB frames to an mp4 one at a time; on close, transcodes to H.264 with the ffmpeg
+    binary when it is installed (browsers cannot play OpenCV's mp4v), keeping mp4v otherwise.
+
+    Frames must all share the first frame's size; odd sizes are padded by one pixel (H.264 needs
+    even dimensions).
+    """
+
+    def __init__(self, path: str | Path, fps: float, h264: bool = True):
+        if fps <= 0:
+            raise ValueError(f"video fps must be positive, got {fps}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fps = float(fps)
+        self.use_h264 = h264 and ffmpeg_available()
+        self.codec = "h264" if self.use_h264 else "mp4v"
+        self.frame_count = 0
+        self._size: tuple[int, int] | None = None
+        self._writer: cv2.VideoWriter | None = None
+        self._raw_path = self.path.with_name(self.path.stem + ".mp4v.mp4") if self.use_h264 else self.path
+
+    def write(self, rgb: np.ndarray) -> None:
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"video frames must be RGB uint8 HxWx3, got {rgb.dtype} with shape {rgb.shape}")
+        h, w = rgb.shape[:2]
+        rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        if self._writer is None:
+            self._size = (rgb.shape[1], rgb.shape[0])
+            self._writer = cv2.VideoWriter(str(self._raw_path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            if not self._writer.isOpened():
+                raise OSError(f"could not open {self._raw_path} for writing an mp4 video")
+        elif (rgb.shape[1], rgb.shape[0]) != self._size:
+            raise ValueError(f"all video frames must have the same size: first {self._size}, now {(w, h)}")
+        self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        self.frame_count += 1
+
+    def close(self) -> Path:
+        if self._writer is None:
+            raise ValueError(f"no frames were written to {self.path}")
+        self._writer.release()
+        self._writer = None
+        if self.use_h264:
+            if _transcode_h264(self._raw_path, self.path):
+                self._raw_path.unlink(missing_ok=True)
+            else:  # keep a playable (if not browser-friendly) file rather than nothing
+                self._raw_path.replace(self.path)
+                self.codec = "mp4v"
+        return self.path
+
+    def discard(self) -> None:
+        """Stop writing and delete what was written (after an error)."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        self._raw_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._writer is not None:
+            if exc_type is None:
+                self.close()
+            else:
+                self.discard()
+
+
+def _transcode_h264(src: Path, dst: Path) -> bool:
+    with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
+        out = Path(tmp) / dst.name
+        cmd = [
+            "ffmpeg", "-y", "-loglevel", "error", "-i", str(src),
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "20",
+            "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+            return False
+        out.replace(dst)
+    return True
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, h264: bool = True) -> Path:
+    """Write RGB uint8 frames to an mp4 (H.264 when ffmpeg is available, mp4v otherwise)."""
+    writer = VideoWriter(path, fps, h264=h264)
+    for frame in frames:
+        writer.write(frame)
+    return writer.close()
+
+
+def side_by_side(
+    rgb: np.ndarray,
+    depth_m: np.ndarray,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "turbo",
+) -> np.ndarray:
+    """One frame of RGB | colourised depth; depth is resized to the RGB size (fixed vmin/vmax keep
+    colours comparable across a video)."""
+    colour = colorize_depth(depth_m, vmin=vmin, vmax=vmax, cmap=cmap)
+    h, w = rgb.shape[:2]
+    if colour.shape[:2] != (h, w):
+        colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.concatenate([np.asarray(rgb, dtype=np.uint8), colour], axis=1)

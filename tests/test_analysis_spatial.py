@@ -1,0 +1,129 @@
+"""Known answers for blockiness and depth-boundary errors, and the spatial CLI."""
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from analysis.spatial import EdgeConfig, blockiness, boundary_errors, depth_edges, main
+from mirror_model.depth_io import write_depth_png
+
+
+def smooth_field(shape=(96, 128), seed=0):
+    """A smooth random depth surface (heavily blurred noise) between about 2 and 4 m."""
+    noise = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    blurred = cv2.GaussianBlur(noise, (0, 0), 12)
+    return 3.0 + blurred / np.abs(blurred).max()
+
+
+def patch_grid_depth(shape=(96, 128), patch=16, seed=0):
+    """One depth per 16x16 patch, upsampled with nearest neighbour, plus a gentle slope inside."""
+    coarse = np.random.default_rng(seed).uniform(2, 4, size=(shape[0] // patch, shape[1] // patch)).astype(np.float32)
+    blocks = cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return blocks + 0.5 * smooth_field(shape, seed + 1)
+
+
+def test_linear_ramp_has_no_seams():
+    ramp = np.tile(np.linspace(1, 5, 128), (96, 1))
+    assert blockiness(ramp, 16) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_smooth_depth_is_about_one_and_blocky_depth_is_far_above():
+    assert blockiness(smooth_field(), 16) == pytest.approx(1.0, abs=0.1)
+    assert blockiness(patch_grid_depth(), 16) > 5.0
+    # The seams are at the 16-px grid: measured on a 12-px grid the same map looks far less blocky.
+    assert blockiness(patch_grid_depth(), 12) < blockiness(patch_grid_depth(), 16) / 2
+
+
+def test_blockiness_edge_cases():
+    assert blockiness(np.full((32, 32), 2.0), 16) == 1.0
+    pure_blocks = cv2.resize(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), (32, 32), interpolation=cv2.INTER_NEAREST)
+    assert math.isinf(blockiness(pure_blocks, 16))
+    with pytest.raises(ValueError, match="too small"):
+        blockiness(np.ones((8, 8)), 16)
+    with pytest.raises(ValueError, match="patch size"):
+        blockiness(np.ones((8, 8)), 1)
+
+
+def test_fractional_patch_size_follows_a_resized_grid():
+    # A 16-px grid at 224 px resized to 336 px is a 24-px grid: patch 16 * 336 / 224.
+    blocky = patch_grid_depth((224, 224), 16)
+    resized = cv2.resize(blocky, (336, 336), interpolation=cv2.INTER_NEAREST)
+    assert blockiness(resized, 16 * 336 / 224) > 5.0
+
+
+def step_depth(shape=(64, 80), column=40, near=2.0, far=4.0):
+    depth = np.full(shape, far, np.float32)
+    depth[:, :column] = near
+    return depth
+
+
+def test_boundary_errors_zero_for_perfect_prediction():
+    gt = step_depth()
+    errors = boundary_errors(gt.copy(), gt)
+    assert errors["dbe_acc"] == 0.0 and errors["dbe_comp"] == 0.0
+    assert errors["gt_edge_px"] > 0
+
+
+def test_boundary_errors_measure_a_shifted_edge_in_pixels():
+    gt = step_depth(column=40)
+    errors = boundary_errors(step_depth(column=44), gt)
+    assert errors["dbe_acc"] == pytest.approx(4.0, abs=0.6)
+    assert errors["dbe_comp"] == pytest.approx(4.0, abs=0.6)
+
+
+def test_missing_edges_hurt_completeness_not_accuracy():
+    gt = step_depth()
+    gt[:, 60:] = 8.0  # a second edge the prediction misses
+    errors = boundary_errors(step_depth(), gt)
+    assert errors["dbe_acc"] == pytest.approx(0.0, abs=0.5)
+    assert errors["dbe_comp"] > 3.0
+    flat = boundary_errors(np.full_like(gt, 3.0), gt)
+    assert math.isnan(flat["dbe_acc"]) and flat["dbe_comp"] == EdgeConfig().max_dist
+
+
+def test_holes_in_ground_truth_make_no_edges():
+    gt = np.full((64, 80), 3.0, np.float32)
+    gt[20:40, 20:40] = 0.0  # missing measurements, not a depth edge
+    assert not depth_edges(gt).any()
+
+
+def test_spatial_cli_on_npy_and_png(tmp_path, capsys):
+    pred_dir, gt_dir = tmp_path / "pred", tmp_path / "gt"
+    pred_dir.mkdir()
+    np.save(pred_dir / "a.npy", patch_grid_depth())
+    np.save(pred_dir / "b.npy", smooth_field())
+    write_depth_png(gt_dir / "a.png", patch_grid_depth())
+    write_depth_png(gt_dir / "b.png", smooth_field())
+    out = tmp_path / "spatial.json"
+    assert main(["--pred", str(pred_dir), "--gt", str(gt_dir), "--out", str(out), "--patch", "16"]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["maps"]) == {"a", "b"}
+    assert report["maps"]["a"]["blockiness"] > 5.0
+    assert report["maps"]["b"]["blockiness"] == pytest.approx(1.0, abs=0.1)
+    assert report["maps"]["b"]["abs_rel"] < 1e-3  # mm-rounded ground truth
+    assert report["mean"]["blockiness"] == pytest.approx(np.mean([report["maps"][k]["blockiness"] for k in "ab"]))
+
+
+def test_spatial_cli_reports_bad_input_without_traceback(tmp_path, capsys):
+    assert main(["--pred", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "o.json")]) == 2
+    assert "error:" in capsys.readouterr().err
+    (tmp_path / "x.txt").write_text("no depth")
+    assert main(["--pred", str(tmp_path / "x.txt"), "--out", str(tmp_path / "o.json")]) == 2
+    assert main(["--out", str(tmp_path / "o.json")]) == 2
+
+
+def test_spatial_cli_predicts_with_the_model_first(tmp_path):
+    pytest.importorskip("mirror_model.predict", reason="mirror_model.predict (the depth model loader) is not available")
+    from mirror_model.scenes.io import write_scenes
+
+    scenes = write_scenes(tmp_path / "scenes", 2, (48, 64), seed=3, progress=False)
+    out = tmp_path / "report" / "spatial.json"
+    code = main(["--model", "synthetic-tiny", "--input", str(scenes / "rgb"), "--gt", str(scenes / "depth"), "--out", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report["maps"]) == {"scene_00000", "scene_00001"}
+    assert all(row["blockiness"] > 0 and row["abs_rel"] >= 0 for row in report["maps"].values())
+    assert sorted(p.name for p in (tmp_path / "report" / "spatial_pred").iterdir()) == ["scene_00000.npy", "scene_00001.npy"]
+    assert main(["--model", "synthetic-tiny", "--out", str(out)]) == 2  # --input missing
