@@ -1,0 +1,96 @@
+"""Robust RGB loading: any common image file or array becomes (H, W, 3) uint8, bad input a one-line error.
+
+Grayscale is repeated to three channels, alpha is composited over black, 16-bit and float images
+are rescaled to 8 bits, palette images are expanded. Non-images, empty files and images smaller
+than MIN_SIDE pixels on a side are rejected with a ValueError naming the file and the problem.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MIN_SIDE = 8
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+
+
+def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """An image array (H, W), (H, W, 1|3|4) of uint8/uint16/float/bool -> RGB uint8 (H, W, 3).
+
+    Channel order is taken as RGB(A); callers holding OpenCV BGR arrays convert first.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ValueError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {array.shape}")
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype == np.uint16:
+        array = (array.astype(np.uint32) * 255 + 32767) // 65535  # full 16-bit range onto 0..255
+    elif np.issubdtype(array.dtype, np.floating):
+        finite = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(finite.max()) if finite.size else 0.0
+        finite = finite * 255.0 if peak <= 1.0 else finite  # [0, 1] floats vs. [0, 255] floats
+        array = np.clip(finite + 0.5, 0, 255)
+    elif array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"{name}: unsupported pixel type {array.dtype}")
+        array = np.clip(array, 0, 255)
+    array = array.astype(np.uint8)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    elif array.shape[2] == 4:
+        alpha = array[..., 3:4].astype(np.uint16)
+        array = ((array[..., :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+    height, width = array.shape[:2]
+    if height < MIN_SIDE or width < MIN_SIDE:
+        raise ValueError(f"{name}: image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    return np.ascontiguousarray(array)
+
+
+def _decode_with_opencv(data: bytes) -> np.ndarray | None:
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        return None
+    if decoded.ndim == 3 and decoded.shape[2] == 3:
+        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    elif decoded.ndim == 3 and decoded.shape[2] == 4:
+        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGBA)
+    return decoded
+
+
+def _decode_with_pillow(path: Path) -> np.ndarray | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.seek(0)  # first frame of animations
+            if img.mode == "P":
+                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            elif img.mode not in ("L", "RGB", "RGBA", "I;16", "I", "F"):
+                img = img.convert("RGB")
+            return np.array(img)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, expected an image file")
+    data = path.read_bytes()
+    if not data:
+        raise ValueError(f"{path}: file is empty (0 bytes), not an image")
+    # OpenCV first (keeps 16-bit colour PNG/TIFF exact); Pillow for what OpenCV cannot read (GIF, ...).
+    array = _decode_with_opencv(data)
+    if array is None:
+        array = _decode_with_pillow(path)
+    if array is None:
+        raise ValueError(f"{path}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
+    return to_rgb_uint8(array, name=str(path))

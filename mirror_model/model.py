@@ -1,0 +1,184 @@
+"""MirrorDepth: frozen CLIP + a learned static prompt ("mirror") + a compact deconvolutional decoder.
+
+Data flow for images (B, 3, H, W) with values in [0, 1]:
+  CLIP normalisation -> dense image features f (B, D, h, w) in CLIP's joint space
+  mirror (s, text_width) -> frozen text encoder at every position -> t (s, D)
+  maps = logit_scale * cos(f, t) for every patch and every mirror position -> (B, s, h, w)
+  decoder(maps, f) -> logits at (h*stride, w*stride) -> resized to (H, W)
+  depth = min_depth + sigmoid(logits) * (max_depth - min_depth), in metres, within (0, max_depth].
+
+All s mirror outputs feed the decoder (one similarity map each), not only the end-of-text one:
+mirror is a static prompt, so every position's output is a learned "depth concept" in joint space.
+The text side does not depend on the image, so outside training it is computed once and cached.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import clip_backbone, text_sources
+from .decoder import DecoderConfig, DepthDecoder
+
+
+@dataclass
+class MirrorDepthConfig:
+    clip_name: str = "tiny-vit"
+    clip_pretrained: str | None = None  # open_clip tag; None = random init (saved with the checkpoint)
+    mirror_tokens: int = 64  # s
+    input_size: tuple[int, int] = (240, 320)  # (H, W) the predictor resizes to
+    max_depth: float = 10.0
+    min_depth: float = 1e-3
+    prompt: str = text_sources.DEFAULT_PROMPT  # for the "prompt" and "prompt+mirror" ablations
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["input_size"] = list(self.input_size)
+        data["decoder"] = self.decoder.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MirrorDepthConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"model config has unknown fields {sorted(unknown)}; this code knows {sorted(known)}")
+        data = dict(data)
+        if "input_size" in data:
+            data["input_size"] = tuple(int(v) for v in data["input_size"])
+        if "decoder" in data:
+            data["decoder"] = DecoderConfig.from_dict(data["decoder"])
+        return cls(**data)
+
+
+class MirrorDepth(nn.Module):
+    def __init__(self, config: MirrorDepthConfig, clip: nn.Module, clip_info: clip_backbone.ClipInfo | None = None):
+        super().__init__()
+        limit = clip_backbone.context_length(clip)
+        if not 1 <= config.mirror_tokens <= limit:
+            raise ValueError(f"mirror_tokens must be in 1..{limit} (CLIP's context length), got {config.mirror_tokens}")
+        if not 0 < config.min_depth < config.max_depth:
+            raise ValueError(f"need 0 < min_depth < max_depth, got {config.min_depth} and {config.max_depth}")
+        self.config = config
+        self.clip_info = clip_info
+        self.clip = clip
+        for param in self.clip.parameters():
+            param.requires_grad_(False)
+        self.clip.eval()
+
+        width = clip_backbone.text_width(clip)
+        # Same scale as CLIP's token-embedding init, so mirror starts where real tokens live.
+        self.mirror = nn.Parameter(torch.randn(config.mirror_tokens, width) * 0.02)
+        self.stride = clip_backbone.patch_stride(clip)
+        self.decoder = DepthDecoder(
+            config.decoder, config.mirror_tokens, clip_backbone.embed_dim(clip), self.stride
+        )
+        mean = clip_info.mean if clip_info else clip_backbone.OPENAI_MEAN
+        std = clip_info.std if clip_info else clip_backbone.OPENAI_STD
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.tokenizer = clip_backbone.get_tokenizer(config.clip_name)
+        self.mirror_source = "learned"
+        self._text_cache: tuple[tuple, torch.Tensor] | None = None
+        self.text_cache_misses = 0  # how often the text side was (re)computed for the cache
+
+    # ------------------------------------------------------------ frozen CLIP
+    def train(self, mode: bool = True) -> "MirrorDepth":
+        super().train(mode)
+        self.clip.eval()  # BatchNorm statistics and dropout of CLIP never change
+        return self
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint's model.safetensors holds: mirror and decoder (no CLIP)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("clip.")}
+
+    def num_trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    # ------------------------------------------------------------ text side
+    def set_mirror_source(self, source: str, prompt: str | None = None) -> None:
+        self.mirror_source = text_sources.check_source(source)
+        if prompt is not None:
+            self.config.prompt = prompt
+
+    def invalidate_text_cache(self) -> None:
+        self._text_cache = None
+
+    def _compute_text_features(self) -> torch.Tensor:
+        embeddings = text_sources.source_embeddings(
+            self.mirror_source, self.mirror, self.clip, self.tokenizer, self.config.prompt
+        )
+        outputs = clip_backbone.encode_text_embeddings(self.clip, embeddings.unsqueeze(0))[0]
+        return F.normalize(outputs[-self.config.mirror_tokens :].float(), dim=-1)
+
+    def text_features(self) -> torch.Tensor:
+        """Normalised text-side outputs (s, D) for the current source.
+
+        With gradients on (training), they are recomputed every call so they follow mirror. Otherwise
+        they are cached, keyed by source, prompt, and mirror's storage and in-place version counter:
+        an optimizer step or load_state_dict bumps the version, so a changed mirror is never stale.
+        """
+        if torch.is_grad_enabled() and self.mirror.requires_grad:
+            return self._compute_text_features()
+        key = (
+            self.mirror_source,
+            self.config.prompt,
+            self.mirror._version,
+            self.mirror.data_ptr(),
+            self.mirror.device,
+            self.mirror.dtype,
+        )
+        if self._text_cache is None or self._text_cache[0] != key:
+            # Leave inference mode so the cache is an ordinary tensor usable in any later mode.
+            with torch.inference_mode(False), torch.no_grad():
+                features = self._compute_text_features()
+            self._text_cache = (key, features)
+            self.text_cache_misses += 1
+        return self._text_cache[1]
+
+    # ------------------------------------------------------------ image side
+    def image_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] (B, 3, H, W) -> dense CLIP features (B, D, h, w), float32."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+        if min(images.shape[-2:]) < self.stride:
+            raise ValueError(f"images must be at least {self.stride}x{self.stride} pixels, got {tuple(images.shape[-2:])}")
+        normalised = (images - self.pixel_mean) / self.pixel_std
+        return clip_backbone.dense_image_features(self.clip, normalised).float()
+
+    def similarity_maps(self, features: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, D, h, w) features -> (B, s, h, w) scaled cosine similarities with the text outputs."""
+        text = self.text_features() if text is None else text
+        scale = clip_backbone.logit_scale(self.clip).float()
+        return scale * torch.einsum("bdhw,sd->bshw", F.normalize(features, dim=1), text)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] -> metric depth (B, 1, H, W) in (0, max_depth]."""
+        features = self.image_features(images)
+        maps = self.similarity_maps(features)
+        logits = self.decoder(maps, features)
+        if logits.shape[-2:] != images.shape[-2:]:
+            logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        span = self.config.max_depth - self.config.min_depth
+        return self.config.min_depth + torch.sigmoid(logits) * span
+
+
+def build_mirror_depth(
+    config: MirrorDepthConfig,
+    seed: int | None = None,
+    clip_weights: str | None = None,
+    device: str | torch.device = "cpu",
+) -> MirrorDepth:
+    """A fresh MirrorDepth: CLIP loaded (or randomly initialised from `seed`), mirror and decoder new."""
+    clip, info = clip_backbone.load_clip(
+        config.clip_name, config.clip_pretrained, weights_file=clip_weights, seed=seed, device=device
+    )
+    if config.clip_pretrained is None and clip_weights is None:
+        # A random CLIP is saved in fp16; round now so training sees exactly what will be saved.
+        clip_backbone.fp16_round(clip)
+    if seed is not None:
+        torch.manual_seed(seed + 1)
+    return MirrorDepth(config, clip, info).to(device)

@@ -1,0 +1,336 @@
+"""Depth inference: RGB frames (any size, uint8) -> float32 depth maps in metres at the input size.
+
+API:
+    predictor = load_predictor("synthetic-tiny")       # preset, checkpoint directory or Hub repo id
+    depth = predictor.predict(rgb)                      # (H, W, 3) uint8 -> (H, W) float32 metres
+    depths = predictor.predict([rgb1, rgb2])            # lists are batched
+    predictor.set_mirror_source("zeros")                # ablations on the same trained model
+    print(predictor.info["message"])                    # which weights are loaded, trained or not
+
+Frames are resized (bilinear; area when shrinking) to the model's input size, the size it was
+trained at, regardless of aspect ratio; the depth map is resized back to the frame's own size.
+
+CLI:
+    python -m mirror_model.predict --model synthetic-tiny --input examples/ --out outputs/depth
+writes NAME.npy (float32 metres), NAME_depth.png (16-bit millimetres) and NAME_color.png.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import checkpoint as ckpt
+from . import clip_backbone, presets, text_sources
+from .image_io import load_rgb, to_rgb_uint8
+from .model import MirrorDepth, build_mirror_depth
+from .zeroshot import ZeroShotDepth, build_zeroshot
+
+log = logging.getLogger(__name__)
+
+HUB_REPO_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class DepthPredictor:
+    """Wraps a depth model (MirrorDepth or ZeroShotDepth) with resizing, batching and provenance."""
+
+    def __init__(self, model: nn.Module, info: dict, device: str | torch.device = "cpu", batch_size: int = 8):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.info = info
+        self.batch_size = max(1, int(batch_size))
+        self.input_size: tuple[int, int] = tuple(model.config.input_size)
+        self.max_depth: float = float(model.config.max_depth)
+        # One predictor may serve several threads (the app shares it between users): the lock keeps
+        # a mirror-source switch and the predictions made under it together.
+        self.lock = threading.RLock()
+
+    @property
+    def kind(self) -> str:
+        return self.info["kind"]
+
+    def set_mirror_source(self, name: str) -> None:
+        if not isinstance(self.model, MirrorDepth):
+            raise ValueError(f"model '{self.info['name']}' is a zero-shot baseline; it has no mirror to swap")
+        with self.lock:
+            self.model.set_mirror_source(name)
+            self.info["mirror_source"] = name
+
+    @contextlib.contextmanager
+    def using_mirror_source(self, name: str):
+        """Predict with another text-side source for a while; the previous one is restored after."""
+        with self.lock:
+            previous = self.info.get("mirror_source") or "learned"
+            self.set_mirror_source(name)
+            try:
+                yield self
+            finally:
+                self.set_mirror_source(previous)
+
+    def _resize(self, image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+        import cv2
+
+        height, width = size_hw
+        if image.shape[:2] == (height, width):
+            return image
+        shrinking = image.shape[0] * image.shape[1] > height * width
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+    def predict(self, rgb: np.ndarray | list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """(H, W, 3) uint8 -> (H, W) float32 metres; a list of frames -> a list of maps (batched)."""
+        single = isinstance(rgb, np.ndarray)
+        frames = [rgb] if single else list(rgb)
+        for index, frame in enumerate(frames):
+            if not isinstance(frame, np.ndarray):
+                raise ValueError(f"frame {index}: expected a numpy array (H, W, 3) uint8, got {type(frame).__name__}")
+        frames = [to_rgb_uint8(frame, name=f"frame {i}") for i, frame in enumerate(frames)]
+        depths: list[np.ndarray] = []
+        for start in range(0, len(frames), self.batch_size):
+            chunk = frames[start : start + self.batch_size]
+            batch = np.stack([self._resize(frame, self.input_size) for frame in chunk])
+            images = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+            with self.lock, torch.inference_mode():
+                out = self.model(images)[:, 0].float().cpu().numpy()
+            for depth, frame in zip(out, chunk):
+                depths.append(self._resize(depth, frame.shape[:2]).astype(np.float32, copy=False))
+        return depths[0] if single else depths
+
+
+# ---------------------------------------------------------------- loading
+
+def _pick_device(device: str | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device '{device}' requested but CUDA is not available here; use --device cpu")
+    return torch.device(device)
+
+
+def _mirror_info(name: str, model: MirrorDepth, weights_from: str, trained: bool, card: dict, where: str) -> dict:
+    clip = model.clip_info
+    clip_text = f"{model.config.clip_name}" + (f"/{model.config.clip_pretrained}" if model.config.clip_pretrained else "")
+    if trained:
+        data = card.get("training_data") or "unknown data"
+        message = f"{name}: {clip_text} CLIP + mirror, trained on {data} ({weights_from}: {where})"
+    else:
+        message = f"{name}: {clip_text} CLIP + mirror, UNTRAINED ({where})"
+    return {
+        "name": name,
+        "kind": "mirror",
+        "clip_name": model.config.clip_name,
+        "clip_pretrained": model.config.clip_pretrained,
+        "clip_weights_from": clip.weights_from if clip else None,
+        "weights_from": weights_from,
+        "trained": trained,
+        "message": message,
+        "card": card,
+        "mirror_source": model.mirror_source,
+        "input_size": list(model.config.input_size),
+        "max_depth": model.config.max_depth,
+        "trainable_parameters": model.num_trainable_parameters(),
+    }
+
+
+def _zeroshot_info(name: str, model: ZeroShotDepth, description: str) -> dict:
+    clip = model.clip_info
+    weights_from = {"open_clip": "open_clip", "file": "file"}.get(clip.weights_from if clip else "", "untrained")
+    trained = weights_from != "untrained"
+    clip_text = f"{model.config.clip_name}/{model.config.clip_pretrained}" if trained else f"{model.config.clip_name} (random-init CLIP, UNTRAINED)"
+    return {
+        "name": name,
+        "kind": "zeroshot",
+        "clip_name": model.config.clip_name,
+        "clip_pretrained": model.config.clip_pretrained,
+        "clip_weights_from": clip.weights_from if clip else None,
+        "weights_from": weights_from,
+        "trained": trained,
+        "message": f"{name}: {description}; CLIP {clip_text}, no training needed",
+        "card": {"kind": "zeroshot", "config": model.config.to_dict(), "bins_m": list(model.config.bins_m())},
+        "mirror_source": None,
+        "input_size": list(model.config.input_size),
+        "max_depth": model.config.max_depth,
+        "trainable_parameters": 0,
+    }
+
+
+def _from_checkpoint_dir(name: str, directory: Path, weights_from: str, untrained: bool, clip_weights: str | None):
+    card = ckpt.read_card(directory)
+    if untrained:
+        from .model import MirrorDepthConfig
+
+        config = MirrorDepthConfig.from_dict(card["config"])
+        model = build_mirror_depth(config, seed=presets.TINY_SEED, clip_weights=clip_weights)
+        return model, _mirror_info(name, model, "untrained", False, card, f"config of {directory}, weights not loaded on request")
+    model = ckpt.load_checkpoint(directory, clip_weights=clip_weights)
+    trained = bool(card.get("trained", False))
+    if not trained:
+        log.warning("%s: checkpoint %s holds an UNTRAINED model", name, directory)
+    return model, _mirror_info(name, model, weights_from if trained else "untrained", trained, card, str(directory))
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # not cached: try the network below
+        pass
+    if not clip_backbone.hub_reachable():
+        raise ValueError(
+            f"'{repo_id}' is not a preset or local directory, and the Hugging Face Hub is unreachable to fetch it; "
+            f"presets: {', '.join(presets.PRESETS)}"
+        )
+    try:
+        return Path(snapshot_download(repo_id))
+    except Exception as err:
+        raise ValueError(f"could not download '{repo_id}' from the Hugging Face Hub ({type(err).__name__})") from err
+
+
+def load_predictor(
+    spec: str = presets.DEFAULT_PRESET,
+    device: str | None = None,
+    mirror_source: str = "learned",
+    untrained: bool = False,
+    clip_weights: str | None = None,
+    batch_size: int = 8,
+) -> DepthPredictor:
+    """A ready predictor for a preset name, a checkpoint directory or a Hugging Face Hub repo id.
+
+    `untrained=True` builds a mirror model's architecture from its seed without trained weights
+    (a reference for ablations). `clip_weights` is a local CLIP weights file for pretrained CLIPs.
+    """
+    text_sources.check_source(mirror_source)
+    target = _pick_device(device)
+    if spec in presets.PRESETS:
+        preset = presets.get_preset(spec)
+        if preset.kind == "zeroshot":
+            model = build_zeroshot(preset.zeroshot, seed=preset.seed, clip_weights=clip_weights)
+            predictor = DepthPredictor(model, _zeroshot_info(spec, model, preset.description), target, batch_size)
+            if not predictor.info["trained"]:
+                log.warning("%s", predictor.info["message"])
+            if mirror_source != "learned":
+                predictor.set_mirror_source(mirror_source)  # raises: zero-shot has no mirror
+            return predictor
+        if not untrained and ckpt.has_weights(preset.checkpoint_dir):
+            model, info = _from_checkpoint_dir(spec, preset.checkpoint_dir, "bundled", False, clip_weights)
+        else:
+            why = "requested" if untrained else "no bundled weights yet"
+            model = build_mirror_depth(preset.fallback_config, seed=preset.seed, clip_weights=clip_weights)
+            info = _mirror_info(spec, model, "untrained", False, {}, why)
+            log.warning("%s", info["message"])
+    else:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            model, info = _from_checkpoint_dir(path.name, path, "file", untrained, clip_weights)
+        elif path.exists():
+            raise ValueError(f"'{spec}' is a file; --model takes a preset, a checkpoint directory or a Hub repo id")
+        elif HUB_REPO_PATTERN.match(spec) and not spec.startswith((".", "/", "~")):
+            local = _download_from_hub(spec)
+            model, info = _from_checkpoint_dir(spec, local, "hub", untrained, clip_weights)
+        else:
+            raise ValueError(
+                f"'{spec}' is not a preset ({', '.join(presets.PRESETS)}), an existing checkpoint directory "
+                f"or a Hugging Face Hub repo id (owner/name)"
+            )
+    predictor = DepthPredictor(model, info, target, batch_size)
+    predictor.set_mirror_source(mirror_source)
+    return predictor
+
+
+# ---------------------------------------------------------------- CLI
+
+def _input_files(path: Path, pattern: str) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.glob(pattern) if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise ValueError(f"{path}: no files matching '{pattern}'")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return [path]
+
+
+def write_outputs(out_dir: Path, stem: str, depth: np.ndarray) -> list[Path]:
+    """NAME.npy (float32 metres), NAME_depth.png (uint16 mm) and NAME_color.png (near = warm)."""
+    import cv2
+
+    from .depth_io import colorize_depth, write_depth_png
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    npy = out_dir / f"{stem}.npy"
+    np.save(npy, depth.astype(np.float32))
+    png = write_depth_png(out_dir / f"{stem}_depth.png", depth)
+    color = out_dir / f"{stem}_color.png"
+    if not cv2.imwrite(str(color), cv2.cvtColor(colorize_depth(depth), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {color}")
+    return [npy, png, color]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mirror_model.predict", description="Predict metric depth for images with a mirror or zero-shot model."
+    )
+    parser.add_argument("--model", default=presets.DEFAULT_PRESET, help=f"preset ({', '.join(presets.PRESETS)}), checkpoint directory or Hub repo id")
+    parser.add_argument("--input", required=True, help="an image file or a directory of images")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--mirror-source", default="learned", choices=text_sources.SOURCES, help="text-side ablation source")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--pattern", default="*", help="glob for directory input (default: every file)")
+    parser.add_argument(clip_backbone.WEIGHTS_FLAG, dest="clip_weights", default=None, help=f"local CLIP weights file (or set {clip_backbone.WEIGHTS_ENV})")
+    parser.add_argument("--untrained", action="store_true", help="use the architecture without trained weights")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+
+    try:
+        files = _input_files(Path(args.input), args.pattern)
+        if not Path(args.input).is_dir():
+            load_rgb(files[0])  # a bad single image fails before the model loads
+        predictor = load_predictor(
+            args.model, args.device, args.mirror_source, args.untrained, args.clip_weights, args.batch_size
+        )
+    except (ValueError, FileNotFoundError, clip_backbone.WeightsUnavailableError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"model: {predictor.info['message']}")
+    if predictor.kind == "mirror":
+        print(f"mirror source: {predictor.info['mirror_source']}")
+    if not predictor.info["trained"]:
+        print("WARNING: this model is UNTRAINED; its depth maps are not meaningful.", file=sys.stderr)
+
+    out_dir = Path(args.out)
+    single = not Path(args.input).is_dir()
+    written, skipped = 0, 0
+    with tqdm(total=len(files), desc="depth", unit="image", disable=single) as progress:
+        for start in range(0, len(files), predictor.batch_size):
+            batch: list[tuple[str, np.ndarray]] = []
+            for path in files[start : start + predictor.batch_size]:
+                try:
+                    batch.append((path.stem, load_rgb(path)))
+                except (ValueError, FileNotFoundError) as err:
+                    tqdm.write(f"warning: skipped {err}", file=sys.stderr)
+                    skipped += 1
+            depths = predictor.predict([image for _, image in batch])
+            for (stem, _), depth in zip(batch, depths):
+                write_outputs(out_dir, stem, depth)
+                written += 1
+            progress.update(min(predictor.batch_size, len(files) - start))
+    if not written:
+        print(f"error: {args.input}: none of the {len(files)} files is a readable image", file=sys.stderr)
+        return 2
+    print(f"wrote {written} depth maps to {out_dir}" + (f" (skipped {skipped} unreadable files)" if skipped else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""What goes into the frozen text encoder in place of token embeddings: the learned mirror or an
+ablation of it. All sources are (L, text_width) matrices; the decoder always reads the last s outputs.
+
+- learned:        the trained mirror itself (s rows).
+- zeros:          an all-zero matrix of mirror's shape: only positional embeddings reach the encoder.
+- random:         Gaussian rows (fixed seed) with the standard deviation of CLIP's token-embedding table.
+- prompt:         a human prompt tokenised exactly as CLIP tokenises it (start token, subwords, end
+                  token, then CLIP's zero-id padding), cut to s positions; if the prompt is longer
+                  than s tokens, the last kept position is replaced by the end token.
+- prompt+mirror:  the prompt's start token and subword embeddings (no end token) followed by mirror,
+                  cut to CLIP's context length; the decoder reads the last s outputs, i.e. mirror's
+                  positions, now conditioned on the prompt through the causal attention.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import clip_backbone
+
+SOURCES = ("learned", "zeros", "random", "prompt", "prompt+mirror")
+DEFAULT_PROMPT = "How far is this location from the camera?"
+RANDOM_SEED = 0
+
+
+def check_source(name: str) -> str:
+    if name not in SOURCES:
+        raise ValueError(f"unknown mirror source '{name}'; choose one of {', '.join(SOURCES)}")
+    return name
+
+
+def prompt_token_ids(tokenizer, prompt: str) -> torch.Tensor:
+    """CLIP's padded token ids for one prompt, (context_length,)."""
+    return tokenizer([prompt])[0].long()
+
+
+def source_embeddings(
+    source: str,
+    mirror: torch.Tensor,
+    clip: nn.Module,
+    tokenizer,
+    prompt: str = DEFAULT_PROMPT,
+    seed: int = RANDOM_SEED,
+) -> torch.Tensor:
+    """The (L, text_width) input embeddings for `source`; L = s except for prompt+mirror."""
+    check_source(source)
+    num_tokens = mirror.shape[0]
+    if source == "learned":
+        return mirror
+    if source == "zeros":
+        return torch.zeros_like(mirror)
+    table = clip_backbone.text_tower(clip).token_embedding.weight
+    if source == "random":
+        generator = torch.Generator().manual_seed(seed)
+        rows = torch.randn(mirror.shape, generator=generator) * table.detach().float().std()
+        return rows.to(device=mirror.device, dtype=mirror.dtype)
+
+    ids = prompt_token_ids(tokenizer, prompt).to(table.device)
+    end_id = int(ids.max())  # CLIP's end-of-text id is the largest id in the vocabulary
+    end_pos = int(ids.argmax())
+    if source == "prompt":
+        ids = ids[:num_tokens].clone()
+        if end_pos >= num_tokens:
+            ids[-1] = end_id
+        return clip_backbone.token_embeddings(clip, ids).to(mirror.dtype)
+    # prompt+mirror
+    prefix = clip_backbone.token_embeddings(clip, ids[:end_pos]).to(mirror.dtype)
+    limit = clip_backbone.context_length(clip)
+    return torch.cat([prefix, mirror], dim=0)[:limit]
