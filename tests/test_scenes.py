@@ -209,3 +209,20 @@ def test_cli_rejects_bad_arguments_with_exit_code_2(tmp_path, capsys):
     result = subprocess.run([sys.executable, "-m", "mirror_model.scenes", "--out", str(tmp_path), "--size", "3x4"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "size" in result.stderr
+
+
+def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_deterministically():
+    import numpy as np
+
+    from mirror_model.scenes import render_scene
+    from mirror_model.scenes.room import build_room
+    from mirror_model.scenes.views import sample_camera
+
+    crowded_seed = 1392318314  # scene 280 of seed 100: its first room has no free camera position
+    rng = np.random.default_rng(crowded_seed)
+    room = build_room(rng)
+    with pytest.raises(RuntimeError, match="no free camera position"):
+        sample_camera(room, rng)
+    first, second = render_scene(crowded_seed, (30, 40)), render_scene(crowded_seed, (30, 40))
+    np.testing.assert_array_equal(first.depth, second.depth)
+    assert 0.5 < float(first.depth.min()) and float(first.depth.max()) < 10.0

@@ -12,6 +12,9 @@ from .scene import Scene
 from .views import PathConfig, camera_path, sample_camera
 
 
+ROOM_ATTEMPTS = 8
+
+
 def scene_seed(seed: int, index: int) -> int:
     """Seed of scene `index` in a dataset made with `seed` (reproducible, and independent per scene)."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
@@ -25,9 +28,16 @@ def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float |
     size = check_size(size)
     intrinsics = intrinsics_for(size, fov_deg)
     rng = np.random.default_rng(int(seed))
-    scene = build_room(rng)
-    pose = sample_camera(scene, rng)
-    return render_view(scene, intrinsics, pose, size)
+    # A rare crowded room leaves no free viewpoint: draw another room from the same generator, so
+    # the result still depends on the seed alone.
+    for _ in range(ROOM_ATTEMPTS):
+        scene = build_room(rng)
+        try:
+            pose = sample_camera(scene, rng)
+        except RuntimeError:
+            continue
+        return render_view(scene, intrinsics, pose, size)
+    raise RuntimeError(f"seed {seed}: no free camera position in {ROOM_ATTEMPTS} rooms")
 
 
 def video_room(rng: np.random.Generator, path: PathConfig = PathConfig()) -> Scene:

@@ -65,20 +65,10 @@ def write_scenes(out_dir: str | Path, count: int, size: tuple[int, int] = (240, 
 
 
 def write_video_file(path: str | Path, rgb_frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    """RGB uint8 frames to an mp4 (MPEG-4 part 2, which OpenCV writes everywhere)."""
-    import cv2
+    """RGB uint8 frames to an mp4: H.264 (browser-playable) when ffmpeg is installed, mp4v otherwise."""
+    from analysis.video_io import write_video as write_mp4
 
-    path = Path(path)
-    height, width = rgb_frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-    if not writer.isOpened():
-        raise OSError(f"could not open a video writer for {path}")
-    try:
-        for rgb in rgb_frames:
-            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    return path
+    return write_mp4(path, rgb_frames, fps)
 
 
 def write_video(out_dir: str | Path, frames: int, size: tuple[int, int] = (240, 320), seed: int = 0,
