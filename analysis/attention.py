@@ -1,0 +1,218 @@
+"""Attention statistics of the elementwise-embedding BERT, and the figures the attention viewer shows.
+
+    python -m analysis.attention --data tests/fixtures/debtags_small.jsonl --limit 200 --out outputs/attention
+
+Per layer and head (head n = character position n), over a corpus:
+- entropy: mean entropy of a query's attention distribution (nats; low = focused);
+- distance profile: attention mass by |query − key| material distance;
+- same-byte share: attention mass on keys whose n-th byte equals the query's n-th byte, against the
+  share a uniform attention would give (the ratio > 1 means head n seeks materials that share its
+  character position's byte).
+Special tokens ([CLS], [SEP]) are left out of the same-byte share, and queries without another
+material sharing their byte do not count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MAX_DISTANCE = 8  # distance profile bins 0..MAX_DISTANCE-1 and ">= MAX_DISTANCE"
+
+
+def _as_array(result: dict) -> np.ndarray:
+    return np.asarray(result["attentions"], dtype=np.float64)  # (layers, heads, L, L)
+
+
+def _is_special(material: str) -> bool:
+    return material.startswith("[") and material.endswith("]") and material.upper() == material
+
+
+def text_statistics(result: dict) -> dict[str, np.ndarray]:
+    """Sums for one text (from eembed_model.attention.attention_for_text); add them up, then divide."""
+    attention = _as_array(result)
+    layers, heads, length, _ = attention.shape
+    grid = np.asarray(result["byte_grids"])
+    real = np.array([not _is_special(m) for m in result["materials"]])
+    entropy = -(attention * np.log(np.clip(attention, 1e-12, None))).sum(-1)  # (layers, heads, L)
+    distance = np.abs(np.arange(length)[:, None] - np.arange(length)[None, :]).clip(max=MAX_DISTANCE)
+    profile = np.stack([(attention * (distance == d)).sum((-1, -2)) for d in range(MAX_DISTANCE + 1)], -1)
+    same_mass = np.zeros((layers, heads))
+    uniform_mass = np.zeros((layers, heads))
+    same_queries = np.zeros(heads)
+    for head in range(heads):
+        byte = grid[:, head] if head < grid.shape[1] else np.full(length, -1)
+        same = (byte[:, None] == byte[None, :]) & real[:, None] & real[None, :]
+        np.fill_diagonal(same, False)
+        has_partner = same.any(1)
+        if not has_partner.any():
+            continue
+        same_mass[:, head] = (attention[:, head] * same)[:, has_partner].sum((-1, -2))
+        uniform_mass[:, head] = (same[has_partner].sum(1) / length).sum()
+        same_queries[head] = has_partner.sum()
+    return {"entropy_sum": entropy.sum(-1), "queries": np.full((layers, heads), length, dtype=np.float64),
+            "profile_sum": profile, "same_mass": same_mass, "uniform_mass": uniform_mass,
+            "same_queries": np.broadcast_to(same_queries, (layers, heads)).astype(np.float64)}
+
+
+def corpus_statistics(texts: list[str], model=None, progress: bool = True) -> dict:
+    """Per-layer, per-head statistics averaged over `texts`; see the module docstring."""
+    from tqdm import tqdm
+
+    from eembed_model.attention import attention_for_text, load_attention_model
+
+    if not texts:
+        raise ValueError("no texts to analyse: give a JSONL/CSV with a 'text' field or --text")
+    loaded = model if model is not None and not isinstance(model, (str, Path)) else load_attention_model(model)
+    totals: dict[str, np.ndarray] = {}
+    for text in tqdm(texts, desc="attention", unit="text", disable=not progress):
+        if not text.strip():
+            continue
+        sums = text_statistics(attention_for_text(text, loaded))
+        for key, value in sums.items():
+            totals[key] = totals.get(key, 0) + value
+    queries = totals["queries"]
+    profile = totals["profile_sum"] / queries[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        same_share = np.where(totals["same_queries"] > 0, totals["same_mass"] / totals["same_queries"], np.nan)
+        uniform_share = np.where(totals["same_queries"] > 0, totals["uniform_mass"] / totals["same_queries"], np.nan)
+        ratio = same_share / uniform_share
+    return {
+        "texts": len(texts),
+        "layers": int(queries.shape[0]),
+        "heads": int(queries.shape[1]),
+        "entropy": (totals["entropy_sum"] / queries).tolist(),
+        "distance_profile": profile.tolist(),
+        "distance_bins": [str(d) for d in range(MAX_DISTANCE)] + [f">={MAX_DISTANCE}"],
+        "same_byte_share": same_share.tolist(),
+        "same_byte_share_uniform": uniform_share.tolist(),
+        "same_byte_ratio": ratio.tolist(),
+    }
+
+
+# ------------------------------------------------------------------ figures (plotly for the app)
+
+def _cell_label(material: str, grid_row: list[int], n: int) -> str:
+    from eembed_model.attention import nth_character
+
+    if _is_special(material):
+        return material.strip("[]")[:3]
+    if n >= len(grid_row) or grid_row[n] >= 0xF8:
+        return "·"  # past the spelling: filler
+    character = nth_character(material, n)
+    return character if character.isprintable() and character.strip() else f"{grid_row[n]:02x}"
+
+
+def attention_heatmap(result: dict, layer: int, head: int):
+    """Material x material attention of one head (rows: queries, columns: keys)."""
+    import plotly.graph_objects as go
+
+    attention = _as_array(result)[layer, head]
+    labels = [f"{i}:{m}" for i, m in enumerate(result["materials"])]
+    fig = go.Figure(go.Heatmap(z=attention, x=labels, y=labels, colorscale="Viridis", zmin=0.0,
+                               hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=f"Layer {layer}, head {head} (character position {head})",
+                      xaxis_title="key material", yaxis_title="query material", yaxis_autorange="reversed",
+                      height=520, margin=dict(l=40, r=20, t=50, b=40))
+    return fig
+
+
+def head_position_view(result: dict, layer: int):
+    """Heads as character positions: cell (n, material) = attention the material receives in head n
+    (mean over queries), labelled with the material's n-th character."""
+    import plotly.graph_objects as go
+
+    attention = _as_array(result)[layer]  # (heads, L, L)
+    received = attention.mean(axis=1)  # (heads, L)
+    materials, grids = result["materials"], result["byte_grids"]
+    labels = [[_cell_label(m, grids[k], n) for k, m in enumerate(materials)] for n in range(received.shape[0])]
+    columns = [f"{k}:{m}" for k, m in enumerate(materials)]
+    rows = [f"head {n} · char {n}" for n in range(received.shape[0])]
+    fig = go.Figure(go.Heatmap(z=received, x=columns, y=rows, text=labels, texttemplate="%{text}",
+                               colorscale="Blues", zmin=0.0,
+                               hovertemplate="%{y}<br>%{x}<br>n-th character '%{text}'<br>attention received %{z:.3f}"
+                                             "<extra></extra>"))
+    fig.update_layout(title=f"Layer {layer}: head n reads character position n (cells: n-th character)",
+                      xaxis_title="material", yaxis_autorange="reversed", height=140 + 34 * len(rows),
+                      margin=dict(l=40, r=20, t=50, b=40))
+    return fig
+
+
+def statistics_figure(stats: dict):
+    """matplotlib: entropy and same-byte ratio per layer x head (for PNG/PDF export)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    panels = [("entropy", "mean attention entropy (nats)", "viridis"),
+              ("same_byte_ratio", "same n-th byte share / uniform", "magma")]
+    for axis, (key, title, cmap) in zip(axes[:2], panels):
+        values = np.asarray(stats[key], dtype=float)
+        image = axis.imshow(values, cmap=cmap, aspect="auto")
+        axis.set_xlabel("head = character position")
+        axis.set_ylabel("layer")
+        axis.set_title(title)
+        for (row, col), value in np.ndenumerate(values):
+            axis.text(col, row, "–" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7,
+                      color="white")
+        fig.colorbar(image, ax=axis)
+    profile = np.asarray(stats["distance_profile"])[-1]
+    for head, row in enumerate(profile):
+        axes[2].plot(range(len(row)), row, marker="o", label=f"head {head}")
+    axes[2].set_xticks(range(len(stats["distance_bins"])), stats["distance_bins"])
+    axes[2].set_xlabel("|query − key| (materials)")
+    axes[2].set_title("last layer: attention by distance")
+    axes[2].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def read_texts(path: Path, limit: int | None) -> list[str]:
+    import csv
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: give a JSONL or CSV file with a 'text' field")
+    if path.suffix == ".csv":
+        with path.open(newline="") as handle:
+            texts = [row["text"] for row in csv.DictReader(handle)]
+    else:
+        texts = [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+    return texts[:limit] if limit else texts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.attention", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="JSONL or CSV with a 'text' field")
+    source.add_argument("--text", action="append", help="a text (repeatable)")
+    parser.add_argument("--model", help="eembed checkpoint folder (default: the bundled one)")
+    parser.add_argument("--limit", type=int, default=500, help="use at most this many texts")
+    parser.add_argument("--out", required=True, help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        texts = args.text if args.text else read_texts(Path(args.data), args.limit)
+        stats = corpus_statistics(texts, args.model)
+    except (ValueError, FileNotFoundError, KeyError, json.JSONDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "attention_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    figure = statistics_figure(stats)
+    figure.savefig(out / "attention_stats.png", dpi=110)
+    figure.savefig(out / "attention_stats.pdf")
+    ratio = np.asarray(stats["same_byte_ratio"])
+    for layer in range(stats["layers"]):
+        cells = " ".join(f"{value:5.2f}" for value in ratio[layer])
+        print(f"layer {layer} same-byte ratio per head: {cells}")
+    print(f"wrote {out}/attention_stats.json, attention_stats.png, attention_stats.pdf ({stats['texts']} texts)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

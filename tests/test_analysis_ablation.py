@@ -1,0 +1,70 @@
+"""Mirror ablation study on the bundled model: every source, differences, metrics, the CLI."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.ablation import ABLATION_SOURCES, ZEROSHOT, colorize_difference, main, run_ablation
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = ROOT / "examples" / "scenes"
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    from mirror_model.predict import load_predictor
+
+    return load_predictor("synthetic-tiny")
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    from mirror_model.scenes import read_rgbd_folder
+
+    rows = read_rgbd_folder(SCENES)[:2]
+    return [row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]
+
+
+def test_every_source_differs_and_the_reference_has_zero_difference(predictor, pictures):
+    names, images, gts = pictures
+    result = run_ablation(predictor, images, gts, names)
+    assert list(result.depths) == [*ABLATION_SOURCES, ZEROSHOT]
+    for name, maps in result.depths.items():
+        assert [m.shape for m in maps] == [img.shape[:2] for img in images]
+    assert result.mean_abs_difference["learned"] == 0.0
+    others = [result.mean_abs_difference[name] for name in ABLATION_SOURCES[1:]]
+    assert all(value > 0 for value in others)
+    firsts = [result.depths[name][0] for name in result.depths]
+    assert all(not np.allclose(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:])
+    assert set(result.metrics) == set(result.depths) and all("abs_rel" in m for m in result.metrics.values())
+    assert predictor.info["mirror_source"] == "learned"  # restored
+    table = result.table()
+    assert "zeros" in table and "abs_rel" in table
+
+
+def test_without_ground_truth_there_are_no_metrics_and_a_zero_shot_model_is_refused(predictor, pictures):
+    _, images, _ = pictures
+    result = run_ablation(predictor, images[:1], None, sources=("zeros",), zeroshot=False)
+    assert result.metrics == {} and list(result.depths) == ["zeros"]
+    from mirror_model.predict import load_predictor
+
+    with pytest.raises(ValueError, match="needs a mirror model"):
+        run_ablation(load_predictor("depthclip-tiny"), images[:1])
+    with pytest.raises(ValueError, match="unknown mirror sources"):
+        run_ablation(predictor, images[:1], sources=("nonsense",))
+
+
+def test_difference_colours_are_symmetric():
+    diff = np.array([[-1.0, 0.0, 1.0]])
+    rgb = colorize_difference(diff, limit=1.0)
+    assert rgb.shape == (1, 3, 3)
+    assert rgb[0, 0, 2] > rgb[0, 0, 0] and rgb[0, 2, 0] > rgb[0, 2, 2]  # blue nearer, red farther
+
+
+def test_cli_writes_table_metrics_grid_and_maps(tmp_path, capsys):
+    assert main(["--input", str(SCENES), "--out", str(tmp_path), "--limit", "2", "--sources", "learned,zeros"]) == 0
+    for name in ("table.md", "metrics.json", "ablation_grid.png", "depth_zeros.npy"):
+        assert (tmp_path / name).is_file(), name
+    assert np.load(tmp_path / "depth_zeros.npy").shape == (2, 240, 320)
+    assert main(["--input", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err
