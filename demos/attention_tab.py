@@ -1,0 +1,112 @@
+"""Attention viewer: text in → materials and byte grids, per-layer/head heatmaps, heads read as
+character positions, and the per-head summary."""
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from analysis.attention import attention_heatmap, head_position_view
+
+from .examples import EXAMPLE_TEXTS
+
+MAX_TEXT_CHARS = 2000
+_model = None
+_model_lock = threading.Lock()
+
+
+def attention_model():
+    """The bundled eembed model, loaded once and shared by all users."""
+    global _model
+    from eembed_model.attention import load_attention_model
+
+    with _model_lock:
+        if _model is None:
+            try:
+                _model = load_attention_model()
+            except FileNotFoundError as error:
+                raise gr.Error(str(error)) from None
+    return _model
+
+
+def byte_grid_rows(result: dict) -> list[list[str]]:
+    """One table row per material: its spelling and its v bytes (hex; ·· = filler, special names)."""
+    rows = []
+    for material, grid in zip(result["materials"], result["byte_grids"]):
+        cells = ["··" if byte == result.get("filler_byte", 0xFF) else f"{byte:02x}" for byte in grid]
+        rows.append([material, *cells])
+    return rows
+
+
+def summary_markdown(result: dict, layer: int) -> str:
+    lines = [f"**Layer {layer}** — head *n* reads character position *n*; top materials by attention received:", ""]
+    for row in result["per_head_summary"]:
+        if row["layer"] != layer:
+            continue
+        tops = ", ".join(f"`{t['material']}` (n-th char `{t['nth_character'] or '·'}`, {t['attention']:.2f})"
+                         for t in row["top_materials"])
+        lines.append(f"- head {row['head']} (entropy {row['mean_entropy']:.2f}): {tops}")
+    return "\n".join(lines)
+
+
+def analyse_text(text: str, layer: float, head: float, progress=gr.Progress()):
+    from eembed_model.attention import attention_for_text
+
+    if text is None or not text.strip():
+        raise gr.Error("The text is empty: type a sentence or a package description, or pick an example.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise gr.Error(f"The text has {len(text)} characters; the viewer takes at most {MAX_TEXT_CHARS}.")
+    progress(0.2, desc="Running the model")
+    try:
+        result = attention_for_text(text, attention_model())
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    layer = min(int(layer), result["layers"] - 1)
+    head = min(int(head), result["heads"] - 1)
+    notice = (f"{len(result['materials'])} materials (with [CLS]/[SEP]), v = {result['v']} bytes each, "
+              f"{result['layers']} layers x {result['heads']} heads.")
+    if result.get("truncated"):
+        notice += " ⚠️ The text was longer than the model's input; only its start is shown."
+    return (
+        result,
+        notice,
+        gr.update(value=byte_grid_rows(result), headers=["material", *[f"byte {n}" for n in range(result["v"])]]),
+        attention_heatmap(result, layer, head),
+        head_position_view(result, layer),
+        summary_markdown(result, layer),
+        gr.update(maximum=result["layers"] - 1, value=layer),
+        gr.update(maximum=result["heads"] - 1, value=head),
+    )
+
+
+def redraw(result: dict | None, layer: float, head: float):
+    """Layer/head changes redraw from the cached result without running the model again."""
+    if not result:
+        return gr.skip(), gr.skip(), gr.skip()
+    layer = min(int(layer), result["layers"] - 1)
+    head = min(int(head), result["heads"] - 1)
+    return attention_heatmap(result, layer, head), head_position_view(result, layer), summary_markdown(result, layer)
+
+
+def build() -> None:
+    result_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=2):
+            text = gr.Textbox(label="Text", lines=2, value=EXAMPLE_TEXTS[0])
+        with gr.Column(scale=1):
+            layer = gr.Slider(0, 3, value=0, step=1, label="Layer")
+            head = gr.Slider(0, 7, value=0, step=1, label="Head (= character position)")
+            run = gr.Button("Show attention", variant="primary")
+    notice = gr.Markdown()
+    grid = gr.Dataframe(label="Materials and their byte grids (hex; ·· = filler)", interactive=False, wrap=True)
+    with gr.Row():
+        heatmap = gr.Plot(label="Material x material attention")
+        positions = gr.Plot(label="Heads as character positions")
+    summary = gr.Markdown()
+    run.click(analyse_text, [text, layer, head],
+              [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name="attention")
+    text.submit(analyse_text, [text, layer, head],
+                [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name=False)
+    for control in (layer, head):
+        control.release(redraw, [result_state, layer, head], [heatmap, positions, summary], api_name=False)
+    gr.Examples(examples=[[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Examples")

@@ -1,0 +1,32 @@
+"""Offline examples from examples/ (written by scripts/make_examples.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+EXAMPLE_TEXTS = [
+    "GNU Emacs text editor with syntax highlighting",
+    "Python library for parsing HTML and XML documents",
+    "résumé naïve café: accents, 日本語 and emoji 🙂",
+]
+
+
+def example_images(limit: int = 4) -> list[str]:
+    """RGB example pictures (scenes first, then single video frames are not offered)."""
+    paths = sorted(p for p in EXAMPLES_DIR.rglob("rgb/*.png") if "video" not in p.parts[-3])
+    return [str(p) for p in paths[:limit]]
+
+
+def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
+    """(rgb, ground-truth depth PNG) pairs for the ablation tab."""
+    pairs = []
+    for rgb in example_images(limit=100):
+        depth = Path(rgb).parent.parent / "depth" / Path(rgb).name
+        if depth.is_file():
+            pairs.append((rgb, str(depth)))
+    return pairs[:limit]
+
+
+def example_videos() -> list[str]:
+    return [str(p) for p in sorted(EXAMPLES_DIR.rglob("*.mp4"))]

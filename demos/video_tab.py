@@ -1,0 +1,130 @@
+"""Video tab: upload → depth video side by side, flicker/OPW/drift curves, summary numbers, and the
+point cloud of a chosen frame."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from analysis.pointcloud import depth_to_point_cloud, intrinsics_from_fov, write_point_cloud
+from mirror_model.depth_io import colorize_depth
+
+from .examples import example_videos
+from .image_tab import DEFAULT_FOV
+from .model_panel import model_panel
+from .models import registry
+
+MAX_DURATION_S = 120.0  # longer uploads are analysed up to the frame limit, with a warning
+MAX_FRAMES = 240
+MAX_SIDE = 640
+SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
+
+
+def _video_limits(path: str, target_fps: float, max_frames: int, max_side: int) -> list[str]:
+    """Warnings for the limits that will apply to this upload (shown in the page)."""
+    from analysis.video_io import probe_video
+
+    try:
+        info = probe_video(path)
+    except (ValueError, OSError) as error:
+        raise gr.Error(f"Could not read the video: {error}. Upload an .mp4, .webm, .avi or .mov file.") from None
+    notes = []
+    if info.duration_s > MAX_DURATION_S:
+        notes.append(f"The video lasts {info.duration_s:.0f} s; only its first frames (up to {max_frames}) are analysed.")
+    wanted = int(info.duration_s * min(target_fps, info.fps)) + 1
+    if wanted > max_frames:
+        notes.append(f"At {target_fps:g} fps the video has about {wanted} frames; the first {max_frames} are analysed.")
+    if max(info.width, info.height) > max_side:
+        notes.append(f"Frames are {info.width}x{info.height}; they are downscaled to {max_side} px on the longest side.")
+    return notes
+
+
+def analyse_video(video: str | None, target_fps: float, max_frames: float, max_side: float, model_choice: str,
+                  model_custom: str, progress=gr.Progress(track_tqdm=True)):
+    from analysis.plots import per_frame_figure
+    from analysis.temporal import records_to_curves, run_temporal_study
+
+    if not video:
+        raise gr.Error("No video given: upload one or pick the example below.")
+    max_frames, max_side = int(min(max_frames, MAX_FRAMES)), int(min(max_side, MAX_SIDE))
+    notes = _video_limits(video, target_fps, max_frames, max_side)
+    for note in notes:
+        gr.Warning(note)
+    loaded = registry().get(model_choice, model_custom)
+    out_dir = Path(tempfile.mkdtemp(prefix="video_depth_"))
+    frames_dir = out_dir / "frames"
+    frames_dir.mkdir()
+
+    def keep_frame(sample, depth) -> None:  # for the frame slider's point cloud
+        np.save(frames_dir / f"{sample.index:06d}_depth.npy", depth.astype(np.float32))
+        np.save(frames_dir / f"{sample.index:06d}_rgb.npy", sample.rgb)
+
+    try:
+        result = run_temporal_study(video, loaded.predictor, out_dir, target_fps=target_fps, max_frames=max_frames,
+                                    max_side=max_side, on_frame=keep_frame, progress=True)
+    except (ValueError, OSError) as error:
+        raise gr.Error(f"Video analysis failed: {error}") from None
+    times, curves = records_to_curves(result.records)
+    figure = per_frame_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
+    summary = {key: result.summary[key] for key in SUMMARY_KEYS if key in result.summary}
+    summary = {**summary, **{k: v for k, v in result.summary.items() if k not in summary and not isinstance(v, (dict, list))}}
+    indices = sorted(int(p.name.split("_")[0]) for p in frames_dir.glob("*_depth.npy"))
+    warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(indices)} frames."
+    slider = gr.update(minimum=0, maximum=max(len(indices) - 1, 1), value=0, step=1, interactive=len(indices) > 1)
+    state = {"frames_dir": str(frames_dir), "indices": indices}
+    cloud, depth_image = frame_cloud(state, 0, DEFAULT_FOV)
+    depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
+    files = [str(out_dir / name) for name in ("summary.json", "per_frame.csv", "temporal_curves.html")
+             if (out_dir / name).is_file()]
+    return depth_video, figure, json.loads(json.dumps(summary, default=str)), files, warning_text, state, slider, \
+        cloud, depth_image, loaded.status
+
+
+def frame_cloud(state: dict | None, position: float, fov_deg: float):
+    """Point cloud (.ply) and coloured depth of the chosen analysed frame."""
+    if not state or not state.get("indices"):
+        raise gr.Error("Analyse a video first.")
+    indices = state["indices"]
+    index = indices[int(np.clip(position, 0, len(indices) - 1))]
+    frames_dir = Path(state["frames_dir"])
+    depth = np.load(frames_dir / f"{index:06d}_depth.npy")
+    rgb = np.load(frames_dir / f"{index:06d}_rgb.npy")
+    cloud = depth_to_point_cloud(depth, rgb, intrinsics_from_fov(*depth.shape, fov_deg))
+    path = write_point_cloud(cloud, frames_dir / f"{index:06d}.ply")
+    return str(path), colorize_depth(depth)
+
+
+def build() -> None:
+    state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1):
+            video = gr.Video(label="Video", sources=["upload"])
+            target_fps = gr.Slider(1, 30, value=5, step=1, label="Frames per second to analyse")
+            max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
+            max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
+            run = gr.Button("Analyse video", variant="primary")
+            notes = gr.Markdown()
+            choice, custom, status = model_panel()
+        with gr.Column(scale=2):
+            depth_video = gr.Video(label="Input | depth", autoplay=True)
+            curves = gr.Plot(label="Flicker, OPW, scale drift (and TAE/AbsRel with ground truth)")
+            summary = gr.JSON(label="Summary")
+            files = gr.File(label="summary.json, per_frame.csv, interactive plot", file_count="multiple")
+    with gr.Row():
+        with gr.Column(scale=1):
+            frame = gr.Slider(0, 1, value=0, step=1, label="Frame (analysed frames)", interactive=False)
+            fov = gr.Slider(20, 120, value=DEFAULT_FOV, step=1, label="Horizontal field of view (°)")
+            frame_depth = gr.Image(label="Depth of the chosen frame", type="numpy")
+        with gr.Column(scale=2):
+            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0))
+    run.click(analyse_video, [video, target_fps, max_frames, max_side, choice, custom],
+              [depth_video, curves, summary, files, notes, state, frame, cloud, frame_depth, status],
+              api_name="video_depth", concurrency_limit=1)
+    frame.release(frame_cloud, [state, frame, fov], [cloud, frame_depth], api_name="video_frame_cloud")
+    fov.release(frame_cloud, [state, frame, fov], [cloud, frame_depth], api_name=False)
+    examples = example_videos()
+    if examples:
+        gr.Examples(examples=[[path] for path in examples[:1]], inputs=[video], label="Offline example (camera walk)")

@@ -1,0 +1,149 @@
+"""The app served on a free local port, every named endpoint called through gradio_client."""
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_RGB = ROOT / "examples" / "scenes" / "rgb" / "scene_00000.png"
+EXAMPLE_DEPTH = ROOT / "examples" / "scenes" / "depth" / "scene_00000.png"
+EXAMPLE_VIDEO = ROOT / "examples" / "video" / "video.mp4"
+BUNDLED = "synthetic-tiny"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    from demos.layout import build_demo
+
+    demo = build_demo(BUNDLED)
+    demo.queue(default_concurrency_limit=2)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                            **demo.launch_options)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def model_args(choice: str = BUNDLED, custom: str = ""):
+    return {"model_choice": choice, "model_custom": custom}
+
+
+def test_named_endpoints_are_listed(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/predict_depth", "/webcam_depth", "/webcam_frame", "/video_depth", "/video_frame_cloud", "/mirror_ablation",
+            "/attention"} <= names
+
+
+def test_image_depth_returns_slider_raw_depth_png_and_point_cloud(client):
+    from gradio_client import handle_file
+
+    import open3d as o3d
+
+    from mirror_model.depth_io import read_depth_png
+
+    slider, npy, png, ply, cloud, summary, status = client.predict(
+        handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "", api_name="/predict_depth")
+    depth = np.load(npy)
+    assert depth.shape == (240, 320) and depth.dtype == np.float32
+    assert np.all(depth > 0) and np.all(depth <= 10.0)
+    np.testing.assert_allclose(read_depth_png(png), depth, atol=1e-3)
+    assert len(o3d.io.read_point_cloud(ply).points) > 1000
+    assert Path(slider[0]).is_file() and Path(slider[1]).is_file()
+    assert "synthetic-tiny" in status and "Depth 320x240" in summary
+
+
+def test_unloadable_model_falls_back_to_the_bundled_one_and_says_so(client):
+    from gradio_client import handle_file
+
+    *_, status = client.predict(handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, "custom",
+                                str(ROOT / "no-such-checkpoint"), api_name="/predict_depth")
+    assert "Could not load" in status and "no-such-checkpoint" in status and "bundled" in status
+
+
+def test_webcam_stream_endpoint_returns_depth_and_rate(client):
+    from gradio_client import handle_file
+
+    depth, rate = client.predict(handle_file(str(EXAMPLE_RGB)), 160, BUNDLED, "", api_name="/webcam_frame")
+    assert Path(depth).is_file()
+    assert "ms per frame" in rate and "120" in rate  # 240x320 downscaled to 160 on the longest side
+
+
+def test_video_depth_curves_summary_and_frame_cloud(client):
+    from gradio_client import handle_file
+
+    video, plot, summary, files, notes, frame, cloud, frame_depth, status = client.predict(
+        handle_file(str(EXAMPLE_VIDEO)), 5, 8, 160, BUNDLED, "", api_name="/video_depth")
+    assert Path(video["video"] if isinstance(video, dict) else video).stat().st_size > 1000
+    plot_data = json.loads(plot["plot"]) if isinstance(plot, dict) else plot
+    assert any(len(trace.get("y", [])) >= 2 for trace in plot_data["data"])
+    summary = summary if isinstance(summary, dict) else json.loads(summary)
+    assert summary["frames"] >= 2 and summary["flicker_mean"] is not None
+    assert any(str(f).endswith("summary.json") for f in files)
+    assert Path(cloud).is_file()
+    cloud_again, depth_again = client.predict(1, 63.0, api_name="/video_frame_cloud")
+    assert Path(cloud_again).is_file() and Path(depth_again).is_file()
+
+
+def test_mirror_ablation_gives_maps_differences_and_metrics_with_ground_truth(client):
+    from gradio_client import handle_file
+
+    depths, differences, table, status = client.predict(
+        handle_file(str(EXAMPLE_RGB)), handle_file(str(EXAMPLE_DEPTH)), ["learned", "zeros", "prompt"], True,
+        BUNDLED, "", api_name="/mirror_ablation")
+    assert len(depths) == 5  # ground truth + learned, zeros, prompt + zero-shot
+    assert len(differences) == 3
+    assert "abs_rel" in table and "zeros" in table
+
+
+def test_attention_endpoint_returns_byte_grid_heatmaps_and_summary(client):
+    notice, grid, heatmap, positions, summary, layer, head = client.predict(
+        "vim editor", 0, 1, api_name="/attention")
+    headers, rows = grid["headers"], grid["data"]
+    assert headers[0] == "material" and len(headers) > 2
+    assert [row[0] for row in rows] == ["[CLS]", "vim", "editor", "[SEP]"]
+    heat = json.loads(heatmap["plot"])
+    assert len(heat["data"][0]["z"]) == 4
+    assert "head 1" in summary
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "args", "message"),
+    [
+        ("/predict_depth", (None, "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, ""), "No image"),
+        ("/attention", ("   ", 0, 0), "text is empty"),
+        ("/mirror_ablation", (None, None, ["learned"], True, BUNDLED, ""), "No image"),
+    ],
+)
+def test_bad_input_gives_a_readable_error_and_the_app_keeps_serving(client, endpoint, args, message):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name=endpoint)
+    notice, *_ = client.predict("still serving", 0, 0, api_name="/attention")
+    assert "materials" in notice
+    _ = handle_file  # the image endpoints are exercised above
+
+
+def test_corrupt_video_gives_a_readable_error(client, tmp_path):
+    from gradio_client import handle_file
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    with pytest.raises(Exception, match="(?i)video"):
+        client.predict(handle_file(str(broken)), 5, 8, 160, BUNDLED, "", api_name="/video_depth")
