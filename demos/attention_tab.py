@@ -29,13 +29,15 @@ def attention_model():
     return _model
 
 
-def byte_grid_rows(result: dict) -> list[list[str]]:
-    """One table row per material: its spelling and its v bytes (hex; ·· = filler, special names)."""
+def byte_grid_table(result: dict):
+    """One row per material: its spelling and its v bytes (hex; ·· = filler)."""
+    import pandas as pd
+
     rows = []
     for material, grid in zip(result["materials"], result["byte_grids"]):
         cells = ["··" if byte == result.get("filler_byte", 0xFF) else f"{byte:02x}" for byte in grid]
         rows.append([material, *cells])
-    return rows
+    return pd.DataFrame(rows, columns=["material", *[f"byte {n}" for n in range(result["v"])]])
 
 
 def summary_markdown(result: dict, layer: int) -> str:
@@ -70,7 +72,7 @@ def analyse_text(text: str, layer: float, head: float, progress=gr.Progress()):
     return (
         result,
         notice,
-        gr.update(value=byte_grid_rows(result), headers=["material", *[f"byte {n}" for n in range(result["v"])]]),
+        byte_grid_table(result),
         attention_heatmap(result, layer, head),
         head_position_view(result, layer),
         summary_markdown(result, layer),

@@ -59,7 +59,9 @@ def build() -> None:
         with gr.Column():
             depth = gr.Image(label="Live depth", type="numpy")
             rate = gr.Markdown("Start the webcam to stream depth.", elem_id="webcam-rate")
-    # One frame at a time and always the newest: frames that arrive while one is processed are dropped.
+    # One frame at a time: the browser sends the next frame only when the worker is free, so frames
+    # captured meanwhile are dropped rather than queued. (trigger_mode="always_last" would stop the
+    # stream after its first frame in this Gradio version.)
     camera.stream(
         stream_depth,
         [camera, timing, max_side, choice, custom],
@@ -67,7 +69,6 @@ def build() -> None:
         stream_every=STREAM_EVERY_S,
         time_limit=300,
         concurrency_limit=1,
-        trigger_mode="always_last",
         api_name="webcam_depth",
     )
     # The same work for a single frame, as a named endpoint for API clients.

@@ -72,7 +72,8 @@ def open_tab(page, name: str) -> None:
 
 
 def run_first_example(page, button: str) -> None:
-    page.locator("button.gallery-item:visible").first.click()
+    # One-input examples render as a gallery, several-input ones as a table.
+    page.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
     page.wait_for_timeout(1000)  # the example loads into the inputs
     page.get_by_role("button", name=button).click()
 
@@ -126,7 +127,9 @@ def test_attention_tab_shows_grid_heatmaps_and_summary(page, shots):
     run_first_example(page, "Show attention")
     page.get_by_text(re.compile(r"materials \(with \[CLS\]/\[SEP\]\)")).wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
-    assert page.locator(".js-plotly-plot:visible").count() >= 2
+    plots = page.locator(".js-plotly-plot:visible")
+    plots.nth(1).wait_for(timeout=30_000)  # the heatmap and the heads-as-positions view
+    assert plots.count() >= 2
     page.screenshot(path=str(shots / "attention.png"), full_page=True)
 
 
