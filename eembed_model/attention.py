@@ -1,0 +1,141 @@
+"""Attention of an elementwise-embedding BERT for one text, shaped for viewers and analysis.
+
+Head n attends with the n-th slice of the hidden width, which in the embedding layer is the n-th
+byte's element vector, so head n is read as "character position n". The per-head summary lists
+which materials each head attends to most and the n-th characters of those materials.
+
+    python -m eembed_model.attention --text "vim Vi IMproved - enhanced vi editor" --out attn.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .batching import ElementwiseTextEncoder
+from .checkpoint import LoadedModel, load_checkpoint
+from .materials import FILLER_BYTE, RESERVED_BYTES, encode_material, split_words
+
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "eembed-debtags"
+
+
+def load_attention_model(path: str | Path | None = None) -> LoadedModel:
+    """Load a checkpoint for attention viewing (default: the bundled checkpoints/eembed-debtags)."""
+    target = Path(path) if path else BUNDLED_CHECKPOINT
+    if not (target / "card.json").is_file():
+        hint = ("the bundled model is missing; recreate it with 'python -m eembed_model.compare --data "
+                "data/debtags --out runs/eembed-compare --bundle checkpoints/eembed-debtags'") if path is None \
+            else "pass a directory written by 'python -m eembed_model.train'"
+        raise FileNotFoundError(f"no eembed checkpoint at {target}: {hint}")
+    return load_checkpoint(target)
+
+
+def nth_character(material: str, n: int) -> str:
+    """The character whose UTF-8 spelling covers byte n of the material ('' past its end)."""
+    position = 0
+    for ch in material:
+        size = len(ch.encode("utf-8"))
+        if position <= n < position + size:
+            return ch
+        position += size
+    return ""
+
+
+def _encode(loaded: LoadedModel, text: str, material_level: str):
+    config = loaded.config
+    if config.embedding == "elementwise" and material_level != config.material_level:
+        tokenizer = loaded.tokenizer if material_level == "subword" else None
+        encoder = ElementwiseTextEncoder(config.v, config.max_len, material_level, tokenizer)
+    else:
+        encoder = loaded.text_encoder
+    return encoder([text])
+
+
+@torch.no_grad()
+def attention_for_text(text: str, model: LoadedModel | str | Path | None = None, material_level: str = "word",
+                       top_k: int = 3) -> dict:
+    """Materials, byte grids, attentions [layer][head][query][key] and a per-head summary."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("text is empty: enter a sentence or a package description to see its attention")
+    loaded = model if isinstance(model, LoadedModel) else load_attention_model(model)
+    config = loaded.config
+    batch = _encode(loaded, text, material_level)
+    loaded.model.eval()
+    out = loaded.model(batch.inputs, batch.attention_mask)
+    materials = batch.materials[0]
+    if config.embedding == "elementwise":
+        grids = batch.inputs[0].tolist()
+    else:  # subword baseline: show the token spellings' bytes for comparison
+        grids = [encode_material(m, config.v) for m in materials]
+    attentions = [layer[0].tolist() for layer in out.attentions]          # [layer][head][q][k]
+    summary = []
+    for li, layer in enumerate(out.attentions):
+        probs = layer[0]                                                   # (h, L, L)
+        for head in range(probs.shape[0]):
+            received = probs[head].mean(dim=0)                             # attention each key gets
+            entropy = -(probs[head] * probs[head].clamp(min=1e-12).log()).sum(-1).mean()
+            top = received.argsort(descending=True)[:top_k].tolist()
+            summary.append({
+                "layer": li,
+                "head": head,
+                "character_position": head,
+                "mean_entropy": float(entropy),
+                "top_materials": [{
+                    "index": k,
+                    "material": materials[k],
+                    "attention": float(received[k]),
+                    "nth_byte": grids[k][head] if head < len(grids[k]) else None,
+                    "nth_character": nth_character(materials[k], head) if materials[k] not in
+                    ("[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]") else materials[k],
+                } for k in top],
+            })
+    full_count = len(split_words(text)) if material_level == "word" else None
+    return {
+        "text": text,
+        "model": loaded.path,
+        "embedding": config.embedding,
+        "material_level": material_level if config.embedding == "elementwise" else "subword",
+        "v": config.v,
+        "heads": config.heads,
+        "layers": config.layers,
+        "materials": materials,
+        "byte_grids": grids,
+        "filler_byte": FILLER_BYTE,
+        "reserved_bytes": sorted(RESERVED_BYTES),
+        "truncated": bool(full_count is not None and full_count > len(materials) - 2),
+        "attentions": attentions,
+        "per_head_summary": summary,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m eembed_model.attention", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--text", required=True)
+    p.add_argument("--model", default=None, help="checkpoint directory (default: bundled checkpoints/eembed-debtags)")
+    p.add_argument("--material-level", choices=("word", "subword", "char"), default="word")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--out", default=None, help="write the JSON here (default: print a short summary only)")
+    a = p.parse_args(argv)
+    try:
+        result = attention_for_text(a.text, a.model, a.material_level, a.top_k)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(result, ensure_ascii=False) + "\n")
+    print(f"materials: {result['materials']}")
+    for row in result["per_head_summary"]:
+        if row["layer"] == result["layers"] - 1:
+            tops = ", ".join(f"{t['material']}[{t['nth_character'] or '·'}] {t['attention']:.2f}"
+                             for t in row["top_materials"])
+            print(f"layer {row['layer']} head {row['head']} (character {row['character_position']}): {tops}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

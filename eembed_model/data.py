@@ -1,0 +1,317 @@
+"""Multilabel text datasets in one layout: DIR/{train,validation,test}.jsonl + labels.json + stats.json.
+
+Sources:
+  debtags  Debian's package index on this machine (apt lists): text = package name + one-line
+           Description, labels = Tag: facets. Offline, real, ~30k short texts.
+  file     any JSONL/CSV with `text` and `labels` (a list, or a separator-joined string in CSV).
+  hf       a Hugging Face `datasets` dataset when reachable (optional; `pip install datasets`).
+
+Every record: {"text", "labels", "source", "package"}. Splits are fixed by a hash of the source
+(Debian source package, so related binaries stay on one side).
+
+CLI: python -m eembed_model.data debtags --out data/debtags
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tqdm import tqdm
+
+from .materials import split_words
+
+SPLITS = ("train", "validation", "test")
+APT_LISTS = "/var/lib/apt/lists"
+APT_HELPER = "/usr/lib/apt/apt-helper"
+
+
+# ---------------------------------------------------------------- splitting and writing
+
+def split_of(key: str, validation_share: float = 0.1, test_share: float = 0.1) -> str:
+    """Stable split from a hash of the key (not Python's salted hash())."""
+    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if bucket < test_share:
+        return "test"
+    if bucket < test_share + validation_share:
+        return "validation"
+    return "train"
+
+
+def filter_labels(records: list[dict], min_count: int) -> tuple[list[dict], list[str], Counter]:
+    """Drop labels seen fewer than min_count times, then records left without labels."""
+    counts = Counter(label for r in records for label in r["labels"])
+    kept = sorted(label for label, n in counts.items() if n >= min_count)
+    keep = set(kept)
+    out = []
+    for r in records:
+        labels = [label for label in r["labels"] if label in keep]
+        if labels:
+            out.append({**r, "labels": labels})
+    return out, kept, counts
+
+
+def word_length_shares(texts: Iterable[str], limits: tuple[int, ...] = (8, 12, 16)) -> dict[str, float]:
+    lengths = [len(w.encode("utf-8")) for t in texts for w in split_words(t)]
+    total = max(len(lengths), 1)
+    return {f"share_words_over_{n}_bytes": sum(1 for x in lengths if x > n) / total for n in limits}
+
+
+def write_dataset(records: list[dict], out_dir: str | Path, labels: list[str], stats: dict) -> dict:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for r in records:
+        by_split[split_of(r["source"])].append(r)
+    for split, rows in by_split.items():
+        with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    stats = {**stats, "split_sizes": {s: len(rows) for s, rows in by_split.items()}}
+    (out / "labels.json").write_text(json.dumps(labels, indent=0, ensure_ascii=False) + "\n")
+    (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    return stats
+
+
+def load_split(data_dir: str | Path, split: str) -> list[dict]:
+    path = Path(data_dir) / f"{split}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {split} split at {path}; build a dataset with "
+                                f"'python -m eembed_model.data debtags --out {data_dir}'")
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_labels(data_dir: str | Path) -> list[str]:
+    path = Path(data_dir) / "labels.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no labels.json in {data_dir}; build the dataset with eembed_model.data")
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------- debtags from the apt index
+
+def _read_index_file(path: str) -> str:
+    """Text of one apt Packages file, whatever its compression."""
+    if path.endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    if path.endswith(".xz"):
+        with lzma.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    if path.endswith(".lz4") or path.endswith(".zst"):
+        # No lz4 module in the standard library; apt ships a helper that decompresses its own lists.
+        if not os.path.exists(APT_HELPER):
+            raise FileNotFoundError(f"{path} is compressed and {APT_HELPER} is missing; "
+                                    "install apt or point --lists at uncompressed Packages files")
+        result = subprocess.run([APT_HELPER, "cat-file", path], capture_output=True, check=True)
+        return result.stdout.decode("utf-8", errors="replace")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
+    """RFC822-style stanzas; continuation lines are joined with newlines."""
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            if line[:1] in (" ", "\t") and key is not None:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                fields[key] = value.strip()
+        if fields:
+            yield fields
+
+
+def debtags_record(stanza: dict[str, str]) -> dict | None:
+    tags = stanza.get("Tag")
+    package = stanza.get("Package")
+    if not tags or not package:
+        return None
+    description = stanza.get("Description", "").split("\n", 1)[0].strip()
+    source = re.sub(r"\s*\(.*\)$", "", stanza.get("Source", package)).strip() or package
+    labels = sorted({t.strip() for t in tags.replace("\n", " ").split(",") if t.strip()})
+    return {"text": f"{package} {description}".strip(), "labels": labels, "source": source,
+            "package": package, "description": description}
+
+
+def find_index_files(lists_dir: str = APT_LISTS) -> list[str]:
+    files = sorted(f for f in glob.glob(os.path.join(lists_dir, "*Packages*"))
+                   if not f.endswith(".diff_Index") and os.path.isfile(f))
+    if not files:
+        raise FileNotFoundError(f"no apt package index in {lists_dir}; run 'apt-get update' "
+                                "(as root) to download it, then retry")
+    return files
+
+
+def read_debtags(lists_dir: str = APT_LISTS) -> tuple[list[dict], int]:
+    """All tagged packages, one record per package name (first index file wins: a package in
+    several suites or versions counts once), and the number of tagged stanzas read."""
+    records: dict[str, dict] = {}
+    stanzas = 0
+    for path in tqdm(find_index_files(lists_dir), desc="apt index files", unit="file"):
+        for stanza in iter_stanzas(_read_index_file(path)):
+            record = debtags_record(stanza)
+            if record is None:
+                continue
+            stanzas += 1
+            records.setdefault(record["package"], record)
+    if not records:
+        raise ValueError(f"the apt index in {lists_dir} has no Tag: fields (debtags); "
+                         "use a Debian main archive index (apt-get update)")
+    return list(records.values()), stanzas
+
+
+def build_debtags(out_dir: str | Path, min_count: int = 20, lists_dir: str = APT_LISTS) -> dict:
+    raw, stanzas = read_debtags(lists_dir)
+    records, kept, counts = filter_labels(raw, min_count)
+    descriptions = [r["description"] for r in raw]
+    stats = {
+        "source": f"Debian apt index ({lists_dir})",
+        "tagged_stanzas": stanzas,
+        "tagged_packages": len(raw),
+        "tags": len(counts),
+        f"tags_with_at_least_{min_count}": len(kept),
+        "min_count": min_count,
+        "records_after_filter": len(records),
+        "labels_per_text_raw": sum(len(r["labels"]) for r in raw) / len(raw),
+        "labels_per_text": sum(len(r["labels"]) for r in records) / max(len(records), 1),
+        "words_per_description": sum(len(d.split()) for d in descriptions) / len(raw),
+        **word_length_shares(descriptions),
+    }
+    return write_dataset(records, out_dir, kept, stats)
+
+
+# ---------------------------------------------------------------- any JSONL / CSV
+
+def read_text_label_file(path: str | Path, separator: str = "|") -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file not found: {path}")
+    rows: list[dict] = []
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or "text" not in reader.fieldnames or "labels" not in reader.fieldnames:
+                raise ValueError(f"{path}: CSV needs 'text' and 'labels' columns, found {reader.fieldnames}")
+            for row in reader:
+                rows.append({**row, "labels": [x.strip() for x in row["labels"].split(separator) if x.strip()]})
+    else:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if "text" not in row or "labels" not in row:
+                    raise ValueError(f"{path}:{n}: each JSON line needs 'text' and 'labels'")
+                labels = row["labels"]
+                if isinstance(labels, str):
+                    labels = [x.strip() for x in labels.split(separator) if x.strip()]
+                rows.append({**row, "labels": [str(x) for x in labels]})
+    records = []
+    for i, row in enumerate(rows):
+        source = str(row.get("source") or row.get("id") or row["text"])
+        records.append({"text": str(row["text"]), "labels": row["labels"], "source": source,
+                        "package": str(row.get("package", row.get("id", i)))})
+    if not records:
+        raise ValueError(f"{path}: no records")
+    return records
+
+
+def build_from_file(path: str | Path, out_dir: str | Path, min_count: int = 20, separator: str = "|") -> dict:
+    raw = read_text_label_file(path, separator)
+    records, kept, counts = filter_labels(raw, min_count)
+    stats = {"source": str(path), "records": len(raw), "labels": len(counts),
+             f"labels_with_at_least_{min_count}": len(kept), "records_after_filter": len(records),
+             "labels_per_text": sum(len(r["labels"]) for r in records) / max(len(records), 1)}
+    return write_dataset(records, out_dir, kept, stats)
+
+
+# ---------------------------------------------------------------- Hugging Face datasets (optional)
+
+def build_from_hub(name: str, out_dir: str | Path, config: str | None = None, text_field: str = "text",
+                   labels_field: str = "labels", min_count: int = 20, limit: int | None = None) -> dict:
+    """E.g. name='ccdv/patent-classification' (abstract/description + one of 9 CPC sections;
+    single-label data becomes one label per text). Needs network and `pip install datasets`."""
+    try:
+        import datasets  # optional dependency, imported only here
+    except ImportError as exc:
+        raise ValueError("the Hugging Face source needs the 'datasets' package: pip install datasets") from exc
+    records: list[dict] = []
+    try:
+        loaded = datasets.load_dataset(name, config)
+    except Exception as exc:  # network, missing dataset, bad config: all end the same way for the user
+        raise ValueError(f"could not load Hugging Face dataset {name!r} ({type(exc).__name__}: {exc}); "
+                         "check the name and the network, or use the offline 'debtags' source") from exc
+    for split_name, split in loaded.items():
+        feature = split.features.get(labels_field)
+        names = getattr(feature, "names", None) or getattr(getattr(feature, "feature", None), "names", None)
+        for i, row in enumerate(tqdm(split, desc=f"{name}:{split_name}", unit="row")):
+            if limit is not None and len(records) >= limit:
+                break
+            raw = row[labels_field]
+            raw = raw if isinstance(raw, list) else [raw]
+            labels = [names[x] if names and isinstance(x, int) else str(x) for x in raw]
+            records.append({"text": row[text_field], "labels": labels, "source": f"{split_name}-{i}",
+                            "package": f"{split_name}-{i}"})
+    records, kept, counts = filter_labels(records, min_count)
+    stats = {"source": f"huggingface:{name}", "records_after_filter": len(records), "labels": len(counts),
+             f"labels_with_at_least_{min_count}": len(kept)}
+    return write_dataset(records, out_dir, kept, stats)
+
+
+# ---------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eembed_model.data",
+                                     description="Build a multilabel dataset directory (train/validation/test JSONL).")
+    sub = parser.add_subparsers(dest="source", required=True)
+    p = sub.add_parser("debtags", help="Debian package descriptions labelled with their debtags (offline)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--min-count", type=int, default=20, help="drop labels with fewer examples (default 20)")
+    p.add_argument("--lists", default=APT_LISTS, help="apt lists directory (default %(default)s)")
+    p = sub.add_parser("file", help="any JSONL/CSV with text and labels")
+    p.add_argument("--input", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--min-count", type=int, default=20)
+    p.add_argument("--separator", default="|", help="label separator in CSV/string labels (default |)")
+    p = sub.add_parser("hf", help="a Hugging Face datasets dataset (needs network and 'datasets')")
+    p.add_argument("--name", default="ccdv/patent-classification")
+    p.add_argument("--config", default=None)
+    p.add_argument("--text-field", default="abstract")
+    p.add_argument("--labels-field", default="label")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", required=True)
+    p.add_argument("--min-count", type=int, default=20)
+    args = parser.parse_args(argv)
+    try:
+        if args.source == "debtags":
+            stats = build_debtags(args.out, args.min_count, args.lists)
+        elif args.source == "file":
+            stats = build_from_file(args.input, args.out, args.min_count, args.separator)
+        else:
+            stats = build_from_hub(args.name, args.out, args.config, args.text_field, args.labels_field,
+                                   args.min_count, args.limit)
+    except (ValueError, FileNotFoundError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

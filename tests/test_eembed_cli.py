@@ -1,0 +1,169 @@
+"""Command-line entries end to end on the committed fixture: data -> train (MLM, fine-tune) ->
+evaluate -> attention -> compare, with tiny models and a handful of steps."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from eembed_model import attention, compare, data, evaluate, train
+from eembed_model.batching import ElementwiseTextEncoder
+from eembed_model.checkpoint import load_checkpoint, save_checkpoint
+from eembed_model.config import EEmbedConfig
+from eembed_model.model import EEmbedModel
+
+FIXTURE = Path(__file__).parent / "fixtures" / "debtags_small.jsonl"
+TINY = ["--v", "8", "--c", "8", "--layers", "2", "--max-len", "16", "--batch-size", "16",
+        "--vocab-size", "300", "--log-every", "2", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("debtags_small")
+    assert data.main(["file", "--input", str(FIXTURE), "--out", str(out), "--min-count", "5"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def elementwise_models(dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ee")
+    mlm, ft = root / "mlm", root / "ft"
+    assert train.main(["--task", "mlm", "--embedding", "elementwise", "--data", str(dataset), "--out", str(mlm),
+                       "--steps", "6", *TINY]) == 0
+    assert train.main(["--task", "multilabel", "--data", str(dataset), "--init", str(mlm), "--out", str(ft),
+                       "--steps", "6", *TINY]) == 0
+    return mlm, ft
+
+
+def test_train_writes_checkpoint_card_and_log(elementwise_models, dataset):
+    mlm, ft = elementwise_models
+    for path in (mlm, ft):
+        assert (path / "model.safetensors").is_file()
+        assert len((path / "train_log.jsonl").read_text().splitlines()) == 3
+    card = json.loads((ft / "card.json").read_text())
+    assert card["task"] == "multilabel" and card["config"]["num_labels"] == len(data.load_labels(dataset))
+    assert card["config"]["v"] == 8 and card["config"]["c"] == 8
+    assert card["command"].startswith("python -m eembed_model.train")
+    assert 0 < card["threshold"] < 1 and card["parameters"]["material_table"] == 256 * 8
+    assert len(card["label_train_counts"]) == len(card["labels"])
+
+
+def test_fine_tuning_starts_from_the_pretrained_encoder(elementwise_models):
+    mlm, ft = elementwise_models
+    pre, tuned = load_checkpoint(mlm).model, load_checkpoint(ft).model
+    # The fine-tuned element table moved away from, but started at, the pretrained one: compare
+    # against a fresh model with the same seed to show it was not re-initialised.
+    fresh = EEmbedModel(load_checkpoint(ft).config)
+    table = lambda m: m.encoder.embeddings.materials.elements.weight
+    assert (table(tuned) - table(pre)).abs().mean() < (table(fresh) - table(pre)).abs().mean()
+
+
+def test_evaluate_cli_reports_f1_precision_and_frequency_buckets(elementwise_models, dataset, tmp_path):
+    _, ft = elementwise_models
+    out = tmp_path / "metrics.json"
+    assert evaluate.main(["--model", str(ft), "--data", str(dataset), "--split", "test", "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    for key in ("micro_f1", "macro_f1", "precision_at_1", "threshold", "by_label_frequency"):
+        assert key in metrics
+    assert 0 <= metrics["micro_f1"] <= 1 and len(metrics["by_label_frequency"]) == 3
+    mlm, _ = elementwise_models
+    assert evaluate.main(["--model", str(mlm), "--data", str(dataset)]) == 2  # no multilabel head
+
+
+def test_subword_baseline_trains_with_its_own_wordpiece_table(dataset, tmp_path):
+    mlm, ft = tmp_path / "mlm", tmp_path / "ft"
+    assert train.main(["--task", "mlm", "--embedding", "subword", "--data", str(dataset), "--out", str(mlm),
+                       "--steps", "4", *TINY]) == 0
+    assert (mlm / "tokenizer.json").is_file()
+    assert train.main(["--task", "multilabel", "--embedding", "subword", "--data", str(dataset), "--init",
+                       str(mlm), "--out", str(ft), "--steps", "4", "--pooling", "mean", *TINY]) == 0
+    loaded = load_checkpoint(ft)
+    assert loaded.config.embedding == "subword" and loaded.config.heads == 8
+    assert loaded.config.pooling == "mean" and loaded.model.multilabel_head.pooling == "mean"
+    assert loaded.config.vocab_size == loaded.tokenizer.get_vocab_size() <= 300
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    config = EEmbedConfig(v=8, c=8, layers=2, max_len=16, num_labels=4)
+    model = EEmbedModel(config).eval()
+    batch = ElementwiseTextEncoder(8, 16)(["vim editor", "日本語 café 🙂"])
+    before = model.multilabel(batch.inputs, batch.attention_mask).logits
+    save_checkpoint(tmp_path, model, {"task": "multilabel", "labels": list("abcd")})
+    loaded = load_checkpoint(tmp_path)
+    after = loaded.model.multilabel(batch.inputs, batch.attention_mask).logits
+    assert torch.equal(before, after) and loaded.labels == list("abcd") and loaded.config == config
+    with pytest.raises(FileNotFoundError, match="card.json"):
+        load_checkpoint(tmp_path / "missing")
+
+
+def test_attention_api_returns_materials_grids_and_normalised_attention(elementwise_models, tmp_path):
+    _, ft = elementwise_models
+    model = attention.load_attention_model(str(ft))
+    result = attention.attention_for_text("vim café 日本語", model=model)
+    assert result["materials"] == ["[CLS]", "vim", "café", "日本語", "[SEP]"]
+    assert result["v"] == 8 and result["layers"] == 2
+    assert [len(row) for row in result["byte_grids"]] == [8] * 5
+    att = torch.tensor(result["attentions"])
+    assert att.shape == (2, 8, 5, 5)
+    assert torch.allclose(att.sum(-1), torch.ones(2, 8, 5), atol=1e-5)
+    summary = result["per_head_summary"]
+    assert len(summary) == 2 * 8
+    for row in summary:
+        for top in row["top_materials"]:
+            material, n = top["material"], row["character_position"]
+            if material == "café" and n == 3:
+                assert top["nth_character"] == "é"  # byte 3 starts the 2-byte é
+            if material == "vim" and n == 1:
+                assert top["nth_character"] == "i"
+    assert attention.nth_character("日本語", 4) == "本" and attention.nth_character("vim", 5) == ""
+    with pytest.raises(ValueError, match="empty"):
+        attention.attention_for_text("   ", model=model)
+    with pytest.raises(FileNotFoundError, match="no eembed checkpoint"):
+        attention.load_attention_model(str(tmp_path / "none"))
+    out = tmp_path / "attn.json"
+    assert attention.main(["--text", "gcc GNU C compiler", "--model", str(ft), "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert {"materials", "byte_grids", "attentions", "per_head_summary"} <= set(written)
+    assert attention.main(["--text", "", "--model", str(ft)]) == 2
+
+
+def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
+    out, bundle_dir = tmp_path / "cmp", tmp_path / "bundle"
+    args = ["--data", str(dataset), "--out", str(out), "--mlm-steps", "2", "--ft-steps", "2", "--v", "8", "--c", "8",
+            "--layers", "1", "--max-len", "16", "--batch-size", "16", "--vocab-size", "300", "--threads", "1"]
+    assert compare.main([*args, "--bundle", str(bundle_dir)]) == 0
+    assert "reusing" not in capsys.readouterr().err
+    # Same settings: the pretrainings are reused; other MLM settings would retrain.
+    assert compare.main([*args, "--reuse-pretraining"]) == 0
+    assert capsys.readouterr().err.count("reusing the identical MLM pretraining") == 2
+    table = (out / "comparison.md").read_text()
+    assert "| elementwise |" in table and "| subword |" in table
+    summary = json.loads((out / "comparison.json").read_text())
+    assert summary["materials_report"]["v"] == 8
+    card = json.loads((bundle_dir / "card.json").read_text())
+    assert card["test_metrics"]["split"] == "test" and card["reproduce"].startswith("python -m eembed_model.compare")
+    assert load_checkpoint(bundle_dir).config.embedding == "elementwise"
+
+
+def test_cli_errors_exit_with_code_2(tmp_path, capsys):
+    assert train.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--steps", "1"]) == 2
+    assert "no train split" in capsys.readouterr().err
+    assert train.main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--steps", "0"]) == 2
+    done = subprocess.run([sys.executable, "-m", "eembed_model.train", "--help"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0 and "--embedding" in done.stdout
+
+
+def test_bundled_model_is_small_documented_and_viewable():
+    bundle_dir = attention.BUNDLED_CHECKPOINT
+    assert (bundle_dir / "model.safetensors").stat().st_size <= 10 * 2**20
+    model = attention.load_attention_model()
+    card = model.card
+    assert model.config.embedding == "elementwise" and model.config.heads == model.config.v
+    assert card["reproduce"].startswith("python -m eembed_model.compare")
+    assert 0 < card["test_metrics"]["micro_f1"] <= 1 and (bundle_dir / "train_log.jsonl").is_file()
+    result = attention.attention_for_text("emacs GNU Emacs editor", model)
+    assert len(result["attentions"]) == model.config.layers
+    assert len(result["attentions"][0]) == model.config.v
