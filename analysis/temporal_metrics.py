@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from analysis.flow import consistency_mask, optical_flow, warp_backward
+from analysis.pointcloud import backproject_grid as backproject
 
 
 def _valid_depth(depth: np.ndarray) -> np.ndarray:
@@ -98,14 +99,6 @@ def opw_pair(
         return float("nan")
     err = np.sum(weight * np.abs(depth_t - np.where(valid, warped_depth, 0.0))) / weight.sum()
     return float(err / np.mean(depth_t[valid]))
-
-
-def backproject(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """HxWx3 camera-frame points (OpenCV axes) of a z-depth map."""
-    h, w = depth.shape
-    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
-    pixels = np.stack([u, v, np.ones_like(u)], axis=-1)
-    return (pixels @ np.linalg.inv(intrinsics).T) * np.asarray(depth, dtype=np.float64)[..., None]
 
 
 def reproject(

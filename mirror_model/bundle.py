@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .data import build_dataset
+from .scenes.camera import size_argument
 from .train import TrainConfig, train
 
 SPLITS = {"train": 100, "val": 200, "test": 300}  # scene seeds: disjoint rooms per split
@@ -65,23 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-count", type=int, default=120)
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--crop", default="192x256", help="random training crop HxW")
+    parser.add_argument("--crop", type=size_argument, default=(192, 256), help="random training crop HxW")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default="runs/mirror-synthetic-tiny", help="training run folder (logs, last/best)")
     args = parser.parse_args(argv)
-    command = " ".join(shlex.quote(a) for a in ["python -m mirror_model.bundle", *(argv if argv is not None else sys.argv[1:])])
+    command = " ".join(["python -m mirror_model.bundle", *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
 
     started = time.time()
     data_dir, out, run_dir = Path(args.data_dir), Path(args.out), Path(args.run_dir)
     counts = {"train": args.train_count, "val": args.val_count, "test": args.test_count}
     for split, count in counts.items():
         render_split(data_dir, split, count)
-    crop = tuple(int(v) for v in args.crop.lower().split("x"))
     if run_dir.exists():
         shutil.rmtree(run_dir)
     config = TrainConfig(
-        data="synthetic", data_root=str(data_dir), out=str(run_dir), input_size=SIZE, crop=crop, epochs=args.epochs,
+        data="synthetic", data_root=str(data_dir), out=str(run_dir), input_size=SIZE, crop=args.crop, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_limit=args.val_count,
         extra_card={"command": command},
     )

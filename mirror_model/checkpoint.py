@@ -22,6 +22,7 @@ import torch
 
 from . import clip_backbone
 from .model import MirrorDepth, MirrorDepthConfig, build_mirror_depth
+from .scenes.camera import size_argument
 
 MODEL_FILE = "model.safetensors"
 CLIP_FILE = "clip.safetensors"
@@ -174,14 +175,6 @@ def init_checkpoint(out: str | Path, config: MirrorDepthConfig, seed: int = 0, c
     return save_checkpoint(model, out, {"trained": False, "init_seed": seed})
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 240x320 (HxW), got '{text}'") from None
-    return height, width
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mirror_model.checkpoint", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--clip-pretrained", default=None, help="open_clip tag, e.g. openai; default random init")
     init.add_argument("--clip-weights", default=None, help="local CLIP weights file instead of downloading")
     init.add_argument("--mirror-tokens", type=int, default=64)
-    init.add_argument("--input-size", type=_parse_size, default=(240, 320), help="HxW, e.g. 416x544")
+    init.add_argument("--input-size", type=size_argument, default=(240, 320), help="HxW, e.g. 416x544")
     init.add_argument("--max-depth", type=float, default=10.0)
     info = sub.add_parser("info", help="print a checkpoint's card")
     info.add_argument("directory")

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import MAX_DEPTH, Augmentation, build_dataset
 from .losses import silog_loss
+from .scenes.camera import size_argument
 
 TRAINING_STATE = "training_state.pt"
 
@@ -337,14 +338,6 @@ def describe_data(config: TrainConfig) -> str:
 
 # ------------------------------------------------------------------ CLI
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW such as 240x320, got {text!r}") from None
-    return height, width
-
-
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m mirror_model.train", description=__doc__.split("\n\n")[0],
@@ -361,9 +354,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--clip-pretrained", help="open_clip pretrained tag, e.g. openai")
     parser.add_argument("--clip-weights", default=os.environ.get("MIRROR_CLIP_WEIGHTS"), help="local CLIP weights file")
     parser.add_argument("--mirror-tokens", type=int, default=defaults.mirror_tokens)
-    parser.add_argument("--input-size", type=_size, default=defaults.input_size, help="HxW the predictor resizes to")
+    parser.add_argument("--input-size", type=size_argument, default=defaults.input_size, help="HxW the predictor resizes to")
     parser.add_argument("--max-depth", type=float, help="default: 10 (nyu, synthetic) or 80 (kitti)")
-    parser.add_argument("--crop", type=_size, help="random training crop HxW (e.g. 416x544 NYU, 352x704 KITTI)")
+    parser.add_argument("--crop", type=size_argument, help="random training crop HxW (e.g. 416x544 NYU, 352x704 KITTI)")
     parser.add_argument("--color-jitter", type=float, default=defaults.color_jitter)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
@@ -384,7 +377,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    config.extra_card = {"command": " ".join(shlex.quote(a) for a in ["python -m mirror_model.train", *(argv or sys.argv[1:])]),
+    arguments = argv if argv is not None else sys.argv[1:]
+    config.extra_card = {"command": " ".join(["python -m mirror_model.train", *(shlex.quote(a) for a in arguments)]),
                          "train_config": {k: v for k, v in asdict(config).items() if k != "extra_card"}}
     try:
         result = train(config)

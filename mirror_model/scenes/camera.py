@@ -34,6 +34,16 @@ def parse_size(text: str) -> tuple[int, int]:
     return check_size((int(match.group(1)), int(match.group(2))))
 
 
+def size_argument(text: str) -> tuple[int, int]:
+    """parse_size for argparse `type=`: a bad size becomes a one-line usage error."""
+    import argparse
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def intrinsics_for(size: tuple[int, int], fov_deg: float | None = None) -> np.ndarray:
     """K for an image of `size` (height, width), principal point at the centre.
 
