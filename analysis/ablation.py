@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         slug = variant.replace("+", "_plus_").replace(" ", "_").replace("(", "").replace(")", "")
         np.save(out / f"depth_{slug}.npy", np.stack(maps))
     figure = ablation_figure(result, images)
-    figure.savefig(out / "ablation_grid.png", dpi=110)
+    figure.savefig(out / "ablation_grid.png", dpi=60)
     print(predictor.info.get("message", ""))
     print(table)
     print(f"wrote {out}/table.md, metrics.json, ablation_grid.png")

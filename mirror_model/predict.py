@@ -173,7 +173,15 @@ def _from_checkpoint_dir(name: str, directory: Path, weights_from: str, untraine
     trained = bool(card.get("trained", False))
     if not trained:
         log.warning("%s: checkpoint %s holds an UNTRAINED model", name, directory)
-    return model, _mirror_info(name, model, weights_from if trained else "untrained", trained, card, str(directory))
+    return model, _mirror_info(name, model, weights_from if trained else "untrained", trained, card, _shown_path(directory))
+
+
+def _shown_path(directory: Path) -> str:
+    """Bundled checkpoints are named relative to the project, so messages read the same everywhere."""
+    try:
+        return str(Path(directory).resolve().relative_to(presets.REPO_ROOT))
+    except ValueError:
+        return str(directory)
 
 
 def _download_from_hub(repo_id: str) -> Path:
