@@ -9,7 +9,7 @@ from analysis.ablation import ABLATION_SOURCES, REFERENCE, ZEROSHOT, colorize_di
 from mirror_model.depth_io import colorize_depth
 
 from .examples import example_images_with_depth
-from .inputs import as_rgb_image, limit_size
+from .inputs import PictureInput, as_rgb_image, limit_size
 from .model_panel import model_panel
 from .models import registry
 
@@ -77,7 +77,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Picture", type="numpy", sources=["upload", "clipboard"])
+            image = PictureInput(label="Picture", type="numpy", sources=["upload", "clipboard"])
             ground_truth = gr.File(label="Ground-truth depth (optional: 16-bit PNG in mm, or .npy in m)",
                                    file_types=[".png", ".npy"], type="filepath")
             sources = gr.CheckboxGroup(choices=[(SOURCE_LABELS[s], s) for s in ABLATION_SOURCES],

@@ -11,7 +11,7 @@ from analysis.pointcloud import depth_to_point_cloud, intrinsics_from_fov, write
 from mirror_model.depth_io import colorize_depth, write_depth_png
 
 from .examples import example_images
-from .inputs import as_rgb_image, limit_size
+from .inputs import PictureInput, as_rgb_image, limit_size
 from .model_panel import model_panel
 from .models import registry
 
@@ -65,7 +65,7 @@ def predict_image(image, colormap, auto_range, range_min, range_max, fov_deg, vo
 def build() -> None:
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Picture", sources=["upload", "clipboard", "webcam"], type="numpy")
+            image = PictureInput(label="Picture", sources=["upload", "clipboard", "webcam"], type="numpy")
             with gr.Row():
                 colormap = gr.Dropdown(COLORMAPS, value="turbo", label="Colormap")
                 auto_range = gr.Checkbox(value=True, label="Automatic depth range (2nd–98th percentile)")

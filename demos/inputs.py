@@ -46,3 +46,20 @@ def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = Tru
     if warn:
         gr.Warning(f"The image is {width}x{height}; it was downscaled to {size[0]}x{size[1]} for depth estimation.")
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+class PictureInput(gr.Image):
+    """gr.Image whose unreadable uploads (a text file named .png, a truncated JPEG) give a plain
+    message in the page instead of Gradio's generic preprocessing error."""
+
+    def get_block_name(self) -> str:
+        return "image"  # the browser side is the ordinary image component
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception as error:  # whatever the decoder raised, the user needs the same advice
+            raise gr.Error(
+                f"The uploaded file is not a readable picture ({type(error).__name__}). "
+                "Upload a PNG, JPEG, WebP or BMP image."
+            ) from None

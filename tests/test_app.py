@@ -148,3 +148,28 @@ def test_corrupt_video_gives_a_readable_error(client, tmp_path):
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
     with pytest.raises(Exception, match="(?i)video"):
         client.predict(handle_file(str(broken)), 5, 8, 160, BUNDLED, "", api_name="/video_depth")
+
+
+def test_wrong_file_types_give_plain_messages(client, tmp_path):
+    from gradio_client import handle_file
+
+    text_file = tmp_path / "notes.png"
+    text_file.write_text("this is text, not a picture")
+    with pytest.raises(Exception, match="not a readable picture"):
+        client.predict(handle_file(str(text_file)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
+                       api_name="/predict_depth")
+    with pytest.raises(Exception, match="Ground truth: .*not a readable depth image"):
+        client.predict(handle_file(str(EXAMPLE_RGB)), handle_file(str(text_file)), ["learned"], False, BUNDLED, "",
+                       api_name="/mirror_ablation")
+
+
+def test_huge_image_is_downscaled_not_refused(client, tmp_path):
+    import cv2
+    from gradio_client import handle_file
+
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.random.default_rng(0).integers(0, 255, (1500, 2400, 3), dtype=np.uint8))
+    _, npy, *_, summary, _ = client.predict(handle_file(str(big)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
+                                            api_name="/predict_depth")
+    assert np.load(npy).shape == (640, 1024)
+    assert "Depth 1024x640" in summary
