@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -15,33 +14,11 @@ EXAMPLE_VIDEO = ROOT / "examples" / "video" / "video.mp4"
 BUNDLED = "synthetic-tiny"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    from demos.layout import build_demo
-
-    demo = build_demo(BUNDLED)
-    demo.queue(default_concurrency_limit=2)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                            **demo.launch_options)
-    yield url
-    demo.close()
-
-
 @pytest.fixture(scope="module")
 def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
-
-
-def model_args(choice: str = BUNDLED, custom: str = ""):
-    return {"model_choice": choice, "model_custom": custom}
 
 
 def test_named_endpoints_are_listed(client):

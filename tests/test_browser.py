@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -23,24 +22,6 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
 ]
 RESULT_TIMEOUT_MS = 180_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    from demos.layout import build_demo
-
-    demo = build_demo("synthetic-tiny")
-    demo.queue(default_concurrency_limit=2)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                            **demo.launch_options)
-    yield url
-    demo.close()
 
 
 @pytest.fixture(scope="module")
