@@ -13,9 +13,8 @@ EXAMPLE_TEXTS = [
 
 
 def example_images(limit: int = 4) -> list[str]:
-    """RGB example pictures (scenes first, then single video frames are not offered)."""
-    paths = sorted(p for p in EXAMPLES_DIR.rglob("rgb/*.png") if "video" not in p.parts[-3])
-    return [str(p) for p in paths[:limit]]
+    """The example scenes' pictures (the video's frames are offered as the video)."""
+    return [str(p) for p in sorted((EXAMPLES_DIR / "scenes" / "rgb").glob("*.png"))[:limit]]
 
 
 def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
@@ -29,4 +28,4 @@ def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
 
 
 def example_videos() -> list[str]:
-    return [str(p) for p in sorted(EXAMPLES_DIR.rglob("*.mp4"))]
+    return [str(p) for p in sorted((EXAMPLES_DIR / "video").glob("*.mp4"))]
