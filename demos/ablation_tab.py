@@ -57,13 +57,13 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     except ValueError as error:
         raise gr.Error(str(error)) from None
     variants = list(result.depths)
-    vmax = float(np.percentile(result.depths[variants[0]][0], 98))
-    if gt is not None and (gt > 0).any():
-        vmax = float(np.percentile(gt[gt > 0], 98))
+    # One colour range for every map: the ground truth's (or the first source's) 2nd-98th percentile.
+    reference = gt[gt > 0] if gt is not None and (gt > 0).any() else result.depths[variants[0]][0]
+    vmin, vmax = (float(v) for v in np.percentile(reference, [2, 98]))
     label = {name: SOURCE_LABELS.get(name, name) for name in variants}
-    depth_gallery = [(colorize_depth(result.depths[name][0], vmin=0.0, vmax=vmax), label[name]) for name in variants]
+    depth_gallery = [(colorize_depth(result.depths[name][0], vmin=vmin, vmax=vmax), label[name]) for name in variants]
     if gt is not None:
-        depth_gallery.insert(0, (colorize_depth(gt, vmin=0.0, vmax=vmax), "ground truth"))
+        depth_gallery.insert(0, (colorize_depth(gt, vmin=vmin, vmax=vmax), "ground truth"))
     diff_gallery = [
         (colorize_difference(result.differences[name][0]),
          f"{label[name]} − learned (mean |Δ| {result.mean_abs_difference[name]:.2f} m)")
@@ -86,7 +86,7 @@ def build() -> None:
             run = gr.Button("Run ablation", variant="primary")
             choice, custom, status = model_panel()
         with gr.Column(scale=2):
-            depths = gr.Gallery(label="Depth per source (same colour range)", columns=3, height="auto")
+            depths = gr.Gallery(label="Depth per source (one colour range: the ground truth's 2nd–98th percentile)", columns=3, height="auto")
             differences = gr.Gallery(label="Difference to the learned mirror (blue nearer, red farther)",
                                      columns=3, height="auto")
             table = gr.Markdown()
