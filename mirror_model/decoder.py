@@ -14,6 +14,16 @@ import torch
 from torch import nn
 
 
+def checked_fields(config_class, data: dict, what: str) -> dict:
+    """A copy of `data`, or a one-line error naming fields this code does not know (a checkpoint
+    written by other code must not load silently)."""
+    known = set(config_class.__dataclass_fields__)
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{what} has unknown fields {sorted(unknown)}; this code knows {sorted(known)}")
+    return dict(data)
+
+
 @dataclass
 class DecoderConfig:
     hidden: int = 96  # channels of the first (patch-grid) convolution
@@ -28,11 +38,7 @@ class DecoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "DecoderConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"decoder config has unknown fields {sorted(unknown)}; known: {sorted(known)}")
-        data = dict(data)
+        data = checked_fields(cls, data, "decoder config")
         if "stage_channels" in data:
             data["stage_channels"] = tuple(int(c) for c in data["stage_channels"])
         return cls(**data)

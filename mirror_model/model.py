@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import clip_backbone, text_sources
-from .decoder import DecoderConfig, DepthDecoder
+from .decoder import DecoderConfig, DepthDecoder, checked_fields
 
 
 @dataclass
@@ -42,11 +42,7 @@ class MirrorDepthConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "MirrorDepthConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"model config has unknown fields {sorted(unknown)}; this code knows {sorted(known)}")
-        data = dict(data)
+        data = checked_fields(cls, data, "model config")
         if "input_size" in data:
             data["input_size"] = tuple(int(v) for v in data["input_size"])
         if "decoder" in data:
