@@ -33,7 +33,7 @@ class AblationResult:
 
     def table(self) -> str:
         """Markdown: metrics when ground truth was given, and the mean |Δ| to the learned mirror."""
-        from .depth_metrics import format_metrics_table
+        from common.depth_metrics import format_metrics_table
 
         lines = []
         if self.metrics:
@@ -69,7 +69,7 @@ def run_ablation(
     data_kind: str | None = None,
 ) -> AblationResult:
     """Depth of every picture under every source; the predictor's own source is restored after."""
-    from .depth_metrics import MetricAccumulator
+    from common.depth_metrics import MetricAccumulator
 
     if predictor.info.get("kind") != "mirror":
         raise ValueError("the mirror ablation needs a mirror model; the selected model is a zero-shot baseline")
@@ -118,7 +118,7 @@ def ablation_figure(result: AblationResult, images: list[np.ndarray], max_pictur
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from mirror_model.depth_io import colorize_depth
+    from common.depth_io import colorize_depth
 
     variants = list(result.depths)
     count = min(max_pictures, len(images))
@@ -145,8 +145,8 @@ def ablation_figure(result: AblationResult, images: list[np.ndarray], max_pictur
 
 def read_inputs(path: Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray | None]]:
     """Pictures (and ground-truth depth when a depth/ folder sits beside rgb/)."""
-    from mirror_model.depth_io import read_depth_png
-    from mirror_model.image_io import load_rgb
+    from common.depth_io import read_depth_png
+    from common.image_io import load_rgb
 
     if path.is_file():
         return [path.stem], [load_rgb(path)], [None]

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.depth_metrics import HIGHER_IS_BETTER, METRIC_KEYS
+from common.depth_metrics import HIGHER_IS_BETTER, METRIC_KEYS
 
 CURVE_LABELS = {
     "flicker": "flicker (scale-shift aligned, rel.)",

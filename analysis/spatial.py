@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from analysis.depth_metrics import compute_depth_metrics
-from analysis.json_safe import json_safe
+from common.depth_metrics import compute_depth_metrics
+from common.jsonio import json_safe
 
 
 def _grid_lines(length: int, patch: float, offset: float = 0.0) -> np.ndarray:
@@ -147,7 +147,7 @@ DEPTH_SUFFIXES = (".npy", ".png")
 
 def load_depth(path: str | Path) -> np.ndarray:
     """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres)."""
-    from mirror_model.depth_io import read_depth_png
+    from common.depth_io import read_depth_png
 
     path = Path(path)
     if not path.is_file():

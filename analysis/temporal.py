@@ -22,11 +22,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from analysis.depth_metrics import compute_depth_metrics
 from analysis.flow import FLOW_METHODS, optical_flow
-from analysis.frames import FrameSample, read_frames
-from analysis.json_safe import json_safe
+from analysis.plots import per_frame_figure, per_frame_figure_mpl, save_matplotlib, save_plotly_html
 from analysis.temporal_metrics import fit_scale_shift, flicker, opw_pair, static_mask, tae_pair
+from common.depth_metrics import compute_depth_metrics
+from common.frames import FrameSample, FrameSource, open_frames
+from common.jsonio import json_safe
+from common.video_io import VideoWriter, side_by_side
 
 RECORD_FIELDS = ("index", "time_s", "mean_depth", "flicker", "opw", "median_ratio", "drift_scale", "drift_shift",
                  "scale_to_gt", "tae", "abs_rel", "d1")  # fmt: skip
@@ -256,29 +258,8 @@ def records_to_curves(records: list[dict[str, float]], fields: tuple[str, ...] =
     return [r["time_s"] for r in records], {key: [r[key] for r in records] for key in fields}
 
 
-def expected_frame_count(source: str | Path, target_fps: float | None = None, max_frames: int | None = None) -> int | None:
-    """How many frames read_frames will yield (for progress bars); None when unknown."""
-    from analysis.frames import is_scene_dir, scene_fps
-    from analysis.video_io import probe_video
-
-    source = Path(source)
-    try:
-        if is_scene_dir(source):
-            count, fps = len(list((source / "rgb").glob("*.png")) + list((source / "rgb").glob("*.jpg"))), scene_fps(source)
-        else:
-            info = probe_video(source)
-            count, fps = info.frame_count, info.fps
-    except (ValueError, OSError):
-        return max_frames
-    if count <= 0:
-        return max_frames
-    if target_fps is not None and target_fps < fps:
-        count = int((count - 1) / (fps / target_fps)) + 1  # as sample_indices_keep keeps them
-    return min(count, max_frames) if max_frames else count
-
-
 def run_temporal_study(
-    source: str | Path,
+    source: str | Path | FrameSource,
     predictor: Any,
     out_dir: str | Path,
     *,
@@ -293,13 +274,11 @@ def run_temporal_study(
 ) -> TemporalResult:
     """The whole study for a video file or scene folder: summary.json, per_frame.csv,
     temporal_curves.html (plotly), temporal_curves.png (matplotlib) and depth_video.mp4.
-    `on_frame(frame, depth)` sees every prediction (e.g. to keep some frames for display)."""
-    from analysis.plots import per_frame_figure, per_frame_figure_mpl, save_matplotlib, save_plotly_html
-    from analysis.video_io import VideoWriter, side_by_side
-
+    `on_frame(frame, depth)` sees every prediction (e.g. to keep some frames for display).
+    `source` may be an already opened FrameSource (then the sampling arguments are its own)."""
+    frames = source if isinstance(source, FrameSource) else open_frames(source, target_fps, max_frames, max_side)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = read_frames(source, target_fps, max_frames, max_side)
     writer: VideoWriter | None = None
     colour_range: list[float] = []
 
@@ -314,14 +293,12 @@ def run_temporal_study(
             lo, hi = (np.percentile(valid, [2, 98]) if valid.size else (0.0, 1.0))
             colour_range.extend([float(lo), float(max(hi, lo + 1e-3))])
         if writer is None:
-            source_fps = _guess_fps(source)
-            fps = min(target_fps, source_fps) if target_fps else source_fps
-            writer = VideoWriter(out_dir / "depth_video.mp4", fps)
+            writer = VideoWriter(out_dir / "depth_video.mp4", frames.fps)
         writer.write(side_by_side(sample.rgb, depth, colour_range[0], colour_range[1]))
 
     try:
         result = analyze_stream(frames, predictor, config=config, batch_size=batch_size, on_depth=on_depth,
-                                progress=progress, total=expected_frame_count(source, target_fps, max_frames))  # fmt: skip
+                                progress=progress, total=frames.expected_count)  # fmt: skip
     except BaseException:
         if writer is not None:  # no half-written video left behind
             writer.discard()
@@ -332,7 +309,7 @@ def run_temporal_study(
         writer.close()
         outputs["depth_video"] = "depth_video.mp4"
         result.summary["depth_video_codec"] = writer.codec
-    result.summary["source"] = str(source)
+    result.summary["source"] = frames.name
     info = getattr(predictor, "info", None)
     if predictor is None:
         result.summary["model"] = "ground truth used as the prediction (reference level)"
@@ -342,17 +319,10 @@ def run_temporal_study(
     write_per_frame_csv(result.records, out_dir / "per_frame.csv")
     (out_dir / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
     times, curves = records_to_curves(result.records)
-    title = f"Temporal consistency: {Path(source).name}"
+    title = f"Temporal consistency: {frames.name}"
     save_plotly_html(per_frame_figure(times, curves, title=title, x_label="time (s)"), out_dir / "temporal_curves.html")
     save_matplotlib(per_frame_figure_mpl(times, curves, title=title, x_label="time (s)"), out_dir / "temporal_curves.png")
     return result
-
-
-def _guess_fps(source: str | Path) -> float:
-    from analysis.frames import is_scene_dir, scene_fps
-    from analysis.video_io import probe_video
-
-    return scene_fps(source) if is_scene_dir(source) else probe_video(source).fps
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,15 +352,14 @@ def main(argv: list[str] | None = None) -> int:
         config = TemporalConfig(flow_method=args.flow, static_only=args.static_only, tae_align=args.tae_align)
         if args.batch <= 0:
             raise ValueError(f"--batch must be positive, got {args.batch}")
-        read_frames(args.source, args.fps, args.max_frames, args.max_side)  # fail fast on bad input, before loading a model
+        frames = open_frames(args.source, args.fps, args.max_frames, args.max_side)  # bad input fails before a model loads
         if args.model == GROUND_TRUTH_MODEL:
             predictor = None
         else:
             from mirror_model.predict import load_predictor
 
             predictor = load_predictor(spec=args.model)
-        result = run_temporal_study(args.source, predictor, args.out, config=config, target_fps=args.fps,
-                                    max_frames=args.max_frames, max_side=args.max_side, batch_size=args.batch,
+        result = run_temporal_study(frames, predictor, args.out, config=config, batch_size=args.batch,
                                     write_depth_video=not args.no_video, progress=not args.quiet)  # fmt: skip
     except (ValueError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

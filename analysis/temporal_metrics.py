@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from analysis.flow import consistency_mask, optical_flow, warp_backward
-from analysis.pointcloud import backproject_grid as backproject
+from common.camera import backproject_grid as backproject
 
 
 def _valid_depth(depth: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import time
 
 from tqdm import tqdm
 
-from mirror_model.scenes import render_scene, render_video
+from scenes.generate import render_scene, render_video
 
 
 def median_seconds(size: tuple[int, int], repeats: int) -> float:

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from analysis.ablation import ABLATION_SOURCES, REFERENCE, ZEROSHOT, colorize_difference, run_ablation
-from mirror_model.depth_io import colorize_depth
+from common.depth_io import colorize_depth
 
 from .examples import example_images_with_depth
 from .inputs import PictureInput, as_rgb_image, limit_size
@@ -29,7 +29,7 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
         return None
     import cv2
 
-    from mirror_model.depth_io import read_depth_png
+    from common.depth_io import read_depth_png
 
     try:
         depth = np.load(path).astype(np.float32) if path.lower().endswith(".npy") else read_depth_png(path)
@@ -77,7 +77,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            image = PictureInput(label="Picture", type="numpy", sources=["upload", "clipboard"])
+            image = PictureInput(label="Picture", type="filepath", sources=["upload", "clipboard"])
             ground_truth = gr.File(label="Ground-truth depth (optional: 16-bit PNG in mm, or .npy in m)",
                                    file_types=[".png", ".npy"], type="filepath")
             sources = gr.CheckboxGroup(choices=[(SOURCE_LABELS[s], s) for s in ABLATION_SOURCES],

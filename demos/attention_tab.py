@@ -6,7 +6,7 @@ import threading
 
 import gradio as gr
 
-from analysis.attention import attention_heatmap, head_position_view
+from analysis.attention_stats import attention_heatmap, head_position_view
 
 from .examples import EXAMPLE_TEXTS
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from analysis.pointcloud import depth_to_point_cloud, intrinsics_from_fov, write_point_cloud
-from mirror_model.depth_io import colorize_depth, write_depth_png
+from common.camera import intrinsics_for
+from common.pointcloud import depth_to_point_cloud, write_point_cloud
+from common.depth_io import colorize_depth, write_depth_png
 
 from .examples import example_images
 from .inputs import PictureInput, as_rgb_image, limit_size
@@ -39,7 +40,7 @@ def depth_outputs(
     npy_path = out_dir / f"{name}.npy"
     np.save(npy_path, depth.astype(np.float32))
     png_path = write_depth_png(out_dir / f"{name}_mm.png", depth)
-    intrinsics = intrinsics_from_fov(*depth.shape, fov_deg)
+    intrinsics = intrinsics_for(depth.shape, fov_deg)
     cloud = depth_to_point_cloud(depth, rgb, intrinsics, voxel_size=voxel_cm / 100.0 if voxel_cm > 0 else None)
     ply_path = write_point_cloud(cloud, out_dir / f"{name}.ply")
     summary = (
@@ -65,7 +66,7 @@ def predict_image(image, colormap, auto_range, range_min, range_max, fov_deg, vo
 def build() -> None:
     with gr.Row():
         with gr.Column():
-            image = PictureInput(label="Picture", sources=["upload", "clipboard", "webcam"], type="numpy")
+            image = PictureInput(label="Picture", sources=["upload", "clipboard", "webcam"], type="filepath")
             with gr.Row():
                 colormap = gr.Dropdown(COLORMAPS, value="turbo", label="Colormap")
                 auto_range = gr.Checkbox(value=True, label="Automatic depth range (2nd–98th percentile)")

@@ -4,33 +4,29 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from common.image_io import load_rgb, to_rgb_uint8
+
 MAX_IMAGE_SIDE = 1024  # larger uploads are downscaled (with a visible warning) to keep the app responsive
-MIN_IMAGE_SIDE = 8
 
 
 def as_rgb_image(image, what: str = "image") -> np.ndarray:
-    """A gradio image value as RGB uint8 (H, W, 3); raises gr.Error with a readable message otherwise."""
+    """A gradio image value (a file path or an array) as RGB uint8 (H, W, 3), read by the same
+    loader as the command-line tools; raises gr.Error with a readable message otherwise."""
     if image is None:
         raise gr.Error(f"No {what} given: upload one or pick an example below.")
-    if isinstance(image, str):
-        from mirror_model.image_io import load_rgb
+    try:
+        if isinstance(image, str):
+            return load_rgb(image)
+        return to_rgb_uint8(np.asarray(image), name=f"the {what}")
+    except (ValueError, OSError) as error:
+        raise gr.Error(_without_paths(str(error), image)) from None
 
-        try:
-            image = load_rgb(image)
-        except (ValueError, OSError) as error:
-            raise gr.Error(str(error)) from None
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise gr.Error(f"The {what} has an unexpected shape {array.shape}; upload an RGB or grayscale picture.")
-    array = array[..., :3]
-    if array.dtype != np.uint8:
-        scale = 255.0 / max(float(array.max()), 1.0) if array.max() > 255 else 1.0
-        array = np.clip(array.astype(np.float64) * scale, 0, 255).astype(np.uint8)
-    if min(array.shape[:2]) < MIN_IMAGE_SIDE:
-        raise gr.Error(f"The {what} is only {array.shape[1]}x{array.shape[0]} pixels; use one at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}.")
-    return np.ascontiguousarray(array)
+
+def _without_paths(message: str, image) -> str:
+    """Loader messages name the file; an upload's server-side path means nothing to the user."""
+    if isinstance(image, str):
+        message = message.replace(image, "the uploaded file")
+    return message[0].upper() + message[1:] if message else message
 
 
 def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = True) -> np.ndarray:

@@ -9,8 +9,12 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from analysis.pointcloud import depth_to_point_cloud, intrinsics_from_fov, write_point_cloud
-from mirror_model.depth_io import colorize_depth
+from analysis.plots import per_frame_figure
+from analysis.temporal import records_to_curves, run_temporal_study
+from common.camera import intrinsics_for
+from common.depth_io import colorize_depth
+from common.frames import open_frames
+from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
 from .examples import example_videos
 from .image_tab import DEFAULT_FOV
@@ -23,14 +27,15 @@ MAX_SIDE = 640
 SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
 
 
-def _video_limits(path: str, target_fps: float, max_frames: int, max_side: int) -> list[str]:
-    """Warnings for the limits that will apply to this upload (shown in the page)."""
-    from analysis.video_io import probe_video
-
+def _open_video(path: str, target_fps: float, max_frames: int, max_side: int):
+    """The upload opened once as a frame source, and warnings for the limits that apply to it."""
     try:
-        info = probe_video(path)
-    except (ValueError, OSError) as error:
-        raise gr.Error(f"Could not read the video: {error}. Upload an .mp4, .webm, .avi or .mov file.") from None
+        frames = open_frames(path, target_fps, max_frames, max_side)
+    except (ValueError, OSError):
+        raise gr.Error("Could not read the video (corrupt file or unsupported format). Upload an .mp4, .webm, .avi or .mov file.") from None
+    if frames.video is None:
+        raise gr.Error("Upload a video file (.mp4, .webm, .avi or .mov).")
+    info = frames.video
     notes = []
     if info.duration_s > MAX_DURATION_S:
         notes.append(f"The video lasts {info.duration_s:.0f} s; only its first frames (up to {max_frames}) are analysed.")
@@ -39,18 +44,15 @@ def _video_limits(path: str, target_fps: float, max_frames: int, max_side: int) 
         notes.append(f"At {target_fps:g} fps the video has about {wanted} frames; the first {max_frames} are analysed.")
     if max(info.width, info.height) > max_side:
         notes.append(f"Frames are {info.width}x{info.height}; they are downscaled to {max_side} px on the longest side.")
-    return notes
+    return frames, notes
 
 
 def analyse_video(video: str | None, target_fps: float, max_frames: float, max_side: float, model_choice: str,
                   model_custom: str, progress=gr.Progress(track_tqdm=True)):
-    from analysis.plots import per_frame_figure
-    from analysis.temporal import records_to_curves, run_temporal_study
-
     if not video:
         raise gr.Error("No video given: upload one or pick the example below.")
     max_frames, max_side = int(min(max_frames, MAX_FRAMES)), int(min(max_side, MAX_SIDE))
-    notes = _video_limits(video, target_fps, max_frames, max_side)
+    frames, notes = _open_video(video, target_fps, max_frames, max_side)
     for note in notes:
         gr.Warning(note)
     loaded = registry().get(model_choice, model_custom)
@@ -63,8 +65,7 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
         np.save(frames_dir / f"{sample.index:06d}_rgb.npy", sample.rgb)
 
     try:
-        result = run_temporal_study(video, loaded.predictor, out_dir, target_fps=target_fps, max_frames=max_frames,
-                                    max_side=max_side, on_frame=keep_frame, progress=True)
+        result = run_temporal_study(frames, loaded.predictor, out_dir, on_frame=keep_frame, progress=True)
     except (ValueError, OSError) as error:
         raise gr.Error(f"Video analysis failed: {error}") from None
     times, curves = records_to_curves(result.records)
@@ -92,7 +93,7 @@ def frame_cloud(state: dict | None, position: float, fov_deg: float):
     frames_dir = Path(state["frames_dir"])
     depth = np.load(frames_dir / f"{index:06d}_depth.npy")
     rgb = np.load(frames_dir / f"{index:06d}_rgb.npy")
-    cloud = depth_to_point_cloud(depth, rgb, intrinsics_from_fov(*depth.shape, fov_deg))
+    cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, frames_dir / f"{index:06d}.ply")
     return str(path), colorize_depth(depth)
 

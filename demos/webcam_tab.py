@@ -5,7 +5,7 @@ import time
 
 import gradio as gr
 
-from mirror_model.depth_io import colorize_depth
+from common.depth_io import colorize_depth
 
 from .inputs import as_rgb_image, limit_size
 from .model_panel import model_panel

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .data import build_dataset
-from .scenes.camera import size_argument
+from common.sizes import size_argument
 from .train import TrainConfig, train
 
 SPLITS = {"train": 100, "val": 200, "test": 300}  # scene seeds: disjoint rooms per split
@@ -27,7 +27,7 @@ SIZE = (240, 320)
 
 
 def render_split(data_dir: Path, split: str, count: int) -> Path:
-    from .scenes import write_scenes
+    from scenes.io import write_scenes
 
     folder = data_dir / split
     if folder.is_dir() and len(list((folder / "rgb").glob("*.png"))) == count:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(run_dir / log_name, out / log_name)
     rows = evaluate_variants(out, data_dir / "test")
 
-    from analysis.depth_metrics import format_metrics_table
+    from common.depth_metrics import format_metrics_table
 
     table = format_metrics_table(rows)
     held_out = (f"{args.test_count} held-out procedural scenes (seed {SPLITS['test']}, rooms unseen in training), "
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     card.update({
         "command": command,
         "training_data": (f"{args.train_count} procedural RGB-D scenes (seed {SPLITS['train']}), {args.val_count} for "
-                          f"validation (seed {SPLITS['val']}), rendered by python -m mirror_model.scenes"),
+                          f"validation (seed {SPLITS['val']}), rendered by python -m scenes"),
         "metrics": {"val": card.get("metrics", {}).get("val"), "test": rows["trained (learned mirror)"]},
         "test_set": held_out,
         "references": rows,

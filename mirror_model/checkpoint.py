@@ -22,7 +22,7 @@ import torch
 
 from . import clip_backbone
 from .model import MirrorDepth, MirrorDepthConfig, build_mirror_depth
-from .scenes.camera import size_argument
+from common.sizes import size_argument
 
 MODEL_FILE = "model.safetensors"
 CLIP_FILE = "clip.safetensors"

@@ -3,7 +3,7 @@
 Three sources, one sample format:
 - NYU Depth v2 and KITTI (Eigen split) in the layout and split files used by BTS and AdaBins;
 - any folder of RGB + 16-bit depth PNGs with an ``intrinsics.json`` (the procedural scenes write this);
-- the procedural scenes rendered on the fly are written to such a folder first (``mirror_model.scenes``).
+- the procedural scenes rendered on the fly are written to such a folder first (``scenes``).
 
 A sample is a dict: ``image`` float32 tensor (3, H, W) in [0, 1] (CLIP normalisation is the model's job),
 ``depth`` float32 tensor (1, H, W) in metres with 0 where there is no ground truth, ``focal`` (float)
@@ -11,7 +11,6 @@ and ``name`` (str).
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .depth_io import read_depth_png
+from common.depth_io import read_depth_png
+from common.depth_metrics import DATASET_MAX_DEPTH as MAX_DEPTH
+from common.image_io import load_rgb
+from common.scene_folder import read_intrinsics, rgbd_pairs
 
 # Units per metre of the 16-bit depth PNGs of each dataset.
 DEPTH_SCALE = {"nyu": 1000.0, "kitti": 256.0, "synthetic": 1000.0}
-# Metric caps used for training targets and evaluation (DESIGN.md §4).
-MAX_DEPTH = {"nyu": 10.0, "kitti": 80.0, "synthetic": 10.0}
 KITTI_KB_CROP = (352, 1216)  # the BTS/AdaBins KITTI benchmark crop (bottom-centred)
 
 
@@ -37,15 +37,6 @@ class Augmentation:
     hflip: bool = True
     color_jitter: float = 0.2  # max relative change of brightness, contrast and saturation
     seed: int = 0
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    import cv2
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"{path}: not a readable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def kb_crop(rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +81,7 @@ class DepthDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         rgb_path, depth_path, focal = self.pairs[index]
-        rgb = _read_rgb(rgb_path)
+        rgb = load_rgb(rgb_path)
         if depth_path is None:
             depth = np.zeros(rgb.shape[:2], np.float32)
         else:
@@ -201,21 +192,11 @@ def rgbd_folder_dataset(
     depth_scale: float = DEPTH_SCALE["synthetic"],
     max_depth: float = MAX_DEPTH["synthetic"],
 ) -> DepthDataset:
-    """A folder with ``rgb/NAME.png``, ``depth/NAME.png`` (16-bit) and ``intrinsics.json`` (fx)."""
-    root = Path(root)
-    rgb_dir, depth_dir = root / "rgb", root / "depth"
-    if not rgb_dir.is_dir() or not depth_dir.is_dir():
-        raise FileNotFoundError(f"{root}: expected rgb/ and depth/ folders (write one with python -m mirror_model.scenes)")
-    focal = float("nan")
-    intrinsics_path = root / "intrinsics.json"
-    if intrinsics_path.is_file():
-        focal = float(json.loads(intrinsics_path.read_text()).get("fx", float("nan")))
-    pairs = []
-    for rgb_path in sorted(rgb_dir.glob("*.png")) + sorted(rgb_dir.glob("*.jpg")):
-        depth_path = depth_dir / f"{rgb_path.stem}.png"
-        if depth_path.is_file():
-            pairs.append((rgb_path, depth_path, focal))
-    return DepthDataset(pairs, depth_scale, max_depth, augmentation, name=str(root))
+    """A scene folder (common.scene_folder): ``rgb/NAME.png``, ``depth/NAME.png`` (16-bit), ``intrinsics.json``."""
+    intrinsics = read_intrinsics(root)
+    focal = float("nan") if intrinsics is None else float(intrinsics[0, 0])
+    pairs = [(rgb_path, depth_path, focal) for rgb_path, depth_path in rgbd_pairs(root)]
+    return DepthDataset(pairs, depth_scale, max_depth, augmentation, name=Path(root).name)
 
 
 def build_dataset(

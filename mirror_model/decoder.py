@@ -13,15 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-
-def checked_fields(config_class, data: dict, what: str) -> dict:
-    """A copy of `data`, or a one-line error naming fields this code does not know (a checkpoint
-    written by other code must not load silently)."""
-    known = set(config_class.__dataclass_fields__)
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"{what} has unknown fields {sorted(unknown)}; this code knows {sorted(known)}")
-    return dict(data)
+from common.config import checked_fields
 
 
 @dataclass

@@ -48,7 +48,7 @@ def evaluate_predictor(
     """Mean metrics over the dataset's images that have ground truth, plus the count."""
     from tqdm import tqdm
 
-    from analysis.depth_metrics import MetricAccumulator
+    from common.depth_metrics import MetricAccumulator
 
     crop = data_kind if data_kind in ("nyu", "kitti") else None
     max_depth = MAX_DEPTH.get(data_kind, predictor.max_depth)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the metrics JSON here")
     args = parser.parse_args(argv)
 
-    from analysis.depth_metrics import format_metrics_table
+    from common.depth_metrics import format_metrics_table
     from mirror_model.clip_backbone import WeightsUnavailableError
     from mirror_model.predict import load_predictor
 

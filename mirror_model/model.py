@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import clip_backbone, text_sources
-from .decoder import DecoderConfig, DepthDecoder, checked_fields
+from common.config import checked_fields
+
+from .decoder import DecoderConfig, DepthDecoder
 
 
 @dataclass

@@ -30,7 +30,7 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from . import clip_backbone, presets, text_sources
-from .image_io import load_rgb, to_rgb_uint8
+from common.image_io import load_rgb, to_rgb_uint8
 from .model import MirrorDepth, build_mirror_depth
 from .zeroshot import ZeroShotDepth, build_zeroshot
 
@@ -270,7 +270,7 @@ def write_outputs(out_dir: Path, stem: str, depth: np.ndarray) -> list[Path]:
     """NAME.npy (float32 metres), NAME_depth.png (uint16 mm) and NAME_color.png (near = warm)."""
     import cv2
 
-    from .depth_io import colorize_depth, write_depth_png
+    from common.depth_io import colorize_depth, write_depth_png
 
     out_dir.mkdir(parents=True, exist_ok=True)
     npy = out_dir / f"{stem}.npy"

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import MAX_DEPTH, Augmentation, build_dataset
 from .losses import silog_loss
-from .scenes.camera import size_argument
+from common.sizes import size_argument
 
 TRAINING_STATE = "training_state.pt"
 
@@ -168,7 +168,7 @@ def seed_everything(seed: int) -> None:
 
 @torch.no_grad()
 def validate(model, dataset, config: TrainConfig, device: torch.device) -> dict[str, float]:
-    from analysis.depth_metrics import MetricAccumulator
+    from common.depth_metrics import MetricAccumulator
 
     crop = config.data if config.data in ("nyu", "kitti") else None
     accumulator = MetricAccumulator()

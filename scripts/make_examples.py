@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mirror_model.scenes.io import write_scenes, write_video  # noqa: E402
+from scenes.io import write_scenes, write_video  # noqa: E402
 
 SIZE = (240, 320)
 SCENES, SCENE_SEED = 4, 0

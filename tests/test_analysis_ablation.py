@@ -19,7 +19,7 @@ def predictor():
 
 @pytest.fixture(scope="module")
 def pictures():
-    from mirror_model.scenes import read_rgbd_folder
+    from common.scene_folder import read_rgbd_folder
 
     rows = read_rgbd_folder(SCENES)[:2]
     return [row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from analysis.attention import attention_heatmap, head_position_view, text_statistics
+from analysis.attention_stats import attention_heatmap, head_position_view, text_statistics
 
 FILL = 0xFF
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis.depth_metrics import (
+from common.depth_metrics import (
     METRIC_KEYS,
     MetricAccumulator,
     compute_depth_metrics,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.spatial import EdgeConfig, blockiness, boundary_errors, depth_edges, main
-from mirror_model.depth_io import write_depth_png
+from common.depth_io import write_depth_png
 
 
 def smooth_field(shape=(96, 128), seed=0):
@@ -116,7 +116,7 @@ def test_spatial_cli_reports_bad_input_without_traceback(tmp_path, capsys):
 
 def test_spatial_cli_predicts_with_the_model_first(tmp_path):
     pytest.importorskip("mirror_model.predict", reason="mirror_model.predict (the depth model loader) is not available")
-    from mirror_model.scenes.io import write_scenes
+    from scenes.io import write_scenes
 
     scenes = write_scenes(tmp_path / "scenes", 2, (48, 64), seed=3, progress=False)
     out = tmp_path / "report" / "spatial.json"

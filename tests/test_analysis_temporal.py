@@ -1,6 +1,6 @@
 """Known answers for the temporal measures, the streaming analysis and the scene-folder reader.
 
-Synthetic clips come from analysis.synthetic: a textured wall and box ray-cast in closed form,
+Synthetic clips come from tests/synthetic_clips.py: a textured wall and box ray-cast in closed form,
 so depth, poses and intrinsics are exact.
 """
 import json
@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from analysis.frames import FrameSample, read_frames, read_scene_frames
-from analysis.synthetic import render_clip, translation_pose
+from common.frames import FrameSample, open_frames
+from synthetic_clips import render_clip, translation_pose
 from analysis.temporal import TemporalAnalyzer, TemporalConfig, analyze_stream, run_temporal_study
 from analysis.temporal_metrics import (
     fit_scale_shift,
@@ -19,7 +19,7 @@ from analysis.temporal_metrics import (
     tae_pair,
     temporal_alignment_error,
 )
-from mirror_model.depth_io import write_depth_png
+from common.depth_io import write_depth_png
 
 SIZE = (60, 80)
 
@@ -165,7 +165,7 @@ def test_stream_predicts_in_batches_and_keeps_one_record_per_frame():
 
 
 def write_scene_folder(root, rgbs, depths, K, poses, fps=10.0):
-    """The on-disk layout of python -m mirror_model.scenes --video."""
+    """The on-disk layout of python -m scenes --video."""
     (root / "rgb").mkdir(parents=True)
     records = []
     for i, (rgb, depth, pose) in enumerate(zip(rgbs, depths, poses)):
@@ -183,7 +183,10 @@ def write_scene_folder(root, rgbs, depths, K, poses, fps=10.0):
 def test_scene_reader_scales_intrinsics_and_samples(tmp_path):
     rgbs, depths, K, poses = moving_clip(6)
     scene = write_scene_folder(tmp_path / "walk", rgbs, depths, K, poses)
-    frames = list(read_scene_frames(scene, target_fps=5, max_side=40))
+    source = open_frames(scene, target_fps=5, max_side=40)
+    assert source.kind == "scene" and source.has_ground_truth and source.has_poses
+    assert source.fps == 5 and source.expected_count == 3
+    frames = list(source)
     assert [f.index for f in frames] == [0, 2, 4]
     assert frames[1].time_s == pytest.approx(0.2)
     assert frames[0].rgb.shape == (30, 40, 3) and frames[0].depth_gt.shape == (30, 40)
@@ -194,15 +197,15 @@ def test_scene_reader_scales_intrinsics_and_samples(tmp_path):
 
 def test_scene_reader_rejects_bad_folders(tmp_path):
     with pytest.raises(FileNotFoundError):
-        read_frames(tmp_path / "nothing")
+        open_frames(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="not a scene folder"):
-        read_frames(tmp_path / "empty")
+        open_frames(tmp_path / "empty")
     rgbs, depths, K, poses = moving_clip(2)
     scene = write_scene_folder(tmp_path / "scenes", rgbs, depths, K, poses)
     (scene / "poses.json").write_text(json.dumps({"kind": "scenes", "frames": []}))
     with pytest.raises(ValueError, match="independent scenes"):
-        read_frames(scene)
+        open_frames(scene)
 
 
 def test_study_on_a_scene_folder_writes_every_output(tmp_path):
@@ -250,13 +253,15 @@ def test_global_scale_drift_is_invisible_to_flicker_but_reported_as_drift():
 
 
 def test_expected_frame_count_matches_what_is_read(tmp_path):
-    from analysis.temporal import expected_frame_count
-    from analysis.video_io import read_video_frames, write_video
+    from common.video_io import write_video
 
     path = write_video(tmp_path / "clip.mp4", [np.full((16, 16, 3), 10 * i, np.uint8) for i in range(24)], fps=10)
     for fps in (None, 1, 3, 4, 7, 30):
-        assert expected_frame_count(path, fps) == len(list(read_video_frames(path, fps))), fps
-    assert expected_frame_count(path, None, max_frames=5) == 5
+        source = open_frames(path, fps)
+        assert source.kind == "video" and not source.has_ground_truth
+        assert source.expected_count == len(list(source)) == len(list(source)), fps  # iterable more than once
+        assert source.fps == (min(fps, 10) if fps else 10)
+    assert open_frames(path, None, max_frames=5).expected_count == 5
 
 
 def test_stream_does_not_read_ahead_of_the_current_batch():

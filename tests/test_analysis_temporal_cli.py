@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.frames import read_scene_frames
+from common.frames import open_frames
 from analysis.temporal import main
 from analysis.temporal_metrics import temporal_alignment_error
 
@@ -16,14 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory):
     """A tiny camera walk written by the project's scene generator (open3d ray casting)."""
-    from mirror_model.scenes.io import write_video
+    from scenes.io import write_video
 
     return write_video(tmp_path_factory.mktemp("walk") / "walk", 6, (48, 64), seed=1, fps=10.0, progress=False)
 
 
 def test_scene_generator_poses_agree_with_tae_geometry(walk):
     """Ground truth reprojected with the generator's poses and intrinsics lands on itself."""
-    frames = list(read_scene_frames(walk))
+    frames = list(open_frames(walk))
     depths = [f.depth_gt for f in frames]
     mean, _ = temporal_alignment_error(depths, frames[0].intrinsics, [f.pose for f in frames], depths, align="none")
     assert mean < 2e-3  # millimetre-rounded PNG depth

@@ -4,7 +4,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from analysis.video_io import (
+from common.video_io import (
     VideoWriter,
     ffmpeg_available,
     probe_video,

@@ -32,7 +32,7 @@ def test_image_depth_returns_slider_raw_depth_png_and_point_cloud(client):
 
     import open3d as o3d
 
-    from mirror_model.depth_io import read_depth_png
+    from common.depth_io import read_depth_png
 
     slider, npy, png, ply, cloud, summary, status = client.predict(
         handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "", api_name="/predict_depth")

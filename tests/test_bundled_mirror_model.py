@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.depth_metrics import MetricAccumulator
+from common.depth_metrics import MetricAccumulator
 from mirror_model.bundle import SPLITS
 
 BUNDLE = Path(__file__).resolve().parents[1] / "checkpoints" / "mirror-synthetic-tiny"
@@ -32,7 +32,7 @@ def held_out_metrics(predictor, frames) -> dict:
 
 def test_bundled_model_beats_its_untrained_twin_on_unseen_rooms():
     from mirror_model.predict import load_predictor
-    from mirror_model.scenes import render_scene, scene_seed
+    from scenes.generate import render_scene, scene_seed
 
     frames = [render_scene(scene_seed(SPLITS["test"] + 1000, i), (240, 320)) for i in range(8)]
     trained = held_out_metrics(load_predictor("synthetic-tiny"), frames)

@@ -10,15 +10,21 @@ import sys
 import numpy as np
 import pytest
 
-from mirror_model.scenes import (
-    Light, Material, Scene, SceneObject, box, build_room, intrinsics_for, look_at, parse_size,
-    pose_from_angles, quad, read_poses, read_rgbd_folder, render_scene, render_video, render_view,
-    sample_camera, scene_seed,
-)
-from mirror_model.scenes.__main__ import main as scenes_cli
-from mirror_model.scenes.generate import video_room
-from mirror_model.scenes.textures import albedo
-from mirror_model.scenes.views import camera_path
+from common.camera import intrinsics_for
+from common.scene_folder import read_poses, read_rgbd_folder
+from common.sizes import parse_size
+from scenes.camera import look_at, pose_from_angles
+from scenes.generate import render_scene, render_video, scene_seed
+from scenes.geometry import SceneObject, box, quad
+from scenes.render import render_view
+from scenes.room import build_room
+from scenes.scene import Light, Scene
+from scenes.textures import Material
+from scenes.views import sample_camera
+from scenes.__main__ import main as scenes_cli
+from scenes.generate import video_room
+from scenes.textures import albedo
+from scenes.views import camera_path
 
 SMALL = (60, 80)
 
@@ -206,7 +212,7 @@ def test_cli_rejects_bad_arguments_with_exit_code_2(tmp_path, capsys):
     assert scenes_cli(["--out", str(tmp_path), "--size", "240by320"]) == 2
     assert "HEIGHTxWIDTH" in capsys.readouterr().err
     assert scenes_cli(["--out", str(tmp_path), "--count", "0"]) == 2
-    result = subprocess.run([sys.executable, "-m", "mirror_model.scenes", "--out", str(tmp_path), "--size", "3x4"],
+    result = subprocess.run([sys.executable, "-m", "scenes", "--out", str(tmp_path), "--size", "3x4"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "size" in result.stderr
 
@@ -214,9 +220,8 @@ def test_cli_rejects_bad_arguments_with_exit_code_2(tmp_path, capsys):
 def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_deterministically():
     import numpy as np
 
-    from mirror_model.scenes import render_scene
-    from mirror_model.scenes.room import build_room
-    from mirror_model.scenes.views import sample_camera
+    from scenes.room import build_room
+    from scenes.views import sample_camera
 
     crowded_seed = 1392318314  # scene 280 of seed 100: its first room has no free camera position
     rng = np.random.default_rng(crowded_seed)

@@ -18,7 +18,7 @@ SIZE = (64, 96)
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
-    from mirror_model.scenes import write_scenes
+    from scenes.io import write_scenes
 
     root = tmp_path_factory.mktemp("scenes")
     write_scenes(root / "train", count=8, size=SIZE, seed=11, progress=False)

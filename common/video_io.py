@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from mirror_model.depth_io import colorize_depth
+from common.depth_io import colorize_depth
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,16 @@ def read_video_frames(
     max_side downscales so the longest side fits. The file is checked before the first frame is
     requested, so a missing or corrupt file fails at the call, with a clear message.
     """
-    if target_fps is not None and target_fps <= 0:
-        raise ValueError(f"target fps must be positive, got {target_fps}")
+    if target_fps is not None and not (np.isfinite(target_fps) and target_fps > 0):
+        raise ValueError(f"target fps must be a positive number, got {target_fps}")
     if max_frames is not None and max_frames <= 0:
         raise ValueError(f"max frames must be positive, got {max_frames}")
     check_max_side(max_side)
-    info = probe_video(path)
-    return _iter_frames(info, target_fps, max_frames, max_side)
+    return iter_video(probe_video(path), target_fps, max_frames, max_side)
 
 
-def _iter_frames(info: VideoInfo, target_fps, max_frames, max_side) -> Iterator[tuple[int, float, np.ndarray]]:
+def iter_video(info: VideoInfo, target_fps, max_frames, max_side) -> Iterator[tuple[int, float, np.ndarray]]:
+    """The frames of an already probed video (see read_video_frames)."""
     cap = _open_capture(info.path)
     yielded = 0
     index = 0

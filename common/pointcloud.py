@@ -6,31 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def intrinsics_from_fov(height: int, width: int, fov_deg: float) -> np.ndarray:
-    """Pinhole K with the given horizontal field of view and the principal point at the centre."""
-    if not 1.0 <= fov_deg <= 179.0:
-        raise ValueError(f"field of view must be between 1 and 179 degrees, got {fov_deg}")
-    focal = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    return np.array([[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
-
-
-def backproject_grid(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """(H, W, 3) camera-frame points of a z-depth map (OpenCV axes: x right, y down, z forward)."""
-    depth = np.asarray(depth, dtype=np.float64)
-    if depth.ndim != 2:
-        raise ValueError(f"depth must be a 2D array, got shape {depth.shape}")
-    height, width = depth.shape
-    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
-    pixels = np.stack([u, v, np.ones_like(u)], axis=-1)
-    return (pixels @ np.linalg.inv(np.asarray(intrinsics, dtype=np.float64)).T) * depth[..., None]
-
-
-def backproject(depth: np.ndarray, intrinsics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Camera-frame points (N, 3) of the valid pixels and their flat pixel indices."""
-    depth = np.asarray(depth, dtype=np.float64)
-    valid = np.isfinite(depth) & (depth > 0)
-    return backproject_grid(np.where(valid, depth, 0.0), intrinsics)[valid], np.flatnonzero(valid)
+from common.camera import backproject
 
 
 def depth_to_point_cloud(

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import camera_rays, intrinsics_for, pose_from_angles
+from common.camera import intrinsics_for
+
+from .camera import camera_rays, pose_from_angles
 from .render import cast
 from .scene import Scene
 

@@ -9,16 +9,11 @@ import math
 
 import numpy as np
 
+from common.camera import intrinsics_for
+
 WALL_Z = 4.0
 BOX_Z = 2.5
 BOX_HALF = (0.5, 0.35)  # half width (x) and half height (y) of the box face, metres
-
-
-def pinhole(size: tuple[int, int], fov_deg: float = 60.0) -> np.ndarray:
-    """K for (height, width) with square pixels and the principal point at the centre."""
-    h, w = size
-    f = (w / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    return np.array([[f, 0.0, (w - 1) / 2.0], [0.0, f, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
 
 
 def translation_pose(x: float = 0.0, y: float = 0.0, z: float = 0.0, yaw_deg: float = 0.0) -> np.ndarray:
@@ -69,6 +64,6 @@ def render_view(intrinsics: np.ndarray, pose: np.ndarray, size: tuple[int, int],
 
 def render_clip(poses: list[np.ndarray], size: tuple[int, int] = (72, 96), fov_deg: float = 60.0, with_box: bool = True):
     """(rgbs, depths, K) for a camera path."""
-    intrinsics = pinhole(size, fov_deg)
+    intrinsics = intrinsics_for(size, fov_deg)
     views = [render_view(intrinsics, pose, size, with_box) for pose in poses]
     return [v[0] for v in views], [v[1] for v in views], intrinsics

@@ -1,8 +1,11 @@
 """Robust RGB loading: any common image file or array becomes (H, W, 3) uint8, bad input a one-line error.
 
-Grayscale is repeated to three channels, alpha is composited over black, 16-bit and float images
-are rescaled to 8 bits, palette images are expanded. Non-images, empty files and images smaller
-than MIN_SIDE pixels on a side are rejected with a ValueError naming the file and the problem.
+This is the one RGB normaliser of the project: the command-line tools and the app both read
+pictures through `load_rgb` and arrays through `to_rgb_uint8`, so one picture gives one depth map
+everywhere. Grayscale is repeated to three channels, alpha is composited over black, 16-bit and
+float images are rescaled to 8 bits, palette images are expanded, and the EXIF orientation of
+photographs is applied. Non-images, empty files and images smaller than MIN_SIDE pixels on a side
+are rejected with a ValueError naming the file and the problem.
 """
 from __future__ import annotations
 
@@ -77,6 +80,47 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
         return None
 
 
+def _exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1..8) of an encoded image; 1 (as stored) when there is none."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            value = int(img.getexif().get(0x0112, 1))
+    except Exception:  # no EXIF block, or one Pillow cannot parse: show the pixels as stored
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright for an EXIF orientation value (the same result as Pillow's
+    ImageOps.exif_transpose)."""
+    transforms = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    transform = transforms.get(orientation)
+    return image if transform is None else np.ascontiguousarray(transform(image))
+
+
+def write_rgb(path: str | Path, rgb: np.ndarray) -> Path:
+    """RGB uint8 (H, W, 3) to an image file (format from the suffix); the folder is created."""
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(to_rgb_uint8(rgb, name=path.name), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path.name}")
+    return path
+
+
 def load_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages."""
     path = Path(path)
@@ -93,4 +137,4 @@ def load_rgb(path: str | Path) -> np.ndarray:
         array = _decode_with_pillow(path)
     if array is None:
         raise ValueError(f"{path}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
-    return to_rgb_uint8(array, name=str(path))
+    return to_rgb_uint8(apply_orientation(array, _exif_orientation(data)), name=str(path))

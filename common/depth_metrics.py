@@ -25,8 +25,9 @@ METRIC_KEYS: tuple[str, ...] = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10"
 # For tables: which direction is better.
 HIGHER_IS_BETTER: frozenset[str] = frozenset({"d1", "d2", "d3"})
 
-# Dataset evaluation conventions: depth cap (metres) and crop name.
-DATASET_MAX_DEPTH: dict[str, float] = {"nyu": 10.0, "kitti": 80.0}
+# Depth caps (metres) of each dataset: training targets and evaluation use the same ones.
+DATASET_MAX_DEPTH: dict[str, float] = {"nyu": 10.0, "kitti": 80.0, "synthetic": 10.0}
+CROPPED_DATASETS = ("nyu", "kitti")  # synthetic scenes are evaluated on the whole frame
 
 # Eigen crop, defined on NYU's 480x640 frames (rows 45..470, cols 41..600 inclusive).
 _EIGEN_CROP_480x640 = (45, 471, 41, 601)
@@ -39,7 +40,7 @@ def _check_dataset(dataset: str | None) -> str | None:
         return None
     name = dataset.lower()
     if name not in DATASET_MAX_DEPTH:
-        raise ValueError(f"unknown dataset {dataset!r} for depth evaluation: use 'nyu', 'kitti' or None")
+        raise ValueError(f"unknown dataset {dataset!r} for depth evaluation: use {', '.join(DATASET_MAX_DEPTH)} or None")
     return name
 
 
@@ -52,6 +53,8 @@ def crop_mask(shape: tuple[int, int], dataset: str | None) -> np.ndarray:
     h, w = shape
     mask = np.zeros((h, w), dtype=bool)
     if name is None:
+        mask[:] = True
+    elif name not in CROPPED_DATASETS:
         mask[:] = True
     elif name == "nyu":
         top, bottom, left, right = _EIGEN_CROP_480x640

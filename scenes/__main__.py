@@ -1,19 +1,19 @@
 """Command line: write a synthetic RGB-D dataset or one camera-walk video.
 
-    python -m mirror_model.scenes --out data/scenes --count 200 --size 240x320 --seed 0
-    python -m mirror_model.scenes --out data/walk --video --frames 48 --size 240x320 --seed 1
+    python -m scenes --out data/scenes --count 200 --size 240x320 --seed 0
+    python -m scenes --out data/walk --video --frames 48 --size 240x320 --seed 1
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .camera import parse_size
+from common.sizes import parse_size
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m mirror_model.scenes",
+        prog="python -m scenes",
         description="Render procedural indoor RGB-D scenes (open3d ray casting, exact metric depth) to a folder: "
         "rgb/*.png, depth/*.png (16-bit mm), intrinsics.json, poses.json; with --video also video.mp4.",
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from .camera import check_size, intrinsics_for
+from common.camera import intrinsics_for
+from common.sizes import check_size
+
 from .frame import RGBDFrame
 from .render import render_view
 from .room import RoomConfig, build_room

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .camera import camera_rays, check_size
+from common.sizes import check_size
+
+from .camera import camera_rays
 from .frame import RGBDFrame
 from .scene import Scene
 from .textures import albedo

@@ -5,64 +5,10 @@ World frame: z up, floor at z = 0, metres. Camera frame: OpenCV (x right, y down
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
-# NYU Depth v2 Kinect colour camera at 640x480 (about 63 degrees horizontal field of view).
-NYU_FX, NYU_FY = 518.8, 519.5
-NYU_WIDTH, NYU_HEIGHT = 640, 480
-MIN_SIDE, MAX_SIDE = 8, 4096
-
-
-def check_size(size: tuple[int, int]) -> tuple[int, int]:
-    """(height, width) as ints, or a ValueError naming the problem."""
-    try:
-        height, width = (int(side) for side in size)
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (height, width), got {size!r}") from None
-    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
-        raise ValueError(f"size {height}x{width} out of range: each side must be {MIN_SIDE}..{MAX_SIDE} pixels")
-    return height, width
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'240x320' (height x width) to (240, 320)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
-    if match is None:
-        raise ValueError(f"size must be HEIGHTxWIDTH like 240x320, got {text!r}")
-    return check_size((int(match.group(1)), int(match.group(2))))
-
-
-def size_argument(text: str) -> tuple[int, int]:
-    """parse_size for argparse `type=`: a bad size becomes a one-line usage error."""
-    import argparse
-
-    try:
-        return parse_size(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def intrinsics_for(size: tuple[int, int], fov_deg: float | None = None) -> np.ndarray:
-    """K for an image of `size` (height, width), principal point at the centre.
-
-    Without `fov_deg` the NYU Depth v2 focal lengths are scaled to the size (as if the NYU image had
-    been resized); with it, square pixels with that horizontal field of view.
-    """
-    height, width = check_size(size)
-    if fov_deg is None:
-        fx = NYU_FX * width / NYU_WIDTH
-        fy = NYU_FY * height / NYU_HEIGHT
-    else:
-        if not 10.0 <= float(fov_deg) <= 150.0:
-            raise ValueError(f"field of view must be between 10 and 150 degrees, got {fov_deg}")
-        fx = fy = (width / 2.0) / math.tan(math.radians(float(fov_deg)) / 2.0)
-    return np.array([[fx, 0.0, (width - 1) / 2.0], [0.0, fy, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
-
-
-def horizontal_fov_deg(intrinsics: np.ndarray, width: int) -> float:
-    return math.degrees(2.0 * math.atan(width / (2.0 * float(intrinsics[0, 0]))))
+from common.sizes import check_size
 
 
 def forward_from_angles(yaw: float, pitch: float) -> np.ndarray:

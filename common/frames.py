@@ -1,0 +1,151 @@
+"""One frame source for every consumer: a video file or a scene folder, opened once.
+
+    source = open_frames("clip.mp4", target_fps=10, max_frames=200, max_side=480)
+    source.fps, source.expected_count, source.has_ground_truth   # known before the first frame
+    for frame in source: ...                                     # FrameSample, decoded lazily
+
+The path is checked (and a video probed, a scene folder's JSON read) once, at `open_frames`, so bad
+input fails before a model loads; frames are then decoded one at a time, so long clips never sit
+in memory. Scene folders (see common.scene_folder) also give ground-truth depth, poses and
+intrinsics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from common import scene_folder
+from common.camera import scale_intrinsics
+from common.depth_io import read_depth_png
+from common.image_io import load_rgb
+from common.video_io import VideoInfo, check_max_side, iter_video, probe_video, resize_max_side, sample_indices_keep
+
+
+@dataclass
+class FrameSample:
+    """One frame to analyse; ground truth fields are None for plain videos."""
+
+    index: int  # index in the source (before sampling)
+    time_s: float
+    rgb: np.ndarray
+    depth_gt: np.ndarray | None = None
+    pose: np.ndarray | None = None  # 4x4 camera-to-world
+    intrinsics: np.ndarray | None = None  # 3x3 K at this frame's (possibly resized) resolution
+
+
+def sampled_count(count: int, source_fps: float, target_fps: float | None) -> int:
+    """How many of `count` frames sample_indices_keep keeps."""
+    if count <= 0:
+        return 0
+    if target_fps is None or target_fps >= source_fps:
+        return count
+    return int((count - 1) / (source_fps / target_fps)) + 1
+
+
+@dataclass
+class FrameSource:
+    """An opened video or scene folder; iterate it (any number of times) for FrameSamples."""
+
+    path: Path
+    kind: str  # "video" or "scene"
+    source_fps: float
+    source_count: int  # frames in the source; 0 when a container does not say
+    target_fps: float | None = None
+    max_frames: int | None = None
+    max_side: int | None = None
+    has_ground_truth: bool = False  # depth/ frames (and poses for TAE)
+    has_poses: bool = False
+    video: VideoInfo | None = None
+    _frame_paths: tuple[Path, ...] = ()
+    _intrinsics: np.ndarray | None = None
+    _poses: tuple[np.ndarray, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def fps(self) -> float:
+        """The rate of the frames this source yields."""
+        return min(self.target_fps, self.source_fps) if self.target_fps else self.source_fps
+
+    @property
+    def expected_count(self) -> int | None:
+        """How many frames iteration yields; None when the container does not say."""
+        if self.source_count <= 0:
+            return self.max_frames
+        count = sampled_count(self.source_count, self.source_fps, self.target_fps)
+        return min(count, self.max_frames) if self.max_frames else count
+
+    def __iter__(self) -> Iterator[FrameSample]:
+        if self.kind == "scene":
+            return self._iter_scene()
+        return (FrameSample(index, time_s, rgb) for index, time_s, rgb in
+                iter_video(self.video, self.target_fps, self.max_frames, self.max_side))  # fmt: skip
+
+    def _iter_scene(self) -> Iterator[FrameSample]:
+        yielded = 0
+        for index, rgb_path in enumerate(self._frame_paths):
+            if self.max_frames is not None and yielded >= self.max_frames:
+                return
+            if not sample_indices_keep(index, self.source_fps, self.target_fps):
+                continue
+            rgb = load_rgb(rgb_path)
+            full_hw = rgb.shape[:2]
+            rgb = resize_max_side(rgb, self.max_side)
+            depth_path = self.path / "depth" / f"{rgb_path.stem}.png"
+            depth = None
+            if depth_path.is_file():
+                depth = read_depth_png(depth_path)
+                if depth.shape != rgb.shape[:2]:  # nearest keeps depth edges sharp (no mixed depths)
+                    depth = cv2.resize(depth, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
+            K = None if self._intrinsics is None else scale_intrinsics(self._intrinsics, full_hw, rgb.shape[:2])
+            pose = None if self._poses is None else self._poses[index]
+            yield FrameSample(index, index / self.source_fps, rgb, depth, pose, K)
+            yielded += 1
+
+
+def _check_limits(target_fps: float | None, max_frames: int | None, max_side: int | None) -> None:
+    if target_fps is not None and not (np.isfinite(target_fps) and target_fps > 0):
+        raise ValueError(f"target fps must be a positive number, got {target_fps}")
+    if max_frames is not None and max_frames <= 0:
+        raise ValueError(f"max frames must be positive, got {max_frames}")
+    check_max_side(max_side)
+
+
+def open_frames(
+    source: str | Path, target_fps: float | None = None, max_frames: int | None = None, max_side: int | None = None
+) -> FrameSource:
+    """A FrameSource for a video file or a scene folder (decided by what the path is)."""
+    _check_limits(target_fps, max_frames, max_side)
+    path = Path(source)
+    if scene_folder.is_scene_dir(path):
+        return _open_scene(path, target_fps, max_frames, max_side)
+    if path.is_dir():
+        raise ValueError(f"{path.name}: a folder but not a scene folder (expected rgb/, depth/, poses.json); pass a video file or a scene folder")
+    info = probe_video(path)
+    return FrameSource(path, "video", info.fps, info.frame_count, target_fps, max_frames, max_side, video=info)
+
+
+def _open_scene(path: Path, target_fps, max_frames, max_side) -> FrameSource:
+    frame_paths = scene_folder.frame_paths(path)
+    if not frame_paths:
+        raise ValueError(f"{path.name}/rgb holds no .png or .jpg frames")
+    names = [p.stem for p in frame_paths]
+    intrinsics = scene_folder.read_intrinsics(path)
+    poses = None
+    pose_record = scene_folder.read_pose_record(path)
+    if pose_record is not None:
+        if isinstance(pose_record, dict) and pose_record.get("kind") == "scenes":
+            raise ValueError(f"{path.name}: holds independent scenes, not a video; write a camera walk with python -m scenes --video")
+        poses = scene_folder.parse_poses(pose_record, names)
+        if len(poses) != len(frame_paths):
+            raise ValueError(f"{path.name}: poses.json has {len(poses)} poses for {len(frame_paths)} frames")
+    has_depth = (path / "depth").is_dir() and any((path / "depth" / f"{n}.png").is_file() for n in names)
+    return FrameSource(path, "scene", scene_folder.folder_fps(path), len(frame_paths), target_fps, max_frames, max_side,
+                       has_ground_truth=has_depth, has_poses=poses is not None, _frame_paths=tuple(frame_paths),
+                       _intrinsics=intrinsics, _poses=None if poses is None else tuple(poses))  # fmt: skip

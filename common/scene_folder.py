@@ -1,0 +1,196 @@
+"""The scene-folder format, read and written here only.
+
+    rgb/NAME.png           RGB frames (also .jpg when reading)
+    depth/NAME.png         16-bit depth, millimetres, 0 = no depth
+    intrinsics.json        K (3x3) or fx/fy/cx/cy, with width and height; fps for videos
+    poses.json             {"kind": "scenes"|"video", "frames": [{"name", "pose"}], "fps", ...}
+                           poses are camera-to-world 4x4, OpenCV camera axes, metres
+    video.mp4              (videos) the RGB frames as a playable clip
+
+`python -m scenes` writes such folders; the temporal study, the ablation study and the training
+data read them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from common.depth_io import read_depth_png, write_depth_png
+from common.image_io import load_rgb, write_rgb
+
+POSE_CONVENTION = "camera-to-world 4x4, OpenCV camera axes (x right, y down, z forward), world z up, metres"
+FRAME_SUFFIXES = (".png", ".jpg")
+DEFAULT_FPS = 30.0
+
+
+# ---------------------------------------------------------------- writing
+
+def write_rgbd_frame(folder: str | Path, name: str, rgb: np.ndarray, depth_m: np.ndarray) -> None:
+    folder = Path(folder)
+    write_rgb(folder / "rgb" / f"{name}.png", rgb)
+    write_depth_png(folder / "depth" / f"{name}.png", depth_m)
+
+
+def intrinsics_record(intrinsics: np.ndarray, size: tuple[int, int]) -> dict:
+    height, width = size
+    return {
+        "fx": float(intrinsics[0, 0]), "fy": float(intrinsics[1, 1]),
+        "cx": float(intrinsics[0, 2]), "cy": float(intrinsics[1, 2]),
+        "width": int(width), "height": int(height),
+        "K": np.asarray(intrinsics, dtype=float).tolist(),
+    }  # fmt: skip
+
+
+def write_json(path: str | Path, record: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def write_intrinsics(folder: str | Path, intrinsics: np.ndarray, size: tuple[int, int]) -> Path:
+    return write_json(Path(folder) / "intrinsics.json", intrinsics_record(intrinsics, size))
+
+
+def write_poses(folder: str | Path, kind: str, frames: list[dict], **extra: Any) -> Path:
+    """`frames`: [{"name": ..., "pose": 4x4 list, ...}]; `extra` (seed, fps) goes to the top level."""
+    if kind not in ("scenes", "video"):
+        raise ValueError(f"poses kind must be 'scenes' or 'video', got {kind!r}")
+    return write_json(Path(folder) / "poses.json", {"kind": kind, **extra, "convention": POSE_CONVENTION, "frames": frames})
+
+
+# ---------------------------------------------------------------- reading
+
+def is_scene_dir(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / "rgb").is_dir()
+
+
+def frame_paths(folder: str | Path) -> list[Path]:
+    """rgb/ frames in name order (.png and .jpg)."""
+    rgb_dir = Path(folder) / "rgb"
+    return sorted((p for p in rgb_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()), key=lambda p: p.name)
+
+
+def parse_intrinsics(data: Any) -> np.ndarray:
+    """A 3x3 K from {"K": ...}, {"fx", "fy", "cx", "cy"} or a nested list."""
+    if isinstance(data, dict):
+        for key in ("K", "intrinsics", "matrix"):
+            if key in data:
+                return parse_intrinsics(data[key])
+        if all(k in data for k in ("fx", "fy", "cx", "cy")):
+            return np.array([[data["fx"], 0.0, data["cx"]], [0.0, data["fy"], data["cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
+    try:
+        matrix = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("intrinsics must be a 3x3 matrix or fx/fy/cx/cy") from None
+    if matrix.shape != (3, 3):
+        raise ValueError(f"intrinsics must be a 3x3 matrix or fx/fy/cx/cy, got shape {matrix.shape}")
+    return matrix
+
+
+def read_intrinsics(folder: str | Path) -> np.ndarray | None:
+    """K from intrinsics.json, or None when the folder has none."""
+    path = Path(folder) / "intrinsics.json"
+    if not path.is_file():
+        return None
+    return parse_intrinsics(_read_json(path))
+
+
+def parse_poses(data: Any, names: list[str]) -> list[np.ndarray]:
+    """Poses as a list, {"poses": list}, {"frames": [{"name", "pose"}]} or {frame name: pose}."""
+    if isinstance(data, dict):
+        if "poses" in data:
+            return parse_poses(data["poses"], names)
+        if "frames" in data:
+            frames = data["frames"]
+            if frames and all(isinstance(f, dict) and "name" in f for f in frames):
+                by_name = {f["name"]: f["pose"] for f in frames}
+                missing = [name for name in names if name not in by_name]
+                if missing:
+                    raise ValueError(f"poses.json has no pose for frame(s) {', '.join(missing[:3])}")
+                return _checked_poses([by_name[name] for name in names])
+            return _checked_poses([f["pose"] if isinstance(f, dict) else f for f in frames])
+        if names and all(name in data for name in names):
+            return _checked_poses([data[name] for name in names])
+        raise ValueError("poses.json: expected a list of 4x4 poses, {'poses': [...]}, {'frames': [...]} or one pose per frame name")
+    return _checked_poses(list(data))
+
+
+def _checked_poses(raw: list) -> list[np.ndarray]:
+    poses = [np.asarray(p, dtype=np.float64) for p in raw]
+    for pose in poses:
+        if pose.shape != (4, 4):
+            raise ValueError(f"poses.json: every pose must be 4x4 camera-to-world, got shape {pose.shape}")
+    return poses
+
+
+def read_pose_record(folder: str | Path) -> dict | list | None:
+    path = Path(folder) / "poses.json"
+    return _read_json(path) if path.is_file() else None
+
+
+def read_poses(folder: str | Path, names: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """Frame names and their (N, 4, 4) camera-to-world poses from poses.json."""
+    record = read_pose_record(folder)
+    if record is None:
+        raise FileNotFoundError(f"{Path(folder).name}/poses.json not found: poses are written by python -m scenes")
+    if names is None:
+        frames = record.get("frames", []) if isinstance(record, dict) else []
+        names = [f["name"] for f in frames if isinstance(f, dict) and "name" in f] or [p.stem for p in frame_paths(folder)]
+    return names, np.stack(parse_poses(record, names)).reshape(-1, 4, 4)
+
+
+def folder_fps(folder: str | Path) -> float:
+    """The folder's frame rate from its JSON files, its video.mp4, or 30."""
+    folder = Path(folder)
+    for name in ("intrinsics.json", "poses.json", "meta.json", "scene.json"):
+        path = folder / name
+        if path.is_file():
+            data = _read_json(path)
+            if isinstance(data, dict) and isinstance(data.get("fps"), (int, float)) and data["fps"] > 0:
+                return float(data["fps"])
+    if (folder / "video.mp4").is_file():
+        from common.video_io import probe_video
+
+        try:
+            return probe_video(folder / "video.mp4").fps
+        except ValueError:
+            pass
+    return DEFAULT_FPS
+
+
+def rgbd_names(folder: str | Path) -> list[str]:
+    """Names with both an rgb/ frame and depth/NAME.png, sorted."""
+    folder = Path(folder)
+    if not (folder / "rgb").is_dir() or not (folder / "depth").is_dir():
+        raise FileNotFoundError(f"{folder.name}: expected rgb/ and depth/ folders (write one with python -m scenes)")
+    return [p.stem for p in frame_paths(folder) if (folder / "depth" / f"{p.stem}.png").is_file()]
+
+
+def rgbd_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
+    """(rgb path, depth path) for every frame that has both, in name order."""
+    folder = Path(folder)
+    rgbd_names(folder)  # checks the layout
+    return [(p, folder / "depth" / f"{p.stem}.png") for p in frame_paths(folder) if (folder / "depth" / f"{p.stem}.png").is_file()]
+
+
+def iter_rgbd_folder(folder: str | Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(name, rgb uint8 (H,W,3), depth float32 metres (H,W), K (3,3) or None) per frame, in name order."""
+    intrinsics = read_intrinsics(folder)
+    for rgb_path, depth_path in rgbd_pairs(folder):
+        yield rgb_path.stem, load_rgb(rgb_path), read_depth_png(depth_path), intrinsics
+
+
+def read_rgbd_folder(folder: str | Path) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
+    return list(iter_rgbd_folder(folder))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path.parent.name}/{path.name} is not valid JSON ({error.__class__.__name__})") from None

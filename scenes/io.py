@@ -1,0 +1,55 @@
+"""Rendered scenes written as scene folders (the format is common.scene_folder's): stills for
+training and evaluation, or one camera walk with its video.mp4."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from common.scene_folder import write_intrinsics, write_poses, write_rgbd_frame
+from common.sizes import check_size
+from common.video_io import write_video as write_mp4
+
+from .generate import render_scene, render_video, scene_seed
+
+
+def _check_count(count: int, what: str) -> int:
+    if int(count) < 1:
+        raise ValueError(f"{what} must be at least 1, got {count}")
+    return int(count)
+
+
+def write_scenes(out_dir: str | Path, count: int, size: tuple[int, int] = (240, 320), seed: int = 0,
+                 fov_deg: float | None = None, progress: bool = True) -> Path:
+    """Render `count` independent scenes (scene i uses scene_seed(seed, i)) into `out_dir`."""
+    count, size, out_dir = _check_count(count, "count"), check_size(size), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for index in tqdm(range(count), desc="rendering scenes", unit="scene", disable=not progress):
+        name = f"scene_{index:05d}"
+        seed_i = scene_seed(seed, index)
+        frame = render_scene(seed_i, size, fov_deg)
+        write_rgbd_frame(out_dir, name, frame.rgb, frame.depth)
+        frames.append({"name": name, "seed": seed_i, "pose": frame.pose.tolist()})
+    write_intrinsics(out_dir, frame.intrinsics, size)
+    write_poses(out_dir, "scenes", frames, seed=int(seed))
+    return out_dir
+
+
+def write_video(out_dir: str | Path, frames: int, size: tuple[int, int] = (240, 320), seed: int = 0,
+                fps: float = 10.0, fov_deg: float | None = None, progress: bool = True) -> Path:
+    """Render one camera walk (render_video) into `out_dir`: frames, poses, intrinsics and video.mp4."""
+    frames, size, out_dir = _check_count(frames, "frames"), check_size(size), Path(out_dir)
+    if not float(fps) > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rendered = render_video(seed, frames, size, fov_deg, progress=progress)
+    records = []
+    for index, frame in enumerate(rendered):
+        name = f"frame_{index:05d}"
+        write_rgbd_frame(out_dir, name, frame.rgb, frame.depth)
+        records.append({"name": name, "pose": frame.pose.tolist()})
+    write_intrinsics(out_dir, rendered[0].intrinsics, size)
+    write_poses(out_dir, "video", records, seed=int(seed), fps=float(fps))
+    write_mp4(out_dir / "video.mp4", [frame.rgb for frame in rendered], fps)
+    return out_dir
