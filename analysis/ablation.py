@@ -18,7 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-ABLATION_SOURCES = ("learned", "zeros", "random", "prompt", "prompt+mirror")
+from common.depth_io import colorize_depth, read_depth_png
+from common.depth_metrics import MetricAccumulator, format_metrics_table
+from common.image_io import IMAGE_SUFFIXES, load_rgb
+from mirror_model.model_info import describe_model
+from mirror_model.predict import DepthPredictor, load_predictor
+from mirror_model.zeroshot import ZeroShotConfig, ZeroShotDepth
+
+from mirror_model.text_sources import SOURCES as ABLATION_SOURCES
+
 ZEROSHOT = "zero-shot (DepthCLIP)"
 REFERENCE = "learned"
 
@@ -33,8 +41,6 @@ class AblationResult:
 
     def table(self) -> str:
         """Markdown: metrics when ground truth was given, and the mean |Δ| to the learned mirror."""
-        from common.depth_metrics import format_metrics_table
-
         lines = []
         if self.metrics:
             lines += [format_metrics_table(self.metrics), ""]
@@ -45,17 +51,13 @@ class AblationResult:
 
 def zeroshot_predictor(predictor):
     """A DepthCLIP zero-shot predictor on the very CLIP of `predictor` (weights shared, not copied)."""
-    from mirror_model.predict import DepthPredictor
-    from mirror_model.zeroshot import ZeroShotConfig, ZeroShotDepth
-
     model = predictor.model
     config = ZeroShotConfig(clip_name=model.config.clip_name, clip_pretrained=model.config.clip_pretrained,
                             input_size=tuple(model.config.input_size), max_depth=model.config.max_depth)
     zeroshot = ZeroShotDepth(config, model.clip, model.clip_info)
-    info = {"name": f"DepthCLIP zero-shot on {predictor.info.get('name')}'s CLIP", "kind": "zeroshot",
-            "clip_name": config.clip_name, "clip_pretrained": config.clip_pretrained,
-            "weights_from": predictor.info.get("weights_from"), "trained": False,
-            "message": "DepthCLIP zero-shot head (7 distance words, fixed bins) on the same frozen CLIP", "card": {}}
+    info = describe_model(f"DepthCLIP zero-shot on {predictor.info.name}'s CLIP", zeroshot,
+                          weights_from=predictor.info.weights_from, trained=False, default_source=None,
+                          description="DepthCLIP zero-shot head (7 distance words, fixed bins) on the same frozen CLIP")
     return DepthPredictor(zeroshot, info, predictor.device, predictor.batch_size)
 
 
@@ -68,10 +70,9 @@ def run_ablation(
     zeroshot: bool = True,
     data_kind: str | None = None,
 ) -> AblationResult:
-    """Depth of every picture under every source; the predictor's own source is restored after."""
-    from common.depth_metrics import MetricAccumulator
-
-    if predictor.info.get("kind") != "mirror":
+    """Depth of every picture under every text-side source of one predictor (each call names its own
+    source, so the predictor is never changed)."""
+    if predictor.info.kind != "mirror":
         raise ValueError("the mirror ablation needs a mirror model; the selected model is a zero-shot baseline")
     if not images:
         raise ValueError("the ablation needs at least one picture")
@@ -82,8 +83,7 @@ def run_ablation(
     depths: dict[str, list[np.ndarray]] = {}
     variants = list(dict.fromkeys([REFERENCE, *sources]))  # the reference is always computed
     for source in variants:
-        with predictor.using_mirror_source(source):
-            depths[source] = predictor.predict(list(images))
+        depths[source] = predictor.predict(list(images), source=source)
     if zeroshot:
         depths[ZEROSHOT] = zeroshot_predictor(predictor).predict(list(images))
     reference = depths[REFERENCE]
@@ -118,8 +118,6 @@ def ablation_figure(result: AblationResult, images: list[np.ndarray], max_pictur
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from common.depth_io import colorize_depth
-
     variants = list(result.depths)
     count = min(max_pictures, len(images))
     fig, axes = plt.subplots(2 * count, len(variants) + 1, figsize=(2.6 * (len(variants) + 1), 2.2 * 2 * count),
@@ -145,13 +143,10 @@ def ablation_figure(result: AblationResult, images: list[np.ndarray], max_pictur
 
 def read_inputs(path: Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray | None]]:
     """Pictures (and ground-truth depth when a depth/ folder sits beside rgb/)."""
-    from common.depth_io import read_depth_png
-    from common.image_io import load_rgb
-
     if path.is_file():
         return [path.stem], [load_rgb(path)], [None]
     rgb_dir = path / "rgb" if (path / "rgb").is_dir() else path
-    files = sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"))
+    files = sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"{path}: no pictures found (expected images or an rgb/ folder)")
     depth_dir = path / "depth"
@@ -169,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=16, help="use at most this many pictures")
     args = parser.parse_args(argv)
 
-    from mirror_model.predict import load_predictor
-
     try:
         names, images, gts = read_inputs(Path(args.input))
         names, images, gts = names[: args.limit], images[: args.limit], gts[: args.limit]
@@ -183,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = result.table()
-    (out / "table.md").write_text(f"{predictor.info.get('message', '')}\n\n{table}\n")
-    (out / "metrics.json").write_text(json.dumps({"model": predictor.info.get("message"), "pictures": names,
+    (out / "table.md").write_text(f"{predictor.info.message}\n\n{table}\n")
+    (out / "metrics.json").write_text(json.dumps({"model": predictor.info.message, "pictures": names,
                                                   "metrics": result.metrics,
                                                   "mean_abs_difference_to_learned": result.mean_abs_difference},
                                                  indent=2) + "\n")
@@ -193,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         np.save(out / f"depth_{slug}.npy", np.stack(maps))
     figure = ablation_figure(result, images)
     figure.savefig(out / "ablation_grid.png", dpi=60)
-    print(predictor.info.get("message", ""))
+    print(predictor.info.message)
     print(table)
     print(f"wrote {out}/table.md, metrics.json, ablation_grid.png")
     return 0

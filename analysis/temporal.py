@@ -310,11 +310,11 @@ def run_temporal_study(
         outputs["depth_video"] = "depth_video.mp4"
         result.summary["depth_video_codec"] = writer.codec
     result.summary["source"] = frames.name
-    info = getattr(predictor, "info", None)
+    message = getattr(getattr(predictor, "info", None), "message", None)
     if predictor is None:
         result.summary["model"] = "ground truth used as the prediction (reference level)"
-    elif isinstance(info, dict) and "message" in info:
-        result.summary["model"] = info["message"]
+    elif message:
+        result.summary["model"] = message
     result.summary["outputs"] = outputs
     write_per_frame_csv(result.records, out_dir / "per_frame.csv")
     (out_dir / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")

@@ -42,9 +42,9 @@ def bench_tiny(size: tuple[int, int], threads: list[int], repeats: int) -> None:
         torch.set_num_threads(count)
         with torch.inference_mode():
             features = model.image_features(images)
-            maps = model.similarity_maps(features)
+            maps = model.similarity_maps(features, model.text_features())
             image_ms = _median_ms(lambda: model.image_features(images), repeats)
-            decoder_ms = _median_ms(lambda: model.decoder(model.similarity_maps(features), features), repeats)
+            decoder_ms = _median_ms(lambda: model.decoder(model.similarity_maps(features, model.text_features()), features), repeats)
             forward_ms = _median_ms(lambda: model(images), repeats)
             text_ms = _median_ms(model._compute_text_features, repeats)
         assert maps.shape[1] == model.config.mirror_tokens

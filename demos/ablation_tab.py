@@ -49,7 +49,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
         raise gr.Error("Select at least one mirror source or the zero-shot baseline.")
     gt = read_ground_truth(ground_truth, rgb.shape[:2])
     loaded = registry().get(model_choice, model_custom)
-    if loaded.predictor.info.get("kind") != "mirror":
+    if loaded.predictor.info.kind != "mirror":
         raise gr.Error("The mirror ablation needs a mirror model; choose the bundled model or a mirror checkpoint.")
     progress(0.2, desc="Running every text-side source")
     try:
@@ -77,7 +77,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            image = PictureInput(label="Picture", type="filepath", sources=["upload", "clipboard"])
+            image = PictureInput(label="Picture", sources=["upload", "clipboard"])
             ground_truth = gr.File(label="Ground-truth depth (optional: 16-bit PNG in mm, or .npy in m)",
                                    file_types=[".png", ".npy"], type="filepath")
             sources = gr.CheckboxGroup(choices=[(SOURCE_LABELS[s], s) for s in ABLATION_SOURCES],

@@ -46,7 +46,16 @@ def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = Tru
 
 class PictureInput(gr.Image):
     """gr.Image whose unreadable uploads (a text file named .png, a truncated JPEG) give a plain
-    message in the page instead of Gradio's generic preprocessing error."""
+    message in the page instead of Gradio's generic preprocessing error.
+
+    It hands the handler the uploaded file untouched (a path; no mode conversion by Gradio), so the
+    app reads pictures with the same loader as the command-line tools: same alpha rule, same EXIF
+    orientation, same depth."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("type", "filepath")
+        kwargs.setdefault("image_mode", None)
+        super().__init__(*args, **kwargs)
 
     def get_block_name(self) -> str:
         return "image"  # the browser side is the ordinary image component

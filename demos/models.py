@@ -70,11 +70,11 @@ class ModelRegistry:
 
 def describe(predictor) -> str:
     info = predictor.info
-    trained = "trained" if info.get("trained") else "**UNTRAINED** (random mirror and decoder)"
+    trained = "trained" if info.trained else "**UNTRAINED** (random mirror and decoder)"
     return (
-        f"**Loaded:** `{info.get('name')}` ({info.get('kind')}) — CLIP `{info.get('clip_name')}`"
-        f" / `{info.get('clip_pretrained') or 'random init'}`, weights from **{info.get('weights_from')}**, {trained}.\n\n"
-        f"{info.get('message', '')}"
+        f"**Loaded:** `{info.name}` ({info.kind}) — CLIP `{info.clip_name}`"
+        f" / `{info.clip_pretrained or 'random init'}`, weights from **{info.weights_from}**, {trained}.\n\n"
+        f"{info.message}"
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .data import build_dataset
 from common.sizes import size_argument
+from .text_sources import SOURCES
 from .train import TrainConfig, train
 
 SPLITS = {"train": 100, "val": 200, "test": 300}  # scene seeds: disjoint rooms per split
@@ -45,10 +46,9 @@ def evaluate_variants(checkpoint: Path, test_dir: Path, limit: int | None = None
     dataset = build_dataset("synthetic", test_dir)
     rows: dict[str, dict] = {}
     trained = load_predictor(str(checkpoint))
-    for source in ("learned", "zeros", "random", "prompt", "prompt+mirror"):
-        trained.set_mirror_source(source)
+    for source in SOURCES:
         label = "trained (learned mirror)" if source == "learned" else f"trained, mirror source = {source}"
-        rows[label] = evaluate_predictor(trained, dataset, "synthetic", limit=limit)["metrics"]
+        rows[label] = evaluate_predictor(trained, dataset, "synthetic", limit=limit, source=source)["metrics"]
     untrained = load_predictor(str(checkpoint), untrained=True)
     rows["untrained twin (fresh mirror + decoder)"] = evaluate_predictor(untrained, dataset, "synthetic", limit=limit)["metrics"]
     zeroshot = load_predictor("depthclip-tiny")

@@ -26,12 +26,12 @@ def _to_uint8(image) -> np.ndarray:
     return (image.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
 
 
-def predict_with_tta(predictor, frames: list[np.ndarray], flip_tta: bool) -> list[np.ndarray]:
+def predict_with_tta(predictor, frames: list[np.ndarray], flip_tta: bool, source: str | None = None) -> list[np.ndarray]:
     """Depth per frame; with flip TTA, the mean of the frame's and its mirror image's prediction."""
-    depths = predictor.predict(frames)
+    depths = predictor.predict(frames, source=source)
     if not flip_tta:
         return depths
-    flipped = predictor.predict([np.ascontiguousarray(frame[:, ::-1]) for frame in frames])
+    flipped = predictor.predict([np.ascontiguousarray(frame[:, ::-1]) for frame in frames], source=source)
     return [0.5 * (depth + other[:, ::-1]) for depth, other in zip(depths, flipped)]
 
 
@@ -44,6 +44,7 @@ def evaluate_predictor(
     limit: int | None = None,
     batch_size: int = 8,
     progress: bool = True,
+    source: str | None = None,
 ) -> dict:
     """Mean metrics over the dataset's images that have ground truth, plus the count."""
     from tqdm import tqdm
@@ -56,7 +57,7 @@ def evaluate_predictor(
     count = len(dataset) if limit is None else min(limit, len(dataset))
     for start in tqdm(range(0, count, batch_size), desc="evaluating", unit="batch", disable=not progress):
         samples = [dataset[index] for index in range(start, min(start + batch_size, count))]
-        depths = predict_with_tta(predictor, [_to_uint8(sample["image"]) for sample in samples], flip_tta)
+        depths = predict_with_tta(predictor, [_to_uint8(sample["image"]) for sample in samples], flip_tta, source)
         for sample, depth in zip(samples, depths):
             gt = sample["depth"][0].numpy()
             if (gt > 1e-3).any():
@@ -99,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     label = f"{args.model}{' (untrained)' if args.untrained else ''} [{args.mirror_source}]"
     report = {
         "model": args.model, "untrained": args.untrained, "mirror_source": args.mirror_source,
-        "weights": predictor.info.get("message"), "data": args.data, "data_root": str(args.data_root),
+        "weights": predictor.info.message, "data": args.data, "data_root": str(args.data_root),
         "median_scaling": args.median_scaling, "flip_tta": args.flip_tta, **result,
     }
-    print(predictor.info.get("message", ""))
+    print(predictor.info.message)
     print(format_metrics_table({label: result["metrics"]}))
     print(f"{result['images']} images")
     if args.out:

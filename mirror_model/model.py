@@ -9,10 +9,14 @@ Data flow for images (B, 3, H, W) with values in [0, 1]:
 
 All s mirror outputs feed the decoder (one similarity map each), not only the end-of-text one:
 mirror is a static prompt, so every position's output is a learned "depth concept" in joint space.
-The text side does not depend on the image, so outside training it is computed once and cached.
+The text side does not depend on the image, so outside training it is computed once per text-side
+source and cached. The source (the learned mirror or an ablation of it, text_sources.SOURCES) is an
+argument of every call, never a state of the model, so one model can serve callers that ask for
+different sources at the same time.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -79,8 +83,8 @@ class MirrorDepth(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.tokenizer = clip_backbone.get_tokenizer(config.clip_name)
-        self.mirror_source = "learned"
-        self._text_cache: tuple[tuple, torch.Tensor] | None = None
+        self._text_cache: dict[str, tuple[tuple, torch.Tensor]] = {}  # source -> (key, features)
+        self._text_cache_lock = threading.Lock()  # guards the cache only; predictions run in parallel
         self.text_cache_misses = 0  # how often the text side was (re)computed for the cache
 
     # ------------------------------------------------------------ frozen CLIP
@@ -97,45 +101,35 @@ class MirrorDepth(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     # ------------------------------------------------------------ text side
-    def set_mirror_source(self, source: str, prompt: str | None = None) -> None:
-        self.mirror_source = text_sources.check_source(source)
-        if prompt is not None:
-            self.config.prompt = prompt
-
     def invalidate_text_cache(self) -> None:
-        self._text_cache = None
+        with self._text_cache_lock:
+            self._text_cache.clear()
 
-    def _compute_text_features(self) -> torch.Tensor:
-        embeddings = text_sources.source_embeddings(
-            self.mirror_source, self.mirror, self.clip, self.tokenizer, self.config.prompt
-        )
+    def _compute_text_features(self, source: str = "learned") -> torch.Tensor:
+        embeddings = text_sources.source_embeddings(source, self.mirror, self.clip, self.tokenizer, self.config.prompt)
         outputs = clip_backbone.encode_text_embeddings(self.clip, embeddings.unsqueeze(0))[0]
         return F.normalize(outputs[-self.config.mirror_tokens :].float(), dim=-1)
 
-    def text_features(self) -> torch.Tensor:
-        """Normalised text-side outputs (s, D) for the current source.
+    def text_features(self, source: str = "learned") -> torch.Tensor:
+        """Normalised text-side outputs (s, D) for a text-side source (text_sources.SOURCES).
 
         With gradients on (training), they are recomputed every call so they follow mirror. Otherwise
-        they are cached, keyed by source, prompt, and mirror's storage and in-place version counter:
+        they are cached per source, keyed by prompt, and mirror's storage and in-place version counter:
         an optimizer step or load_state_dict bumps the version, so a changed mirror is never stale.
         """
+        text_sources.check_source(source)
         if torch.is_grad_enabled() and self.mirror.requires_grad:
-            return self._compute_text_features()
-        key = (
-            self.mirror_source,
-            self.config.prompt,
-            self.mirror._version,
-            self.mirror.data_ptr(),
-            self.mirror.device,
-            self.mirror.dtype,
-        )
-        if self._text_cache is None or self._text_cache[0] != key:
-            # Leave inference mode so the cache is an ordinary tensor usable in any later mode.
-            with torch.inference_mode(False), torch.no_grad():
-                features = self._compute_text_features()
-            self._text_cache = (key, features)
-            self.text_cache_misses += 1
-        return self._text_cache[1]
+            return self._compute_text_features(source)
+        key = (self.config.prompt, self.mirror._version, self.mirror.data_ptr(), self.mirror.device, self.mirror.dtype)
+        with self._text_cache_lock:
+            cached = self._text_cache.get(source)
+            if cached is None or cached[0] != key:
+                # Leave inference mode so the cache is an ordinary tensor usable in any later mode.
+                with torch.inference_mode(False), torch.no_grad():
+                    cached = (key, self._compute_text_features(source))
+                self._text_cache[source] = cached
+                self.text_cache_misses += 1
+            return cached[1]
 
     # ------------------------------------------------------------ image side
     def image_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -147,16 +141,16 @@ class MirrorDepth(nn.Module):
         normalised = (images - self.pixel_mean) / self.pixel_std
         return clip_backbone.dense_image_features(self.clip, normalised).float()
 
-    def similarity_maps(self, features: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, D, h, w) features -> (B, s, h, w) scaled cosine similarities with the text outputs."""
-        text = self.text_features() if text is None else text
+    def similarity_maps(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """(B, D, h, w) features -> (B, s, h, w) scaled cosine similarities with the text outputs (s, D)."""
         scale = clip_backbone.logit_scale(self.clip).float()
         return scale * torch.einsum("bdhw,sd->bshw", F.normalize(features, dim=1), text)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (B, 3, H, W) in [0, 1] -> metric depth (B, 1, H, W) in (0, max_depth]."""
+    def forward(self, images: torch.Tensor, source: str = "learned") -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] -> metric depth (B, 1, H, W) in (0, max_depth], with the
+        text side given by `source` (the learned mirror unless an ablation is asked for)."""
         features = self.image_features(images)
-        maps = self.similarity_maps(features)
+        maps = self.similarity_maps(features, self.text_features(source))
         logits = self.decoder(maps, features)
         if logits.shape[-2:] != images.shape[-2:]:
             logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)

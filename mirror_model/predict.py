@@ -4,8 +4,11 @@ API:
     predictor = load_predictor("synthetic-tiny")       # preset, checkpoint directory or Hub repo id
     depth = predictor.predict(rgb)                      # (H, W, 3) uint8 -> (H, W) float32 metres
     depths = predictor.predict([rgb1, rgb2])            # lists are batched
-    predictor.set_mirror_source("zeros")                # ablations on the same trained model
-    print(predictor.info["message"])                    # which weights are loaded, trained or not
+    zeros = predictor.predict(rgb, source="zeros")      # a text-side ablation, for this call only
+    print(predictor.info.message)                       # ModelInfo: which weights, trained or not
+
+A predictor holds no per-request state: the text-side source is an argument of `predict`, so
+threads sharing one predictor (the app's users) never see each other's choices.
 
 Frames are resized (bilinear; area when shrinking) to the model's input size, the size it was
 trained at, regardless of aspect ratio; the depth map is resized back to the frame's own size.
@@ -17,21 +20,21 @@ writes NAME.npy (float32 metres), NAME_depth.png (16-bit millimetres) and NAME_c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import re
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from common.image_io import load_rgb, to_rgb_uint8
+
 from . import checkpoint as ckpt
 from . import clip_backbone, presets, text_sources
-from common.image_io import load_rgb, to_rgb_uint8
 from .model import MirrorDepth, build_mirror_depth
+from .model_info import ModelInfo, describe_model
 from .zeroshot import ZeroShotDepth, build_zeroshot
 
 log = logging.getLogger(__name__)
@@ -40,40 +43,27 @@ HUB_REPO_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class DepthPredictor:
-    """Wraps a depth model (MirrorDepth or ZeroShotDepth) with resizing, batching and provenance."""
+    """Wraps a depth model (MirrorDepth or ZeroShotDepth) with resizing, batching and its ModelInfo."""
 
-    def __init__(self, model: nn.Module, info: dict, device: str | torch.device = "cpu", batch_size: int = 8):
+    def __init__(self, model: nn.Module, info: ModelInfo, device: str | torch.device = "cpu", batch_size: int = 8):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.info = info
         self.batch_size = max(1, int(batch_size))
         self.input_size: tuple[int, int] = tuple(model.config.input_size)
         self.max_depth: float = float(model.config.max_depth)
-        # One predictor may serve several threads (the app shares it between users): the lock keeps
-        # a mirror-source switch and the predictions made under it together.
-        self.lock = threading.RLock()
 
     @property
     def kind(self) -> str:
-        return self.info["kind"]
+        return self.info.kind
 
-    def set_mirror_source(self, name: str) -> None:
+    def check_source(self, source: str | None) -> str | None:
+        """The text-side source a call will use (None for zero-shot models); a ValueError otherwise."""
         if not isinstance(self.model, MirrorDepth):
-            raise ValueError(f"model '{self.info['name']}' is a zero-shot baseline; it has no mirror to swap")
-        with self.lock:
-            self.model.set_mirror_source(name)
-            self.info["mirror_source"] = name
-
-    @contextlib.contextmanager
-    def using_mirror_source(self, name: str):
-        """Predict with another text-side source for a while; the previous one is restored after."""
-        with self.lock:
-            previous = self.info.get("mirror_source") or "learned"
-            self.set_mirror_source(name)
-            try:
-                yield self
-            finally:
-                self.set_mirror_source(previous)
+            if source not in (None, "learned"):
+                raise ValueError(f"model '{self.info.name}' is a zero-shot baseline; it has no mirror to swap")
+            return None
+        return text_sources.check_source(source or self.info.default_source or "learned")
 
     def _resize(self, image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
         import cv2
@@ -84,8 +74,12 @@ class DepthPredictor:
         shrinking = image.shape[0] * image.shape[1] > height * width
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
-    def predict(self, rgb: np.ndarray | list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
-        """(H, W, 3) uint8 -> (H, W) float32 metres; a list of frames -> a list of maps (batched)."""
+    def predict(self, rgb: np.ndarray | list[np.ndarray], source: str | None = None) -> np.ndarray | list[np.ndarray]:
+        """(H, W, 3) uint8 -> (H, W) float32 metres; a list of frames -> a list of maps (batched).
+
+        `source` picks the text side for this call (text_sources.SOURCES); None uses the predictor's
+        default (the learned mirror unless it was loaded with another)."""
+        source = self.check_source(source)
         single = isinstance(rgb, np.ndarray)
         frames = [rgb] if single else list(rgb)
         for index, frame in enumerate(frames):
@@ -97,9 +91,9 @@ class DepthPredictor:
             chunk = frames[start : start + self.batch_size]
             batch = np.stack([self._resize(frame, self.input_size) for frame in chunk])
             images = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
-            with self.lock, torch.inference_mode():
-                out = self.model(images)[:, 0].float().cpu().numpy()
-            for depth, frame in zip(out, chunk):
+            with torch.inference_mode():
+                out = self.model(images) if source is None else self.model(images, source=source)
+            for depth, frame in zip(out[:, 0].float().cpu().numpy(), chunk):
                 depths.append(self._resize(depth, frame.shape[:2]).astype(np.float32, copy=False))
         return depths[0] if single else depths
 
@@ -114,66 +108,24 @@ def _pick_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
-def _mirror_info(name: str, model: MirrorDepth, weights_from: str, trained: bool, card: dict, where: str) -> dict:
-    clip = model.clip_info
-    clip_text = f"{model.config.clip_name}" + (f"/{model.config.clip_pretrained}" if model.config.clip_pretrained else "")
-    if trained:
-        data = card.get("training_data") or "unknown data"
-        message = f"{name}: {clip_text} CLIP + mirror, trained on {data} ({weights_from}: {where})"
-    else:
-        message = f"{name}: {clip_text} CLIP + mirror, UNTRAINED ({where})"
-    return {
-        "name": name,
-        "kind": "mirror",
-        "clip_name": model.config.clip_name,
-        "clip_pretrained": model.config.clip_pretrained,
-        "clip_weights_from": clip.weights_from if clip else None,
-        "weights_from": weights_from,
-        "trained": trained,
-        "message": message,
-        "card": card,
-        "mirror_source": model.mirror_source,
-        "input_size": list(model.config.input_size),
-        "max_depth": model.config.max_depth,
-        "trainable_parameters": model.num_trainable_parameters(),
-    }
-
-
-def _zeroshot_info(name: str, model: ZeroShotDepth, description: str) -> dict:
-    clip = model.clip_info
-    weights_from = {"open_clip": "open_clip", "file": "file"}.get(clip.weights_from if clip else "", "untrained")
-    trained = weights_from != "untrained"
-    clip_text = f"{model.config.clip_name}/{model.config.clip_pretrained}" if trained else f"{model.config.clip_name} (random-init CLIP, UNTRAINED)"
-    return {
-        "name": name,
-        "kind": "zeroshot",
-        "clip_name": model.config.clip_name,
-        "clip_pretrained": model.config.clip_pretrained,
-        "clip_weights_from": clip.weights_from if clip else None,
-        "weights_from": weights_from,
-        "trained": trained,
-        "message": f"{name}: {description}; CLIP {clip_text}, no training needed",
-        "card": {"kind": "zeroshot", "config": model.config.to_dict(), "bins_m": list(model.config.bins_m())},
-        "mirror_source": None,
-        "input_size": list(model.config.input_size),
-        "max_depth": model.config.max_depth,
-        "trainable_parameters": 0,
-    }
-
-
-def _from_checkpoint_dir(name: str, directory: Path, weights_from: str, untrained: bool, clip_weights: str | None):
+def _from_checkpoint_dir(name: str, directory: Path, weights_from: str, untrained: bool, clip_weights: str | None,
+                         source: str):
     card = ckpt.read_card(directory)
     if untrained:
         from .model import MirrorDepthConfig
 
         config = MirrorDepthConfig.from_dict(card["config"])
         model = build_mirror_depth(config, seed=presets.TINY_SEED, clip_weights=clip_weights)
-        return model, _mirror_info(name, model, "untrained", False, card, f"config of {directory}, weights not loaded on request")
+        info = describe_model(name, model, weights_from="untrained", trained=False, card=card, default_source=source,
+                              where=f"config of {_shown_path(directory)}, weights not loaded on request")
+        return model, info
     model = ckpt.load_checkpoint(directory, clip_weights=clip_weights)
     trained = bool(card.get("trained", False))
     if not trained:
-        log.warning("%s: checkpoint %s holds an UNTRAINED model", name, directory)
-    return model, _mirror_info(name, model, weights_from if trained else "untrained", trained, card, _shown_path(directory))
+        log.warning("%s: checkpoint %s holds an UNTRAINED model", name, _shown_path(directory))
+    info = describe_model(name, model, weights_from=weights_from if trained else "untrained", trained=trained, card=card,
+                          where=_shown_path(directory), default_source=source)
+    return model, info
 
 
 def _shown_path(directory: Path) -> str:
@@ -220,37 +172,38 @@ def load_predictor(
     if spec in presets.PRESETS:
         preset = presets.get_preset(spec)
         if preset.kind == "zeroshot":
-            model = build_zeroshot(preset.zeroshot, seed=preset.seed, clip_weights=clip_weights)
-            predictor = DepthPredictor(model, _zeroshot_info(spec, model, preset.description), target, batch_size)
-            if not predictor.info["trained"]:
-                log.warning("%s", predictor.info["message"])
             if mirror_source != "learned":
-                predictor.set_mirror_source(mirror_source)  # raises: zero-shot has no mirror
-            return predictor
+                raise ValueError(f"model '{spec}' is a zero-shot baseline; it has no mirror to swap")
+            model = build_zeroshot(preset.zeroshot, seed=preset.seed, clip_weights=clip_weights)
+            origin = {"open_clip": "open_clip", "file": "file"}.get(model.clip_info.weights_from if model.clip_info else "", "untrained")
+            info = describe_model(spec, model, weights_from=origin, trained=origin != "untrained",
+                                  description=preset.description, default_source=None,
+                                  card={"kind": "zeroshot", "config": model.config.to_dict(), "bins_m": list(model.config.bins_m())})
+            if not info.trained:
+                log.warning("%s", info.message)
+            return DepthPredictor(model, info, target, batch_size)
         if not untrained and ckpt.has_weights(preset.checkpoint_dir):
-            model, info = _from_checkpoint_dir(spec, preset.checkpoint_dir, "bundled", False, clip_weights)
+            model, info = _from_checkpoint_dir(spec, preset.checkpoint_dir, "bundled", False, clip_weights, mirror_source)
         else:
             why = "requested" if untrained else "no bundled weights yet"
             model = build_mirror_depth(preset.fallback_config, seed=preset.seed, clip_weights=clip_weights)
-            info = _mirror_info(spec, model, "untrained", False, {}, why)
-            log.warning("%s", info["message"])
+            info = describe_model(spec, model, weights_from="untrained", trained=False, where=why, default_source=mirror_source)
+            log.warning("%s", info.message)
     else:
         path = Path(spec).expanduser()
         if path.is_dir():
-            model, info = _from_checkpoint_dir(path.name, path, "file", untrained, clip_weights)
+            model, info = _from_checkpoint_dir(path.name, path, "file", untrained, clip_weights, mirror_source)
         elif path.exists():
             raise ValueError(f"'{spec}' is a file; --model takes a preset, a checkpoint directory or a Hub repo id")
         elif HUB_REPO_PATTERN.match(spec) and not spec.startswith((".", "/", "~")):
             local = _download_from_hub(spec)
-            model, info = _from_checkpoint_dir(spec, local, "hub", untrained, clip_weights)
+            model, info = _from_checkpoint_dir(spec, local, "hub", untrained, clip_weights, mirror_source)
         else:
             raise ValueError(
                 f"'{spec}' is not a preset ({', '.join(presets.PRESETS)}), an existing checkpoint directory "
                 f"or a Hugging Face Hub repo id (owner/name)"
             )
-    predictor = DepthPredictor(model, info, target, batch_size)
-    predictor.set_mirror_source(mirror_source)
-    return predictor
+    return DepthPredictor(model, info, target, batch_size)
 
 
 # ---------------------------------------------------------------- CLI
@@ -310,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, clip_backbone.WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"model: {predictor.info['message']}")
+    print(f"model: {predictor.info.message}")
     if predictor.kind == "mirror":
-        print(f"mirror source: {predictor.info['mirror_source']}")
-    if not predictor.info["trained"]:
+        print(f"mirror source: {predictor.info.default_source}")
+    if not predictor.info.trained:
         print("WARNING: this model is UNTRAINED; its depth maps are not meaningful.", file=sys.stderr)
 
     out_dir = Path(args.out)

@@ -4,6 +4,7 @@ Synthetic clips come from tests/synthetic_clips.py: a textured wall and box ray-
 so depth, poses and intrinsics are exact.
 """
 import json
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -44,7 +45,7 @@ class LookupPredictor:
         self.table = {rgb.tobytes(): depth for rgb, depth in zip(rgbs, depths)}
         self.distort = distort or (lambda depth, index: depth)
         self.calls = []
-        self.info = {"message": "ground-truth lookup"}
+        self.info = SimpleNamespace(message="ground-truth lookup")
 
     def predict(self, images):
         self.calls.append(len(images))

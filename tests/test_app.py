@@ -150,3 +150,32 @@ def test_huge_image_is_downscaled_not_refused(client, tmp_path):
                                             api_name="/predict_depth")
     assert np.load(npy).shape == (640, 1024)
     assert "Depth 1024x640" in summary
+
+
+@pytest.mark.parametrize("kind", ["rgba", "exif_rotated"])
+def test_the_app_and_the_cli_give_the_same_depth_for_one_file(client, tmp_path, kind):
+    """One loader for both: a transparent PNG and a JPEG with an EXIF rotation give one depth map."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from mirror_model.predict import main as predict_cli
+
+    rgb = np.asarray(Image.open(EXAMPLE_RGB).convert("RGB"))
+    if kind == "rgba":
+        alpha = np.tile(np.linspace(0, 255, rgb.shape[1]).astype(np.uint8), (rgb.shape[0], 1))
+        path = tmp_path / "picture.png"
+        Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
+        upright_shape = rgb.shape[:2]
+    else:
+        path = tmp_path / "picture.jpg"
+        exif = Image.Exif()
+        exif[0x0112] = 6  # stored sideways: viewers turn it 90 degrees clockwise
+        Image.fromarray(rgb).save(path, exif=exif, quality=95)
+        upright_shape = rgb.shape[1::-1]
+    assert predict_cli(["--input", str(path), "--out", str(tmp_path / "cli"), "--device", "cpu"]) == 0
+    cli_depth = np.load(tmp_path / "cli" / "picture.npy")
+    _, npy, *_ = client.predict(handle_file(str(path)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
+                                api_name="/predict_depth")
+    app_depth = np.load(npy)
+    assert cli_depth.shape == app_depth.shape == upright_shape
+    np.testing.assert_allclose(app_depth, cli_depth, atol=1e-5)

@@ -170,9 +170,10 @@ def test_text_cache_is_reused_and_invalidated(tiny_vit):
     assert model.text_cache_misses == 3
     torch.testing.assert_close(restored, first)
 
-    model.set_mirror_source("zeros")
     with torch.inference_mode():
-        model(images)
+        model(images, source="zeros")
+        model(images, source="zeros")
+        model(images)  # the learned mirror's entry is still cached beside the ablation's
     assert model.text_cache_misses == 4
 
 
@@ -198,20 +199,19 @@ def test_ablation_sources_give_different_outputs(tiny_vit):
     images = _images(2, 64, 96, seed=3)
     texts, depths = {}, {}
     for source in SOURCES:
-        model.set_mirror_source(source)
         with torch.inference_mode():
-            texts[source] = model.text_features().clone()
-            depths[source] = model(images)
+            texts[source] = model.text_features(source).clone()
+            depths[source] = model(images, source=source)
         assert texts[source].shape == (64, 64)
         assert torch.isfinite(depths[source]).all()
     for a, b in itertools.combinations(SOURCES, 2):
         assert not torch.allclose(texts[a], texts[b], atol=1e-4), (a, b)
         assert not torch.allclose(depths[a], depths[b], atol=1e-5), (a, b)
-    model.set_mirror_source("random")  # the random source is fixed by its seed
+    model.invalidate_text_cache()  # the random source is fixed by its seed
     with torch.inference_mode():
-        torch.testing.assert_close(model.text_features(), texts["random"])
+        torch.testing.assert_close(model.text_features("random"), texts["random"])
     with pytest.raises(ValueError, match="unknown mirror source"):
-        model.set_mirror_source("noise")
+        model(images, source="noise")
 
 
 def test_prompt_source_is_the_tokenised_prompt_cut_to_s(tiny_vit):

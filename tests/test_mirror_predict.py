@@ -37,17 +37,24 @@ def _one_line_error(capsys) -> str:
 # ---------------------------------------------------------------- API
 
 def test_predictor_info_says_what_is_loaded(predictor):
+    import dataclasses
+
+    from mirror_model.model_info import ModelInfo
+
     info = predictor.info
-    for key in ("name", "kind", "clip_name", "clip_pretrained", "weights_from", "trained", "message", "card"):
-        assert key in info
-    assert info["name"] == "synthetic-tiny" and info["kind"] == "mirror" and info["clip_name"] == "tiny-vit"
-    if ckpt.has_weights(presets.BUNDLED_DIR):
-        assert info["weights_from"] in ("bundled", "untrained")
-        assert info["trained"] == bool(ckpt.read_card(presets.BUNDLED_DIR).get("trained"))
-    else:
-        assert info["weights_from"] == "untrained" and info["trained"] is False
-    if not info["trained"]:
-        assert "UNTRAINED" in info["message"]
+    assert isinstance(info, ModelInfo)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.trained = False  # shared by every user of the predictor: read-only
+    with pytest.raises(TypeError):
+        info.card["trained"] = False
+    # The repository ships the trained bundled checkpoint; its card says so.
+    assert ckpt.has_weights(presets.BUNDLED_DIR) and ckpt.read_card(presets.BUNDLED_DIR)["trained"] is True
+    assert (info.name, info.kind, info.clip_name, info.clip_pretrained) == ("synthetic-tiny", "mirror", "tiny-vit", None)
+    assert info.weights_from == "bundled" and info.trained is True and info.default_source == "learned"
+    assert info.input_size == (240, 320) and info.max_depth == 10.0
+    assert info.trainable_parameters == predictor.model.num_trainable_parameters() > 0
+    assert info.message.startswith("synthetic-tiny: tiny-vit CLIP + mirror, trained on ")
+    assert "checkpoints/mirror-synthetic-tiny" in info.message and "UNTRAINED" not in info.message
     assert predictor.input_size == (240, 320) and predictor.max_depth == 10.0
     assert predictor.model.mirror.shape == (64, 64)
 
@@ -78,26 +85,28 @@ def test_predict_accepts_grayscale_and_rgba_arrays_and_rejects_others(predictor)
         predictor.predict(np.zeros((10, 10, 5), np.uint8))
 
 
-def test_mirror_source_switch_changes_the_prediction():
+def test_source_per_call_and_default_source_at_load(predictor):
     local = load_predictor("synthetic-tiny", device="cpu", mirror_source="zeros")
+    assert local.info.default_source == "zeros"
     frame = _rgb(64, 80, 5)
     zeros = local.predict(frame)
-    local.set_mirror_source("learned")
-    learned = local.predict(frame)
-    assert local.info["mirror_source"] == "learned"
+    learned = local.predict(frame, source="learned")
     assert not np.allclose(zeros, learned)
+    np.testing.assert_array_equal(local.predict(frame), zeros)  # the call's source did not stick
+    np.testing.assert_array_equal(predictor.predict(frame), learned)
+    np.testing.assert_array_equal(predictor.predict(frame, source="zeros"), zeros)
     with pytest.raises(ValueError, match="unknown mirror source"):
-        local.set_mirror_source("bogus")
+        local.predict(frame, source="bogus")
 
 
 def test_zero_shot_preset_runs_offline_in_bin_range():
     zero = load_predictor("depthclip-tiny", device="cpu")
-    assert zero.info["kind"] == "zeroshot" and zero.info["trained"] is False
+    assert zero.info.kind == "zeroshot" and zero.info.trained is False and zero.info.default_source is None
     depth = zero.predict(_rgb(50, 70))
     bins = zero.model.config.bins_m()
     assert depth.shape == (50, 70) and depth.min() >= bins[0] - 1e-4 and depth.max() <= bins[-1] + 1e-4
     with pytest.raises(ValueError, match="no mirror"):
-        zero.set_mirror_source("zeros")
+        zero.predict(_rgb(50, 70), source="zeros")
 
 
 def test_pretrained_presets_fail_offline_with_a_clear_message(monkeypatch, tmp_path):
@@ -115,11 +124,11 @@ def test_pretrained_presets_fail_offline_with_a_clear_message(monkeypatch, tmp_p
 def test_checkpoint_directory_and_bad_specs(tmp_path, monkeypatch):
     directory = ckpt.init_checkpoint(tmp_path / "mine", presets.PRESETS["synthetic-tiny"].fallback_config, seed=0)
     local = load_predictor(str(directory), device="cpu")
-    assert local.info["weights_from"] == "untrained" and "UNTRAINED" in local.info["message"]
+    assert local.info.weights_from == "untrained" and "UNTRAINED" in local.info.message
     ckpt.save_checkpoint(local.model, directory, {"training_data": "synthetic scenes (test)"})
     trained = load_predictor(str(directory), device="cpu")
-    assert trained.info["trained"] is True and trained.info["weights_from"] == "file"
-    assert "synthetic scenes (test)" in trained.info["message"]
+    assert trained.info.trained is True and trained.info.weights_from == "file"
+    assert "synthetic scenes (test)" in trained.info.message
 
     with pytest.raises(ValueError, match="not a preset"):
         load_predictor("no-such-model")
@@ -212,8 +221,7 @@ def test_cli_writes_depth_for_a_directory_and_skips_bad_files(tmp_path, capsys):
     assert len(warnings) == 3
     _check_outputs(out, "a", (60, 90))
     _check_outputs(out, "gray", (33, 47))
-    if not ckpt.has_weights(presets.BUNDLED_DIR):
-        assert "UNTRAINED" in captured.err
+    assert "UNTRAINED" not in captured.err  # the bundled model is trained
 
 
 @pytest.mark.skipif(not EXAMPLE_RGB, reason="examples/ has no rgb PNGs yet")
@@ -261,17 +269,33 @@ def test_cli_as_a_module_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr and "empty (0 bytes)" in result.stderr
 
 
-def test_using_mirror_source_switches_for_a_while_and_restores():
-    import numpy as np
+def test_threads_with_different_sources_each_get_their_own_result(predictor):
+    """One shared predictor, many threads, each asking for another text-side source at the same time."""
+    import threading
 
-    from mirror_model.predict import load_predictor
+    from mirror_model.text_sources import SOURCES
 
-    predictor = load_predictor("synthetic-tiny")
-    frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    learned = predictor.predict(frame)
-    with predictor.using_mirror_source("zeros"):
-        assert predictor.info["mirror_source"] == "zeros"
-        zeros = predictor.predict(frame)
-    assert predictor.info["mirror_source"] == "learned"
-    assert not np.allclose(learned, zeros)
-    np.testing.assert_array_equal(predictor.predict(frame), learned)
+    frame = _rgb(48, 64, 7)
+    expected = {source: predictor.predict(frame, source=source) for source in SOURCES}
+    assert all(not np.allclose(expected["learned"], expected[s]) for s in SOURCES if s != "learned")
+    predictor.model.invalidate_text_cache()  # the threads also race to fill the cache
+    barrier = threading.Barrier(2 * len(SOURCES))
+    results: dict[tuple[str, int], np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def worker(source: str, copy: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            for _ in range(3):
+                results[(source, copy)] = predictor.predict(frame, source=source)
+        except BaseException as error:  # reported below, with the thread's source
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(s, c)) for s in SOURCES for c in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors and len(results) == 2 * len(SOURCES)
+    for (source, _), depth in results.items():
+        np.testing.assert_allclose(depth, expected[source], rtol=1e-5, atol=1e-5, err_msg=source)
