@@ -23,9 +23,8 @@ from common.depth_metrics import MetricAccumulator, format_metrics_table
 from common.image_io import IMAGE_SUFFIXES, load_rgb
 from mirror_model.model_info import describe_model
 from mirror_model.predict import DepthPredictor, load_predictor
-from mirror_model.zeroshot import ZeroShotConfig, ZeroShotDepth
-
 from mirror_model.text_sources import SOURCES as ABLATION_SOURCES
+from mirror_model.zeroshot import ZeroShotConfig, ZeroShotDepth
 
 ZEROSHOT = "zero-shot (DepthCLIP)"
 REFERENCE = "learned"

@@ -4,8 +4,8 @@ saving is separate so the app can show them directly."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

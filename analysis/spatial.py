@@ -239,7 +239,8 @@ def predict_folder(model: str, input_dir: str | Path, out_dir: Path, batch: int 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis.spatial",
-        description="Spatial continuity of depth maps: patch-grid blockiness, and depth-boundary accuracy/completeness against ground truth.",
+        description="Spatial continuity of depth maps: patch-grid blockiness, and depth-boundary "
+        "accuracy/completeness against ground truth.",
     )
     parser.add_argument("--pred", help="predicted depth: a .npy (metres) / 16-bit .png (mm) file or a folder of them")
     parser.add_argument("--gt", help="ground-truth depth file or folder (matched to predictions by file name)")

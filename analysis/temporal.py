@@ -14,9 +14,10 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -253,7 +254,9 @@ def write_per_frame_csv(records: list[dict[str, float]], path: str | Path) -> Pa
     return path
 
 
-def records_to_curves(records: list[dict[str, float]], fields: tuple[str, ...] = CURVE_FIELDS) -> tuple[list[float], dict[str, list[float]]]:
+def records_to_curves(
+    records: list[dict[str, float]], fields: tuple[str, ...] = CURVE_FIELDS
+) -> tuple[list[float], dict[str, list[float]]]:
     """(times in s, {measure: per-frame values}) ready for analysis.plots.per_frame_figure."""
     return [r["time_s"] for r in records], {key: [r[key] for r in records] for key in fields}
 
@@ -331,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Temporal consistency of video depth: flicker, OPW, scale drift, and TAE/AbsRel for scene folders with ground truth.",
     )
     parser.add_argument("source", help="a video file, or a scene folder (rgb/, depth/, intrinsics.json, poses.json)")
-    parser.add_argument("--model", default="synthetic-tiny", help=f"depth model preset, checkpoint folder or Hub repo id (default: synthetic-tiny); '{GROUND_TRUTH_MODEL}' uses a scene folder's true depth as the reference level")
+    parser.add_argument("--model", default="synthetic-tiny",
+                        help="depth model preset, checkpoint folder or Hub repo id (default: synthetic-tiny); "
+                        f"'{GROUND_TRUTH_MODEL}' uses a scene folder's true depth as the reference level")
     parser.add_argument("--out", required=True, help="output folder for summary.json, per_frame.csv, plots and depth_video.mp4")
     parser.add_argument("--fps", type=float, default=None, help="sample frames at this rate (default: every frame)")
     parser.add_argument("--max-frames", type=int, default=None, help="analyse at most this many frames")

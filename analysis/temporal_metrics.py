@@ -1,4 +1,4 @@
-"""Temporal consistency measures of video depth, on arrays (DESIGN.md §6).
+"""Temporal consistency measures of video depth, on arrays.
 
 - flicker: least-squares scale+shift of D_t onto D_{t-1}, then mean|s D_t + b - D_{t-1}| / mean|D_{t-1}|.
   Alignment removes a global scale/shift change, so flicker measures what alignment cannot explain.

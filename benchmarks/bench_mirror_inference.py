@@ -15,6 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -44,7 +45,8 @@ def bench_tiny(size: tuple[int, int], threads: list[int], repeats: int) -> None:
             features = model.image_features(images)
             maps = model.similarity_maps(features, model.text_features())
             image_ms = _median_ms(lambda: model.image_features(images), repeats)
-            decoder_ms = _median_ms(lambda: model.decoder(model.similarity_maps(features, model.text_features()), features), repeats)
+            text = model.text_features()
+            decoder_ms = _median_ms(partial(lambda f, t: model.decoder(model.similarity_maps(f, t), f), features, text), repeats)
             forward_ms = _median_ms(lambda: model(images), repeats)
             text_ms = _median_ms(model._compute_text_features, repeats)
         assert maps.shape[1] == model.config.mirror_tokens
@@ -70,7 +72,7 @@ def bench_real_architectures(names: list[str], size: tuple[int, int], repeats: i
         total = model.num_trainable_parameters()
         frozen = sum(p.numel() for p in clip.parameters())
         with torch.inference_mode():
-            forward_ms = _median_ms(lambda: model(images), repeats, warmup=1)
+            forward_ms = _median_ms(partial(lambda m: m(images), model), repeats, warmup=1)
             text_ms = _median_ms(model._compute_text_features, repeats, warmup=1)
         print(
             f"  {name:>9}: {total:,} trainable (mirror {mirror:,}, decoder {total - mirror:,}); "

@@ -11,9 +11,9 @@ intrinsics.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -126,7 +126,8 @@ def open_frames(
     if scene_folder.is_scene_dir(path):
         return _open_scene(path, target_fps, max_frames, max_side)
     if path.is_dir():
-        raise ValueError(f"{path.name}: a folder but not a scene folder (expected rgb/, depth/, poses.json); pass a video file or a scene folder")
+        raise ValueError(f"{path.name}: a folder but not a scene folder (expected rgb/, depth/, poses.json); "
+                         "pass a video file or a scene folder")
     info = probe_video(path)
     return FrameSource(path, "video", info.fps, info.frame_count, target_fps, max_frames, max_side, video=info)
 

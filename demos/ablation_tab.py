@@ -86,7 +86,8 @@ def build() -> None:
             run = gr.Button("Run ablation", variant="primary")
             choice, custom, status = model_panel()
         with gr.Column(scale=2):
-            depths = gr.Gallery(label="Depth per source (one colour range: the ground truth's 2nd–98th percentile)", columns=3, height="auto")
+            depths = gr.Gallery(label="Depth per source (one colour range: the ground truth's 2nd–98th percentile)",
+                                columns=3, height="auto")
             differences = gr.Gallery(label="Difference to the learned mirror (blue nearer, red farther)",
                                      columns=3, height="auto")
             table = gr.Markdown()

@@ -8,8 +8,8 @@ import gradio as gr
 import numpy as np
 
 from common.camera import intrinsics_for
-from common.pointcloud import depth_to_point_cloud, write_point_cloud
 from common.depth_io import colorize_depth, write_depth_png
+from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
 from .examples import example_images
 from .inputs import PictureInput, as_rgb_image, limit_size

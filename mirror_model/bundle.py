@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from .data import build_dataset
 from common.sizes import size_argument
+
+from .data import build_dataset
 from .text_sources import SOURCES
 from .train import TrainConfig, train
 

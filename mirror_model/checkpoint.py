@@ -20,9 +20,10 @@ from pathlib import Path
 
 import torch
 
+from common.sizes import size_argument
+
 from . import clip_backbone
 from .model import MirrorDepth, MirrorDepthConfig, build_mirror_depth
-from common.sizes import size_argument
 
 MODEL_FILE = "model.safetensors"
 CLIP_FILE = "clip.safetensors"

@@ -29,7 +29,7 @@ class DecoderConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DecoderConfig":
+    def from_dict(cls, data: dict) -> DecoderConfig:
         data = checked_fields(cls, data, "decoder config")
         if "stage_channels" in data:
             data["stage_channels"] = tuple(int(c) for c in data["stage_channels"])

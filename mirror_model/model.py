@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import clip_backbone, text_sources
 from common.config import checked_fields
 
+from . import clip_backbone, text_sources
 from .decoder import DecoderConfig, DepthDecoder
 
 
@@ -47,7 +47,7 @@ class MirrorDepthConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "MirrorDepthConfig":
+    def from_dict(cls, data: dict) -> MirrorDepthConfig:
         data = checked_fields(cls, data, "model config")
         if "input_size" in data:
             data["input_size"] = tuple(int(v) for v in data["input_size"])
@@ -88,7 +88,7 @@ class MirrorDepth(nn.Module):
         self.text_cache_misses = 0  # how often the text side was (re)computed for the cache
 
     # ------------------------------------------------------------ frozen CLIP
-    def train(self, mode: bool = True) -> "MirrorDepth":
+    def train(self, mode: bool = True) -> MirrorDepth:
         super().train(mode)
         self.clip.eval()  # BatchNorm statistics and dropout of CLIP never change
         return self

@@ -6,9 +6,10 @@ trained, and a one-line message that says all of this to a person.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 KINDS = ("mirror", "zeroshot")
 # Where weights came from: a bundled checkpoint, a local checkpoint folder, the Hugging Face Hub,

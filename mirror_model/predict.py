@@ -35,7 +35,7 @@ from . import checkpoint as ckpt
 from . import clip_backbone, presets, text_sources
 from .model import MirrorDepth, build_mirror_depth
 from .model_info import ModelInfo, describe_model
-from .zeroshot import ZeroShotDepth, build_zeroshot
+from .zeroshot import build_zeroshot
 
 log = logging.getLogger(__name__)
 
@@ -241,14 +241,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mirror_model.predict", description="Predict metric depth for images with a mirror or zero-shot model."
     )
-    parser.add_argument("--model", default=presets.DEFAULT_PRESET, help=f"preset ({', '.join(presets.PRESETS)}), checkpoint directory or Hub repo id")
+    parser.add_argument("--model", default=presets.DEFAULT_PRESET,
+                        help=f"preset ({', '.join(presets.PRESETS)}), checkpoint directory or Hub repo id")
     parser.add_argument("--input", required=True, help="an image file or a directory of images")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--mirror-source", default="learned", choices=text_sources.SOURCES, help="text-side ablation source")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--pattern", default="*", help="glob for directory input (default: every file)")
-    parser.add_argument(clip_backbone.WEIGHTS_FLAG, dest="clip_weights", default=None, help=f"local CLIP weights file (or set {clip_backbone.WEIGHTS_ENV})")
+    parser.add_argument(clip_backbone.WEIGHTS_FLAG, dest="clip_weights", default=None,
+                        help=f"local CLIP weights file (or set {clip_backbone.WEIGHTS_ENV})")
     parser.add_argument("--untrained", action="store_true", help="use the architecture without trained weights")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)

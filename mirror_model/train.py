@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from common.sizes import size_argument
+
 from .data import MAX_DEPTH, Augmentation, build_dataset
 from .losses import silog_loss
-from common.sizes import size_argument
 
 TRAINING_STATE = "training_state.pt"
 

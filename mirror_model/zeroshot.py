@@ -64,7 +64,7 @@ class ZeroShotDepth(nn.Module):
             text = self.clip.encode_text(tokens.to(next(clip.parameters()).device)).float()
         self.register_buffer("text_features", F.normalize(text, dim=-1), persistent=False)
 
-    def train(self, mode: bool = True) -> "ZeroShotDepth":
+    def train(self, mode: bool = True) -> ZeroShotDepth:
         super().train(mode)
         self.clip.eval()
         return self

@@ -13,7 +13,6 @@ from .room import RoomConfig, build_room
 from .scene import Scene
 from .views import PathConfig, camera_path, sample_camera
 
-
 ROOM_ATTEMPTS = 8
 
 

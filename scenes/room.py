@@ -174,7 +174,8 @@ class _Builder:
         for level in range(int(rng.integers(2, 5))):
             side = base * 0.85**level
             height = rng.uniform(0.2, 0.45)
-            self.add("crate", [box_on_floor(x, y, z, (side, side * rng.uniform(0.8, 1.0), height), yaw + rng.uniform(-0.3, 0.3))], "object", obstacle=level == 0)
+            crate = box_on_floor(x, y, z, (side, side * rng.uniform(0.8, 1.0), height), yaw + rng.uniform(-0.3, 0.3))
+            self.add("crate", [crate], "object", obstacle=level == 0)
             z += height
 
     def ball(self) -> None:

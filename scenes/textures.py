@@ -111,7 +111,9 @@ def albedo(material: Material, points: np.ndarray, normals: np.ndarray) -> np.nd
     return _mix(material, t)
 
 
-def random_color(rng: np.random.Generator, hue: tuple[float, float], sat: tuple[float, float], val: tuple[float, float]) -> tuple[float, float, float]:
+def random_color(
+    rng: np.random.Generator, hue: tuple[float, float], sat: tuple[float, float], val: tuple[float, float]
+) -> tuple[float, float, float]:
     """A colour drawn in HSV (hue range may wrap past 1), returned as linear RGB."""
     h = rng.uniform(*hue) % 1.0
     rgb = colorsys.hsv_to_rgb(h, rng.uniform(*sat), rng.uniform(*val))
