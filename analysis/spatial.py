@@ -28,7 +28,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from common.depth_io import DEPTH_SUFFIXES, read_depth_file
 from common.depth_metrics import compute_depth_metrics
+from common.image_io import load_rgb
 from common.jsonio import json_safe
 
 
@@ -142,28 +144,6 @@ def boundary_errors(pred: np.ndarray, gt: np.ndarray, config: EdgeConfig = EdgeC
     return result
 
 
-DEPTH_SUFFIXES = (".npy", ".png")
-
-
-def load_depth(path: str | Path) -> np.ndarray:
-    """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres)."""
-    from common.depth_io import read_depth_png
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"depth file not found: {path}")
-    if path.suffix.lower() == ".npy":
-        depth = np.load(path, allow_pickle=False)
-        if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
-            depth = depth.squeeze()
-        if depth.ndim != 2:
-            raise ValueError(f"{path}: expected an HxW depth array, got shape {depth.shape}")
-        return depth.astype(np.float32)
-    if path.suffix.lower() == ".png":
-        return read_depth_png(path)
-    raise ValueError(f"{path}: depth maps must be .npy (metres) or 16-bit .png (millimetres)")
-
-
 def _depth_files(path: Path) -> dict[str, Path]:
     if path.is_file():
         return {path.stem: path}
@@ -227,10 +207,7 @@ def predict_folder(model: str, input_dir: str | Path, out_dir: Path, batch: int 
         chunk = images[start : start + batch]
         rgbs = []
         for path in chunk:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"{path}: not a readable image")
-            rgbs.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            rgbs.append(load_rgb(path))
         for path, depth in zip(chunk, predictor.predict(rgbs)):
             np.save(out_dir / f"{path.stem}.npy", np.asarray(depth, dtype=np.float32))
     return out_dir
@@ -269,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("nothing to analyse: pass --pred FILE|DIR, or --model M --input DIR")
         rows = {}
         for name, pred_path, gt_path in tqdm(pair_depth_files(pred_source, args.gt), desc="spatial analysis", unit="map"):
-            gt = load_depth(gt_path) if gt_path is not None else None
-            rows[name] = analyze_pair(load_depth(pred_path), gt, args.patch)
+            gt = read_depth_file(gt_path) if gt_path is not None else None
+            rows[name] = analyze_pair(read_depth_file(pred_path), gt, args.patch)
     except (ValueError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -48,6 +48,29 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M) -> np.ndarray:
     return raw.astype(np.float32) / np.float32(scale)
 
 
+DEPTH_SUFFIXES = (".npy", ".png")
+
+
+def read_depth_file(path: str | Path) -> np.ndarray:
+    """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"depth file not found: {path.name}")
+    if path.suffix.lower() == ".npy":
+        try:
+            depth = np.load(path, allow_pickle=False)
+        except (ValueError, OSError):
+            raise ValueError(f"{path.name}: not a readable .npy array") from None
+        if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
+            depth = depth.squeeze()
+        if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
+            raise ValueError(f"{path.name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
+        return depth.astype(np.float32)
+    if path.suffix.lower() == ".png":
+        return read_depth_png(path)
+    raise ValueError(f"{path.name}: depth maps must be .npy (metres) or 16-bit .png (millimetres)")
+
+
 def colorize_depth(
     depth_m: np.ndarray,
     vmin: float | None = None,

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from analysis.ablation import ABLATION_SOURCES, REFERENCE, ZEROSHOT, colorize_difference, run_ablation
-from common.depth_io import colorize_depth
+from common.depth_io import colorize_depth, read_depth_file
 
 from .examples import example_images_with_depth
 from .inputs import PictureInput, as_rgb_image, limit_size
@@ -29,14 +29,10 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
         return None
     import cv2
 
-    from common.depth_io import read_depth_png
-
     try:
-        depth = np.load(path).astype(np.float32) if path.lower().endswith(".npy") else read_depth_png(path)
-    except (ValueError, OSError) as error:
-        raise gr.Error(f"Ground truth: {error}. Upload a 16-bit PNG in millimetres or a .npy in metres.") from None
-    if depth.ndim != 2:
-        raise gr.Error(f"Ground truth must be a single-channel depth map, got shape {depth.shape}.")
+        depth = read_depth_file(path)
+    except (ValueError, OSError):
+        raise gr.Error("The ground truth is not a readable depth map. Upload a 16-bit PNG in millimetres or a .npy in metres.") from None
     if depth.shape != shape:
         depth = cv2.resize(depth, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return depth

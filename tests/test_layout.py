@@ -21,13 +21,15 @@ def test_readme_has_exactly_two_commands_start_app_and_tests():
     assert "pytest" in commands[1]
 
 
-def test_ci_runs_the_readme_test_command_and_nothing_else():
+def test_ci_runs_the_readme_test_command_with_the_linter_before_the_tests():
     lines = [
         line.strip()
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.startswith("#") and not line.startswith("set ") and not line.startswith("cd ")
     ]
-    assert lines == [readme_commands()[1]]
+    lint = ".venv/bin/ruff check ."
+    assert lines.index(lint) == 1 and len(lines) == 3
+    assert " && ".join(line for line in lines if line != lint) == readme_commands()[1]
 
 
 def test_space_front_matter_and_system_packages():
