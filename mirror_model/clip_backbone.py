@@ -272,12 +272,18 @@ def dense_image_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor
         x = x @ visual.proj
         return x.transpose(1, 2).reshape(batch, -1, grid_h, grid_w)
 
-    x = visual.stem(x)
-    x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
+    x = resnet_feature_map(model, x)
     pool = visual.attnpool
     x = x.permute(0, 2, 3, 1)
     x = F.linear(F.linear(x, pool.v_proj.weight, pool.v_proj.bias), pool.c_proj.weight, pool.c_proj.bias)
     return x.permute(0, 3, 1, 2).contiguous()
+
+
+def resnet_feature_map(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """A CLIP ResNet's stem and layer1-4 output (B, C, H/32, W/32), before the attention pool."""
+    visual = model.visual
+    x = visual.stem(images.to(next(visual.parameters()).dtype))
+    return visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
 
 
 # ---------------------------------------------------------------- text side

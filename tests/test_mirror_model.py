@@ -238,7 +238,8 @@ def test_depthclip_zero_shot_runs_and_stays_in_bin_range(family):
         depth = model(images)
         probs = model.word_probabilities(images)
     bins = config.bins_m()
-    assert bins[-1] == pytest.approx(10.0) and bins[0] == pytest.approx(10.0 / 3.0)
+    assert bins == (1.00, 1.50, 2.00, 2.25, 2.50, 2.75, 3.00)  # DepthCLIP's metres, unscaled by the cap
+    assert ZeroShotConfig(bin_scale=2.0).bins_m()[-1] == 6.0  # the documented extension for other data
     assert depth.shape == (2, 1, 96, 128)
     assert depth.min() >= bins[0] - 1e-4 and depth.max() <= bins[-1] + 1e-4
     assert probs.shape[1] == 7
