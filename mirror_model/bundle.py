@@ -57,6 +57,33 @@ def evaluate_variants(checkpoint: Path, test_dir: Path, limit: int | None = None
     return rows
 
 
+def write_evaluation(out: Path, data_dir: Path, test_count: int) -> dict[str, dict]:
+    """Evaluate every variant on the held-out scenes; writes evaluation.md, returns the rows."""
+    from common.depth_metrics import format_metrics_table
+
+    rows = evaluate_variants(out, data_dir / "test")
+    held_out = (f"{test_count} held-out procedural scenes (seed {SPLITS['test']}, rooms unseen in training), "
+                f"240x320, metrics capped at 10 m")
+    (out / "evaluation.md").write_text(f"# synthetic-tiny on {held_out}\n\n{format_metrics_table(rows)}\n")
+    return rows
+
+
+def reevaluate(out: Path, data_dir: Path, test_count: int, command: str) -> int:
+    """The bundle's held-out table under the current evaluation protocol; the weights are untouched."""
+    from common.depth_metrics import format_metrics_table
+
+    render_split(data_dir, "test", test_count)
+    rows = write_evaluation(out, data_dir, test_count)
+    card_path = out / "card.json"
+    card = json.loads(card_path.read_text())
+    card["metrics"] = {**card.get("metrics", {}), "test": rows["trained (learned mirror)"]}
+    card["references"] = rows
+    card["evaluation_command"] = command
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    print(format_metrics_table(rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mirror_model.bundle", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -71,8 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", default="runs/mirror-synthetic-tiny", help="training run folder (logs, last/best)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="re-evaluate the bundle in --out on the held-out scenes (current protocol) without training")
     args = parser.parse_args(argv)
     command = " ".join(["python -m mirror_model.bundle", *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
+    if args.evaluate_only:
+        return reevaluate(Path(args.out), Path(args.data_dir), args.test_count, command)
 
     started = time.time()
     data_dir, out, run_dir = Path(args.data_dir), Path(args.out), Path(args.run_dir)
@@ -94,14 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copytree(run_dir / "best", out)
     for log_name in ("train_log.jsonl", "metrics.json"):
         shutil.copy(run_dir / log_name, out / log_name)
-    rows = evaluate_variants(out, data_dir / "test")
+    rows = write_evaluation(out, data_dir, args.test_count)
 
     from common.depth_metrics import format_metrics_table
 
     table = format_metrics_table(rows)
     held_out = (f"{args.test_count} held-out procedural scenes (seed {SPLITS['test']}, rooms unseen in training), "
                 f"240x320, metrics capped at 10 m")
-    (out / "evaluation.md").write_text(f"# synthetic-tiny on {held_out}\n\n{table}\n")
     card_path = out / "card.json"
     card = json.loads(card_path.read_text())
     card.update({

@@ -142,6 +142,31 @@ def read_split_file(split_file: Path) -> list[tuple[str, str | None, float]]:
     return entries
 
 
+VAL_SHARE = 0.05  # share of training scenes (NYU) or drives (KITTI) held out for model selection
+
+
+def split_group(dataset: str, rgb_rel: str) -> str:
+    """What a validation split must not share with training: the NYU scene folder
+    ('kitchen_0028b/rgb_00045.jpg' -> 'kitchen_0028b') or the KITTI drive
+    ('2011_09_26/2011_09_26_drive_0002_sync/image_02/...' -> '2011_09_26_drive_0002_sync')."""
+    parts = [p for p in rgb_rel.replace("\\", "/").split("/") if p]
+    if dataset == "kitti":
+        return next((p for p in parts if "_drive_" in p), parts[0])
+    return parts[-2] if len(parts) >= 2 else parts[0]
+
+
+def validation_groups(dataset: str, rgb_paths: list[str], share: float = VAL_SHARE) -> set[str]:
+    """A deterministic share of the groups (at least one, never all) chosen by a hash of the name."""
+    import hashlib
+
+    groups = sorted({split_group(dataset, path) for path in rgb_paths})
+    if len(groups) < 2:
+        raise ValueError(f"{dataset}: the training split has {len(groups)} scene/drive; at least 2 are needed to hold one out")
+    ranked = sorted(groups, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+    count = min(len(groups) - 1, max(1, round(share * len(groups))))
+    return set(ranked[:count])
+
+
 def bts_dataset(
     dataset: str,
     data_root: str | Path,
@@ -149,6 +174,8 @@ def bts_dataset(
     gt_root: str | Path | None = None,
     augmentation: Augmentation | None = None,
     skip_missing_depth: bool = True,
+    carve: str | None = None,
+    benchmark_crop: bool = True,
 ) -> DepthDataset:
     """NYU or KITTI in the BTS layout.
 
@@ -156,6 +183,8 @@ def bts_dataset(
     ``official_splits/test/`` for the Eigen test set); depth in mm.
     KITTI: ``data_root`` is the raw data (``2011_09_26/...``) and ``gt_root`` the annotated depth
     (``data_depth_annotated/``, train and val drives merged); depth in 1/256 m.
+    ``carve="train"|"val"`` splits a training split file by scene (NYU) or drive (KITTI) into the part
+    used for training and the held-out part used for model selection (validation_groups).
     """
     if dataset not in ("nyu", "kitti"):
         raise ValueError(f"unknown dataset {dataset!r}: expected 'nyu' or 'kitti'")
@@ -165,8 +194,14 @@ def bts_dataset(
         raise FileNotFoundError(f"{dataset}: data root {data_root} does not exist (see README: datasets)")
     if not Path(split_file).is_file():
         raise FileNotFoundError(f"{dataset}: split file {split_file} does not exist")
+    entries = read_split_file(Path(split_file))
+    if carve is not None:
+        if carve not in ("train", "val"):
+            raise ValueError(f"carve must be 'train' or 'val', got {carve!r}")
+        held_out = validation_groups(dataset, [rgb for rgb, _, _ in entries])
+        entries = [e for e in entries if (split_group(dataset, e[0]) in held_out) == (carve == "val")]
     pairs = []
-    for rgb_rel, depth_rel, focal in read_split_file(Path(split_file)):
+    for rgb_rel, depth_rel, focal in entries:
         rgb_path = data_root / rgb_rel.lstrip("/")
         depth_path = gt_root / depth_rel.lstrip("/") if depth_rel else None
         if depth_path is not None and not depth_path.is_file():
@@ -181,7 +216,7 @@ def bts_dataset(
         depth_scale=DEPTH_SCALE[dataset],
         max_depth=MAX_DEPTH[dataset],
         augmentation=augmentation,
-        kitti_crop=dataset == "kitti",
+        kitti_crop=dataset == "kitti" and benchmark_crop,
         name=dataset,
     )
 
@@ -206,6 +241,8 @@ def build_dataset(
     split_file: str | Path | None = None,
     gt_root: str | Path | None = None,
     augmentation: Augmentation | None = None,
+    carve: str | None = None,
+    benchmark_crop: bool = True,
 ) -> DepthDataset:
     """One entry point for the CLIs: ``kind`` is nyu, kitti or synthetic (any RGB-D folder).
 
@@ -215,7 +252,7 @@ def build_dataset(
     if kind in ("nyu", "kitti"):
         if split_file is None:
             raise ValueError(f"{kind}: --split-file is required (the BTS/AdaBins split file for '{split}')")
-        return bts_dataset(kind, data_root, split_file, gt_root, augmentation)
+        return bts_dataset(kind, data_root, split_file, gt_root, augmentation, carve=carve, benchmark_crop=benchmark_crop)
     if kind == "synthetic":
         root = Path(data_root)
         folder = root / split if (root / split).is_dir() else root

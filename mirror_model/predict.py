@@ -10,8 +10,14 @@ API:
 A predictor holds no per-request state: the text-side source is an argument of `predict`, so
 threads sharing one predictor (the app's users) never see each other's choices.
 
-Frames are resized (bilinear; area when shrinking) to the model's input size, the size it was
-trained at, regardless of aspect ratio; the depth map is resized back to the frame's own size.
+Geometry (one code path for the app, the CLI, evaluation and training validation): the model
+always runs on windows of exactly its input size, the size of its training crops, so the ViT
+positional embeddings are resized to the same patch grid in training and testing. With
+`scale="fit"` (pictures of unknown scale: the app, the CLI) a frame is resized, keeping its aspect
+ratio, until it just covers one window; with `scale="native"` (data sets whose training crops were
+taken at native resolution: NYU 416x544, KITTI 352x704) it keeps its size. Either way a frame smaller than one window is enlarged to
+cover it, a larger one is covered by evenly spaced overlapping windows,
+the window predictions are averaged, and the depth map is resized back to the frame's own size.
 
 CLI:
     python -m mirror_model.predict --model synthetic-tiny --input examples/ --out outputs/depth
@@ -39,6 +45,16 @@ from .zeroshot import build_zeroshot
 
 log = logging.getLogger(__name__)
 
+SCALES = ("fit", "native")
+
+
+def window_starts(length: int, window: int) -> list[int]:
+    """Evenly spaced starts of `window`-long windows covering `length` (one window if it fits)."""
+    if length <= window:
+        return [0]
+    count = -(-(length - window) // window) + 1  # the fewest windows that cover the length
+    return [round(i * (length - window) / (count - 1)) for i in range(count)]
+
 HUB_REPO_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -65,6 +81,28 @@ class DepthPredictor:
             return None
         return text_sources.check_source(source or self.info.default_source or "learned")
 
+    def plan(self, frame_hw: tuple[int, int], scale: str = "fit") -> tuple[tuple[int, int], list[tuple[int, int]]]:
+        """The size the frame is resized to, and the top-left corners of the input-size windows."""
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        (height, width), (win_h, win_w) = frame_hw, self.input_size
+        factor = max(win_h / height, win_w / width) if scale == "fit" else 1.0
+        size = (max(win_h, round(height * factor)), max(win_w, round(width * factor)))
+        return size, [(top, left) for top in window_starts(size[0], win_h) for left in window_starts(size[1], win_w)]
+
+    def _run_windows(self, images: torch.Tensor, corners: list[tuple[int, int]], source: str | None) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, H, W) depth, averaged over the input-size windows at `corners`."""
+        win_h, win_w = self.input_size
+        total = torch.zeros(images.shape[0], *images.shape[-2:])
+        count = torch.zeros(images.shape[-2:])
+        for top, left in corners:
+            crop = images[..., top : top + win_h, left : left + win_w]
+            with torch.inference_mode():
+                out = self.model(crop) if source is None else self.model(crop, source=source)
+            total[:, top : top + win_h, left : left + win_w] += out[:, 0].float().cpu()
+            count[top : top + win_h, left : left + win_w] += 1
+        return total / count
+
     def _resize(self, image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
         import cv2
 
@@ -74,11 +112,14 @@ class DepthPredictor:
         shrinking = image.shape[0] * image.shape[1] > height * width
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
-    def predict(self, rgb: np.ndarray | list[np.ndarray], source: str | None = None) -> np.ndarray | list[np.ndarray]:
+    def predict(
+        self, rgb: np.ndarray | list[np.ndarray], source: str | None = None, scale: str = "fit"
+    ) -> np.ndarray | list[np.ndarray]:
         """(H, W, 3) uint8 -> (H, W) float32 metres; a list of frames -> a list of maps (batched).
 
         `source` picks the text side for this call (text_sources.SOURCES); None uses the predictor's
-        default (the learned mirror unless it was loaded with another)."""
+        default (the learned mirror unless it was loaded with another). `scale` is "fit" or
+        "native" (see the module's notes on geometry)."""
         source = self.check_source(source)
         single = isinstance(rgb, np.ndarray)
         frames = [rgb] if single else list(rgb)
@@ -86,15 +127,18 @@ class DepthPredictor:
             if not isinstance(frame, np.ndarray):
                 raise ValueError(f"frame {index}: expected a numpy array (H, W, 3) uint8, got {type(frame).__name__}")
         frames = [to_rgb_uint8(frame, name=f"frame {i}") for i, frame in enumerate(frames)]
-        depths: list[np.ndarray] = []
-        for start in range(0, len(frames), self.batch_size):
-            chunk = frames[start : start + self.batch_size]
-            batch = np.stack([self._resize(frame, self.input_size) for frame in chunk])
-            images = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
-            with torch.inference_mode():
-                out = self.model(images) if source is None else self.model(images, source=source)
-            for depth, frame in zip(out[:, 0].float().cpu().numpy(), chunk):
-                depths.append(self._resize(depth, frame.shape[:2]).astype(np.float32, copy=False))
+        depths: list[np.ndarray | None] = [None] * len(frames)
+        groups: dict[tuple, list[int]] = {}  # frames with one plan run as one batch
+        for index, frame in enumerate(frames):
+            size, corners = self.plan(frame.shape[:2], scale)
+            groups.setdefault((size, tuple(corners)), []).append(index)
+        for (size, corners), indices in groups.items():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                batch = np.stack([self._resize(frames[i], size) for i in chunk])
+                images = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+                for i, depth in zip(chunk, self._run_windows(images, list(corners), source).numpy()):
+                    depths[i] = self._resize(depth, frames[i].shape[:2]).astype(np.float32, copy=False)
         return depths[0] if single else depths
 
 

@@ -165,25 +165,45 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# ------------------------------------------------------------------ validation
+# ------------------------------------------------------------------ data and validation
 
-@torch.no_grad()
+def build_train_and_val(config: TrainConfig):
+    """The training set and the validation set used for model selection. Validation never touches a
+    test split: NYU and KITTI hold out whole training scenes / drives (data.validation_groups) unless
+    a separate validation split file is given; procedural scenes use their val/ folder (another seed)."""
+    augmentation = Augmentation(crop=config.crop, hflip=True, color_jitter=config.color_jitter, seed=config.seed)
+    if config.data in ("nyu", "kitti"):
+        if config.split_file is None:
+            raise ValueError(f"{config.data}: --split-file (the BTS training split file) is required")
+        for name in (config.val_split_file, config.val_data_root):
+            if name and "test" in Path(name).name.lower():
+                raise ValueError(f"{name}: model selection on a test split is not allowed; leave out --val-split-file "
+                                 "to hold out training scenes/drives for validation")
+        if config.val_split_file is None:
+            train_set = build_dataset(config.data, config.data_root, "train", config.split_file, config.gt_root,
+                                      augmentation, carve="train")
+            val_set = build_dataset(config.data, config.data_root, "val", config.split_file, config.gt_root, carve="val")
+            return train_set, val_set
+    train_set = build_dataset(config.data, config.data_root, "train", config.split_file, config.gt_root, augmentation)
+    val_set = build_dataset(config.data, config.val_data_root or config.data_root, "val",
+                            config.val_split_file or config.split_file, config.gt_root)
+    return train_set, val_set
+
+
 def validate(model, dataset, config: TrainConfig, device: torch.device) -> dict[str, float]:
-    from common.depth_metrics import MetricAccumulator
+    """Validation metrics through the evaluation path itself (same geometry, crops and caps)."""
+    from .evaluate import evaluate_predictor
+    from .model_info import describe_model
+    from .predict import DepthPredictor
 
-    crop = config.data if config.data in ("nyu", "kitti") else None
-    accumulator = MetricAccumulator()
     was_training = model.training
-    model.eval()
-    count = len(dataset) if config.val_limit is None else min(config.val_limit, len(dataset))
-    for index in range(count):
-        sample = dataset[index]
-        pred = model(sample["image"][None].to(device))[0, 0].float().cpu().numpy()
-        gt = sample["depth"][0].numpy()
-        if (gt > 1e-3).any():
-            accumulator.update(pred, gt, dataset=crop, max_depth=model.config.max_depth)
-    model.train(was_training)
-    return accumulator.mean()
+    info = describe_model("validation", model, weights_from="untrained", trained=False)
+    predictor = DepthPredictor(model, info, device, batch_size=config.batch_size)  # wraps, does not copy
+    try:
+        result = evaluate_predictor(predictor, dataset, config.data, limit=config.val_limit, progress=False)
+    finally:
+        model.train(was_training)
+    return result["metrics"]
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -234,12 +254,7 @@ def train(config: TrainConfig) -> TrainResult:
     if dist_info.main:
         out.mkdir(parents=True, exist_ok=True)
 
-    train_set = build_dataset(
-        config.data, config.data_root, "train", config.split_file, config.gt_root,
-        Augmentation(crop=config.crop, hflip=True, color_jitter=config.color_jitter, seed=config.seed),
-    )
-    val_set = build_dataset(config.data, config.val_data_root or config.data_root, "val",
-                            config.val_split_file or config.split_file, config.gt_root)
+    train_set, val_set = build_train_and_val(config)
 
     model = build_model(config, device)
     model.train()
