@@ -14,10 +14,12 @@ import torch
 from tqdm import tqdm
 
 from eembed_model.config import EEmbedConfig
+from eembed_model.materials import RESERVED_BYTES, SPECIAL_TOKEN_NAMES
 from eembed_model.model import EEmbedModel, parameter_counts
 
-# (label, v, c, layers, subword vocab): the project's debtags size, then BERT-base-like width
-# with the paper's v=8 and BERT's 30,522-entry vocabulary.
+# (label, v, c, layers, subword vocab): the project's debtags size, then BERT-base width (768 =
+# 8 bytes x 96, 12 layers) with v = 8 bytes per material (so 8 heads, the elementwise default)
+# and BERT's 30,522-entry WordPiece vocabulary.
 SIZES = [("debtags (this project)", 8, 24, 3, 8000), ("BERT-base width", 8, 96, 12, 30522)]
 
 
@@ -40,9 +42,9 @@ def step_seconds(config: EEmbedConfig, batch: int, length: int, steps: int) -> f
     model = EEmbedModel(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     if config.embedding == "elementwise":
-        inputs = torch.randint(0, 0xF8, (batch, length, config.v))
+        inputs = torch.randint(0, min(RESERVED_BYTES), (batch, length, config.v))  # text bytes only
     else:
-        inputs = torch.randint(5, config.vocab_size, (batch, length))
+        inputs = torch.randint(len(SPECIAL_TOKEN_NAMES), config.vocab_size, (batch, length))  # no special ids
     mask = torch.ones(batch, length, dtype=torch.bool)
     where = torch.rand(batch, length) < 0.15
     times = []

@@ -17,7 +17,7 @@ import torch
 
 from .batching import ElementwiseTextEncoder
 from .checkpoint import LoadedModel, load_checkpoint
-from .materials import FILLER_BYTE, RESERVED_BYTES, encode_material, split_words
+from .materials import FILLER_BYTE, RESERVED_BYTES, SPECIAL_TOKENS, encode_material, split_words
 
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "eembed-debtags"
 
@@ -89,7 +89,7 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
                     "attention": float(received[k]),
                     "nth_byte": grids[k][head] if head < len(grids[k]) else None,
                     "nth_character": nth_character(materials[k], head) if materials[k] not in
-                    ("[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]") else materials[k],
+                    SPECIAL_TOKENS else materials[k],
                 } for k in top],
             })
     full_count = len(split_words(text)) if material_level == "word" else None

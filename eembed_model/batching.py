@@ -6,15 +6,14 @@ from dataclasses import dataclass
 import torch
 
 from .config import EEmbedConfig
-from .materials import (CLS_BYTE, MASK_BYTE, PAD_BYTE, SEP_BYTE, encode_text, make_splitter,
-                        special_row)
+from .materials import FRAME_BYTES, FRAME_TOKENS, MASK_BYTE, PAD_BYTE, encode_text, make_splitter, special_row
 
 
 @dataclass
 class Batch:
     inputs: torch.Tensor          # elementwise (B, L, v) byte values; subword (B, L) ids
     attention_mask: torch.Tensor  # (B, L) bool, False on [PAD]
-    special_mask: torch.Tensor    # (B, L) bool, True on [CLS]/[SEP]/[PAD] (never masked for MLM)
+    special_mask: torch.Tensor    # (B, L) bool, True on FRAME_TOKENS [CLS]/[SEP]/[PAD] (never masked for MLM)
     materials: list[list[str]]    # the materials per text, [CLS]/[SEP] included
 
 
@@ -33,7 +32,7 @@ class ElementwiseTextEncoder:
         inputs = torch.tensor(grids, dtype=torch.long)
         first = inputs[..., 0]
         attention_mask = first != PAD_BYTE
-        special_mask = (first == PAD_BYTE) | (first == CLS_BYTE) | (first == SEP_BYTE)
+        special_mask = torch.isin(first, torch.tensor(FRAME_BYTES))
         return Batch(inputs, attention_mask, special_mask, [m for m, _ in encoded])
 
 
@@ -55,7 +54,7 @@ class SubwordTextEncoder:
         length = max(len(r) for r in rows)
         inputs = torch.tensor([r + [self.ids["[PAD]"]] * (length - len(r)) for r in rows], dtype=torch.long)
         attention_mask = inputs != self.ids["[PAD]"]
-        special_mask = ~attention_mask | (inputs == self.ids["[CLS]"]) | (inputs == self.ids["[SEP]"])
+        special_mask = torch.isin(inputs, torch.tensor([self.ids[name] for name in FRAME_TOKENS]))
         return Batch(inputs, attention_mask, special_mask, materials)
 
 

@@ -28,8 +28,14 @@ class LoadedModel:
     path: str = ""
 
 
-def save_checkpoint(out_dir: str | Path, model: EEmbedModel, card: dict, tokenizer=None) -> Path:
-    out = Path(out_dir)
+def save_checkpoint(model: EEmbedModel, directory: str | Path, card: dict, tokenizer=None) -> Path:
+    """Write model.safetensors, card.json (`card` plus the model's config) and, when given, the
+    WordPiece tokenizer.json into `directory`; the argument order is mirror_model's
+    save_checkpoint(model, directory, card_extra)."""
+    if not isinstance(model, EEmbedModel):
+        raise TypeError(f"save_checkpoint(model, directory, card, tokenizer=None) takes the model first, "
+                        f"got {type(model).__name__}")
+    out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     # save_model handles the tied MLM output table (one tensor shared by two names).
     save_model(model, str(out / WEIGHTS))
@@ -56,7 +62,7 @@ def load_checkpoint(path: str | Path, num_labels: int | None = None) -> LoadedMo
     weights = path / WEIGHTS
     if not weights.is_file():
         raise FileNotFoundError(f"checkpoint {path} has a card but no {WEIGHTS}")
-    config = EEmbedConfig.from_dict(card["config"])
+    config = EEmbedConfig.from_dict(card["config"], f"'config' of {path / CARD}")
     stored_labels = config.num_labels
     if num_labels is not None:
         config.num_labels = num_labels

@@ -29,8 +29,9 @@ def reusable_pretraining(mlm_dir: Path, wanted: TrainConfig) -> dict | None:
     if not card_path.is_file():
         return None
     card = json.loads(card_path.read_text())
-    # Settings a card predates must still be at their defaults.
-    stored = {**vars(TrainConfig()), **card.get("train", {})}
+    # Settings a card predates must still be at their defaults; settings this code does not know
+    # are an error (TrainConfig.from_dict), not silently taken as equal.
+    stored = vars(TrainConfig.from_dict(card.get("train", {}), f"'train' of {card_path}"))
     ignore = ("out", "threads")
     same = all(stored[k] == v for k, v in vars(wanted).items() if k not in ignore)
     return card if same else None

@@ -1,7 +1,9 @@
 """Model configuration for elementwise-embedding BERT and its subword baseline."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
+from common.config import checked_fields
 
 EMBEDDINGS = ("elementwise", "subword")
 
@@ -50,6 +52,8 @@ class EEmbedConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EEmbedConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_dict(cls, data: dict, what: str = "eembed model config") -> EEmbedConfig:
+        """Strict: a field this code does not know is a one-line ValueError naming it (a card
+        written by other code must not load with settings silently dropped). Missing fields take
+        their defaults."""
+        return cls(**checked_fields(cls, data, what))

@@ -6,8 +6,8 @@ as a row of v byte values, the *byte grid* row the elementwise embedding reads.
 Reserved byte values. Valid UTF-8 never contains the bytes 0xF8-0xFF, so they can mark things
 that are not text without any chance of colliding with a real spelling:
 
-    0xF8 [CLS]   0xF9 [SEP]   0xFA [MASK]   0xFB [PAD]   0xFC [UNK]
-    0xFF filler: fills the unused tail of a material shorter than v bytes
+    0xF8-0xFC  the special tokens, one byte each (SPECIAL_TOKENS below is the one list of them)
+    0xFF       filler: fills the unused tail of a material shorter than v bytes
 
 A special token is a row whose v bytes all hold its reserved value, so every head (head n reads
 byte n) sees the marker. Filler is a reserved value of its own rather than 0x00 because NUL is a
@@ -21,23 +21,35 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
-CLS_BYTE = 0xF8
-SEP_BYTE = 0xF9
-MASK_BYTE = 0xFA
-PAD_BYTE = 0xFB
-UNK_BYTE = 0xFC
+# The special tokens, the one list of them in the package. Both embeddings take their specials
+# from here:
+#   * the order is the WordPiece id order (wordpiece.WORDPIECE_SPECIALS): [PAD] is id 0, which is
+#     config.pad_id, and the subword masking draws random replacements from the ids after these;
+#   * the value is the reserved byte that fills a special row of the elementwise byte grid.
+# Both are fixed by trained checkpoints (their element tables and tokenizer.json files): append
+# new tokens at the end with a free reserved byte, never reorder or renumber.
+SPECIAL_TOKENS: dict[str, int] = {
+    "[PAD]": 0xFB,
+    "[UNK]": 0xFC,
+    "[CLS]": 0xF8,
+    "[SEP]": 0xF9,
+    "[MASK]": 0xFA,
+}
+SPECIAL_TOKEN_NAMES: tuple[str, ...] = tuple(SPECIAL_TOKENS)
+# The tokens that frame a text rather than stand for a piece of it: never chosen as masking targets.
+FRAME_TOKENS: tuple[str, ...] = ("[CLS]", "[SEP]", "[PAD]")
+
+CLS_BYTE = SPECIAL_TOKENS["[CLS]"]
+SEP_BYTE = SPECIAL_TOKENS["[SEP]"]
+MASK_BYTE = SPECIAL_TOKENS["[MASK]"]
+PAD_BYTE = SPECIAL_TOKENS["[PAD]"]
+UNK_BYTE = SPECIAL_TOKENS["[UNK]"]
+FRAME_BYTES: tuple[int, ...] = tuple(SPECIAL_TOKENS[name] for name in FRAME_TOKENS)
 FILLER_BYTE = 0xFF
 
-SPECIAL_TOKENS: dict[str, int] = {
-    "[CLS]": CLS_BYTE,
-    "[SEP]": SEP_BYTE,
-    "[MASK]": MASK_BYTE,
-    "[PAD]": PAD_BYTE,
-    "[UNK]": UNK_BYTE,
-}
 _SPECIAL_BY_BYTE = {value: name for name, value in SPECIAL_TOKENS.items()}
 RESERVED_BYTES = frozenset(range(0xF8, 0x100))
 MATERIAL_LEVELS = ("word", "subword", "char")
@@ -183,31 +195,3 @@ def corpus_report(texts: Iterable[str], v: int, level: str = "word", tokenizer=N
         colliding_materials=sum(len(g) for g in groups), collision_groups=len(groups),
         examples=[g[:6] for g in groups[:max_examples]],
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m eembed_model.materials --data DIR [--split train] [--v 8] [--level word]"""
-    import argparse
-    import json
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m eembed_model.materials",
-                                     description="How well v bytes cover a dataset's materials (truncation, collisions).")
-    parser.add_argument("--data", required=True, help="dataset directory (python -m eembed_model.data ...)")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--v", type=int, nargs="+", default=[8], help="one or more material widths in bytes")
-    parser.add_argument("--level", choices=("word", "char"), default="word")
-    args = parser.parse_args(argv)
-    from .data import load_split
-    try:
-        texts = [r["text"] for r in load_split(args.data, args.split)]
-        reports = [corpus_report(texts, v, args.level).to_dict() for v in args.v]
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(reports, indent=2, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from common.config import checked_fields
+
 from .batching import make_text_encoder, mask_materials
 from .checkpoint import load_checkpoint, read_card, save_checkpoint
 from .config import EEmbedConfig
@@ -58,6 +60,13 @@ class TrainConfig:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("--steps and --batch-size must be positive")
+
+    @classmethod
+    def from_dict(cls, data: dict, what: str = "training config") -> TrainConfig:
+        """The `train` section of a card back as a TrainConfig. Strict: a field this code does not
+        know is a one-line ValueError naming it; missing fields (a card older than the field)
+        take their defaults."""
+        return cls(**checked_fields(cls, data, what))
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -218,7 +227,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> dict:
         "command": command or "",
         "torch": torch.__version__,
     }
-    save_checkpoint(out_dir, model, card, tokenizer)
+    save_checkpoint(model, out_dir, card, tokenizer)
     return card
 
 

@@ -1,13 +1,16 @@
 """WordPiece table for the subword baseline, trained with `tokenizers` on training texts only."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-# Same order of ids the model relies on: [PAD] must be id 0 (config.pad_id).
-WORDPIECE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+from .materials import SPECIAL_TOKEN_NAMES
+
+# The trainer gives the special tokens the first ids, in this order (materials.SPECIAL_TOKENS):
+# [PAD] must be id 0 (config.pad_id), and masking draws random ids from the ones after these.
+WORDPIECE_SPECIALS = list(SPECIAL_TOKEN_NAMES)
 
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:

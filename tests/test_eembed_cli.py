@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from eembed_model import attention, compare, data, evaluate, train
+from eembed_model import attention, compare, data, evaluate, material_report, train
 from eembed_model.batching import ElementwiseTextEncoder
 from eembed_model.checkpoint import load_checkpoint, save_checkpoint
 from eembed_model.config import EEmbedConfig
@@ -90,12 +90,49 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     model = EEmbedModel(config).eval()
     batch = ElementwiseTextEncoder(8, 16)(["vim editor", "日本語 café 🙂"])
     before = model.multilabel(batch.inputs, batch.attention_mask).logits
-    save_checkpoint(tmp_path, model, {"task": "multilabel", "labels": list("abcd")})
+    save_checkpoint(model, tmp_path, {"task": "multilabel", "labels": list("abcd")})
     loaded = load_checkpoint(tmp_path)
     after = loaded.model.multilabel(batch.inputs, batch.attention_mask).logits
     assert torch.equal(before, after) and loaded.labels == list("abcd") and loaded.config == config
     with pytest.raises(FileNotFoundError, match="card.json"):
         load_checkpoint(tmp_path / "missing")
+    with pytest.raises(TypeError, match="model first"):
+        save_checkpoint(tmp_path, model, {})  # the old (directory, model) order
+
+
+def test_a_card_with_a_config_field_this_code_does_not_know_fails_naming_it(tmp_path):
+    model = EEmbedModel(EEmbedConfig(v=8, c=8, layers=1, max_len=16))
+    save_checkpoint(model, tmp_path, {"task": "mlm"})
+    card = json.loads((tmp_path / "card.json").read_text())
+    card["config"]["rotary_positions"] = True
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=r"'config' of .*card.json has unknown fields \['rotary_positions'\]") as err:
+        load_checkpoint(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_reused_pretraining_needs_a_training_config_this_code_knows(tmp_path):
+    wanted = train.TrainConfig(task="mlm", steps=5)
+    card = {"train": {**vars(wanted), "out": "elsewhere"}}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert compare.reusable_pretraining(tmp_path, wanted) == card  # out is ignored
+    assert compare.reusable_pretraining(tmp_path, train.TrainConfig(task="mlm", steps=6)) is None
+    older = {k: v for k, v in card["train"].items() if k != "pooling"}  # a card from before a field
+    (tmp_path / "card.json").write_text(json.dumps({"train": older}))
+    assert compare.reusable_pretraining(tmp_path, wanted) is not None
+    (tmp_path / "card.json").write_text(json.dumps({"train": {**card["train"], "grad_accumulation": 4}}))
+    with pytest.raises(ValueError, match=r"'train' of .*card.json has unknown fields \['grad_accumulation'\]"):
+        compare.reusable_pretraining(tmp_path, wanted)
+
+
+def test_material_report_cli_reads_a_dataset_split(dataset, tmp_path, capsys):
+    assert material_report.main(["--data", str(dataset), "--v", "4", "8"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["v"] for r in reports] == [4, 8] and all(r["level"] == "word" for r in reports)
+    assert reports[0]["total_materials"] == reports[1]["total_materials"] > 0
+    assert reports[0]["share_longer_than_v"] > reports[1]["share_longer_than_v"]
+    assert material_report.main(["--data", str(tmp_path / "none")]) == 2
+    assert "no train split" in capsys.readouterr().err
 
 
 def test_attention_api_returns_materials_grids_and_normalised_attention(elementwise_models, tmp_path):

@@ -116,11 +116,19 @@ def test_multilabel_metrics_on_known_values():
     # per label F1: label0 2/3, label1 0, label2 2/3 -> macro 4/9
     assert scores["macro_f1"] == pytest.approx(4 / 9)
     assert precision_at_1(probs, gold) == pytest.approx(2 / 3)  # rows 0 and 1 right, row 2 wrong
+    # Gold positives score 0.9, 0.6, 0.4, 0.2; negatives 0.7, 0.3, 0.2, 0.1, 0.1. Micro F1 = 2tp/(2tp+fp+fn):
+    # t <= 0.10: tp 4 fp 5 fn 0 -> 8/13      0.10 < t <= 0.20: tp 4 fp 3 fn 0 -> 8/11
+    # 0.20 < t <= 0.30: tp 3 fp 2 fn 1 -> 2/3   0.30 < t <= 0.40: tp 3 fp 1 fn 1 -> 3/4 (the best)
+    # 0.40 < t <= 0.60: 4/7   0.60 < t <= 0.70: 1/3   0.70 < t <= 0.90: 2/5   t > 0.90: 0.
+    # 0.35 and 0.40 tie at 3/4; the higher threshold wins the tie.
     threshold, best = best_threshold(probs, gold)
-    assert best >= scores["micro_f1"] and 0 < threshold < 1
+    assert best == pytest.approx(3 / 4) and threshold == pytest.approx(0.40)
+    assert best_threshold(probs, gold, thresholds=(0.5, 0.65)) == (0.5, pytest.approx(4 / 7))
     buckets = frequency_breakdown(pred, gold, [100, 10, 1])
     assert [b["bucket"] for b in buckets] == ["frequent", "medium", "rare"]
-    assert buckets[0]["train_examples_min"] == 100 and buckets[1]["macro_f1"] == 0.0
+    assert buckets[0]["train_examples_min"] == 100
+    # one label per bucket, its F1 at 0.5 from above: label0 2/3, label1 0, label2 2/3
+    assert [b["macro_f1"] for b in buckets] == pytest.approx([2 / 3, 0.0, 2 / 3])
 
 
 def test_real_apt_index_builds_when_present(tmp_path):

@@ -1,9 +1,21 @@
 """Byte spelling of materials: exact width, round trips, reserved special bytes, corpus report."""
 import pytest
 
-from eembed_model.materials import (FILLER_BYTE, RESERVED_BYTES, SPECIAL_TOKENS, corpus_report, decode_grid,
-                                    decode_material, encode_material, encode_text, make_splitter,
-                                    special_row, split_chars, split_words, truncate_spelling)
+from eembed_model.materials import (
+    FILLER_BYTE,
+    RESERVED_BYTES,
+    SPECIAL_TOKENS,
+    corpus_report,
+    decode_grid,
+    decode_material,
+    encode_material,
+    encode_text,
+    make_splitter,
+    special_row,
+    split_chars,
+    split_words,
+    truncate_spelling,
+)
 
 V = 8
 

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from eembed_model.batching import ElementwiseTextEncoder, mask_materials, make_text_encoder
+from eembed_model.batching import ElementwiseTextEncoder, make_text_encoder, mask_materials
 from eembed_model.config import EEmbedConfig
+from eembed_model.materials import SPECIAL_TOKENS, encode_material
 from eembed_model.model import EEmbedModel, ElementwiseEmbedding, parameter_counts
-from eembed_model.materials import encode_material
-from eembed_model.wordpiece import train_wordpiece
+from eembed_model.wordpiece import special_ids, train_wordpiece
 
 TINY = dict(v=8, c=8, layers=2, max_len=16, dropout=0.0, attention_dropout=0.0)
 CORPUS = [
@@ -128,6 +128,30 @@ def test_masking_never_touches_special_positions():
         assert torch.equal(targets, batch.inputs)
 
 
+def test_special_tokens_keep_their_bytes_and_wordpiece_ids_in_both_encoders():
+    # Both are fixed by trained checkpoints (element tables, tokenizer.json files), whatever order
+    # the names are listed in.
+    assert SPECIAL_TOKENS == {"[CLS]": 0xF8, "[SEP]": 0xF9, "[MASK]": 0xFA, "[PAD]": 0xFB, "[UNK]": 0xFC}
+    tokenizer = train_wordpiece(CORPUS, vocab_size=150, min_frequency=1)
+    assert special_ids(tokenizer) == {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
+    assert special_ids(tokenizer)["[PAD]"] == EEmbedConfig().pad_id
+    subword = EEmbedConfig(**TINY, embedding="subword", vocab_size=tokenizer.get_vocab_size())
+    texts = ["vim editor", "gcc GNU C compiler and a few more words"]
+    for config in (EEmbedConfig(**TINY), subword):
+        batch = make_text_encoder(config, tokenizer)(texts)
+        # [CLS], [SEP] and the padding after them are special; every material in between is not.
+        expected = torch.ones(batch.inputs.shape[:2], dtype=torch.bool)
+        for row, materials in enumerate(batch.materials):
+            expected[row, 1:len(materials) - 1] = False
+        assert torch.equal(batch.special_mask, expected), config.embedding
+        assert torch.equal(batch.attention_mask, torch.arange(expected.shape[1]) < torch.tensor(
+            [[len(m)] for m in batch.materials]))
+    batch = make_text_encoder(subword, tokenizer)(CORPUS)
+    masked, _, where = mask_materials(batch, subword, rate=0.5, generator=torch.Generator().manual_seed(0))
+    replaced = masked[where & (masked != batch.inputs)]
+    assert (replaced == 4).any() and ((replaced == 4) | (replaced >= 5)).all()  # [MASK] or a non-special id
+
+
 def test_multilabel_training_lowers_loss(one_thread):
     torch.manual_seed(0)
     config = EEmbedConfig(**TINY, num_labels=3)
@@ -146,7 +170,10 @@ def test_config_rejects_bad_values():
         EEmbedConfig(embedding="bytes")
     with pytest.raises(ValueError, match="vocab_size"):
         EEmbedConfig(embedding="subword")
-    assert EEmbedConfig.from_dict({**EEmbedConfig().to_dict(), "unknown": 1}) == EEmbedConfig()
+    assert EEmbedConfig.from_dict(EEmbedConfig(v=4, num_labels=3).to_dict()) == EEmbedConfig(v=4, num_labels=3)
+    assert EEmbedConfig.from_dict({"v": 4}) == EEmbedConfig(v=4)  # missing fields take their defaults
+    with pytest.raises(ValueError, match=r"eembed model config has unknown fields \['unknown'\]"):
+        EEmbedConfig.from_dict({**EEmbedConfig().to_dict(), "unknown": 1})
 
 
 def test_mean_pooling_ignores_padding_and_prior_init_sets_log_odds():
