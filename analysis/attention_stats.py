@@ -1,6 +1,6 @@
 """Attention statistics of the elementwise-embedding BERT, and the figures the attention viewer shows.
 
-    python -m analysis.attention --data tests/fixtures/debtags_small.jsonl --limit 200 --out outputs/attention
+    python -m analysis.attention_stats --data tests/fixtures/debtags_small.jsonl --limit 200 --out outputs/attention
 
 Per layer and head (head n = character position n), over a corpus:
 - entropy: mean entropy of a query's attention distribution (nats; low = focused);
@@ -64,13 +64,12 @@ def corpus_statistics(texts: list[str], model=None, progress: bool = True) -> di
 
     from eembed_model.attention import attention_for_text, load_attention_model
 
+    texts = [text for text in texts if text.strip()]
     if not texts:
         raise ValueError("no texts to analyse: give a JSONL/CSV with a 'text' field or --text")
     loaded = model if model is not None and not isinstance(model, (str, Path)) else load_attention_model(model)
     totals: dict[str, np.ndarray] = {}
     for text in tqdm(texts, desc="attention", unit="text", disable=not progress):
-        if not text.strip():
-            continue
         sums = text_statistics(attention_for_text(text, loaded))
         for key, value in sums.items():
             totals[key] = totals.get(key, 0) + value
@@ -186,7 +185,7 @@ def read_texts(path: Path, limit: int | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.attention", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.attention_stats", description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="JSONL or CSV with a 'text' field")
     source.add_argument("--text", action="append", help="a text (repeatable)")

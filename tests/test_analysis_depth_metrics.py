@@ -69,16 +69,32 @@ def test_invalid_ground_truth_is_ignored_and_predictions_clipped():
     assert all(math.isfinite(v) for v in m.values())
 
 
+def box_mask(shape, rows, cols) -> np.ndarray:
+    """True on rows[0]..rows[1] and cols[0]..cols[1], inclusive bounds as the papers give them."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[rows[0] : rows[1] + 1, cols[0] : cols[1] + 1] = True
+    return mask
+
+
+# Published crops: Eigen et al. on NYU's 480x640 frames, Garg et al. on KITTI's 375x1242 frames.
+EIGEN_NYU_480x640 = box_mask((480, 640), rows=(45, 470), cols=(41, 600))
+GARG_KITTI_375x1242 = box_mask((375, 1242), rows=(153, 370), cols=(44, 1196))
+
+
+def test_nyu_eigen_crop_has_the_published_bounds():
+    np.testing.assert_array_equal(crop_mask((480, 640), "nyu"), EIGEN_NYU_480x640)
+    assert EIGEN_NYU_480x640.sum() == 426 * 560
+
+
 def test_nyu_eigen_crop_and_cap():
     gt = np.full((480, 640), 3.0)
     pred = gt.copy()
-    outside = ~crop_mask(gt.shape, "nyu")
-    pred[outside] = 50.0  # garbage outside the Eigen crop must not matter
+    pred[~EIGEN_NYU_480x640] = 50.0  # garbage outside the Eigen crop must not matter
     gt[100, 100] = 12.0  # beyond the 10 m cap: ignored
     pred[100, 100] = 1.0
     m = compute_depth_metrics(pred, gt, dataset="nyu")
     assert m["abs_rel"] == pytest.approx(0.0, abs=1e-12)
-    assert eval_mask(gt, "nyu").sum() == (471 - 45) * (601 - 41) - 1
+    assert eval_mask(gt, "nyu").sum() == 426 * 560 - 1
     # Proportional scaling at half size.
     half = crop_mask((240, 320), "nyu")
     rows, cols = np.nonzero(half)
@@ -87,21 +103,63 @@ def test_nyu_eigen_crop_and_cap():
     assert compute_depth_metrics(pred, gt)["abs_rel"] > 1.0
 
 
+def test_kitti_garg_crop_has_the_published_bounds():
+    np.testing.assert_array_equal(crop_mask((375, 1242), "kitti"), GARG_KITTI_375x1242)
+    assert GARG_KITTI_375x1242.sum() == 218 * 1153
+
+
 def test_kitti_garg_crop_and_cap():
     h, w = 375, 1242
     gt = np.full((h, w), 20.0)
     pred = gt * 1.5
-    crop = crop_mask((h, w), "kitti")
-    pred[crop] = gt[crop]
+    pred[GARG_KITTI_375x1242] = gt[GARG_KITTI_375x1242]  # only pixels outside the published crop are wrong
     gt[200, 600] = 85.0  # inside the crop, beyond the 80 m cap
     m = compute_depth_metrics(pred, gt, dataset="kitti")
     assert m["abs_rel"] == pytest.approx(0.0, abs=1e-12)
-    rows, cols = np.nonzero(crop)
-    assert (rows.min(), rows.max() + 1) == (int(0.40810811 * h), int(0.99189189 * h))
-    assert (cols.min(), cols.max() + 1) == (int(0.03594771 * w), int(0.96405229 * w))
+    assert eval_mask(gt, "kitti").sum() == 218 * 1153 - 1
     # Predictions above the cap are clipped to it.
     far = compute_depth_metrics(np.full((h, w), 500.0), np.full((h, w), 40.0), dataset="kitti")
     assert far["abs_rel"] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("dataset, cap", [("nyu", 10.0), ("kitti", 80.0), ("synthetic", 10.0)])
+def test_ground_truth_at_the_cap_or_at_min_depth_is_not_valid(dataset, cap):
+    """Valid pixels are min_depth < gt < max_depth: both bounds are excluded."""
+    h, w = (480, 640) if dataset == "nyu" else (375, 1242)
+    gt = np.full((h, w), cap / 2)
+    at_cap, below_cap, at_min, above_min = (h // 2, w // 2), (h // 2, w // 2 + 1), (h // 2 + 1, w // 2), (h // 2 + 1, w // 2 + 1)
+    gt[at_cap], gt[below_cap] = cap, np.nextafter(cap, 0.0)
+    gt[at_min], gt[above_min] = 1e-3, np.nextafter(1e-3, 1.0)
+    valid = eval_mask(gt, dataset)
+    assert not valid[at_cap] and not valid[at_min]
+    assert valid[below_cap] and valid[above_min]
+    pred = gt.copy()
+    pred[at_cap] = 1.0  # wrong, but not counted
+    pred[at_min] = 5.0
+    assert compute_depth_metrics(pred, gt, dataset=dataset)["abs_rel"] == 0.0
+    # An explicit max_depth is the cap too: a pixel at it is left out.
+    assert not eval_mask(np.array([[2.0, 4.0]]), max_depth=4.0)[0, 1]
+
+
+def test_delta_thresholds_count_ratios_strictly_below_powers_of_1_25():
+    """d_k counts max(pred/gt, gt/pred) < 1.25**k: a ratio of exactly 1.25**k does not count."""
+    # gt = 4 and these predictions give ratios exactly 1.25, 1.5625, 1.953125 (all exact in binary)
+    # and, one ulp lower, ratios just below each threshold.
+    exact = [5.0, 6.25, 7.8125]
+    below = [float(np.nextafter(p, 0.0)) for p in exact]
+    pred = np.array([exact + below])
+    gt = np.full_like(pred, 4.0)
+    ratios = pred / gt
+    assert list(ratios[0, :3]) == [1.25, 1.25**2, 1.25**3]
+    assert np.all(ratios[0, 3:] < [1.25, 1.25**2, 1.25**3])
+    m = compute_depth_metrics(pred, gt)
+    # ratios: 1.25, 1.5625, 1.953125, 1.25-, 1.5625-, 1.953125-
+    assert m["d1"] == pytest.approx(1 / 6)  # 1.25- only
+    assert m["d2"] == pytest.approx(3 / 6)  # 1.25, 1.25-, 1.5625-
+    assert m["d3"] == pytest.approx(5 / 6)  # all but 1.953125
+    # The ratio is symmetric: a prediction too near by exactly 1.25 (gt 5, pred 4) does not count for d1 either.
+    near = compute_depth_metrics(np.array([[4.0, 4.0]]), np.array([[5.0, np.nextafter(5.0, 0.0)]]))
+    assert near["d1"] == pytest.approx(1 / 2)
 
 
 def test_median_scaling_fixes_a_constant_scale():

@@ -115,7 +115,6 @@ def test_spatial_cli_reports_bad_input_without_traceback(tmp_path, capsys):
 
 
 def test_spatial_cli_predicts_with_the_model_first(tmp_path):
-    pytest.importorskip("mirror_model.predict", reason="mirror_model.predict (the depth model loader) is not available")
     from scenes.io import write_scenes
 
     scenes = write_scenes(tmp_path / "scenes", 2, (48, 64), seed=3, progress=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,8 @@ def test_named_endpoints_are_listed(client):
 
 
 def test_image_depth_returns_slider_raw_depth_png_and_point_cloud(client):
-    from gradio_client import handle_file
-
     import open3d as o3d
+    from gradio_client import handle_file
 
     from common.depth_io import read_depth_png
 
@@ -58,7 +58,8 @@ def test_webcam_stream_endpoint_returns_depth_and_rate(client):
 
     depth, rate = client.predict(handle_file(str(EXAMPLE_RGB)), 160, BUNDLED, "", api_name="/webcam_frame")
     assert Path(depth).is_file()
-    assert "ms per frame" in rate and "120" in rate  # 240x320 downscaled to 160 on the longest side
+    # One frame, no stream: no achieved rate yet; 320x240 is downscaled to 160 on the longest side.
+    assert re.fullmatch(r"first frame · model \d+ ms per frame · 160x120 · 1 frames", rate), rate
 
 
 def test_video_depth_curves_summary_and_frame_cloud(client):
@@ -179,3 +180,16 @@ def test_the_app_and_the_cli_give_the_same_depth_for_one_file(client, tmp_path, 
     app_depth = np.load(npy)
     assert cli_depth.shape == app_depth.shape == upright_shape
     np.testing.assert_allclose(app_depth, cli_depth, atol=1e-5)
+
+
+def test_picture_inputs_reach_the_page_with_their_settings():
+    from demos.layout import build_demo
+
+    config = build_demo(BUNDLED).get_config_file()
+    pictures = [c for c in config["components"] if c["type"] == "image" and c.get("props", {}).get("label") == "Picture"]
+    assert len(pictures) == 2  # the image-depth and mirror-ablation tabs
+    assert sorted(tuple(c["props"]["sources"]) for c in pictures) == [("upload", "clipboard"),
+                                                                      ("upload", "clipboard", "webcam")]
+    for picture in pictures:
+        assert picture["props"]["type"] == "filepath"
+        assert picture["props"]["buttons"] == ["download", "share", "fullscreen"]

@@ -1,6 +1,8 @@
 """A real browser (Debian's headless Chromium driven by Playwright) opens every tab, runs an offline
 example and checks what the page shows. The live-webcam tab gets Chromium's synthetic camera.
 
+Every wait is for a condition on the page (a bounded `expect`/`wait_for`), never a fixed sleep.
+
 Screenshots go to $SCREENSHOT_DIR when set (the README's come from
 `SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/test_browser.py`), else to a temp folder.
 """
@@ -11,9 +13,18 @@ import re
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
-pytestmark = pytest.mark.browser
+from analysis.ablation import ABLATION_SOURCES, ZEROSHOT
+from demos.examples import EXAMPLE_TEXTS, example_videos
+
+
+class PageDidNotLoad(AssertionError):
+    """The app's page never finished loading (a script error, or the loading overlay stayed)."""
+
+
+pytestmark = [pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -22,6 +33,18 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
 ]
 RESULT_TIMEOUT_MS = 180_000
+LOAD_TIMEOUT_MS = 60_000
+STEP_TIMEOUT_MS = 30_000
+
+# The first image example is examples/scenes/rgb/scene_00000.png, 320x240, at the tab's default FOV of 63°.
+IMAGE_SUMMARY = re.compile(
+    r"^Depth 320x240: min \d+\.\d\d m, median \d+\.\d\d m, max \d+\.\d\d m · point cloud \d{1,3}(,\d{3})* points \(FOV 63°\)$")
+
+
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -39,44 +62,79 @@ def page(app_url):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
-        page = context.new_page()
-        page.goto(app_url)
-        page.get_by_role("tab", name="Image depth").wait_for(timeout=60_000)
-        yield page
-        browser.close()
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
+            page = context.new_page()
+            script_errors: list[str] = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
+            page.goto(app_url)
+            page.get_by_role("tab", name="Image depth").wait_for(timeout=LOAD_TIMEOUT_MS)
+            try:
+                # Loaded: the first tab's picture input is drawn and the page's loading overlay is gone.
+                expect(page.get_by_role("tabpanel").get_by_text("Picture", exact=True)).to_be_visible(
+                    timeout=LOAD_TIMEOUT_MS)
+                expect(page.get_by_text("Loading...", exact=True)).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
+            except AssertionError as error:
+                raise PageDidNotLoad(f"the app's page did not finish loading; script errors: {script_errors}") from error
+            if script_errors:
+                raise PageDidNotLoad(f"script errors while the page loaded: {script_errors}")
+            yield page
+        finally:
+            browser.close()
 
 
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-    page.wait_for_timeout(500)
+def open_tab(page, name: str):
+    """Select a tab and return its panel (the page shows one tab panel at a time)."""
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true", timeout=STEP_TIMEOUT_MS)
+    panel = page.get_by_role("tabpanel")
+    expect(panel).to_have_count(1)
+    return panel
 
 
-def run_first_example(page, button: str) -> None:
+def run_first_example(panel, button: str, loaded) -> None:
+    """Click the first offline example, wait until `loaded` (a locator in the inputs) shows it, then run."""
     # One-input examples render as a gallery, several-input ones as a table.
-    page.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
-    page.wait_for_timeout(1000)  # the example loads into the inputs
-    page.get_by_role("button", name=button).click()
+    panel.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
+    expect(loaded).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    panel.get_by_role("button", name=button).click()
 
 
 def test_image_tab_shows_slider_summary_and_point_cloud(page, shots):
-    open_tab(page, "Image depth")
-    run_first_example(page, "Estimate depth")
-    summary = page.get_by_text(re.compile(r"Depth \d+x\d+: min .* point cloud [\d,]+ points"))
-    summary.wait_for(timeout=RESULT_TIMEOUT_MS)
-    assert page.locator(".slider-wrap img:visible, [data-testid=imageslider] img:visible").count() >= 1 or \
-        page.locator("img:visible").count() >= 2
-    assert page.get_by_text("Loaded:").first.is_visible() or page.get_by_text("Model").first.is_visible()
+    panel = open_tab(page, "Image depth")
+    run_first_example(panel, "Estimate depth", loaded=panel.get_by_test_id("image").locator("img"))
+    expect(panel.get_by_text(IMAGE_SUMMARY)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    # The before/after slider holds exactly two different 320x240 pictures: the input and its depth.
+    sides = panel.get_by_test_id("imageslider-image")
+    expect(sides).to_have_count(2)
+    for side in (sides.nth(0), sides.nth(1)):
+        expect(side).to_have_js_property("naturalWidth", 320)
+        expect(side).to_have_js_property("naturalHeight", 240)
+    assert sides.nth(0).get_attribute("src") != sides.nth(1).get_attribute("src")
+    expect(panel.locator("canvas")).to_have_count(1)  # the point-cloud viewer
+    downloads = {"Raw depth (.npy, metres)": "depth.npy", "Depth PNG (16-bit, millimetres)": "depth_mm.png",
+                 "Point cloud (.ply)": "depth.ply"}
+    for label, name in downloads.items():
+        block = panel.locator(".block", has=page.get_by_text(label, exact=True))
+        expect(block.locator("a[download]")).to_have_attribute("download", name)
+    # The model panel (a closed accordion) says which model answered.
+    panel.locator(".gr-accordion").get_by_role("button", name="Model").click()
+    expect(panel.get_by_text(re.compile(r"^Loaded: synthetic-tiny \(mirror\) — "))).to_be_visible(
+        timeout=STEP_TIMEOUT_MS)
     page.screenshot(path=str(shots / "image_depth.png"), full_page=True)
 
 
 def test_webcam_tab_streams_depth_from_a_fake_camera(page, shots):
-    open_tab(page, "Live webcam")
-    page.get_by_text("Click to Access Webcam").click()
-    record = page.locator("button.capture-button").first  # "Record" (aria-label "capture photo")
-    record.wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)  # let the camera deliver frames before recording starts
-    rate = page.get_by_text(re.compile(r"ms per frame"))
+    panel = open_tab(page, "Live webcam")
+    panel.get_by_text("Click to Access Webcam").click()
+    record = panel.locator("button.capture-button").first  # "Record" (aria-label "capture photo")
+    record.wait_for(timeout=LOAD_TIMEOUT_MS)
+    # Recording starts once the camera delivers frames.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2 && v.videoWidth > 0)",
+        timeout=LOAD_TIMEOUT_MS)
+    rate = panel.get_by_text(re.compile(r"ms per frame"))
     for attempt in range(2):  # a user whose stream did not start presses Record again
         record.click()
         try:
@@ -87,50 +145,64 @@ def test_webcam_tab_streams_depth_from_a_fake_camera(page, shots):
             if attempt == 1:
                 raise
     # More frames keep arriving, and the achieved rate is shown once there are two.
-    page.get_by_text(re.compile(r"\d+\.\d fps · model \d+ ms per frame · \d+x\d+ · ([3-9]|\d\d+) frames")).wait_for(
+    panel.get_by_text(re.compile(r"^\d+\.\d fps · model \d+ ms per frame · \d+x\d+ · ([3-9]|\d\d+) frames$")).wait_for(
         timeout=RESULT_TIMEOUT_MS)
     page.screenshot(path=str(shots / "live_webcam.png"), full_page=True)
-    stop = page.get_by_role("button", name=re.compile("Stop"))
+    stop = panel.get_by_role("button", name=re.compile("Stop"))
     if stop.count():
         stop.first.click()
 
 
 def test_video_tab_analyses_the_example_walk(page, shots):
-    open_tab(page, "Video")
-    run_first_example(page, "Analyse video")
-    page.get_by_text(re.compile(r"Analysed \d+ frames|⚠️")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
-    page.get_by_text("flicker_mean").first.wait_for(timeout=60_000)
-    assert page.locator("video:visible").count() >= 1
-    assert page.locator(".js-plotly-plot:visible, .plot-container:visible").count() >= 1
+    (example,) = example_videos()
+    capture = cv2.VideoCapture(example)
+    count, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    assert (count, fps) == (24, 10.0)  # the example walk; at the tab's default 5 fps every second frame: 12
+    panel = open_tab(page, "Video")
+    # The input's player (the example gallery shows the same file as a thumbnail video).
+    run_first_example(panel, "Analyse video", loaded=panel.locator("video[data-testid='Video-player'][src$='/video.mp4']"))
+    expect(panel.get_by_text("Analysed 12 frames.", exact=True)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(panel.get_by_text("⚠️")).to_have_count(0)  # the example is within every limit: no warning
+    expect(panel.get_by_text("flicker_mean")).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    expect(panel.locator("video[src$='/depth_video.mp4']")).to_have_count(1, timeout=STEP_TIMEOUT_MS)
+    expect(panel.locator(".js-plotly-plot")).to_have_count(1, timeout=STEP_TIMEOUT_MS)  # the per-frame curves
     page.screenshot(path=str(shots / "video.png"), full_page=True)
 
 
 def test_ablation_tab_compares_sources_with_ground_truth(page, shots):
-    open_tab(page, "Mirror ablation")
-    run_first_example(page, "Run ablation")
-    page.get_by_text("mean abs. difference to learned mirror").first.wait_for(timeout=RESULT_TIMEOUT_MS)
-    assert page.get_by_text(re.compile("abs_rel ↓")).first.is_visible()  # metrics: the example has ground truth
+    panel = open_tab(page, "Mirror ablation")
+    run_first_example(panel, "Run ablation", loaded=panel.get_by_test_id("image").locator("img"))
+    differences = panel.locator("table", has=page.get_by_text("mean abs. difference to learned mirror (m)"))
+    expect(differences).to_have_count(1, timeout=RESULT_TIMEOUT_MS)
+    # The example has ground truth, so a metrics table comes first: one row per source and the zero-shot baseline.
+    metrics = panel.locator("table", has=page.get_by_text("abs_rel ↓", exact=True))
+    expect(metrics).to_have_count(1)
+    variants = sorted([*ABLATION_SOURCES, ZEROSHOT])
+    assert sorted(metrics.locator("tbody tr td:first-child").all_inner_texts()) == variants
+    assert sorted(differences.locator("tbody tr td:first-child").all_inner_texts()) == variants
     page.screenshot(path=str(shots / "mirror_ablation.png"), full_page=True)
 
 
 def test_attention_tab_shows_grid_heatmaps_and_summary(page, shots):
-    open_tab(page, "Attention viewer")
-    run_first_example(page, "Show attention")
-    page.get_by_text(re.compile(r"materials \(with \[CLS\]/\[SEP\]\)")).wait_for(timeout=RESULT_TIMEOUT_MS)
-    page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
-    plots = page.locator(".js-plotly-plot:visible")
-    plots.nth(1).wait_for(timeout=30_000)  # the heatmap and the heads-as-positions view
-    assert plots.count() >= 2
+    panel = open_tab(page, "Attention viewer")
+    run_first_example(panel, "Show attention", loaded=panel.get_by_label("Text"))
+    expect(panel.get_by_label("Text")).to_have_value(EXAMPLE_TEXTS[0])
+    # "GNU Emacs text editor with syntax highlighting": 7 words + [CLS] and [SEP]; the bundled model has v = 8.
+    expect(panel.get_by_text("9 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
+                             exact=True)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(panel.get_by_text(re.compile(r"^head \d \(entropy \d+\.\d\d\): "))).to_have_count(8, timeout=STEP_TIMEOUT_MS)
+    expect(panel.locator(".js-plotly-plot")).to_have_count(2, timeout=STEP_TIMEOUT_MS)  # heatmap, heads as positions
     page.screenshot(path=str(shots / "attention.png"), full_page=True)
 
 
 def test_bad_input_shows_an_error_and_the_app_keeps_serving(page):
-    open_tab(page, "Attention viewer")
-    box = page.get_by_label("Text")
+    panel = open_tab(page, "Attention viewer")
+    box = panel.get_by_label("Text")
     box.fill("   ")
-    page.get_by_role("button", name="Show attention").click()
-    page.get_by_text(re.compile("text is empty", re.I)).first.wait_for(timeout=60_000)
+    panel.get_by_role("button", name="Show attention").click()
+    expect(page.get_by_text(re.compile("text is empty", re.I)).first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     box.fill("the app still answers")
-    page.get_by_role("button", name="Show attention").click()
-    page.get_by_text(re.compile(r"\d+ materials \(with")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
-    assert "6 materials" in page.get_by_text(re.compile(r"\d+ materials \(with")).first.inner_text()
+    panel.get_by_role("button", name="Show attention").click()
+    expect(panel.get_by_text("6 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
+                             exact=True)).to_be_visible(timeout=RESULT_TIMEOUT_MS)

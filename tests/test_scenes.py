@@ -13,18 +13,15 @@ import pytest
 from common.camera import intrinsics_for
 from common.scene_folder import read_poses, read_rgbd_folder
 from common.sizes import parse_size
+from scenes.__main__ import main as scenes_cli
 from scenes.camera import look_at, pose_from_angles
-from scenes.generate import render_scene, render_video, scene_seed
+from scenes.generate import render_scene, render_video, scene_seed, video_room
 from scenes.geometry import SceneObject, box, quad
 from scenes.render import render_view
 from scenes.room import build_room
 from scenes.scene import Light, Scene
-from scenes.textures import Material
-from scenes.views import sample_camera
-from scenes.__main__ import main as scenes_cli
-from scenes.generate import video_room
-from scenes.textures import albedo
-from scenes.views import camera_path
+from scenes.textures import Material, albedo
+from scenes.views import camera_path, sample_camera
 
 SMALL = (60, 80)
 
@@ -32,7 +29,8 @@ SMALL = (60, 80)
 def _wall_scene(x: float) -> Scene:
     """One large vertical plane x = const, facing -x."""
     corners = np.array([[x, -50, -50], [x, 50, -50], [x, 50, 50], [x, -50, 50]], dtype=float)
-    return Scene([SceneObject("wall", quad(corners), Material("checker", scale=0.3))], [Light("directional", (0.6, 0.6, 0.6), direction=(1, 0.2, -0.3))])
+    return Scene([SceneObject("wall", quad(corners), Material("checker", scale=0.3))],
+                 [Light("directional", (0.6, 0.6, 0.6), direction=(1, 0.2, -0.3))])
 
 
 def _backproject_world(frame) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +183,7 @@ def test_cli_writes_a_dataset_that_reads_back(tmp_path):
     intrinsics = json.loads((out / "intrinsics.json").read_text())
     assert (intrinsics["width"], intrinsics["height"]) == (32, 24) and intrinsics["fx"] == pytest.approx(518.8 / 20)
     names, poses = read_poses(out)
-    for index, (name, rgb, depth, K) in enumerate(items):
+    for index, (_name, rgb, depth, K) in enumerate(items):
         expected = render_scene(scene_seed(5, index), (24, 32))
         assert np.array_equal(rgb, expected.rgb)
         assert np.abs(depth - expected.depth).max() <= 0.5e-3 + 1e-6  # 16-bit millimetres
@@ -217,17 +215,63 @@ def test_cli_rejects_bad_arguments_with_exit_code_2(tmp_path, capsys):
     assert result.returncode == 2 and "Traceback" not in result.stderr and "size" in result.stderr
 
 
-def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_deterministically():
-    import numpy as np
+def _crowded_room() -> Scene:
+    """A 3 x 3 m room whose floor is one obstacle from wall to wall: no camera position is free."""
+    room = (0.0, 0.0, 0.0, 3.0, 3.0, 2.5)
+    furniture = SceneObject("wall-to-wall crate", box((1.5, 1.5, 0.5), (3.0, 3.0, 1.0)), Material("wood"), obstacle=True)
+    return Scene([furniture], [Light("directional", (0.7, 0.7, 0.7))], room=room)
 
-    from scenes.room import build_room
-    from scenes.views import sample_camera
 
-    crowded_seed = 1392318314  # scene 280 of seed 100: its first room has no free camera position
-    rng = np.random.default_rng(crowded_seed)
-    room = build_room(rng)
+def test_a_room_without_free_floor_has_no_camera_viewpoint():
+    room = _crowded_room()
+    assert max(room.clearance(x, y) for x in np.linspace(0, 3, 13) for y in np.linspace(0, 3, 13)) == 0.0
     with pytest.raises(RuntimeError, match="no free camera position"):
-        sample_camera(room, rng)
-    first, second = render_scene(crowded_seed, (30, 40)), render_scene(crowded_seed, (30, 40))
-    np.testing.assert_array_equal(first.depth, second.depth)
-    assert 0.5 < float(first.depth.min()) and float(first.depth.max()) < 10.0
+        sample_camera(room, np.random.default_rng(0))
+
+
+def _first_room_crowded(monkeypatch, rooms: list) -> None:
+    """render_scene's first room is the crowded one; later rooms come from the real generator.
+    Every room it gets is appended to `rooms`."""
+    import scenes.generate
+
+    calls = []
+
+    def build(rng, *args, **kwargs):
+        calls.append(1)
+        room = _crowded_room() if len(calls) == 1 else build_room(rng, *args, **kwargs)
+        rooms.append(room)
+        return room
+
+    monkeypatch.setattr(scenes.generate, "build_room", build)
+
+
+def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_deterministically(monkeypatch):
+    seed, size = 42, (30, 40)
+    rooms: list = []
+    _first_room_crowded(monkeypatch, rooms)
+    fallback = render_scene(seed, size)
+    assert len(rooms) == 2 and rooms[0].objects[0].name == "wall-to-wall crate"
+    # Documented: another room is drawn from the same generator, so the frame depends on the seed alone.
+    rng = np.random.default_rng(seed)
+    with pytest.raises(RuntimeError):
+        sample_camera(_crowded_room(), rng)  # the failed search uses up its draws
+    room = build_room(rng)
+    expected = render_view(room, intrinsics_for(size), sample_camera(room, rng), size)
+    np.testing.assert_array_equal(fallback.depth, expected.depth)
+    np.testing.assert_array_equal(fallback.rgb, expected.rgb)
+    np.testing.assert_array_equal(fallback.pose, expected.pose)
+    _first_room_crowded(monkeypatch, rooms)
+    again = render_scene(seed, size)
+    np.testing.assert_array_equal(again.depth, fallback.depth)
+    np.testing.assert_array_equal(again.rgb, fallback.rgb)
+    # It really is another room: the seed's own first room gives a different frame.
+    monkeypatch.undo()
+    assert not np.array_equal(render_scene(seed, size).depth, fallback.depth)
+
+
+def test_only_crowded_rooms_give_a_clear_error(monkeypatch):
+    import scenes.generate
+
+    monkeypatch.setattr(scenes.generate, "build_room", lambda rng, *args, **kwargs: _crowded_room())
+    with pytest.raises(RuntimeError, match=rf"seed 3: no free camera position in {scenes.generate.ROOM_ATTEMPTS} rooms"):
+        render_scene(3, (30, 40))

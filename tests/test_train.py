@@ -1,6 +1,7 @@
 """Training: the loss falls, only mirror and decoder change, resume is exact, DDP runs on 2 CPU processes."""
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,13 @@ def scenes(tmp_path_factory):
     write_scenes(root / "train", count=8, size=SIZE, seed=11, progress=False)
     write_scenes(root / "val", count=2, size=SIZE, seed=12, progress=False)
     return root
+
+
+def free_port() -> int:
+    """A port nobody listens on now (the OS picks it), so parallel runs do not collide."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def config(scenes, out, **overrides):
@@ -70,7 +78,7 @@ def test_resume_reproduces_the_next_step_loss(scenes, tmp_path):
 
 def test_ddp_with_two_cpu_processes_runs_two_steps(scenes, tmp_path):
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
                "-m", "mirror_model.train", "--data", "synthetic", "--data-root", str(scenes), "--out", str(out),
                "--input-size", "64x96", "--mirror-tokens", "8", "--batch-size", "2", "--max-steps", "2",
                "--val-limit", "1", "--log-every", "1"]
