@@ -75,16 +75,18 @@ def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray
         max_pixels = default_max_pixels()
     if path.suffix.lower() == ".npy":
         try:
-            header = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
-        except (ValueError, OSError):
+            with open(path, "rb") as file:  # the header only: shape before any data are read
+                version = np.lib.format.read_magic(file)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                header_shape, _, _ = read_header(file)
+        except (ValueError, OSError, SyntaxError):
             raise ValueError(f"{path.name}: not a readable .npy array") from None
-        shape = tuple(int(side) for side in header.shape)
+        shape = tuple(int(side) for side in header_shape)
         if len(shape) == 3 and 1 in (shape[0], shape[-1]):
             shape = tuple(side for side in shape if side != 1) if shape.count(1) < 3 else (1, 1)
         if len(shape) != 2:
-            raise ValueError(f"{path.name}: expected an HxW depth array, got shape {header.shape}")
+            raise ValueError(f"{path.name}: expected an HxW depth array, got shape {tuple(header_shape)}")
         check_pixels(shape[1], shape[0], max_pixels, f"depth map {path.name}")
-        del header
         try:
             depth = np.load(path, allow_pickle=False)
         except (ValueError, OSError):
@@ -128,10 +130,9 @@ def colorize_depth(
     vmin = None if vmin is None or not np.isfinite(vmin) else float(vmin)
     vmax = None if vmax is None or not np.isfinite(vmax) else float(vmax)
     if valid.any() and (vmin is None or vmax is None):
-        values = depth[valid]
-        lo = float(np.percentile(values, 2)) if vmin is None else vmin
-        hi = float(np.percentile(values, 98)) if vmax is None else vmax
-        del values
+        low, high = np.percentile(depth[valid], [2, 98], overwrite_input=True)  # one copy, partitioned in place
+        lo = float(low) if vmin is None else vmin
+        hi = float(high) if vmax is None else vmax
     else:
         lo, hi = (vmin if vmin is not None else 0.0), (vmax if vmax is not None else 1.0)
     if not hi > lo:

@@ -139,9 +139,13 @@ def image_header_size(path: str | Path, max_pixels: int | None = None, what: str
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 width, height = img.size
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as error:  # Pillow's own guard fired first: its message holds the count
+        import re
+
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f" ({int(found.group(1)) / 1e6:.1f} megapixels)" if found else ""
         raise ImageTooLargeError(
-            f"{what} has far more pixels than the limit of {(max_pixels or 0) / 1e6:.1f} megapixels. "
+            f"{what} has too many pixels{size}; the limit is {(max_pixels or 0) / 1e6:.1f} megapixels. "
             f"Downscale it first{hint}.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
