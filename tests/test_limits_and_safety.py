@@ -395,3 +395,34 @@ def test_temporal_cli_rejects_nan_fps_before_loading_a_model(tmp_path, capsys, m
     assert "argument --fps: the value must be a finite number" in capsys.readouterr().err
     defaults = build_parser().parse_args(["x", "--out", "y"])
     assert (defaults.max_frames, defaults.max_side) == (VIDEO_MAX_FRAMES, VIDEO_MAX_SIDE) == (240, 640)
+
+
+def test_hub_checkpoints_fetch_only_their_files_under_a_size_cap(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    import mirror_model.predict as predict
+
+    fetched = []
+
+    def snapshot_download(repo_id, allow_patterns=None, local_files_only=False):
+        fetched.append((repo_id, tuple(allow_patterns or ()), local_files_only))
+        if local_files_only:
+            raise FileNotFoundError("not cached")
+        return str(tmp_path)
+
+    sizes = {"card.json": 2_000, "model.safetensors": 600 * 2**20, "clip.safetensors": 0, "huge.bin": 50 * 2**30}
+
+    class Api:
+        def model_info(self, repo_id, files_metadata=False):
+            return SimpleNamespace(siblings=[SimpleNamespace(rfilename=n, size=s) for n, s in sizes.items()])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    monkeypatch.setattr(predict.clip_backbone, "hub_reachable", lambda: True)
+    with pytest.raises(ValueError, match="'someone/model' is 600 MB; the limit is 512 MB"):
+        predict._download_from_hub("someone/model", max_bytes=512 * 2**20)
+    assert predict._download_from_hub("someone/model", max_bytes=1024 * 2**20) == tmp_path
+    assert all(set(patterns) == {"card.json", "model.safetensors", "clip.safetensors"} for _, patterns, _ in fetched)
+    assert [local for *_, local in fetched] == [True, True, False]  # the network only under the cap
