@@ -29,7 +29,13 @@ from analysis.temporal_metrics import fit_scale_shift, flicker, opw_pair, static
 from common.depth_metrics import compute_depth_metrics
 from common.frames import FrameSample, FrameSource, open_frames
 from common.jsonio import json_safe
+from common.validate import number_argument
 from common.video_io import VideoWriter, side_by_side
+
+# Default limits, shared by the command line and the app's video tab (the CLI's flags lift them).
+VIDEO_MAX_FRAMES = 240
+VIDEO_MAX_SIDE = 640
+VIDEO_MAX_DURATION_S = 120.0
 
 RECORD_FIELDS = ("index", "time_s", "mean_depth", "flicker", "opw", "median_ratio", "drift_scale", "drift_shift",
                  "scale_to_gt", "tae", "abs_rel", "d1")  # fmt: skip
@@ -274,11 +280,14 @@ def run_temporal_study(
     write_depth_video: bool = True,
     progress: bool = True,
     on_frame: Callable[[FrameSample, np.ndarray], None] | None = None,
+    plot_html: bool = True,
 ) -> TemporalResult:
     """The whole study for a video file or scene folder: summary.json, per_frame.csv,
     temporal_curves.html (plotly), temporal_curves.png (matplotlib) and depth_video.mp4.
     `on_frame(frame, depth)` sees every prediction (e.g. to keep some frames for display).
-    `source` may be an already opened FrameSource (then the sampling arguments are its own)."""
+    `source` may be an already opened FrameSource (then the sampling arguments are its own).
+    `plot_html=False` writes the plotly figure as temporal_curves.json (a few kB) instead of a
+    self-contained HTML page (about 5 MB, as it carries plotly.js)."""
     frames = source if isinstance(source, FrameSource) else open_frames(source, target_fps, max_frames, max_side)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -306,8 +315,11 @@ def run_temporal_study(
         if writer is not None:  # no half-written video left behind
             writer.discard()
         raise
-    outputs = {"summary": "summary.json", "per_frame": "per_frame.csv", "plot_html": "temporal_curves.html",
-               "plot_png": "temporal_curves.png"}  # fmt: skip
+    outputs = {"summary": "summary.json", "per_frame": "per_frame.csv", "plot_png": "temporal_curves.png"}
+    if plot_html:
+        outputs["plot_html"] = "temporal_curves.html"
+    else:
+        outputs["plot_json"] = "temporal_curves.json"
     if writer is not None:
         writer.close()
         outputs["depth_video"] = "depth_video.mp4"
@@ -323,9 +335,30 @@ def run_temporal_study(
     (out_dir / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n")
     times, curves = records_to_curves(result.records)
     title = f"Temporal consistency: {frames.name}"
-    save_plotly_html(per_frame_figure(times, curves, title=title, x_label="time (s)"), out_dir / "temporal_curves.html")
+    figure = per_frame_figure(times, curves, title=title, x_label="time (s)")
+    if plot_html:
+        save_plotly_html(figure, out_dir / "temporal_curves.html")
+    else:
+        figure.write_json(str(out_dir / "temporal_curves.json"))
     save_matplotlib(per_frame_figure_mpl(times, curves, title=title, x_label="time (s)"), out_dir / "temporal_curves.png")
     return result
+
+
+def limit_notes(frames: FrameSource, max_frames: int | None, max_side: int | None) -> list[str]:
+    """Plain sentences for the limits that cut a video short or downscale it (empty when none apply)."""
+    info = frames.video
+    if info is None:
+        return []
+    notes = []
+    rate = min(frames.target_fps, info.fps) if frames.target_fps else info.fps
+    wanted = int(info.duration_s * rate) + 1
+    if max_frames and wanted > max_frames:
+        notes.append(f"the video has about {wanted} frames at {rate:g} fps ({info.duration_s:.0f} s); "
+                     f"only the first {max_frames} are analysed (--max-frames lifts the limit, 0 = none)")
+    if max_side and max(info.width, info.height) > max_side:
+        notes.append(f"frames are {info.width}x{info.height}; they are downscaled to {max_side} px on the longest "
+                     "side (--max-side 0 keeps the full size)")
+    return notes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,10 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="depth model preset, checkpoint folder or Hub repo id (default: synthetic-tiny); "
                         f"'{GROUND_TRUTH_MODEL}' uses a scene folder's true depth as the reference level")
     parser.add_argument("--out", required=True, help="output folder for summary.json, per_frame.csv, plots and depth_video.mp4")
-    parser.add_argument("--fps", type=float, default=None, help="sample frames at this rate (default: every frame)")
-    parser.add_argument("--max-frames", type=int, default=None, help="analyse at most this many frames")
-    parser.add_argument("--max-side", type=int, default=None, help="downscale frames so the longest side is at most this")
-    parser.add_argument("--batch", type=int, default=8, help="frames per prediction batch (default 8)")
+    parser.add_argument("--fps", type=number_argument(minimum=0.001, maximum=1000), default=None,
+                        help="sample frames at this rate (default: every frame)")
+    parser.add_argument("--max-frames", type=number_argument(minimum=0, integer=True), default=VIDEO_MAX_FRAMES,
+                        help=f"analyse at most this many frames (default {VIDEO_MAX_FRAMES}; 0 = no limit)")
+    parser.add_argument("--max-side", type=number_argument(minimum=0, integer=True), default=VIDEO_MAX_SIDE,
+                        help=f"downscale frames so the longest side is at most this (default {VIDEO_MAX_SIDE}; 0 = full size)")
+    parser.add_argument("--batch", type=number_argument(minimum=1, maximum=1024, integer=True), default=8,
+                        help="frames per prediction batch (default 8)")
     parser.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="optical flow for OPW and static pixels")
     parser.add_argument("--static-only", action="store_true", help="flicker on static pixels only (small optical flow)")
     parser.add_argument("--tae-align", choices=("none", "frame"), default="none",
@@ -355,9 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = TemporalConfig(flow_method=args.flow, static_only=args.static_only, tae_align=args.tae_align)
-        if args.batch <= 0:
-            raise ValueError(f"--batch must be positive, got {args.batch}")
-        frames = open_frames(args.source, args.fps, args.max_frames, args.max_side)  # bad input fails before a model loads
+        frames = open_frames(args.source, args.fps, args.max_frames or None, args.max_side or None)  # before a model loads
+        for note in limit_notes(frames, args.max_frames, args.max_side):
+            print(f"note: {note}", file=sys.stderr)
         if args.model == GROUND_TRUTH_MODEL:
             predictor = None
         else:

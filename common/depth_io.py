@@ -8,16 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
+from common.validate import check_pixels, default_max_pixels
+
 MM_PER_M = 1000.0
 UINT16_MAX_M = 65.535
 
 
 def depth_to_png16(depth_m: np.ndarray) -> np.ndarray:
     """Metres (float) to uint16 millimetres; invalid values (nan, inf, <=0) become 0, far values clip."""
-    depth = np.asarray(depth_m, dtype=np.float64)
-    valid = np.isfinite(depth) & (depth > 0)
-    mm = np.where(valid, np.round(depth * MM_PER_M), 0)
-    return np.clip(mm, 0, 65535).astype(np.uint16)
+    depth = np.asarray(depth_m, dtype=np.float32)  # float32 is exact to well under a millimetre up to 65 m
+    mm = depth * np.float32(MM_PER_M)
+    mm[~(np.isfinite(mm) & (mm > 0))] = 0
+    np.clip(mm, 0, 65535, out=mm)
+    return np.round(mm, out=mm).astype(np.uint16)
 
 
 def png16_to_depth(mm: np.ndarray) -> np.ndarray:
@@ -35,11 +38,20 @@ def write_depth_png(path: str | Path, depth_m: np.ndarray) -> Path:
     return path
 
 
-def read_depth_png(path: str | Path, scale: float = MM_PER_M) -> np.ndarray:
-    """A 16-bit depth PNG as float32 metres. `scale` is units per metre (1000 for mm, 256 for KITTI)."""
+def read_depth_png(path: str | Path, scale: float = MM_PER_M, max_pixels: int | None = -1) -> np.ndarray:
+    """A 16-bit depth PNG as float32 metres. `scale` is units per metre (1000 for mm, 256 for KITTI).
+
+    `max_pixels` caps width x height from the PNG header before decoding (-1: the default cap,
+    common.validate.default_max_pixels(); None or 0: no cap)."""
     import cv2
 
+    from common.image_io import image_header_size
+
     path = Path(path)
+    if max_pixels == -1:
+        max_pixels = default_max_pixels()
+    if max_pixels and image_header_size(path, max_pixels, f"depth map {path.name}") is None:
+        raise ValueError(f"{path}: not a readable depth image (expected a 16-bit PNG)")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ValueError(f"{path}: not a readable depth image (expected a 16-bit PNG)")
@@ -51,12 +63,30 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M) -> np.ndarray:
 DEPTH_SUFFIXES = (".npy", ".png")
 
 
-def read_depth_file(path: str | Path) -> np.ndarray:
-    """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres)."""
+def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray:
+    """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres).
+
+    `max_pixels` caps the map's size, read from the .npy or PNG header before the data are loaded
+    (-1: the default cap; None or 0: no cap)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"depth file not found: {path.name}")
+    if max_pixels == -1:
+        max_pixels = default_max_pixels()
     if path.suffix.lower() == ".npy":
+        try:
+            with open(path, "rb") as file:  # the header only: shape before any data are read
+                version = np.lib.format.read_magic(file)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                header_shape, _, _ = read_header(file)
+        except (ValueError, OSError, SyntaxError):
+            raise ValueError(f"{path.name}: not a readable .npy array") from None
+        shape = tuple(int(side) for side in header_shape)
+        if len(shape) == 3 and 1 in (shape[0], shape[-1]):
+            shape = tuple(side for side in shape if side != 1) if shape.count(1) < 3 else (1, 1)
+        if len(shape) != 2:
+            raise ValueError(f"{path.name}: expected an HxW depth array, got shape {tuple(header_shape)}")
+        check_pixels(shape[1], shape[0], max_pixels, f"depth map {path.name}")
         try:
             depth = np.load(path, allow_pickle=False)
         except (ValueError, OSError):
@@ -67,8 +97,17 @@ def read_depth_file(path: str | Path) -> np.ndarray:
             raise ValueError(f"{path.name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
         return depth.astype(np.float32)
     if path.suffix.lower() == ".png":
-        return read_depth_png(path)
+        return read_depth_png(path, max_pixels=max_pixels)
     raise ValueError(f"{path.name}: depth maps must be .npy (metres) or 16-bit .png (millimetres)")
+
+
+def colormap_lut(cmap: str) -> np.ndarray:
+    """A matplotlib colormap as a (256, 3) uint8 table; a ValueError naming the problem for an unknown name."""
+    from matplotlib import colormaps
+
+    if not isinstance(cmap, str) or cmap not in colormaps:
+        raise ValueError(f"unknown colormap {str(cmap)[:40]!r}; use a matplotlib colormap name such as 'turbo'")
+    return (colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
 
 
 def colorize_depth(
@@ -80,23 +119,33 @@ def colorize_depth(
 ) -> np.ndarray:
     """Depth to an RGB uint8 image with a matplotlib colormap. Near is warm by default (invert=True).
 
-    vmin/vmax default to the 2nd/98th percentiles of valid depth, so outliers do not wash out the map.
-    Invalid pixels (<=0 or non-finite) are black.
+    vmin/vmax default to the 2nd/98th percentiles of valid depth, so outliers do not wash out the map;
+    a non-finite vmin or vmax (NaN, inf) is treated as not given, so it never yields a black map.
+    Invalid pixels (<=0 or non-finite) are black. Works in float32 and a 256-entry colour table, so a
+    map needs about 11 bytes per pixel, not the 32 of a float64 RGBA image.
     """
-    from matplotlib import colormaps
-
+    lut = colormap_lut(cmap)
     depth = np.asarray(depth_m, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > 0)
-    if valid.any():
-        lo = float(np.percentile(depth[valid], 2)) if vmin is None else float(vmin)
-        hi = float(np.percentile(depth[valid], 98)) if vmax is None else float(vmax)
+    vmin = None if vmin is None or not np.isfinite(vmin) else float(vmin)
+    vmax = None if vmax is None or not np.isfinite(vmax) else float(vmax)
+    if valid.any() and (vmin is None or vmax is None):
+        low, high = np.percentile(depth[valid], [2, 98], overwrite_input=True)  # one copy, partitioned in place
+        lo = float(low) if vmin is None else vmin
+        hi = float(high) if vmax is None else vmax
     else:
-        lo, hi = 0.0, 1.0
-    if hi <= lo:
+        lo, hi = (vmin if vmin is not None else 0.0), (vmax if vmax is not None else 1.0)
+    if not hi > lo:
         hi = lo + 1e-6
-    norm = np.clip((depth - lo) / (hi - lo), 0.0, 1.0)
+    norm = depth - np.float32(lo)
+    norm *= np.float32(1.0 / (hi - lo))
+    np.clip(norm, 0.0, 1.0, out=norm)
     if invert:
-        norm = 1.0 - norm
-    rgb = (colormaps[cmap](norm)[..., :3] * 255.0 + 0.5).astype(np.uint8)
+        np.subtract(np.float32(1.0), norm, out=norm)
+    norm[~valid] = 0.0
+    norm *= np.float32(256.0)  # matplotlib's own binning: int(x * N), the top value in the last bin
+    index = np.minimum(norm.astype(np.uint16), 255)
+    del norm
+    rgb = lut[index]
     rgb[~valid] = 0
     return rgb

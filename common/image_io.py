@@ -5,13 +5,17 @@ pictures through `load_rgb` and arrays through `to_rgb_uint8`, so one picture gi
 everywhere. Grayscale is repeated to three channels, alpha is composited over black, 16-bit and
 float images are rescaled to 8 bits, palette images are expanded, and the EXIF orientation of
 photographs is applied. Non-images, empty files and images smaller than MIN_SIDE pixels on a side
-are rejected with a ValueError naming the file and the problem.
+are rejected with a ValueError naming the file and the problem. Files with more pixels than a cap
+(`max_pixels`, by default common.validate.default_max_pixels()) are refused from their header,
+before anything is decoded, with an ImageTooLargeError.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from common.validate import ImageTooLargeError, check_pixels, default_max_pixels
 
 MIN_SIDE = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -121,16 +125,52 @@ def write_rgb(path: str | Path, rgb: np.ndarray) -> Path:
     return path
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages."""
+def image_header_size(path: str | Path, max_pixels: int | None = None, what: str | None = None,
+                      hint: str = "") -> tuple[int, int] | None:
+    """(width, height) read from an image file's header only (Pillow opens lazily), None when
+    Pillow cannot identify the file; an ImageTooLargeError above `max_pixels` (None or 0: no cap)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    what = what or str(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as error:  # Pillow's own guard fired first: its message holds the count
+        import re
+
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f" ({int(found.group(1)) / 1e6:.1f} megapixels)" if found else ""
+        raise ImageTooLargeError(
+            f"{what} has too many pixels{size}; the limit is {(max_pixels or 0) / 1e6:.1f} megapixels. "
+            f"Downscale it first{hint}.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    check_pixels(width, height, max_pixels, what, hint)
+    return width, height
+
+
+def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages.
+
+    `max_pixels` caps width x height, checked from the header before decoding (-1: the default cap,
+    common.validate.default_max_pixels(); None or 0: no cap). A file whose header Pillow cannot read
+    is refused when a cap applies, since its size cannot be known before decoding."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise ValueError(f"{path}: is a directory, expected an image file")
-    data = path.read_bytes()
-    if not data:
+    if path.stat().st_size == 0:
         raise ValueError(f"{path}: file is empty (0 bytes), not an image")
+    if max_pixels == -1:
+        max_pixels = default_max_pixels()
+    if image_header_size(path, max_pixels, str(path), hint) is None and max_pixels:
+        raise ValueError(f"{path}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
+    data = path.read_bytes()
     # OpenCV first (keeps 16-bit colour PNG/TIFF exact); Pillow for what OpenCV cannot read (GIF, ...).
     array = _decode_with_opencv(data)
     if array is None:

@@ -7,11 +7,13 @@ import numpy as np
 
 from analysis.ablation import ABLATION_SOURCES, REFERENCE, ZEROSHOT, colorize_difference, run_ablation
 from common.depth_io import colorize_depth, read_depth_file
+from common.validate import ImageTooLargeError
 
+from .errors import guarded
 from .examples import example_images_with_depth
-from .inputs import PictureInput, as_rgb_image, limit_size
+from .inputs import PictureInput, as_rgb_image, choice, limit_size, max_upload_pixels
 from .model_panel import model_panel
-from .models import registry
+from .models import depth_caveat, registry
 
 SOURCE_LABELS = {
     "learned": "learned mirror",
@@ -30,9 +32,13 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
     import cv2
 
     try:
-        depth = read_depth_file(path)
+        depth = read_depth_file(path, max_pixels=max_upload_pixels())
+    except ImageTooLargeError:
+        raise gr.Error(f"The ground truth is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels. "
+                       "Downscale it and upload it again.") from None
     except (ValueError, OSError):
         raise gr.Error("The ground truth is not a readable depth map. Upload a 16-bit PNG in millimetres or a .npy in metres.") from None
+    depth[~np.isfinite(depth)] = 0.0  # NaN / infinity: no depth
     if depth.shape != shape:
         depth = cv2.resize(depth, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return depth
@@ -40,6 +46,8 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
 
 def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice: str, model_custom: str,
            progress=gr.Progress()):
+    sources = [choice(source, "Each mirror source", ABLATION_SOURCES) for source in (sources or [])]
+    zeroshot = bool(zeroshot)
     rgb = limit_size(as_rgb_image(image), MAX_SIDE)
     if not sources and not zeroshot:
         raise gr.Error("Select at least one mirror source or the zero-shot baseline.")
@@ -50,8 +58,8 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     progress(0.2, desc="Running every text-side source")
     try:
         result = run_ablation(loaded.predictor, [rgb], [gt], sources=tuple(sources), zeroshot=zeroshot)
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
+    except ValueError:
+        raise gr.Error("The ablation could not run on this picture and model; try the bundled model.") from None
     variants = list(result.depths)
     # One colour range for every map: the ground truth's (or the first source's) 2nd-98th percentile.
     reference = gt[gt > 0] if gt is not None and (gt > 0).any() else result.depths[variants[0]][0]
@@ -67,7 +75,8 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     ]
     table = result.table() if gt is not None else (
         result.table() + "\n\n*Upload a ground-truth depth (or pick an example) to get AbsRel, RMSE and δ metrics.*")
-    return depth_gallery, diff_gallery, table, loaded.status
+    caveat = depth_caveat(loaded.predictor.info)
+    return depth_gallery, diff_gallery, f"{caveat}\n\n{table}" if caveat else table, loaded.status
 
 
 def build() -> None:
@@ -87,7 +96,7 @@ def build() -> None:
             differences = gr.Gallery(label="Difference to the learned mirror (blue nearer, red farther)",
                                      columns=3, height="auto")
             table = gr.Markdown()
-    run.click(ablate, [image, ground_truth, sources, zeroshot, choice, custom], [depths, differences, table, status],
+    run.click(guarded(ablate), [image, ground_truth, sources, zeroshot, choice, custom], [depths, differences, table, status],
               api_name="mirror_ablation")
     examples = example_images_with_depth()
     if examples:

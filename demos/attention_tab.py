@@ -8,7 +8,9 @@ import gradio as gr
 
 from analysis.attention_stats import attention_heatmap, head_position_view
 
+from .errors import guarded
 from .examples import EXAMPLE_TEXTS
+from .inputs import number
 
 MAX_TEXT_CHARS = 2000
 _model = None
@@ -24,8 +26,8 @@ def attention_model():
         if _model is None:
             try:
                 _model = load_attention_model()
-            except FileNotFoundError as error:
-                raise gr.Error(str(error)) from None
+            except FileNotFoundError:
+                raise gr.Error("The bundled attention model is missing on this server.") from None
     return _model
 
 
@@ -58,11 +60,13 @@ def analyse_text(text: str, layer: float, head: float, progress=gr.Progress()):
         raise gr.Error("The text is empty: type a sentence or a package description, or pick an example.")
     if len(text) > MAX_TEXT_CHARS:
         raise gr.Error(f"The text has {len(text)} characters; the viewer takes at most {MAX_TEXT_CHARS}.")
+    layer = number(layer, "The layer", 0, 1000, integer=True)
+    head = number(head, "The head", 0, 1000, integer=True)
     progress(0.2, desc="Running the model")
     try:
         result = attention_for_text(text, attention_model())
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
+    except ValueError:
+        raise gr.Error("The attention viewer could not read this text; try a shorter or plainer one.") from None
     layer = min(int(layer), result["layers"] - 1)
     head = min(int(head), result["heads"] - 1)
     notice = (f"{len(result['materials'])} materials (with [CLS]/[SEP]), v = {result['v']} bytes each, "
@@ -85,6 +89,8 @@ def redraw(result: dict | None, layer: float, head: float):
     """Layer/head changes redraw from the cached result without running the model again."""
     if not result:
         return gr.skip(), gr.skip(), gr.skip()
+    layer = number(layer, "The layer", 0, 1000, integer=True)
+    head = number(head, "The head", 0, 1000, integer=True)
     layer = min(int(layer), result["layers"] - 1)
     head = min(int(head), result["heads"] - 1)
     return attention_heatmap(result, layer, head), head_position_view(result, layer), summary_markdown(result, layer)
@@ -105,10 +111,10 @@ def build() -> None:
         heatmap = gr.Plot(label="Material x material attention")
         positions = gr.Plot(label="Heads as character positions")
     summary = gr.Markdown()
-    run.click(analyse_text, [text, layer, head],
+    run.click(guarded(analyse_text), [text, layer, head],
               [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name="attention")
-    text.submit(analyse_text, [text, layer, head],
+    text.submit(guarded(analyse_text), [text, layer, head],
                 [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name=False)
     for control in (layer, head):
-        control.release(redraw, [result_state, layer, head], [heatmap, positions, summary], api_name=False)
+        control.release(guarded(redraw), [result_state, layer, head], [heatmap, positions, summary], api_name=False)
     gr.Examples(examples=[[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Examples")

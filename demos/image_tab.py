@@ -1,7 +1,6 @@
 """Image depth tab: picture in → before/after slider, raw depth downloads and a 3D point cloud."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -11,13 +10,30 @@ from common.camera import intrinsics_for
 from common.depth_io import colorize_depth, write_depth_png
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
+from . import storage
+from .errors import guarded
 from .examples import example_images
-from .inputs import PictureInput, as_rgb_image, limit_size
+from .inputs import PictureInput, as_rgb_image, choice, limit_size, number
 from .model_panel import model_panel
-from .models import registry
+from .models import depth_caveat, registry
 
 COLORMAPS = ["turbo", "viridis", "magma", "plasma", "inferno", "gray"]
 DEFAULT_FOV = 63.0  # NYU-like horizontal field of view, the bundled model's training setting
+FOV_RANGE = (20.0, 120.0)
+VOXEL_RANGE_CM = (0.0, 20.0)
+DEPTH_RANGE_M = (0.0, 1000.0)
+
+
+def check_view_settings(colormap, auto_range, range_min, range_max, fov_deg, voxel_cm):
+    """The display settings checked at the boundary (API clients can send NaN, infinity, anything)."""
+    colormap = choice(colormap, "The colormap", COLORMAPS)
+    fov_deg = number(fov_deg, "The field of view (degrees)", *FOV_RANGE)
+    voxel_cm = number(voxel_cm, "The point-cloud voxel (cm)", *VOXEL_RANGE_CM)
+    auto_range = bool(auto_range)
+    if not auto_range:
+        range_min = number(range_min, "Range min (m)", *DEPTH_RANGE_M)
+        range_max = number(range_max, "Range max (m)", *DEPTH_RANGE_M)
+    return colormap, auto_range, range_min, range_max, fov_deg, voxel_cm
 
 
 def depth_outputs(
@@ -52,15 +68,16 @@ def depth_outputs(
 
 def predict_image(image, colormap, auto_range, range_min, range_max, fov_deg, voxel_cm, model_choice, model_custom,
                   progress=gr.Progress()):
+    settings = check_view_settings(colormap, auto_range, range_min, range_max, fov_deg, voxel_cm)
     rgb = limit_size(as_rgb_image(image))
     progress(0.1, desc="Loading model")
     loaded = registry().get(model_choice, model_custom)
     progress(0.3, desc="Estimating depth")
     depth = loaded.predictor.predict(rgb)
     progress(0.7, desc="Building point cloud")
-    out = depth_outputs(rgb, depth, colormap, auto_range, range_min, range_max, fov_deg, voxel_cm,
-                        Path(tempfile.mkdtemp(prefix="depth_")))
-    return (rgb, out["colour"]), out["npy"], out["png"], out["ply"], out["ply"], out["summary"], loaded.status
+    out = depth_outputs(rgb, depth, *settings, storage.request_dir("image"))
+    summary = "\n\n".join(line for line in (depth_caveat(loaded.predictor.info), out["summary"]) if line)
+    return (rgb, out["colour"]), out["npy"], out["png"], out["ply"], out["ply"], summary, loaded.status
 
 
 def build() -> None:
@@ -88,7 +105,7 @@ def build() -> None:
                 ply = gr.File(label="Point cloud (.ply)")
     inputs = [image, colormap, auto_range, range_min, range_max, fov, voxel, choice, custom]
     outputs = [slider, npy, png, ply, cloud_view, summary, status]
-    run.click(predict_image, inputs, outputs, api_name="predict_depth", concurrency_limit=2)
+    run.click(guarded(predict_image), inputs, outputs, api_name="predict_depth", concurrency_limit=2)
     examples = example_images()
     if examples:
         gr.Examples(examples=[[path] for path in examples], inputs=[image], label="Offline examples")

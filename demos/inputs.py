@@ -1,12 +1,51 @@
 """Checking and shaping what users upload, with messages they can act on."""
 from __future__ import annotations
 
+import os
+import warnings
+
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from common.image_io import load_rgb, to_rgb_uint8
+from common.validate import InputError, check_number
 
 MAX_IMAGE_SIDE = 1024  # larger uploads are downscaled (with a visible warning) to keep the app responsive
+MAX_PIXELS_ENV = "APP_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 25_000_000
+
+
+def max_upload_pixels() -> int:
+    """The pixel cap on every uploaded picture and ground-truth map (APP_MAX_IMAGE_PIXELS, 25 MP)."""
+    try:
+        value = int(float(os.environ.get(MAX_PIXELS_ENV, "") or DEFAULT_MAX_PIXELS))
+    except ValueError:
+        return DEFAULT_MAX_PIXELS
+    return value if value > 0 else DEFAULT_MAX_PIXELS
+
+
+# Gradio decodes some inputs itself (numpy images); Pillow then refuses anything over the cap at open.
+Image.MAX_IMAGE_PIXELS = max_upload_pixels() // 2  # Pillow errors above twice this, before decoding
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
+def too_large_message() -> str:
+    return (f"The picture is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels. "
+            "Downscale it and upload it again.")
+
+
+def number(value, name: str, minimum: float | None = None, maximum: float | None = None, integer: bool = False):
+    """A numeric input checked at the boundary (NaN, infinity, range): an InputError naming it otherwise."""
+    return check_number(value, name, minimum, maximum, integer)
+
+
+def choice(value, name: str, allowed) -> str:
+    """A dropdown value that must be one of `allowed` (API clients can send anything)."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise InputError(f"{name} must be one of {', '.join(map(str, allowed))}; got {str(value)[:40]!r}.")
+    return value
 
 
 def as_rgb_image(image, what: str = "image") -> np.ndarray:
@@ -16,8 +55,11 @@ def as_rgb_image(image, what: str = "image") -> np.ndarray:
         raise gr.Error(f"No {what} given: upload one or pick an example below.")
     try:
         if isinstance(image, str):
-            return load_rgb(image)
-        return to_rgb_uint8(np.asarray(image), name=f"the {what}")
+            return load_rgb(image, max_pixels=max_upload_pixels())
+        array = np.asarray(image)
+        if array.ndim >= 2 and array.shape[0] * array.shape[1] > max_upload_pixels():
+            raise gr.Error(too_large_message())
+        return to_rgb_uint8(array, name=f"the {what}")
     except (ValueError, OSError) as error:
         raise gr.Error(_without_paths(str(error), image)) from None
 
@@ -59,6 +101,8 @@ class PictureInput(gr.Image):
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)
+        except Image.DecompressionBombError:
+            raise gr.Error(too_large_message()) from None
         except Exception as error:  # whatever the decoder raised, the user needs the same advice
             raise gr.Error(
                 f"The uploaded file is not a readable picture ({type(error).__name__}). "

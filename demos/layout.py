@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import ablation_tab, attention_tab, image_tab, video_tab, webcam_tab
+from . import ablation_tab, attention_tab, image_tab, storage, video_tab, webcam_tab
 from .models import registry, set_default_model
 
 HEADER = """# Mirror depth · Elementwise embedding
@@ -17,7 +17,10 @@ CSS = ".gradio-container {max-width: 1400px !important}"
 def build_demo(default_model: str | None = None) -> gr.Blocks:
     if default_model:
         set_default_model(default_model)
-    with gr.Blocks(title="Mirror depth and elementwise embedding") as demo:
+    outputs = storage.store()
+    outputs.cleanup()
+    outputs.start_sweeper()
+    with gr.Blocks(title="Mirror depth and elementwise embedding", delete_cache=outputs.gradio_cache_policy()) as demo:
         gr.Markdown(HEADER)
         with gr.Tabs():
             with gr.Tab("Image depth", id="image"):

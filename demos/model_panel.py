@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .errors import guarded
 from .models import MODEL_CHOICES, registry
 
 
@@ -17,12 +18,12 @@ def model_panel() -> tuple[gr.Dropdown, gr.Textbox, gr.Markdown]:
         )
         custom = gr.Textbox(
             value="" if default in preset_values else default,
-            label="Mirror checkpoint folder or Hugging Face Hub repo id (for the last choice)",
-            placeholder="checkpoints/mirror-synthetic-tiny or user/repo",
+            label="Mirror checkpoint folder under checkpoints/ (or a Hub repo id where allowed; for the last choice)",
+            placeholder="checkpoints/mirror-synthetic-tiny",
         )
         load = gr.Button("Load model", size="sm")
         status = gr.Markdown("The model loads on first use.")
-    load.click(model_status, [choice, custom], status, api_name=False)
+    load.click(guarded(model_status), [choice, custom], status, api_name=False)
     return choice, custom, status
 
 

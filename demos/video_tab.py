@@ -3,27 +3,33 @@ point cloud of a chosen frame."""
 from __future__ import annotations
 
 import json
-import tempfile
+import math
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from analysis.plots import per_frame_figure
-from analysis.temporal import records_to_curves, run_temporal_study
+from analysis.temporal import VIDEO_MAX_DURATION_S, VIDEO_MAX_FRAMES, VIDEO_MAX_SIDE, records_to_curves, run_temporal_study
 from common.camera import intrinsics_for
 from common.depth_io import colorize_depth
 from common.frames import open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
+from . import storage
+from .errors import guarded
 from .examples import example_videos
-from .image_tab import DEFAULT_FOV
+from .image_tab import DEFAULT_FOV, FOV_RANGE
+from .inputs import number
 from .model_panel import model_panel
-from .models import registry
+from .models import depth_caveat, registry
 
-MAX_DURATION_S = 120.0  # longer uploads are analysed up to the frame limit, with a warning
-MAX_FRAMES = 240
-MAX_SIDE = 640
+MAX_DURATION_S = VIDEO_MAX_DURATION_S  # longer uploads are analysed up to the frame limit, with a warning
+MAX_FRAMES = VIDEO_MAX_FRAMES
+MAX_SIDE = VIDEO_MAX_SIDE
+FPS_RANGE = (1.0, 30.0)
+SLIDER_FRAMES = 60  # at most this many analysed frames are kept for the frame slider (evenly spaced)
+FRAMES_FILE = "slider_frames.bin"  # one file: for each kept frame its RGB (uint8) then its depth (float16)
 SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
 
 
@@ -47,54 +53,87 @@ def _open_video(path: str, target_fps: float, max_frames: int, max_side: int):
     return frames, notes
 
 
+class SliderFrames:
+    """The frames the slider can show, appended to one compact file (RGB uint8 + depth float16);
+    the session state holds only their offsets and shapes."""
+
+    def __init__(self, path: Path, expected: int):
+        self.path = path
+        self.every = max(1, math.ceil(max(expected, 1) / SLIDER_FRAMES))
+        self.entries: list[list[int]] = []  # [frame index, byte offset, height, width]
+        self._offset = 0
+
+    def keep(self, sample, depth: np.ndarray) -> None:
+        if sample.index % self.every or len(self.entries) >= SLIDER_FRAMES:
+            return
+        rgb = np.ascontiguousarray(sample.rgb, dtype=np.uint8)
+        half = np.ascontiguousarray(depth, dtype=np.float16)
+        with open(self.path, "ab") as file:
+            file.write(rgb.tobytes())
+            file.write(half.tobytes())
+        self.entries.append([int(sample.index), self._offset, int(depth.shape[0]), int(depth.shape[1])])
+        self._offset += rgb.nbytes + half.nbytes
+
+
+def read_slider_frame(path: str | Path, entry: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb uint8, depth float32) of one kept frame."""
+    _, offset, height, width = entry
+    with open(path, "rb") as file:
+        file.seek(offset)
+        rgb = np.frombuffer(file.read(height * width * 3), np.uint8).reshape(height, width, 3)
+        depth = np.frombuffer(file.read(height * width * 2), np.float16).reshape(height, width).astype(np.float32)
+    return rgb, depth
+
+
 def analyse_video(video: str | None, target_fps: float, max_frames: float, max_side: float, model_choice: str,
                   model_custom: str, progress=gr.Progress(track_tqdm=True)):
     if not video:
         raise gr.Error("No video given: upload one or pick the example below.")
-    max_frames, max_side = int(min(max_frames, MAX_FRAMES)), int(min(max_side, MAX_SIDE))
+    target_fps = number(target_fps, "Frames per second", *FPS_RANGE)
+    max_frames = number(max_frames, "Max frames", 2, MAX_FRAMES, integer=True)
+    max_side = number(max_side, "The frame size (longest side, px)", 96, MAX_SIDE, integer=True)
     frames, notes = _open_video(video, target_fps, max_frames, max_side)
     for note in notes:
         gr.Warning(note)
     loaded = registry().get(model_choice, model_custom)
-    out_dir = Path(tempfile.mkdtemp(prefix="video_depth_"))
-    frames_dir = out_dir / "frames"
-    frames_dir.mkdir()
-
-    def keep_frame(sample, depth) -> None:  # for the frame slider's point cloud
-        np.save(frames_dir / f"{sample.index:06d}_depth.npy", depth.astype(np.float32))
-        np.save(frames_dir / f"{sample.index:06d}_rgb.npy", sample.rgb)
-
+    out_dir = storage.request_dir("video")
+    kept = SliderFrames(out_dir / FRAMES_FILE, frames.expected_count or max_frames)
     try:
-        result = run_temporal_study(frames, loaded.predictor, out_dir, on_frame=keep_frame, progress=True)
-    except (ValueError, OSError) as error:
-        raise gr.Error(f"Video analysis failed: {error}") from None
+        result = run_temporal_study(frames, loaded.predictor, out_dir, on_frame=kept.keep, progress=True,
+                                    plot_html=False)
+    except (ValueError, OSError):
+        raise gr.Error("The video could not be analysed (it may be corrupt or cut short). Try another file.") from None
     times, curves = records_to_curves(result.records)
     figure = per_frame_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
     summary = {key: result.summary[key] for key in SUMMARY_KEYS if key in result.summary}
     summary = {**summary, **{k: v for k, v in result.summary.items() if k not in summary and not isinstance(v, (dict, list))}}
-    indices = sorted(int(p.name.split("_")[0]) for p in frames_dir.glob("*_depth.npy"))
-    warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(indices)} frames."
-    slider = gr.update(minimum=0, maximum=max(len(indices) - 1, 1), value=0, step=1, interactive=len(indices) > 1)
-    state = {"frames_dir": str(frames_dir), "indices": indices}
+    summary.pop("source", None)  # the upload's server-side name
+    count = len(kept.entries)
+    warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(result.records)} frames."
+    slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
+    state = {"frames_file": str(kept.path), "entries": kept.entries}
     cloud, depth_image = frame_cloud(state, 0, DEFAULT_FOV)
     depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
-    files = [str(out_dir / name) for name in ("summary.json", "per_frame.csv", "temporal_curves.html")
+    files = [str(out_dir / name) for name in ("summary.json", "per_frame.csv", "temporal_curves.json")
              if (out_dir / name).is_file()]
     return depth_video, figure, json.loads(json.dumps(summary, default=str)), files, warning_text, state, slider, \
-        cloud, depth_image, loaded.status
+        cloud, depth_image, loaded.status, depth_caveat(loaded.predictor.info)
 
 
 def frame_cloud(state: dict | None, position: float, fov_deg: float):
     """Point cloud (.ply) and coloured depth of the chosen analysed frame."""
-    if not state or not state.get("indices"):
+    if not state or not state.get("entries"):
         raise gr.Error("Analyse a video first.")
-    indices = state["indices"]
-    index = indices[int(np.clip(position, 0, len(indices) - 1))]
-    frames_dir = Path(state["frames_dir"])
-    depth = np.load(frames_dir / f"{index:06d}_depth.npy")
-    rgb = np.load(frames_dir / f"{index:06d}_rgb.npy")
+    position = number(position, "The frame", 0, None)
+    fov_deg = number(fov_deg, "The field of view (degrees)", *FOV_RANGE)
+    entries = state["entries"]
+    entry = entries[int(min(position, len(entries) - 1))]
+    if not Path(state["frames_file"]).is_file():
+        raise gr.Error("The analysed frames have been cleaned up (results are kept for a limited time). "
+                       "Analyse the video again.")
+    rgb, depth = read_slider_frame(state["frames_file"], entry)
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
-    path = write_point_cloud(cloud, frames_dir / f"{index:06d}.ply")
+    path = write_point_cloud(cloud, storage.request_dir("frame") / f"frame_{entry[0]:06d}.ply")
     return str(path), colorize_depth(depth)
 
 
@@ -103,7 +142,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             video = gr.Video(label="Video", sources=["upload"])
-            target_fps = gr.Slider(1, 30, value=5, step=1, label="Frames per second to analyse")
+            target_fps = gr.Slider(*FPS_RANGE, value=5, step=1, label="Frames per second to analyse")
             max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
             max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
             run = gr.Button("Analyse video", variant="primary")
@@ -111,9 +150,10 @@ def build() -> None:
             choice, custom, status = model_panel()
         with gr.Column(scale=2):
             depth_video = gr.Video(label="Input | depth", autoplay=True)
+            caveat = gr.Markdown()
             curves = gr.Plot(label="Flicker, OPW, scale drift (and TAE/AbsRel with ground truth)")
             summary = gr.JSON(label="Summary")
-            files = gr.File(label="summary.json, per_frame.csv, interactive plot", file_count="multiple")
+            files = gr.File(label="summary.json, per_frame.csv, plot as plotly JSON", file_count="multiple")
     with gr.Row():
         with gr.Column(scale=1):
             frame = gr.Slider(0, 1, value=0, step=1, label="Frame (analysed frames)", interactive=False)
@@ -121,11 +161,11 @@ def build() -> None:
             frame_depth = gr.Image(label="Depth of the chosen frame", type="numpy")
         with gr.Column(scale=2):
             cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0))
-    run.click(analyse_video, [video, target_fps, max_frames, max_side, choice, custom],
-              [depth_video, curves, summary, files, notes, state, frame, cloud, frame_depth, status],
+    run.click(guarded(analyse_video), [video, target_fps, max_frames, max_side, choice, custom],
+              [depth_video, curves, summary, files, notes, state, frame, cloud, frame_depth, status, caveat],
               api_name="video_depth", concurrency_limit=1)
-    frame.release(frame_cloud, [state, frame, fov], [cloud, frame_depth], api_name="video_frame_cloud")
-    fov.release(frame_cloud, [state, frame, fov], [cloud, frame_depth], api_name=False)
+    frame.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth], api_name="video_frame_cloud")
+    fov.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth], api_name=False)
     examples = example_videos()
     if examples:
         gr.Examples(examples=[[path] for path in examples[:1]], inputs=[video], label="Offline example (camera walk)")

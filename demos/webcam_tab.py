@@ -7,12 +7,14 @@ import gradio as gr
 
 from common.depth_io import colorize_depth
 
-from .inputs import as_rgb_image, limit_size
+from .errors import guarded
+from .inputs import PictureInput, as_rgb_image, limit_size, number
 from .model_panel import model_panel
-from .models import registry
+from .models import depth_caveat, registry
 
 STREAM_MAX_SIDE = 320  # frames are downscaled to this before depth estimation
 STREAM_EVERY_S = 0.1
+SIDE_RANGE = (96, 640)
 
 
 def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, model_custom: str):
@@ -23,6 +25,7 @@ def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, m
     """
     if frame is None:
         return None, "Waiting for the camera…", timing
+    max_side = number(max_side, "The frame size (longest side, px)", *SIDE_RANGE)
     rgb = limit_size(as_rgb_image(frame, "camera frame"), int(max_side), warn=False)
     predictor = registry().get(model_choice, model_custom).predictor
     start = time.perf_counter()
@@ -38,6 +41,8 @@ def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, m
     timing["frames"] = timing.get("frames", 0) + 1
     fps = f"{timing['fps']:.1f} fps" if "fps" in timing else "first frame"
     line = f"{fps} · model {model_ms:.0f} ms per frame · {rgb.shape[1]}x{rgb.shape[0]} · {timing['frames']} frames"
+    caveat = depth_caveat(predictor.info)
+    line = f"{line}\n\n{caveat}" if caveat else line
     return colorize_depth(depth), line, timing
 
 
@@ -53,8 +58,8 @@ def build() -> None:
     timing = gr.State(None)
     with gr.Row():
         with gr.Column():
-            camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy")
-            max_side = gr.Slider(96, 640, value=STREAM_MAX_SIDE, step=32, label="Downscale frames to (longest side, px)")
+            camera = PictureInput(label="Webcam", sources=["webcam"], streaming=True, type="numpy", image_mode="RGB")
+            max_side = gr.Slider(*SIDE_RANGE, value=STREAM_MAX_SIDE, step=32, label="Downscale frames to (longest side, px)")
             choice, custom, status = model_panel()
         with gr.Column():
             depth = gr.Image(label="Live depth", type="numpy")
@@ -63,7 +68,7 @@ def build() -> None:
     # captured meanwhile are dropped rather than queued. (trigger_mode="always_last" would stop the
     # stream after its first frame in this Gradio version.)
     camera.stream(
-        stream_depth,
+        guarded(stream_depth),
         [camera, timing, max_side, choice, custom],
         [depth, rate, timing],
         stream_every=STREAM_EVERY_S,
@@ -72,8 +77,8 @@ def build() -> None:
         api_name="webcam_depth",
     )
     # The same work for a single frame, as a named endpoint for API clients.
-    frame_in = gr.Image(type="numpy", visible=False)
+    frame_in = PictureInput(visible=False)
     frame_out = gr.Image(type="numpy", visible=False)
     rate_out = gr.Markdown(visible=False)
-    gr.Button(visible=False).click(single_frame, [frame_in, max_side, choice, custom], [frame_out, rate_out],
+    gr.Button(visible=False).click(guarded(single_frame), [frame_in, max_side, choice, custom], [frame_out, rate_out],
                                    api_name="webcam_frame")

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from common.image_io import load_rgb, to_rgb_uint8
+from common.validate import MAX_PIXELS_ENV, default_max_pixels, number_argument
 
 from . import checkpoint as ckpt
 from . import clip_backbone, presets, text_sources
@@ -180,11 +181,18 @@ def _shown_path(directory: Path) -> str:
         return str(directory)
 
 
-def _download_from_hub(repo_id: str) -> Path:
+HUB_FILES = (ckpt.CARD_FILE, ckpt.MODEL_FILE, ckpt.CLIP_FILE)  # all a checkpoint holds; nothing else is fetched
+DEFAULT_HUB_MAX_BYTES = 1 << 30
+
+
+def _download_from_hub(repo_id: str, max_bytes: int | None = DEFAULT_HUB_MAX_BYTES) -> Path:
+    """A Hub checkpoint's files (card.json, model.safetensors, clip.safetensors; nothing else),
+    from the local cache or, when the Hub is reachable and their total size is under `max_bytes`,
+    downloaded."""
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, local_files_only=True))
+        return Path(snapshot_download(repo_id, allow_patterns=list(HUB_FILES), local_files_only=True))
     except Exception:  # not cached: try the network below
         pass
     if not clip_backbone.hub_reachable():
@@ -193,7 +201,19 @@ def _download_from_hub(repo_id: str) -> Path:
             f"presets: {', '.join(presets.PRESETS)}"
         )
     try:
-        return Path(snapshot_download(repo_id))
+        from huggingface_hub import HfApi
+
+        siblings = HfApi().model_info(repo_id, files_metadata=True).siblings or []
+    except Exception as err:
+        raise ValueError(f"could not find '{repo_id}' on the Hugging Face Hub ({type(err).__name__})") from err
+    sizes = {s.rfilename: int(s.size or 0) for s in siblings if s.rfilename in HUB_FILES}
+    if ckpt.CARD_FILE not in sizes or ckpt.MODEL_FILE not in sizes:
+        raise ValueError(f"'{repo_id}' is not a mirror checkpoint (it needs {ckpt.CARD_FILE} and {ckpt.MODEL_FILE})")
+    total = sum(sizes.values())
+    if max_bytes and total > max_bytes:
+        raise ValueError(f"'{repo_id}' is {total / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=list(HUB_FILES)))
     except Exception as err:
         raise ValueError(f"could not download '{repo_id}' from the Hugging Face Hub ({type(err).__name__})") from err
 
@@ -205,11 +225,13 @@ def load_predictor(
     untrained: bool = False,
     clip_weights: str | None = None,
     batch_size: int = 8,
+    hub_max_bytes: int | None = DEFAULT_HUB_MAX_BYTES,
 ) -> DepthPredictor:
     """A ready predictor for a preset name, a checkpoint directory or a Hugging Face Hub repo id.
 
     `untrained=True` builds a mirror model's architecture from its seed without trained weights
     (a reference for ablations). `clip_weights` is a local CLIP weights file for pretrained CLIPs.
+    A Hub repo id fetches only the checkpoint's files, at most `hub_max_bytes` in all.
     """
     text_sources.check_source(mirror_source)
     target = _pick_device(device)
@@ -240,7 +262,7 @@ def load_predictor(
         elif path.exists():
             raise ValueError(f"'{spec}' is a file; --model takes a preset, a checkpoint directory or a Hub repo id")
         elif HUB_REPO_PATTERN.match(spec) and not spec.startswith((".", "/", "~")):
-            local = _download_from_hub(spec)
+            local = _download_from_hub(spec, hub_max_bytes)
             model, info = _from_checkpoint_dir(spec, local, "hub", untrained, clip_weights, mirror_source)
         else:
             raise ValueError(
@@ -261,6 +283,24 @@ def _input_files(path: Path, pattern: str) -> list[Path]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
     return [path]
+
+
+def output_stems(files: list[Path]) -> dict[Path, str]:
+    """A distinct output name for every input: its stem, or, where stems clash (a.png and a.jpg, or
+    A.png and a.png on a case-insensitive disk), stem_suffix; a numbered name if even that is taken."""
+    counts: dict[str, int] = {}
+    for path in files:
+        counts[path.stem.casefold()] = counts.get(path.stem.casefold(), 0) + 1
+    taken: set[str] = set()
+    names: dict[Path, str] = {}
+    for path in files:
+        name = path.stem if counts[path.stem.casefold()] == 1 else f"{path.stem}_{path.suffix.lstrip('.')}"
+        candidate, number = name, 2
+        while candidate.casefold() in taken:
+            candidate, number = f"{name}_{number}", number + 1
+        taken.add(candidate.casefold())
+        names[path] = candidate
+    return names
 
 
 def write_outputs(out_dir: Path, stem: str, depth: np.ndarray) -> list[Path]:
@@ -291,7 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--mirror-source", default="learned", choices=text_sources.SOURCES, help="text-side ablation source")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=number_argument(minimum=1, maximum=1024, integer=True), default=8)
+    parser.add_argument("--max-pixels", type=number_argument(minimum=0, integer=True), default=None,
+                        help=f"refuse images with more pixels than this, read from the file header before decoding "
+                        f"(default {default_max_pixels():,} or {MAX_PIXELS_ENV}; 0 = no limit)")
     parser.add_argument("--pattern", default="*", help="glob for directory input (default: every file)")
     parser.add_argument(clip_backbone.WEIGHTS_FLAG, dest="clip_weights", default=None,
                         help=f"local CLIP weights file (or set {clip_backbone.WEIGHTS_ENV})")
@@ -299,10 +342,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
+    max_pixels = default_max_pixels() if args.max_pixels is None else (args.max_pixels or None)
+    hint = " (or raise --max-pixels)"
     try:
         files = _input_files(Path(args.input), args.pattern)
         if not Path(args.input).is_dir():
-            load_rgb(files[0])  # a bad single image fails before the model loads
+            load_rgb(files[0], max_pixels, hint)  # a bad single image fails before the model loads
         predictor = load_predictor(
             args.model, args.device, args.mirror_source, args.untrained, args.clip_weights, args.batch_size
         )
@@ -318,15 +363,20 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out)
     single = not Path(args.input).is_dir()
     written, skipped = 0, 0
+    stems = output_stems(files)
     with tqdm(total=len(files), desc="depth", unit="image", disable=single) as progress:
         for start in range(0, len(files), predictor.batch_size):
             batch: list[tuple[str, np.ndarray]] = []
             for path in files[start : start + predictor.batch_size]:
                 try:
-                    batch.append((path.stem, load_rgb(path)))
-                except (ValueError, FileNotFoundError) as err:
-                    tqdm.write(f"warning: skipped {err}", file=sys.stderr)
+                    batch.append((stems[path], load_rgb(path, max_pixels, hint)))
+                except (ValueError, OSError, MemoryError) as err:  # unreadable, too large, vanished, no permission
+                    reason = str(err) if isinstance(err, ValueError) else f"{path}: could not be read ({type(err).__name__})"
+                    tqdm.write(f"warning: skipped {reason}", file=sys.stderr)
                     skipped += 1
+            if not batch:
+                progress.update(min(predictor.batch_size, len(files) - start))
+                continue
             depths = predictor.predict([image for _, image in batch])
             for (stem, _), depth in zip(batch, depths):
                 write_outputs(out_dir, stem, depth)

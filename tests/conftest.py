@@ -32,3 +32,9 @@ def app_url():
                             **demo.launch_options)
     yield url
     demo.close()
+
+
+import tempfile  # noqa: E402
+
+# The app's per-request outputs go to a folder of this test session, never one shared with other runs.
+os.environ.setdefault("APP_OUTPUT_DIR", tempfile.mkdtemp(prefix="app-outputs-"))

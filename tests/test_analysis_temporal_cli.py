@@ -45,7 +45,9 @@ def test_bad_input_exits_2_without_traceback(tmp_path, capsys):
     assert err.startswith("error:") and "Traceback" not in err
     (tmp_path / "fake.mp4").write_text("not a video")
     assert main([str(tmp_path / "fake.mp4"), "--out", str(tmp_path / "out")]) == 2
-    assert main([str(tmp_path / "fake.mp4"), "--out", str(tmp_path / "out"), "--batch", "0"]) == 2
+    with pytest.raises(SystemExit) as caught:  # a bad number is a usage error, before the source is opened
+        main([str(tmp_path / "fake.mp4"), "--out", str(tmp_path / "out"), "--batch", "0"])
+    assert caught.value.code == 2 and "argument --batch: the value must be between 1 and 1024; got 0." in capsys.readouterr().err
 
 
 def test_cli_end_to_end_with_the_bundled_model(walk, tmp_path):

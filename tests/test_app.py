@@ -50,7 +50,8 @@ def test_unloadable_model_falls_back_to_the_bundled_one_and_says_so(client):
 
     *_, status = client.predict(handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, "custom",
                                 str(ROOT / "no-such-checkpoint"), api_name="/predict_depth")
-    assert "Could not load" in status and "no-such-checkpoint" in status and "bundled" in status
+    assert "Could not load" in status and "no-such-checkpoint" in status and "synthetic-tiny" in status
+    assert str(ROOT) not in status  # the server's folders are never shown
 
 
 def test_webcam_stream_endpoint_returns_depth_and_rate(client):
@@ -65,8 +66,9 @@ def test_webcam_stream_endpoint_returns_depth_and_rate(client):
 def test_video_depth_curves_summary_and_frame_cloud(client):
     from gradio_client import handle_file
 
-    video, plot, summary, files, notes, frame, cloud, frame_depth, status = client.predict(
+    video, plot, summary, files, notes, frame, cloud, frame_depth, status, caveat = client.predict(
         handle_file(str(EXAMPLE_VIDEO)), 5, 8, 160, BUNDLED, "", api_name="/video_depth")
+    assert "procedural" in caveat
     assert Path(video["video"] if isinstance(video, dict) else video).stat().st_size > 1000
     plot_data = json.loads(plot["plot"]) if isinstance(plot, dict) else plot
     assert any(len(trace.get("y", [])) >= 2 for trace in plot_data["data"])

@@ -31,3 +31,10 @@ def test_mirror_inference_benchmark_reports_frame_time_and_parameter_counts():
 def test_eembed_benchmark_reports_embedding_share():
     out = run_benchmark("benchmarks.bench_eembed", "--steps", "3")
     assert "elementwise" in out and "subword" in out and "%" in out
+
+
+@pytest.mark.slow
+def test_load_check_has_no_failures_and_disk_returns_to_baseline():
+    out = run_benchmark("benchmarks.bench_load", "--clients", "2", "--seconds", "5", "--retention", "3")
+    assert re.search(r"\d+ calls, 0 failures", out)
+    assert "back to baseline" in out and "NOT back to baseline" not in out

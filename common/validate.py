@@ -1,0 +1,86 @@
+"""Checking numbers and picture sizes at the boundary (app handlers and command lines).
+
+`InputError` is a ValueError whose message is meant for the person who sent the value: it names
+the problem and what to do, and never holds a server path. The app shows it as it is; the command
+lines print it as their one `error:` line.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+
+class InputError(ValueError):
+    """A bad value from a user, with a message they can act on."""
+
+
+class ImageTooLargeError(InputError):
+    """A picture or depth map with more pixels than the configured cap (read from its header)."""
+
+
+# Pixel cap for pictures and depth maps read from files (checked from the header, before decoding).
+MAX_PIXELS_ENV = "MAX_IMAGE_PIXELS_CAP"
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+def default_max_pixels() -> int:
+    """The pixel cap for file readers: MAX_IMAGE_PIXELS_CAP, or 100 megapixels."""
+    text = os.environ.get(MAX_PIXELS_ENV, "")
+    try:
+        value = int(float(text)) if text.strip() else DEFAULT_MAX_PIXELS
+    except ValueError:
+        value = DEFAULT_MAX_PIXELS
+    return value if value > 0 else DEFAULT_MAX_PIXELS
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, what: str = "the image", hint: str = "") -> None:
+    """An ImageTooLargeError when width x height exceeds max_pixels (None or <= 0: no cap)."""
+    if not max_pixels or max_pixels <= 0:
+        return
+    pixels = int(width) * int(height)
+    if pixels > max_pixels:
+        raise ImageTooLargeError(
+            f"{what} is {width}x{height} pixels ({pixels / 1e6:.1f} megapixels); the limit is "
+            f"{max_pixels / 1e6:.1f} megapixels. Downscale it first{hint}."
+        )
+
+
+def check_number(
+    value,
+    name: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    integer: bool = False,
+) -> float | int:
+    """A finite number within [minimum, maximum] (an int when `integer`), or an InputError."""
+    if isinstance(value, bool) or value is None:
+        raise InputError(f"{name} must be a number; got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number; got {str(value)[:40]!r}.") from None
+    bounds = (f" between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
+              else f" of at least {minimum:g}" if minimum is not None
+              else f" of at most {maximum:g}" if maximum is not None else "")
+    if not math.isfinite(number):
+        raise InputError(f"{name} must be a finite number{bounds}; got {number}.")
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise InputError(f"{name} must be{bounds or ' in range'}; got {number:g}.")
+    if integer:
+        if number != int(number):
+            raise InputError(f"{name} must be a whole number; got {number:g}.")
+        return int(number)
+    return number
+
+
+def number_argument(minimum: float | None = None, maximum: float | None = None, integer: bool = False):
+    """check_number for argparse `type=`: a bad value is a one-line usage error before anything loads."""
+
+    def parse(text: str):
+        try:
+            return check_number(text, "the value", minimum, maximum, integer)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)[0].lower() + str(error)[1:]) from None
+
+    return parse

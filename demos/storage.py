@@ -1,0 +1,151 @@
+"""Bounded disk for the app's outputs: one folder per request, removed after a retention time,
+and a total budget with oldest-first eviction.
+
+Every handler that writes files asks `request_dir()` for a fresh folder under the output root. Each
+call (and a background sweep every `sweep_s` seconds) first removes folders older than the
+retention time, then, while the root holds more than the budget, the oldest folders. Gradio copies
+what a handler returns into its own cache, which `gradio_cache_policy()` has Gradio clean on the
+same schedule (`gr.Blocks(delete_cache=...)`).
+
+Settings (environment variables, read when the app starts):
+    APP_OUTPUT_DIR          the output root (default: a folder in the system's temporary directory)
+    APP_OUTPUT_RETENTION_S  seconds a request's files are kept (default 1800)
+    APP_OUTPUT_BUDGET_MB    total size of the output root (default 2048)
+    APP_SWEEP_S             seconds between background sweeps (default 60)
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTPUT_DIR_ENV = "APP_OUTPUT_DIR"
+RETENTION_ENV = "APP_OUTPUT_RETENTION_S"
+BUDGET_ENV = "APP_OUTPUT_BUDGET_MB"
+SWEEP_ENV = "APP_SWEEP_S"
+DEFAULT_RETENTION_S = 1800.0
+DEFAULT_BUDGET_MB = 2048.0
+DEFAULT_SWEEP_S = 60.0
+
+
+def _env_number(name: str, default: float, minimum: float) -> float:
+    try:
+        value = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return value if value == value and minimum <= value < float("inf") else default
+
+
+def folder_bytes(path: Path) -> int:
+    """Total size of the files under `path` (0 when it is gone)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass  # removed meanwhile
+    return total
+
+
+@dataclass
+class OutputStore:
+    root: Path
+    retention_s: float = DEFAULT_RETENTION_S
+    budget_bytes: int = int(DEFAULT_BUDGET_MB * 2**20)
+    sweep_s: float = DEFAULT_SWEEP_S
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self._lock = threading.Lock()
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @classmethod
+    def from_env(cls) -> OutputStore:
+        root = os.environ.get(OUTPUT_DIR_ENV) or os.path.join(tempfile.gettempdir(), "mirror-depth-app-outputs")
+        return cls(Path(root), _env_number(RETENTION_ENV, DEFAULT_RETENTION_S, 1.0),
+                   int(_env_number(BUDGET_ENV, DEFAULT_BUDGET_MB, 1.0) * 2**20), _env_number(SWEEP_ENV, DEFAULT_SWEEP_S, 0.1))
+
+    def request_dir(self, kind: str = "request") -> Path:
+        """A new, empty folder for one request's outputs (after a cleanup pass)."""
+        self.cleanup()
+        # Names sort by creation time, so eviction order never depends on file-system timestamps.
+        path = self.root / f"{time.time_ns():020d}-{kind}-{uuid.uuid4().hex[:8]}"
+        path.mkdir(parents=True)
+        return path
+
+    def _folders(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink())
+        except FileNotFoundError:
+            return []
+
+    def cleanup(self, now: float | None = None) -> list[Path]:
+        """Remove expired folders, then the oldest ones while over budget; the removed folders."""
+        now = time.time() if now is None else now
+        removed: list[Path] = []
+        with self._lock:
+            folders = self._folders()
+            kept = []
+            for folder in folders:
+                created_s = int(folder.name.split("-", 1)[0]) / 1e9 if folder.name.split("-", 1)[0].isdigit() else 0.0
+                if now - created_s > self.retention_s:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder)
+                else:
+                    kept.append(folder)
+            sizes = [folder_bytes(folder) for folder in kept]
+            total = sum(sizes)
+            for folder, size in zip(kept, sizes):  # oldest first
+                if total <= self.budget_bytes:
+                    break
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+                total -= size
+        return removed
+
+    def total_bytes(self) -> int:
+        return folder_bytes(self.root)
+
+    def start_sweeper(self) -> None:
+        """A daemon thread that runs cleanup() every sweep_s seconds, so disk goes back to its
+        baseline after the retention time even when no request comes."""
+        if self._sweeper is not None and self._sweeper.is_alive():
+            return
+        self._stop.clear()
+
+        def sweep() -> None:
+            while not self._stop.wait(self.sweep_s):
+                self.cleanup()
+
+        self._sweeper = threading.Thread(target=sweep, name="output-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def stop_sweeper(self) -> None:
+        self._stop.set()
+
+    def gradio_cache_policy(self) -> tuple[int, int]:
+        """(frequency, age) in seconds for gr.Blocks(delete_cache=...): Gradio's copies of the outputs
+        live as long as the outputs themselves."""
+        return max(1, round(self.sweep_s)), max(1, round(self.retention_s))
+
+
+_store: OutputStore | None = None
+
+
+def store() -> OutputStore:
+    """The process-wide output store, configured from the environment on first use."""
+    global _store
+    if _store is None:
+        _store = OutputStore.from_env()
+    return _store
+
+
+def request_dir(kind: str = "request") -> Path:
+    return store().request_dir(kind)
