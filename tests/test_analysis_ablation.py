@@ -29,7 +29,7 @@ def test_every_source_is_its_own_prediction_and_differences_are_to_the_learned_m
     names, images, gts = pictures
     result = run_ablation(predictor, images, gts, names)
     assert list(result.depths) == [*ABLATION_SOURCES, ZEROSHOT]
-    for name, maps in result.depths.items():
+    for maps in result.depths.values():
         assert [m.shape for m in maps] == [img.shape[:2] for img in images]
     # Each variant is what the predictor gives for that source on its own, and each difference is
     # measured against the learned mirror's own prediction.

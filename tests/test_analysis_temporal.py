@@ -9,9 +9,8 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-
-from common.frames import FrameSample, open_frames
 from synthetic_clips import render_clip, translation_pose
+
 from analysis.temporal import TemporalAnalyzer, TemporalConfig, analyze_stream, run_temporal_study
 from analysis.temporal_metrics import (
     fit_scale_shift,
@@ -21,6 +20,7 @@ from analysis.temporal_metrics import (
     temporal_alignment_error,
 )
 from common.depth_io import write_depth_png
+from common.frames import FrameSample, open_frames
 
 SIZE = (60, 80)
 

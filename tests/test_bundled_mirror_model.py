@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from common.depth_metrics import MetricAccumulator
 from mirror_model.bundle import SPLITS

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mirror_model.data import Augmentation, build_dataset, bts_dataset, kb_crop, read_split_file, rgbd_folder_dataset
+from mirror_model.data import Augmentation, bts_dataset, build_dataset, kb_crop, read_split_file, rgbd_folder_dataset
 
 
 def write_pair(rgb_path, depth_path, depth_units, size=(24, 32), seed=0):

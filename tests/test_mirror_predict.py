@@ -4,15 +4,15 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import huggingface_hub.constants
+import numpy as np
 import pytest
 from PIL import Image
 
-from mirror_model import checkpoint as ckpt
-from mirror_model import presets
 from common.depth_io import read_depth_png
 from common.image_io import load_rgb, to_rgb_uint8
+from mirror_model import checkpoint as ckpt
+from mirror_model import presets
 from mirror_model.predict import load_predictor, main
 
 REPO = Path(__file__).resolve().parent.parent
