@@ -4,6 +4,8 @@ Depth PNGs are 16-bit, one unit per millimetre, 0 meaning "no depth" (the NYU/KI
 """
 from __future__ import annotations
 
+import functools
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -48,27 +50,57 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M) -> np.ndarray:
     return raw.astype(np.float32) / np.float32(scale)
 
 
-DEPTH_SUFFIXES = (".npy", ".png")
+DEPTH_SUFFIXES = (".npy", ".npz", ".png")
+NPZ_DEPTH_KEYS = ("depth", "depths", "arr_0")  # which array of an .npz holds depth, when it has several
+
+
+def npz_depth_key(keys: list[str], name: str) -> str:
+    """The array of an .npz to read as depth: its only array, or the first of NPZ_DEPTH_KEYS."""
+    if len(keys) == 1:
+        return keys[0]
+    for key in NPZ_DEPTH_KEYS:
+        if key in keys:
+            return key
+    raise ValueError(f"{name}: holds arrays {', '.join(sorted(keys))}; name the depth array one of {', '.join(NPZ_DEPTH_KEYS)}")
+
+
+def _as_depth_map(depth: np.ndarray, name: str) -> np.ndarray:
+    if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
+        depth = depth.squeeze()
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
+        raise ValueError(f"{name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
+    return depth.astype(np.float32)
+
+
+def load_array(path: Path, mmap: bool = False) -> np.ndarray:
+    """The array of an .npy, or the depth array of an .npz (see npz_depth_key); mmap maps an .npy
+    instead of reading it (an .npz is always read whole)."""
+    unreadable = ValueError(f"{path.name}: not a readable {path.suffix.lower()} array")
+    try:
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r" if mmap and path.suffix.lower() == ".npy" else None)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+        raise unreadable from None
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        key = npz_depth_key(list(loaded.keys()), path.name)
+        try:
+            return loaded[key]
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+            raise unreadable from None
 
 
 def read_depth_file(path: str | Path) -> np.ndarray:
-    """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres)."""
+    """A depth map in metres from .npy or .npz (float metres) or a 16-bit PNG (millimetres)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"depth file not found: {path.name}")
-    if path.suffix.lower() == ".npy":
-        try:
-            depth = np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
-            raise ValueError(f"{path.name}: not a readable .npy array") from None
-        if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
-            depth = depth.squeeze()
-        if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
-            raise ValueError(f"{path.name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
-        return depth.astype(np.float32)
-    if path.suffix.lower() == ".png":
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        return _as_depth_map(load_array(path), path.name)
+    if suffix == ".png":
         return read_depth_png(path)
-    raise ValueError(f"{path.name}: depth maps must be .npy (metres) or 16-bit .png (millimetres)")
+    raise ValueError(f"{path.name}: depth maps must be .npy or .npz (metres) or 16-bit .png (millimetres)")
 
 
 def colorize_depth(
@@ -83,8 +115,6 @@ def colorize_depth(
     vmin/vmax default to the 2nd/98th percentiles of valid depth, so outliers do not wash out the map.
     Invalid pixels (<=0 or non-finite) are black.
     """
-    from matplotlib import colormaps
-
     depth = np.asarray(depth_m, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > 0)
     if valid.any():
@@ -97,6 +127,17 @@ def colorize_depth(
     norm = np.clip((depth - lo) / (hi - lo), 0.0, 1.0)
     if invert:
         norm = 1.0 - norm
-    rgb = (colormaps[cmap](norm)[..., :3] * 255.0 + 0.5).astype(np.uint8)
+    # The colormap's own lookup (N entries, index floor(x * N), 1.0 -> last), done as one table read.
+    table = _colour_table(cmap)
+    index = np.minimum((np.nan_to_num(norm) * len(table)).astype(np.intp), len(table) - 1)
+    rgb = table[index]
     rgb[~valid] = 0
     return rgb
+
+
+@functools.lru_cache(maxsize=16)
+def _colour_table(cmap: str) -> np.ndarray:
+    from matplotlib import colormaps
+
+    colormap = colormaps[cmap]
+    return (colormap(np.arange(colormap.N))[:, :3] * 255.0 + 0.5).astype(np.uint8)
