@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from common.frames import open_frames
 from analysis.temporal import main
 from analysis.temporal_metrics import temporal_alignment_error
+from common.frames import open_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 
