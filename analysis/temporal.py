@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from analysis.flow import FLOW_METHODS, flow_pair
-from analysis.plots import comparison_figure, comparison_figure_mpl, save_matplotlib, save_plotly_html
+from analysis.plots import comparison_figure, comparison_figure_mpl, save_plotly_html
 from analysis.temporal_metrics import fit_scale_shift, flicker, opw_pair, static_mask, tae_pair
 from analysis.temporal_sources import GroundTruthSource, ModelSource, sequence_sources
 from common.depth_metrics import compute_depth_metrics
@@ -469,8 +469,9 @@ def run_temporal_study(
     file: table and curves) and depth_video.mp4 (input | one depth per source).
     `on_frame(frame, depth)` sees the first source's depth (e.g. to keep frames for display).
     `source` may be an already opened FrameSource (then the sampling arguments are its own)."""
-    from analysis.temporal_report import measure_rows, write_html_report, write_measures_csv, write_measures_json
+    from analysis.temporal_report import figure_png, measure_rows, write_html_report, write_measures_csv, write_measures_json
 
+    _warm_plotting()  # the plotting libraries load while the frames are analysed
     frames = source if isinstance(source, FrameSource) else open_frames(source, target_fps, max_frames, max_side, ground_truth)
     sources = as_sources(predictor)
     compared = [s for s in sources if not s.is_reference]
@@ -544,14 +545,25 @@ def run_temporal_study(
     times, curves = comparison_curves(result)
     title = f"Temporal consistency: {frames.name}"
     save_plotly_html(comparison_figure(times, curves, title=title, x_label="time (s)"), out_dir / "temporal_curves.html")
-    figure = comparison_figure_mpl(times, curves, title=title, x_label="time (s)")
-    save_matplotlib(figure, out_dir / "temporal_curves.png")
+    png = figure_png(comparison_figure_mpl(times, curves, title=title, x_label="time (s)"))  # drawn once, used twice
+    (out_dir / "temporal_curves.png").write_bytes(png)
     cfg = config or TemporalConfig()
     flow_note = "at full size" if cfg.flow_max_side is None else f"on frames downscaled to {cfg.flow_max_side} px (longest side)"
     notes = [f"{result.summary['frames']} frames at {frames.fps:g} fps; optical flow ({cfg.flow_method}) {flow_note}.",
              "Measures are defined in the project's README (temporal consistency of video depth)."]  # fmt: skip
-    write_html_report(out_dir / "report.html", title, rows, described, figure, notes)
+    write_html_report(out_dir / "report.html", title, rows, described, png, notes)
     return result
+
+
+def _warm_plotting() -> None:
+    """Imports matplotlib and plotly in a background thread (about a second the first time), so
+    that the figures at the end of a study do not wait for them."""
+    def load() -> None:
+        import matplotlib.figure  # noqa: F401
+        import plotly.graph_objects  # noqa: F401
+        import plotly.subplots  # noqa: F401
+
+    threading.Thread(target=load, daemon=True, name="temporal-imports").start()
 
 
 def _plain(summary: dict[str, Any]) -> dict[str, Any]:

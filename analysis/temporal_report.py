@@ -107,10 +107,11 @@ def write_measures_json(rows: list[dict[str, Any]], sources: list[dict[str, Any]
     return path
 
 
-def figure_png_base64(fig, dpi: int = 110) -> str:
+def figure_png(fig, dpi: int = 120) -> bytes:
+    """A matplotlib figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
 REPORT_STYLE = """
@@ -125,7 +126,7 @@ img { max-width: 100%; }
 
 
 def write_html_report(path: str | Path, title: str, rows: list[dict[str, Any]], sources: list[dict[str, Any]],
-                      figure=None, notes: list[str] = ()) -> Path:  # fmt: skip
+                      png: bytes | None = None, notes: list[str] = ()) -> Path:  # fmt: skip
     """One self-contained HTML file: title, sources, the measures table, the curves as an inline
     PNG, notes. No scripts, no external files: it opens offline and can be mailed around."""
     esc = html.escape
@@ -152,8 +153,9 @@ def write_html_report(path: str | Path, title: str, rows: list[dict[str, Any]], 
     parts.append("<p class='small'>Reference (ground truth): the same measure on the true depth of this clip, "
                  "i.e. what a perfect model scores under this camera motion. – : not measurable (no ground truth, "
                  "or no pair of frames).</p>")  # fmt: skip
-    if figure is not None:
-        parts.append(f"<h2>Per frame</h2><img alt='per-frame curves' src='data:image/png;base64,{figure_png_base64(figure)}'>")
+    if png is not None:
+        encoded = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>Per frame</h2><img alt='per-frame curves' src='data:image/png;base64,{encoded}'>")
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(note)}</li>" for note in notes) + "</ul>")
     parts.append("</body></html>\n")
