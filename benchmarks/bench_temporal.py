@@ -10,7 +10,8 @@ length, 240x320), then times on the same frames:
 
 Both end-to-end times are printed as ratios to pure inference (the same run, the same machine), so
 they compare across machines; pure inference is timed right before and right after each study and
-the two are averaged, so a machine whose load changes during the run skews the ratios less. The depth video is written, as the CLI does by default. Memory:
+the two are averaged, so a machine whose load changes during the run skews the ratios less. The
+depth video is written, as the CLI does by default. Memory:
 the peak of Python-tracked allocations (numpy included) for a quarter of the clip and for all of
 it; flat means a ratio near 1.
 
