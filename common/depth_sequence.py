@@ -289,3 +289,69 @@ def _checked_ground_truth(truth: GroundTruth) -> GroundTruth:
     if truth.sequence.values != "metric":
         raise ValueError(f"{truth.name}: ground truth must be metric depth")
     return truth
+
+
+# ---------------------------------------------------------------- uploads (several files at once)
+
+FRAME_SUFFIXES = DEPTH_SUFFIXES  # loose depth frames
+
+
+def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values: str | None = None,
+                            polarity: str | None = None) -> list[DepthSequence]:  # fmt: skip
+    """Depth sequences from a set of uploaded files: loose frames (.png/.npy, and .npz files that
+    hold one HxW map) together form one sequence, ordered by name; every .zip (of a folder of
+    frames), stack (.npz/.npy with N, H, W) and grey video is one sequence of its own."""
+    workdir = Path(workdir)
+    frames, sequences = [], []
+    for number, path in enumerate(Path(p) for p in paths):
+        suffix = path.suffix.lower()
+        if suffix == ".zip":
+            folder = extract_zip(path, workdir / f"sequence_{number}")
+            sequence = open_depth_sequence(folder, values, polarity)
+            sequences.append(_renamed(sequence, path.stem))
+        elif suffix in VIDEO_SUFFIXES:
+            sequences.append(open_depth_sequence(path, values, polarity))
+        elif suffix in STACK_SUFFIXES and load_array(path, mmap=True).ndim == 3 and load_array(path, mmap=True).shape[0] > 1:
+            sequences.append(open_depth_sequence(path, values, polarity))
+        elif suffix in FRAME_SUFFIXES:
+            frames.append(path)
+        else:
+            raise ValueError(f"{path.name}: not a depth sequence; upload depth frames (.png in mm, .npy/.npz in metres), "
+                             "an .npz stack, a .zip of frames or a grey depth video")
+    if frames:
+        sequences.insert(0, _renamed(open_depth_sequence(frames, values, polarity), "uploaded frames"))
+    return sequences
+
+
+def _renamed(sequence: DepthSequence, name: str) -> DepthSequence:
+    from dataclasses import replace
+
+    return replace(sequence, name=name)
+
+
+def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path) -> GroundTruth:
+    """Ground truth from uploaded files: one .npz (depth, K, poses), a .zip of a scene folder, or
+    the loose files of one: depth PNGs (mm) with intrinsics.json and poses.json."""
+    paths = [Path(p) for p in paths]
+    workdir = Path(workdir)
+    if len(paths) == 1 and paths[0].suffix.lower() == ".npz":
+        return open_ground_truth(paths[0])
+    if len(paths) == 1 and paths[0].suffix.lower() == ".zip":
+        return open_ground_truth(extract_zip(paths[0], workdir / "ground_truth"))
+    folder = workdir / "ground_truth"
+    (folder / "depth").mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        if path.name in ("intrinsics.json", "poses.json"):
+            target = folder / path.name
+        elif path.suffix.lower() == ".png":
+            target = folder / "depth" / path.name
+        else:
+            raise ValueError(f"{path.name}: ground truth is depth PNGs (mm) with intrinsics.json and poses.json, "
+                             "a .zip of a scene folder, or one .npz with depth, K and poses")
+        target.write_bytes(path.read_bytes())
+    if not any((folder / "depth").iterdir()):
+        raise ValueError("the ground truth has no depth PNGs: add the depth frames (16-bit PNGs in mm)")
+    if not (folder / "intrinsics.json").is_file():
+        raise ValueError("the ground truth needs intrinsics.json (K, or fx/fy/cx/cy) beside the depth PNGs")
+    truth = open_ground_truth(folder)
+    return GroundTruth("uploaded ground truth", truth.sequence, truth.intrinsics, truth.poses)

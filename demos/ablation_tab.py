@@ -73,7 +73,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            image = PictureInput(label="Picture", sources=["upload", "clipboard"])
+            image = PictureInput(label="Picture", sources=["upload", "clipboard"], type="filepath", image_mode=None)
             ground_truth = gr.File(label="Ground-truth depth (optional: 16-bit PNG in mm, or .npy in m)",
                                    file_types=[".png", ".npy"], type="filepath")
             sources = gr.CheckboxGroup(choices=[(SOURCE_LABELS[s], s) for s in ABLATION_SOURCES],

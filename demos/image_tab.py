@@ -66,7 +66,7 @@ def predict_image(image, colormap, auto_range, range_min, range_max, fov_deg, vo
 def build() -> None:
     with gr.Row():
         with gr.Column():
-            image = PictureInput(label="Picture", sources=["upload", "clipboard", "webcam"])
+            image = PictureInput(label="Picture", sources=["upload", "clipboard", "webcam"], type="filepath", image_mode=None)
             with gr.Row():
                 colormap = gr.Dropdown(COLORMAPS, value="turbo", label="Colormap")
                 auto_range = gr.Checkbox(value=True, label="Automatic depth range (2nd–98th percentile)")

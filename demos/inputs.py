@@ -48,14 +48,10 @@ class PictureInput(gr.Image):
     """gr.Image whose unreadable uploads (a text file named .png, a truncated JPEG) give a plain
     message in the page instead of Gradio's generic preprocessing error.
 
-    It hands the handler the uploaded file untouched (a path; no mode conversion by Gradio), so the
-    app reads pictures with the same loader as the command-line tools: same alpha rule, same EXIF
-    orientation, same depth."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("type", "filepath")
-        kwargs.setdefault("image_mode", None)
-        super().__init__(*args, **kwargs)
+    Create it with type="filepath" and image_mode=None: the handler then gets the uploaded file
+    untouched (no mode conversion by Gradio) and reads it with the same loader as the command-line
+    tools: same alpha rule, same EXIF orientation, same depth. (No __init__ override here: Gradio
+    builds a component's page settings from its class's __init__ signature.)"""
 
     def get_block_name(self) -> str:
         return "image"  # the browser side is the ordinary image component
