@@ -44,9 +44,9 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M) -> np.ndarray:
     path = Path(path)
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise ValueError(f"{path}: not a readable depth image (expected a 16-bit PNG)")
+        raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
     if raw.ndim != 2 or raw.dtype != np.uint16:
-        raise ValueError(f"{path}: expected a single-channel 16-bit depth PNG, got {raw.dtype} with shape {raw.shape}")
+        raise ValueError(f"{path.name}: expected a single-channel 16-bit depth PNG, got {raw.dtype} with shape {raw.shape}")
     return raw.astype(np.float32) / np.float32(scale)
 
 

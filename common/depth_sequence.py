@@ -354,4 +354,4 @@ def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path) -> 
     if not (folder / "intrinsics.json").is_file():
         raise ValueError("the ground truth needs intrinsics.json (K, or fx/fy/cx/cy) beside the depth PNGs")
     truth = open_ground_truth(folder)
-    return GroundTruth("uploaded ground truth", truth.sequence, truth.intrinsics, truth.poses)
+    return GroundTruth("uploaded ground truth", _renamed(truth.sequence, "uploaded ground truth"), truth.intrinsics, truth.poses)

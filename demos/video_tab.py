@@ -39,13 +39,14 @@ GT_FILE_TYPES = [".png", ".json", ".npz", ".zip"]
 def _open_video(path: str, target_fps: float, max_frames: int, max_side: int, truth=None):
     """The upload opened once as a frame source, and warnings for the limits that apply to it."""
     try:
-        frames = open_frames(path, target_fps, max_frames, max_side, ground_truth=truth)
-    except ValueError as error:
-        if truth is not None and truth.name in str(error):
+        frames = open_frames(path, target_fps, max_frames, max_side)
+    except (ValueError, OSError):
+        raise gr.Error("Could not read the video (corrupt file or unsupported format). Upload an .mp4, .webm, .avi or .mov file.") from None
+    if truth is not None and frames.video is not None:
+        try:
+            frames = open_frames(path, target_fps, max_frames, max_side, ground_truth=truth)
+        except ValueError as error:
             raise gr.Error(f"The ground truth does not fit the video: {error}") from None
-        raise gr.Error("Could not read the video (corrupt file or unsupported format). Upload an .mp4, .webm, .avi or .mov file.") from None
-    except OSError:
-        raise gr.Error("Could not read the video (corrupt file or unsupported format). Upload an .mp4, .webm, .avi or .mov file.") from None
     if frames.video is None:
         raise gr.Error("Upload a video file (.mp4, .webm, .avi or .mov).")
     info = frames.video
@@ -87,7 +88,7 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     if not video:
         raise gr.Error("No video given: upload one or pick the example below.")
     if not include_model and not depth_files:
-        raise gr.Error("Nothing to analyse: tick 'Run the selected model' or upload a depth sequence.")
+        raise gr.Error("Nothing to analyse: tick 'Run the selected model too' or upload a depth sequence.")
     max_frames, max_side = int(min(max_frames, MAX_FRAMES)), int(min(max_side, MAX_SIDE))
     out_dir = Path(tempfile.mkdtemp(prefix="video_depth_"))
     sequences, truth = _uploaded_inputs(depth_files, depth_values, polarity, gt_files, out_dir / "uploads")

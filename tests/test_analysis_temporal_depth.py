@@ -142,3 +142,20 @@ def test_compare_a_model_with_a_sequence_on_one_clip(static, tmp_path):
     ok, frame = capture.read()
     capture.release()
     assert ok and frame.shape[1] == 3 * SIZE[1]  # input | model | sequence
+
+
+def test_flow_at_160_px_keeps_opw_within_the_stated_tolerance():
+    """README: optical flow on frames downscaled to 160 px moves OPW by a few per cent at most."""
+    from analysis.temporal import FLOW_MAX_SIDE, analyze_stream
+    from common.frames import FrameSample
+    from test_analysis_temporal import LookupPredictor
+
+    poses = [translation_pose(x=0.03 * i, z=0.02 * i, yaw_deg=0.6 * i) for i in range(4)]
+    rgbs, depths, K = render_clip(poses, (240, 320))
+    frames = [FrameSample(i, i / 10, rgb, depth, pose, K) for i, (rgb, depth, pose) in enumerate(zip(rgbs, depths, poses))]
+    wobble = lambda depth, index: depth * (1 + 0.03 * (index % 2))  # noqa: E731 - something for OPW to see
+    opw = {side: analyze_stream(frames, LookupPredictor(rgbs, depths, wobble), progress=False,
+                                config=TemporalConfig(flow_max_side=side)).summary["opw_mean"]
+           for side in (None, FLOW_MAX_SIDE)}  # fmt: skip
+    assert opw[None] > 0.01
+    assert opw[FLOW_MAX_SIDE] == pytest.approx(opw[None], rel=0.05)
