@@ -146,9 +146,10 @@ def test_compare_a_model_with_a_sequence_on_one_clip(static, tmp_path):
 
 def test_flow_at_160_px_keeps_opw_within_the_stated_tolerance():
     """README: optical flow on frames downscaled to 160 px moves OPW by a few per cent at most."""
+    from test_analysis_temporal import LookupPredictor
+
     from analysis.temporal import FLOW_MAX_SIDE, analyze_stream
     from common.frames import FrameSample
-    from test_analysis_temporal import LookupPredictor
 
     poses = [translation_pose(x=0.03 * i, z=0.02 * i, yaw_deg=0.6 * i) for i in range(4)]
     rgbs, depths, K = render_clip(poses, (240, 320))
