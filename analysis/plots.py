@@ -54,6 +54,64 @@ def per_frame_figure(x: Sequence[float], curves: dict[str, Sequence[float]], tit
     return fig
 
 
+def _present_by_source(curves_by_source: dict[str, dict[str, Sequence[float]]]) -> tuple[list[str], dict[str, dict[str, list[float]]]]:
+    kept = {name: _present_curves(curves) for name, curves in curves_by_source.items()}
+    measures = []
+    for curves in kept.values():
+        measures += [m for m in curves if m not in measures]
+    if not measures:
+        raise ValueError("no curve has a finite value to plot")
+    return measures, kept
+
+
+def comparison_figure(x: Sequence[float], curves_by_source: dict[str, dict[str, Sequence[float]]], title: str = "",
+                      x_label: str = "frame"):  # fmt: skip
+    """Plotly: one subplot per measure, one coloured line per source (legend names the sources)."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+    from plotly.subplots import make_subplots
+
+    measures, kept = _present_by_source(curves_by_source)
+    fig = make_subplots(rows=len(measures), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[CURVE_LABELS.get(m, m) for m in measures])  # fmt: skip
+    for i, (source, curves) in enumerate(kept.items()):
+        colour = qualitative.Plotly[i % len(qualitative.Plotly)]
+        for row, measure in enumerate(measures, start=1):
+            if measure not in curves:
+                continue
+            y = [v if math.isfinite(v) else None for v in curves[measure]]
+            fig.add_trace(go.Scatter(x=list(x), y=y, mode="lines+markers", name=source, legendgroup=source,
+                                     showlegend=row == 1 or measure == next(iter(curves)), line={"color": colour},
+                                     marker={"size": 4}), row=row, col=1)  # fmt: skip
+    fig.update_xaxes(title_text=x_label, row=len(measures), col=1)
+    fig.update_layout(title=title, height=220 * len(measures) + 110, template="plotly_white",
+                      legend={"orientation": "h", "y": -0.08 if len(measures) > 2 else -0.2},
+                      margin={"l": 60, "r": 20, "t": 70, "b": 60})  # fmt: skip
+    return fig
+
+
+def comparison_figure_mpl(x: Sequence[float], curves_by_source: dict[str, dict[str, Sequence[float]]], title: str = "",
+                          x_label: str = "frame"):  # fmt: skip
+    """Matplotlib version of comparison_figure (for PNG and the HTML report)."""
+    from matplotlib.figure import Figure
+
+    measures, kept = _present_by_source(curves_by_source)
+    fig = Figure(figsize=(8, 1.9 * len(measures) + 1.2), layout="constrained")
+    axes = fig.subplots(len(measures), 1, sharex=True, squeeze=False)[:, 0]
+    for i, (source, curves) in enumerate(kept.items()):
+        for ax, measure in zip(axes, measures):
+            if measure in curves:
+                ax.plot(list(x), curves[measure], marker=".", markersize=3, linewidth=1.2, color=f"C{i}", label=source)
+    for ax, measure in zip(axes, measures):
+        ax.set_title(CURVE_LABELS.get(measure, measure), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel(x_label)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(4, len(kept)), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def metric_bar_figure(rows: dict[str, dict[str, float]], keys: Sequence[str] = METRIC_KEYS, title: str = ""):
     """Plotly grouped bars: one subplot per metric, one bar per named result (arrow = better direction)."""
     import plotly.graph_objects as go

@@ -4,6 +4,7 @@ Depth PNGs are 16-bit, one unit per millimetre, 0 meaning "no depth" (the NYU/KI
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -54,17 +55,54 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M, max_pixels: int | 
         raise ValueError(f"{path}: not a readable depth image (expected a 16-bit PNG)")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise ValueError(f"{path}: not a readable depth image (expected a 16-bit PNG)")
+        raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
     if raw.ndim != 2 or raw.dtype != np.uint16:
-        raise ValueError(f"{path}: expected a single-channel 16-bit depth PNG, got {raw.dtype} with shape {raw.shape}")
+        raise ValueError(f"{path.name}: expected a single-channel 16-bit depth PNG, got {raw.dtype} with shape {raw.shape}")
     return raw.astype(np.float32) / np.float32(scale)
 
 
-DEPTH_SUFFIXES = (".npy", ".png")
+DEPTH_SUFFIXES = (".npy", ".npz", ".png")
+NPZ_DEPTH_KEYS = ("depth", "depths", "arr_0")  # which array of an .npz holds depth, when it has several
+
+
+def npz_depth_key(keys: list[str], name: str) -> str:
+    """The array of an .npz to read as depth: its only array, or the first of NPZ_DEPTH_KEYS."""
+    if len(keys) == 1:
+        return keys[0]
+    for key in NPZ_DEPTH_KEYS:
+        if key in keys:
+            return key
+    raise ValueError(f"{name}: holds arrays {', '.join(sorted(keys))}; name the depth array one of {', '.join(NPZ_DEPTH_KEYS)}")
+
+
+def _as_depth_map(depth: np.ndarray, name: str) -> np.ndarray:
+    if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
+        depth = depth.squeeze()
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
+        raise ValueError(f"{name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
+    return depth.astype(np.float32)
+
+
+def load_array(path: Path, mmap: bool = False) -> np.ndarray:
+    """The array of an .npy, or the depth array of an .npz (see npz_depth_key); mmap maps an .npy
+    instead of reading it (an .npz is always read whole)."""
+    unreadable = ValueError(f"{path.name}: not a readable {path.suffix.lower()} array")
+    try:
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r" if mmap and path.suffix.lower() == ".npy" else None)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+        raise unreadable from None
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        key = npz_depth_key(list(loaded.keys()), path.name)
+        try:
+            return loaded[key]
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+            raise unreadable from None
 
 
 def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray:
-    """A depth map in metres from .npy (float metres) or a 16-bit PNG (millimetres).
+    """A depth map in metres from .npy or .npz (float metres) or a 16-bit PNG (millimetres).
 
     `max_pixels` caps the map's size, read from the .npy or PNG header before the data are loaded
     (-1: the default cap; None or 0: no cap)."""
@@ -96,9 +134,13 @@ def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray
         if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
             raise ValueError(f"{path.name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
         return depth.astype(np.float32)
+    if path.suffix.lower() == ".npz":  # compressed: the size is known only once loaded
+        depth = _as_depth_map(load_array(path), path.name)
+        check_pixels(depth.shape[1], depth.shape[0], max_pixels, f"depth map {path.name}")
+        return depth
     if path.suffix.lower() == ".png":
         return read_depth_png(path, max_pixels=max_pixels)
-    raise ValueError(f"{path.name}: depth maps must be .npy (metres) or 16-bit .png (millimetres)")
+    raise ValueError(f"{path.name}: depth maps must be .npy or .npz (metres) or 16-bit .png (millimetres)")
 
 
 def colormap_lut(cmap: str) -> np.ndarray:
@@ -149,3 +191,4 @@ def colorize_depth(
     rgb = lut[index]
     rgb[~valid] = 0
     return rgb
+

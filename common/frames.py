@@ -7,7 +7,8 @@
 The path is checked (and a video probed, a scene folder's JSON read) once, at `open_frames`, so bad
 input fails before a model loads; frames are then decoded one at a time, so long clips never sit
 in memory. Scene folders (see common.scene_folder) also give ground-truth depth, poses and
-intrinsics.
+intrinsics; a video gets them from `ground_truth=` (a scene folder or .npz, see
+common.depth_sequence.open_ground_truth), matched to its frames by index.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import numpy as np
 from common import scene_folder
 from common.camera import scale_intrinsics
 from common.depth_io import read_depth_png
+from common.depth_sequence import DepthSequence, GroundTruth, check_matches, open_ground_truth
 from common.image_io import load_rgb
 from common.video_io import VideoInfo, check_max_side, iter_video, probe_video, resize_max_side, sample_indices_keep
 
@@ -60,6 +62,7 @@ class FrameSource:
     has_ground_truth: bool = False  # depth/ frames (and poses for TAE)
     has_poses: bool = False
     video: VideoInfo | None = None
+    ground_truth: GroundTruth | None = None  # a video's separately given ground truth
     _frame_paths: tuple[Path, ...] = ()
     _intrinsics: np.ndarray | None = None
     _poses: tuple[np.ndarray, ...] | None = None
@@ -84,8 +87,21 @@ class FrameSource:
     def __iter__(self) -> Iterator[FrameSample]:
         if self.kind == "scene":
             return self._iter_scene()
-        return (FrameSample(index, time_s, rgb) for index, time_s, rgb in
-                iter_video(self.video, self.target_fps, self.max_frames, self.max_side))  # fmt: skip
+        frames = (FrameSample(index, time_s, rgb) for index, time_s, rgb in
+                  iter_video(self.video, self.target_fps, self.max_frames, self.max_side))  # fmt: skip
+        return frames if self.ground_truth is None else self._with_ground_truth(frames)
+
+    def _with_ground_truth(self, frames: Iterator[FrameSample]) -> Iterator[FrameSample]:
+        truth = self.ground_truth
+        depths = SequenceCursor(truth.sequence)
+        for sample in frames:
+            depth = depths.get(sample.index)
+            size = sample.rgb.shape[:2]
+            if depth.shape != size:  # nearest keeps depth edges sharp (no mixed depths)
+                depth = cv2.resize(depth, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+            K = scale_intrinsics(truth.intrinsics, truth.sequence.shape, size)
+            pose = None if truth.poses is None else truth.poses[sample.index]
+            yield FrameSample(sample.index, sample.time_s, sample.rgb, depth, pose, K)
 
     def _iter_scene(self) -> Iterator[FrameSample]:
         yielded = 0
@@ -117,19 +133,53 @@ def _check_limits(target_fps: float | None, max_frames: int | None, max_side: in
     check_max_side(max_side)
 
 
+class SequenceCursor:
+    """Frames of a DepthSequence fetched by increasing index (frames in between are read and
+    dropped, so a video sequence is decoded once); a clear error when the sequence ends too soon."""
+
+    def __init__(self, sequence: DepthSequence):
+        self.sequence = sequence
+        self._frames = iter(sequence)
+        self._index = -1
+
+    def get(self, index: int) -> np.ndarray:
+        if index <= self._index:
+            raise ValueError(f"{self.sequence.name}: frame {index} was asked for after frame {self._index}")
+        for position, frame in self._frames:
+            self._index = position
+            if position == index:
+                return frame
+        raise ValueError(f"{self.sequence.name} has {self.sequence.count} depth frames but the video has more "
+                         f"(frame {index} has none); give one depth frame per video frame (matched by index)")
+
+
 def open_frames(
-    source: str | Path, target_fps: float | None = None, max_frames: int | None = None, max_side: int | None = None
+    source: str | Path,
+    target_fps: float | None = None,
+    max_frames: int | None = None,
+    max_side: int | None = None,
+    ground_truth: str | Path | GroundTruth | None = None,
 ) -> FrameSource:
-    """A FrameSource for a video file or a scene folder (decided by what the path is)."""
+    """A FrameSource for a video file or a scene folder (decided by what the path is). A video's
+    `ground_truth` (a scene folder or .npz, or an opened GroundTruth) gives its frames depth, K and
+    poses by index; a scene folder has its own."""
     _check_limits(target_fps, max_frames, max_side)
     path = Path(source)
     if scene_folder.is_scene_dir(path):
+        if ground_truth is not None:
+            raise ValueError(f"{path.name}: a scene folder brings its own ground truth; give separate ground truth with a video file")
         return _open_scene(path, target_fps, max_frames, max_side)
     if path.is_dir():
         raise ValueError(f"{path.name}: a folder but not a scene folder (expected rgb/, depth/, poses.json); "
                          "pass a video file or a scene folder")
     info = probe_video(path)
-    return FrameSource(path, "video", info.fps, info.frame_count, target_fps, max_frames, max_side, video=info)
+    truth = None
+    if ground_truth is not None:
+        truth = ground_truth if isinstance(ground_truth, GroundTruth) else open_ground_truth(ground_truth)
+        check_matches(truth.sequence, info.frame_count, (info.height, info.width))
+    return FrameSource(path, "video", info.fps, info.frame_count, target_fps, max_frames, max_side, video=info,
+                       has_ground_truth=truth is not None, has_poses=truth is not None and truth.poses is not None,
+                       ground_truth=truth)  # fmt: skip
 
 
 def _open_scene(path: Path, target_fps, max_frames, max_side) -> FrameSource:

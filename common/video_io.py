@@ -234,15 +234,22 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, h264
 
 def side_by_side(
     rgb: np.ndarray,
-    depth_m: np.ndarray,
-    vmin: float | None = None,
-    vmax: float | None = None,
+    depth_m: np.ndarray | list[np.ndarray],
+    vmin: float | list[float] | None = None,
+    vmax: float | list[float] | None = None,
     cmap: str = "turbo",
 ) -> np.ndarray:
-    """One frame of RGB | colourised depth; depth is resized to the RGB size (fixed vmin/vmax keep
-    colours comparable across a video)."""
-    colour = colorize_depth(depth_m, vmin=vmin, vmax=vmax, cmap=cmap)
+    """One frame of RGB | colourised depth (| more depths, for a comparison); each depth is resized
+    to the RGB size (fixed vmin/vmax, one per depth when given as lists, keep colours comparable
+    across a video)."""
+    depths = depth_m if isinstance(depth_m, (list, tuple)) else [depth_m]
+    lows = vmin if isinstance(vmin, (list, tuple)) else [vmin] * len(depths)
+    highs = vmax if isinstance(vmax, (list, tuple)) else [vmax] * len(depths)
     h, w = rgb.shape[:2]
-    if colour.shape[:2] != (h, w):
-        colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
-    return np.concatenate([np.asarray(rgb, dtype=np.uint8), colour], axis=1)
+    panels = [np.asarray(rgb, dtype=np.uint8)]
+    for depth, lo, hi in zip(depths, lows, highs):
+        colour = colorize_depth(depth, vmin=lo, vmax=hi, cmap=cmap)
+        if colour.shape[:2] != (h, w):
+            colour = cv2.resize(colour, (w, h), interpolation=cv2.INTER_NEAREST)
+        panels.append(colour)
+    return np.concatenate(panels, axis=1)

@@ -29,3 +29,11 @@ def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
 
 def example_videos() -> list[str]:
     return [str(p) for p in sorted((EXAMPLES_DIR / "video").glob("*.mp4"))]
+
+
+def example_video_ground_truth() -> list[str]:
+    """The camera walk's own ground truth, as the files a user would upload: depth PNGs,
+    intrinsics.json and poses.json."""
+    folder = EXAMPLES_DIR / "video"
+    files = sorted((folder / "depth").glob("*.png")) + [folder / "intrinsics.json", folder / "poses.json"]
+    return [str(p) for p in files if p.is_file()]

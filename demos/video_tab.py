@@ -1,5 +1,6 @@
-"""Video tab: upload → depth video side by side, flicker/OPW/drift curves, summary numbers, and the
-point cloud of a chosen frame."""
+"""Video tab: upload → depth video side by side, flicker/OPW/drift curves, the measures table and
+report, and the point cloud of a chosen frame. Depth made elsewhere (a depth sequence for the same
+clip) and ground truth can be uploaded beside the video and compared with the selected model."""
 from __future__ import annotations
 
 import json
@@ -9,16 +10,19 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from analysis.plots import per_frame_figure
-from analysis.temporal import VIDEO_MAX_DURATION_S, VIDEO_MAX_FRAMES, VIDEO_MAX_SIDE, records_to_curves, run_temporal_study
+from analysis.plots import comparison_figure
+from analysis.temporal import MAX_SOURCES, VIDEO_MAX_DURATION_S, VIDEO_MAX_FRAMES, VIDEO_MAX_SIDE, comparison_curves, run_temporal_study
+from analysis.temporal_report import markdown_table, rounded
+from analysis.temporal_sources import ModelSource, sequence_sources
 from common.camera import intrinsics_for
 from common.depth_io import colorize_depth
+from common.depth_sequence import POLARITIES, VALUE_KINDS, open_uploaded_ground_truth, open_uploaded_sequences
 from common.frames import open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
 from . import storage
 from .errors import guarded
-from .examples import example_videos
+from .examples import example_video_ground_truth, example_videos
 from .image_tab import DEFAULT_FOV, FOV_RANGE
 from .inputs import number
 from .model_panel import model_panel
@@ -33,12 +37,22 @@ FRAMES_FILE = "slider_frames.bin"  # one file: for each kept frame its RGB (uint
 SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
 
 
-def _open_video(path: str, target_fps: float, max_frames: int, max_side: int):
+AUTO = "auto"
+DEPTH_FILE_TYPES = [".png", ".npy", ".npz", ".zip", ".mp4", ".avi", ".mkv", ".mov", ".webm"]
+GT_FILE_TYPES = [".png", ".json", ".npz", ".zip"]
+
+
+def _open_video(path: str, target_fps: float, max_frames: int, max_side: int, truth=None):
     """The upload opened once as a frame source, and warnings for the limits that apply to it."""
     try:
         frames = open_frames(path, target_fps, max_frames, max_side)
     except (ValueError, OSError):
         raise gr.Error("Could not read the video (corrupt file or unsupported format). Upload an .mp4, .webm, .avi or .mov file.") from None
+    if truth is not None and frames.video is not None:
+        try:
+            frames = open_frames(path, target_fps, max_frames, max_side, ground_truth=truth)
+        except ValueError as error:
+            raise gr.Error(f"The ground truth does not fit the video: {error}") from None
     if frames.video is None:
         raise gr.Error("Upload a video file (.mp4, .webm, .avi or .mov).")
     info = frames.video
@@ -85,38 +99,68 @@ def read_slider_frame(path: str | Path, entry: list[int]) -> tuple[np.ndarray, n
     return rgb, depth
 
 
+def _file_paths(files) -> list[str]:
+    return [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+
+
+def _uploaded_inputs(depth_files, depth_values: str, polarity: str, gt_files, work_dir: Path):
+    """The uploaded depth sequences and ground truth, opened (readable messages, no paths)."""
+    values = None if depth_values in (None, AUTO) else depth_values
+    polarity = None if polarity in (None, AUTO) else polarity
+    truth = None
+    if gt_files:
+        try:
+            truth = open_uploaded_ground_truth(_file_paths(gt_files), work_dir)
+        except (ValueError, OSError) as error:
+            raise gr.Error(f"Could not read the ground truth: {error}") from None
+    try:
+        sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity) if depth_files else []
+    except (ValueError, OSError) as error:
+        raise gr.Error(f"Could not read the depth sequence: {error}") from None
+    return sequences, truth
+
+
 def analyse_video(video: str | None, target_fps: float, max_frames: float, max_side: float, model_choice: str,
-                  model_custom: str, progress=gr.Progress(track_tqdm=True)):
+                  model_custom: str, depth_files=None, depth_values: str = AUTO, polarity: str = AUTO, align: str = "both",
+                  gt_files=None, include_model: bool = True, progress=gr.Progress(track_tqdm=True)):
     if not video:
         raise gr.Error("No video given: upload one or pick the example below.")
+    if not include_model and not depth_files:
+        raise gr.Error("Nothing to analyse: tick 'Run the selected model too' or upload a depth sequence.")
     target_fps = number(target_fps, "Frames per second", *FPS_RANGE)
     max_frames = number(max_frames, "Max frames", 2, MAX_FRAMES, integer=True)
     max_side = number(max_side, "The frame size (longest side, px)", 96, MAX_SIDE, integer=True)
-    frames, notes = _open_video(video, target_fps, max_frames, max_side)
+    out_dir = storage.request_dir("video")
+    sequences, truth = _uploaded_inputs(depth_files, depth_values, polarity, gt_files, out_dir / "uploads")
+    frames, notes = _open_video(video, target_fps, max_frames, max_side, truth)
     for note in notes:
         gr.Warning(note)
     loaded = registry().get(model_choice, model_custom)
-    out_dir = storage.request_dir("video")
+    sources = [ModelSource(loaded.predictor)] if include_model else []
+    for sequence in sequences:
+        sources += sequence_sources(sequence, align, frames.has_ground_truth)
+    if len(sources) > MAX_SOURCES:
+        raise gr.Error(f"{len(sources)} depth sources to compare; at most {MAX_SOURCES} fit on one clip "
+                       "(a relative sequence with ground truth counts twice: per-clip and per-frame alignment).")
     kept = SliderFrames(out_dir / FRAMES_FILE, frames.expected_count or max_frames)
     try:
-        result = run_temporal_study(frames, loaded.predictor, out_dir, on_frame=kept.keep, progress=True,
-                                    plot_html=False)
+        result = run_temporal_study(frames, sources, out_dir, on_frame=kept.keep, progress=True, plot_html=False)
     except (ValueError, OSError):
         raise gr.Error("The video could not be analysed (it may be corrupt or cut short). Try another file.") from None
-    times, curves = records_to_curves(result.records)
-    figure = per_frame_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
-    summary = {key: result.summary[key] for key in SUMMARY_KEYS if key in result.summary}
-    summary = {**summary, **{k: v for k, v in result.summary.items() if k not in summary and not isinstance(v, (dict, list))}}
-    summary.pop("source", None)  # the upload's server-side name
+    times, curves = comparison_curves(result)
+    figure = comparison_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
+    summary = {key: rounded(result.summary[key]) for key in SUMMARY_KEYS if key in result.summary}
+    summary["sources"] = {item["name"]: item["note"] for item in result.summary["sources"]}
+    table = markdown_table(result.summary["measures"])
     count = len(kept.entries)
     warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(result.records)} frames."
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
     state = {"frames_file": str(kept.path), "entries": kept.entries}
     cloud, depth_image = frame_cloud(state, 0, DEFAULT_FOV)
     depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
-    files = [str(out_dir / name) for name in ("summary.json", "per_frame.csv", "temporal_curves.json")
-             if (out_dir / name).is_file()]
-    return depth_video, figure, json.loads(json.dumps(summary, default=str)), files, warning_text, state, slider, \
+    files = [str(out_dir / name) for name in ("report.html", "measures.csv", "measures.json", "summary.json", "per_frame.csv",
+                                              "per_frame_all.csv", "temporal_curves.json") if (out_dir / name).is_file()]  # fmt: skip
+    return depth_video, figure, table, json.loads(json.dumps(summary, default=str)), files, warning_text, state, slider, \
         cloud, depth_image, loaded.status, depth_caveat(loaded.predictor.info)
 
 
@@ -141,19 +185,32 @@ def build() -> None:
     state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1):
-            video = gr.Video(label="Video", sources=["upload"])
+            video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
             target_fps = gr.Slider(*FPS_RANGE, value=5, step=1, label="Frames per second to analyse")
             max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
             max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
+            with gr.Accordion("Compare with depth made elsewhere, ground truth", open=False):
+                depth_files = gr.File(label="Depth sequence(s) for this video: depth frames (.png in mm, .npy/.npz in m), "
+                                      "an .npz stack, a .zip of frames or a grey depth video; frames matched by index",
+                                      file_count="multiple", file_types=DEPTH_FILE_TYPES)  # fmt: skip
+                depth_values = gr.Radio([AUTO, *VALUE_KINDS], value=AUTO, label="Values are (auto: files metric, grey video disparity)")
+                polarity = gr.Radio([AUTO, *POLARITIES], value=AUTO, label="Grey video: near is")
+                align = gr.Radio(["both", "clip", "frame"], value="both",
+                                 label="Relative depth: align to ground truth per clip, per frame, or both")  # fmt: skip
+                gt_files = gr.File(label="Ground truth: depth PNGs (mm) + intrinsics.json + poses.json, a .zip of a scene "
+                                   "folder, or one .npz (depth, K, poses)", file_count="multiple", file_types=GT_FILE_TYPES)  # fmt: skip
+                include_model = gr.Checkbox(value=True, label="Run the selected model too")
             run = gr.Button("Analyse video", variant="primary")
             notes = gr.Markdown()
             choice, custom, status = model_panel()
         with gr.Column(scale=2):
-            depth_video = gr.Video(label="Input | depth", autoplay=True)
+            depth_video = gr.Video(label="Input | depth (one panel per source)", autoplay=True)
             caveat = gr.Markdown()
             curves = gr.Plot(label="Flicker, OPW, scale drift (and TAE/AbsRel with ground truth)")
+            table = gr.Markdown(label="Measures")
             summary = gr.JSON(label="Summary")
-            files = gr.File(label="summary.json, per_frame.csv, plot as plotly JSON", file_count="multiple")
+            files = gr.File(label="Report (HTML, opens offline), measures as CSV/JSON, per-frame values, plot as plotly JSON",
+                            file_count="multiple", elem_id="video-files")  # fmt: skip
     with gr.Row():
         with gr.Column(scale=1):
             frame = gr.Slider(0, 1, value=0, step=1, label="Frame (analysed frames)", interactive=False)
@@ -161,11 +218,13 @@ def build() -> None:
             frame_depth = gr.Image(label="Depth of the chosen frame", type="numpy")
         with gr.Column(scale=2):
             cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0))
-    run.click(guarded(analyse_video), [video, target_fps, max_frames, max_side, choice, custom],
-              [depth_video, curves, summary, files, notes, state, frame, cloud, frame_depth, status, caveat],
+    run.click(guarded(analyse_video), [video, target_fps, max_frames, max_side, choice, custom, depth_files, depth_values,
+                                       polarity, align, gt_files, include_model],
+              [depth_video, curves, table, summary, files, notes, state, frame, cloud, frame_depth, status, caveat],
               api_name="video_depth", concurrency_limit=1)
     frame.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth], api_name="video_frame_cloud")
     fov.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth], api_name=False)
     examples = example_videos()
     if examples:
-        gr.Examples(examples=[[path] for path in examples[:1]], inputs=[video], label="Offline example (camera walk)")
+        gr.Examples(examples=[[examples[0], example_video_ground_truth()]], inputs=[video, gt_files],
+                    label="Offline example (camera walk, with its ground truth)")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from synthetic_clips import render_clip, translation_pose
 
-from analysis.temporal import TemporalAnalyzer, TemporalConfig, analyze_stream, run_temporal_study
+from analysis.temporal import TemporalAnalyzer, TemporalConfig, analyze_stream, read_ahead_bound, run_temporal_study
 from analysis.temporal_metrics import (
     fit_scale_shift,
     flicker,
@@ -265,8 +265,11 @@ def test_expected_frame_count_matches_what_is_read(tmp_path):
     assert open_frames(path, None, max_frames=5).expected_count == 5
 
 
-def test_stream_does_not_read_ahead_of_the_current_batch():
-    rgbs, depths, _, _ = moving_clip(6)
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_stream_reads_ahead_a_bounded_number_of_frames(pipeline):
+    """Memory stays flat in clip length: without worker threads only the batch being predicted
+    is held; with them, at most read_ahead_bound(batch) frames more, however long the clip."""
+    rgbs, depths, _, _ = moving_clip(16)
     produced = []
 
     def frames():
@@ -280,5 +283,21 @@ def test_stream_does_not_read_ahead_of_the_current_batch():
             return super().predict(images)
 
     predictor = CountingPredictor(rgbs, depths)
-    analyze_stream(frames(), predictor, batch_size=2, progress=False)
-    assert predictor.seen_when_called == [2, 4, 6]  # only one batch of frames is held at a time
+    result = analyze_stream(frames(), predictor, batch_size=2, progress=False, pipeline=pipeline)
+    assert len(result.records) == 16
+    if not pipeline:
+        assert predictor.seen_when_called == [2, 4, 6, 8, 10, 12, 14, 16]
+    else:
+        bound = read_ahead_bound(2)
+        assert bound < 16 - 2  # the clip is long enough for the bound to bite
+        for call, seen in enumerate(predictor.seen_when_called):
+            assert seen <= 2 * (call + 1) + bound, (call, seen)
+
+
+def test_pipeline_and_sequential_runs_give_the_same_numbers():
+    rgbs, depths, K, poses = moving_clip(6)
+    frames = [FrameSample(i, i / 10, rgb, depth, pose, K) for i, (rgb, depth, pose) in enumerate(zip(rgbs, depths, poses))]
+    noisy = lambda depth, index: depth * (1 + 0.05 * (index % 2))  # noqa: E731
+    one = analyze_stream(frames, LookupPredictor(rgbs, depths, noisy), batch_size=4, progress=False, pipeline=True)
+    two = analyze_stream(frames, LookupPredictor(rgbs, depths, noisy), batch_size=4, progress=False, pipeline=False)
+    assert one.summary == two.summary

@@ -66,7 +66,7 @@ def test_webcam_stream_endpoint_returns_depth_and_rate(client):
 def test_video_depth_curves_summary_and_frame_cloud(client):
     from gradio_client import handle_file
 
-    video, plot, summary, files, notes, frame, cloud, frame_depth, status, caveat = client.predict(
+    video, plot, table, summary, files, notes, frame, cloud, frame_depth, status, caveat = client.predict(
         handle_file(str(EXAMPLE_VIDEO)), 5, 8, 160, BUNDLED, "", api_name="/video_depth")
     assert "procedural" in caveat
     assert Path(video["video"] if isinstance(video, dict) else video).stat().st_size > 1000
@@ -74,10 +74,48 @@ def test_video_depth_curves_summary_and_frame_cloud(client):
     assert any(len(trace.get("y", [])) >= 2 for trace in plot_data["data"])
     summary = summary if isinstance(summary, dict) else json.loads(summary)
     assert summary["frames"] >= 2 and summary["flicker_mean"] is not None
-    assert any(str(f).endswith("summary.json") for f in files)
+    assert any(str(f).endswith("summary.json") for f in files) and any(str(f).endswith("report.html") for f in files)
+    assert "| flicker | ↓ lower |" in table
     assert Path(cloud).is_file()
     cloud_again, depth_again = client.predict(1, 63.0, api_name="/video_frame_cloud")
     assert Path(cloud_again).is_file() and Path(depth_again).is_file()
+
+
+def test_video_depth_compares_an_uploaded_sequence_with_the_model_against_uploaded_ground_truth(client, tmp_path):
+    from gradio_client import handle_file
+
+    from common.depth_io import read_depth_png
+
+    truth = sorted((ROOT / "examples" / "video" / "depth").glob("*.png"))
+    for i, path in enumerate(truth):  # "another model": the true depth, 10 % too far from frame 12 on
+        np.save(tmp_path / f"{path.stem}.npy", read_depth_png(path) * (1.1 if i >= 12 else 1.0))
+    depth_files = [handle_file(str(p)) for p in sorted(tmp_path.glob("*.npy"))]
+    gt_files = [handle_file(str(p)) for p in truth] + [handle_file(str(ROOT / "examples" / "video" / name))
+                                                        for name in ("intrinsics.json", "poses.json")]  # fmt: skip
+    _, _, table, summary, files, *_ = client.predict(
+        handle_file(str(EXAMPLE_VIDEO)), 10, 24, 320, BUNDLED, "", depth_files, "auto", "auto", "both", gt_files, True,
+        api_name="/video_depth")  # fmt: skip
+    summary = summary if isinstance(summary, dict) else json.loads(summary)
+    assert list(summary["sources"]) == ["synthetic-tiny", "uploaded frames", "ground truth"]
+    header = table.splitlines()[0]
+    assert "reference (ground truth)" in header and "synthetic-tiny" in header and "uploaded frames" in header
+    report = next(Path(f) for f in files if str(f).endswith("report.html")).read_text()
+    assert "uploaded frames" in report and "TAE" in report and "/tmp" not in report
+    measures = json.loads(next(Path(f) for f in files if str(f).endswith("measures.json")).read_text())
+    rows = {row["key"]: row for row in measures["measures"]}
+    assert rows["abs_rel_mean"]["uploaded frames"] == pytest.approx(0.05, rel=2e-2)  # 0.1 on half of the 24 frames
+    # One pair in 23 jumps by 10 %: TAE about 0.1 / 23, far above the reference level.
+    assert rows["tae_mean"]["uploaded frames"] > 10 * rows["tae_mean"]["reference (ground truth)"]
+
+
+def test_video_depth_rejects_a_sequence_of_the_wrong_length(client, tmp_path):
+    from gradio_client import handle_file
+
+    for i in range(3):
+        np.save(tmp_path / f"d{i}.npy", np.ones((240, 320), np.float32))
+    with pytest.raises(Exception, match="has 3 depth frames but the video has 24"):
+        client.predict(handle_file(str(EXAMPLE_VIDEO)), 5, 8, 160, BUNDLED, "",
+                       [handle_file(str(p)) for p in sorted(tmp_path.glob("*.npy"))], api_name="/video_depth")  # fmt: skip
 
 
 def test_mirror_ablation_gives_maps_differences_and_metrics_with_ground_truth(client):

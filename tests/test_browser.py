@@ -13,11 +13,10 @@ import re
 import shutil
 from pathlib import Path
 
-import cv2
 import pytest
 
 from analysis.ablation import ABLATION_SOURCES, ZEROSHOT
-from demos.examples import EXAMPLE_TEXTS, example_videos
+from demos.examples import EXAMPLE_TEXTS
 
 
 class PageDidNotLoad(AssertionError):
@@ -154,11 +153,6 @@ def test_webcam_tab_streams_depth_from_a_fake_camera(page, shots):
 
 
 def test_video_tab_analyses_the_example_walk(page, shots):
-    (example,) = example_videos()
-    capture = cv2.VideoCapture(example)
-    count, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    assert (count, fps) == (24, 10.0)  # the example walk; at the tab's default 5 fps every second frame: 12
     panel = open_tab(page, "Video")
     # The input's player (the example gallery shows the same file as a thumbnail video).
     run_first_example(panel, "Analyse video", loaded=panel.locator("video[data-testid='Video-player'][src$='/video.mp4']"))
@@ -167,7 +161,40 @@ def test_video_tab_analyses_the_example_walk(page, shots):
     expect(panel.get_by_text("flicker_mean")).to_be_visible(timeout=STEP_TIMEOUT_MS)
     expect(panel.locator("video[src$='/depth_video.mp4']")).to_have_count(1, timeout=STEP_TIMEOUT_MS)
     expect(panel.locator(".js-plotly-plot")).to_have_count(1, timeout=STEP_TIMEOUT_MS)  # the per-frame curves
+    # The example brings its own ground truth: TAE is measured and the reference level shown.
+    expect(panel.get_by_role("cell", name="TAE", exact=True).first).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    expect(panel.get_by_role("columnheader", name="reference (ground truth)").first).to_be_visible()
     page.screenshot(path=str(shots / "video.png"), full_page=True)
+
+
+def test_video_tab_compares_an_uploaded_depth_sequence_and_downloads_the_report(page, shots, tmp_path):
+    import numpy as np
+
+    from common.depth_io import read_depth_png
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "video"
+    truth = sorted((root / "depth").glob("*.png"))
+    for i, path in enumerate(truth):  # depth made elsewhere: the true depth with a 10 % jump halfway
+        np.save(tmp_path / f"{path.stem}.npy", read_depth_png(path) * (1.1 if i >= len(truth) // 2 else 1.0))
+    page.reload()  # a clean page: the previous test loaded the example into these inputs
+    page.get_by_role("tab", name="Video").wait_for(timeout=60_000)
+    open_tab(page, "Video")
+    page.get_by_text("Compare with depth made elsewhere, ground truth").click()
+    depth_input = page.locator(".block", has_text="Depth sequence(s) for this video").locator("input[type=file]")
+    depth_input.first.set_input_files([str(p) for p in sorted(tmp_path.glob("*.npy"))])
+    gt_input = page.locator(".block", has_text="Ground truth: depth PNGs").locator("input[type=file]")
+    gt_input.first.set_input_files([str(p) for p in truth] + [str(root / "intrinsics.json"), str(root / "poses.json")])
+    page.locator("#video-input input[type=file]").set_input_files(str(root / "video.mp4"))
+    page.locator("#video-input video").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Analyse video").click()
+    page.get_by_role("columnheader", name="uploaded frames").first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    assert page.get_by_role("columnheader", name="synthetic-tiny").first.is_visible()  # compared with the bundled model
+    with page.expect_download(timeout=60_000) as download:
+        page.locator("#video-files a[download='report.html']").click()
+    report = Path(download.value.path()).read_text()
+    assert "uploaded frames" in report and "synthetic-tiny" in report and "<script" not in report
+    assert "data:image/png;base64," in report
+    page.screenshot(path=str(shots / "video_compare.png"), full_page=True)
 
 
 def test_ablation_tab_compares_sources_with_ground_truth(page, shots):
