@@ -18,7 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 CONFIG_DIR = Path(__file__).parent / "clip_configs"
-TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn")
+TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn", "world-vit")
+# CLIPs pretrained by this project: (model name, tag) -> weights file in the repository, loaded
+# like an open_clip tag but never downloaded (python -m mirror_model.world_clip makes them).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_TAGS = {("world-vit", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip" / "clip.safetensors"}
 WEIGHTS_ENV = "MIRROR_CLIP_WEIGHTS"
 WEIGHTS_FLAG = "--clip-weights"
 # Used when a config has no pretrained tag to take normalisation constants from.
@@ -129,7 +133,13 @@ def load_clip(
     if weights_file is None and pretrained and os.environ.get(WEIGHTS_ENV):
         weights_file = os.environ[WEIGHTS_ENV]
 
-    tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained) if pretrained else {}
+    project_file = PROJECT_TAGS.get((model_name, pretrained))
+    if project_file is not None and weights_file is None:
+        if not project_file.is_file():
+            raise FileNotFoundError(f"CLIP '{name}/{pretrained}' is pretrained by this project; its weights "
+                                    f"{project_file.relative_to(PROJECT_ROOT)} are missing (python -m mirror_model.world_clip)")
+        weights_file = project_file
+    tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained) if pretrained and project_file is None else {}
     if pretrained and not tag_cfg and weights_file is None:
         known = open_clip.list_pretrained_tags_by_model(model_name)
         raise ValueError(f"unknown pretrained tag '{pretrained}' for CLIP '{name}'; known tags: {known}")
@@ -143,7 +153,8 @@ def load_clip(
             raise FileNotFoundError(
                 f"CLIP weights file '{path}' not found (given by {WEIGHTS_FLAG} or {WEIGHTS_ENV})"
             )
-        source, weights_from = str(path), "file"
+        source = str(path)
+        weights_from = "project" if weights_file == project_file else "file"
     elif pretrained:
         source = _cached_tag_file(tag_cfg)
         if source is None:

@@ -1,9 +1,10 @@
-"""Compact deconvolutional decoder: patch-grid similarity maps (+ image features) -> a depth logit map.
+"""Compact decoder: patch-grid similarity maps (+ optionally image features) -> a depth logit map.
 
-Every x2 upsampling is a transposed convolution (kernel 4, stride 2), so a stride-16 ViT grid needs
-four and a stride-32 ResNet grid five. All but the last are followed by GroupNorm and GELU; the last
-one maps straight to the single depth-logit channel, so nothing wide ever runs at full resolution
-(this keeps a 240x320 frame cheap on a CPU). Channels shrink as resolution grows.
+Each x2 upsampling stage is a resize-convolution (bilinear x2, then a 3x3 convolution), which draws
+no checkerboard, or, for checkpoints made before, a transposed convolution (kernel 4, stride 2).
+A stride-16 ViT grid gets three stages and a stride-32 ResNet grid four, ending at half the input
+resolution; the depth logits are then resized bilinearly, so nothing wide ever runs at full
+resolution (this keeps a 240x320 frame cheap on a CPU). Channels shrink as resolution grows.
 """
 from __future__ import annotations
 
@@ -15,13 +16,20 @@ from torch import nn
 
 from common.config import checked_fields
 
+UPSAMPLING = ("resize", "transposed")
+
 
 @dataclass
 class DecoderConfig:
-    hidden: int = 96  # channels of the first (patch-grid) convolution
-    stage_channels: tuple[int, ...] = (64, 32, 16, 16)  # widths after each x2 stage but the last; first ones used
-    image_channels: int = 32  # projected CLIP image features concatenated to the maps; 0 = maps only
+    hidden: int = 64  # channels of the first (patch-grid) convolution
+    stage_channels: tuple[int, ...] = (32, 16, 8, 8)  # widths after each x2 stage; the first (log2(stride) - 1) are used
+    image_channels: int = 0  # >0: projected CLIP image features concatenated to the maps (an ablation: a text-free path)
     groups: int = 8  # GroupNorm groups (batch-size independent, same in train and eval)
+    upsample: str = "resize"  # "resize": bilinear x2 then 3x3 conv (no checkerboard); "transposed": kernel-4 stride-2 deconv
+
+    def __post_init__(self) -> None:
+        if self.upsample not in UPSAMPLING:
+            raise ValueError(f"decoder upsample must be one of {UPSAMPLING}, got {self.upsample!r}")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -33,6 +41,7 @@ class DecoderConfig:
         data = checked_fields(cls, data, "decoder config")
         if "stage_channels" in data:
             data["stage_channels"] = tuple(int(c) for c in data["stage_channels"])
+        data.setdefault("upsample", "transposed")  # cards written before the field existed
         return cls(**data)
 
 
@@ -41,11 +50,16 @@ def _norm(channels: int, groups: int) -> nn.GroupNorm:
 
 
 class UpStage(nn.Module):
-    """x2 upsampling: transposed conv (kernel 4, stride 2) -> GroupNorm -> GELU."""
+    """x2 upsampling -> GroupNorm -> GELU; resize-convolution (bilinear x2, 3x3 conv) or a
+    transposed convolution (kernel 4, stride 2), whose uneven kernel overlap draws a grid."""
 
-    def __init__(self, in_channels: int, out_channels: int, groups: int):
+    def __init__(self, in_channels: int, out_channels: int, groups: int, upsample: str = "resize"):
         super().__init__()
-        self.up = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)
+        if upsample == "resize":
+            self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                    nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
+        else:
+            self.up = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)
         self.norm = _norm(out_channels, groups)
         self.act = nn.GELU()
 
@@ -54,10 +68,12 @@ class UpStage(nn.Module):
 
 
 class DepthDecoder(nn.Module):
-    """(B, s, h, w) similarity maps [+ (B, D, h, w) features] -> (B, 1, h*stride, w*stride) logits.
+    """(B, s, h, w) similarity maps [+ (B, D, h, w) features] -> depth logits.
 
-    With image_channels > 0, CLIP's dense features are projected (1x1 conv) and concatenated to the
-    maps, so the decoder can also use appearance where the maps alone are ambiguous.
+    Maps only by default: depth goes through the text side. With image_channels > 0 (an ablation),
+    CLIP's dense features are also projected (1x1 conv) and concatenated to the maps, a path that
+    needs no text at all. "resize" decoders stop at half the input resolution (the caller resizes
+    the logits bilinearly: nothing wide ever runs at full resolution); "transposed" ones reach it.
     """
 
     def __init__(self, config: DecoderConfig, num_maps: int, feature_dim: int, stride: int):
@@ -81,10 +97,13 @@ class DepthDecoder(nn.Module):
         )
         stages, previous = [], config.hidden
         for channels in config.stage_channels[: num_stages - 1]:
-            stages.append(UpStage(previous, channels, config.groups))
+            stages.append(UpStage(previous, channels, config.groups, config.upsample))
             previous = channels
         self.stages = nn.Sequential(*stages)
-        self.head = nn.ConvTranspose2d(previous, 1, kernel_size=4, stride=2, padding=1)
+        if config.upsample == "resize":
+            self.head = nn.Conv2d(previous, 1, kernel_size=3, padding=1)
+        else:
+            self.head = nn.ConvTranspose2d(previous, 1, kernel_size=4, stride=2, padding=1)
 
     def forward(self, maps: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         x = maps

@@ -30,9 +30,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "synthetic-tiny",
             "mirror",
-            "tiny CLIP + mirror",
+            "small world CLIP (pretrained here on captioned procedural rooms) + mirror",
             checkpoint_dir=BUNDLED_DIR,
-            fallback_config=MirrorDepthConfig(),
+            fallback_config=MirrorDepthConfig(clip_name="world-vit", clip_pretrained="procedural-world"),
             seed=TINY_SEED,
         ),
         Preset(
@@ -50,8 +50,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "depthclip-tiny",
             "zeroshot",
-            "DepthCLIP zero-shot on the random-init tiny CLIP (a code check, not a depth estimator)",
-            zeroshot=ZeroShotConfig(clip_name="tiny-vit", clip_pretrained=None, input_size=(240, 320)),
+            "DepthCLIP zero-shot (as published; ViT patch route) on the small world CLIP pretrained here",
+            zeroshot=ZeroShotConfig(clip_name="world-vit", clip_pretrained="procedural-world", input_size=(240, 320)),
             seed=TINY_SEED,
         ),
     )

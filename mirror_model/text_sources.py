@@ -4,9 +4,11 @@ ablation of it. All sources are (L, text_width) matrices; the decoder always rea
 - learned:        the trained mirror itself (s rows).
 - zeros:          an all-zero matrix of mirror's shape: only positional embeddings reach the encoder.
 - random:         Gaussian rows (fixed seed) with the standard deviation of CLIP's token-embedding table.
-- prompt:         a human prompt tokenised exactly as CLIP tokenises it (start token, subwords, end
-                  token, then CLIP's zero-id padding), cut to s positions; if the prompt is longer
-                  than s tokens, the last kept position is replaced by the end token.
+- prompt:         a human prompt tokenised as CLIP tokenises it (start token, subwords, end token),
+                  repeated back to back until it fills s positions. Every position the decoder
+                  reads then holds a real word of the prompt, as every position of mirror holds a
+                  learned row; CLIP's padding (which would fill most of the s positions of a short
+                  prompt) is never read.
 - prompt+mirror:  the prompt's start token and subword embeddings (no end token) followed by mirror,
                   cut to CLIP's context length; the decoder reads the last s outputs, i.e. mirror's
                   positions, now conditioned on the prompt through the causal attention.
@@ -59,10 +61,12 @@ def source_embeddings(
     end_id = int(ids.max())  # CLIP's end-of-text id is the largest id in the vocabulary
     end_pos = int(ids.argmax())
     if source == "prompt":
-        ids = ids[:num_tokens].clone()
-        if end_pos >= num_tokens:
-            ids[-1] = end_id
-        return clip_backbone.token_embeddings(clip, ids).to(mirror.dtype)
+        words = ids[: end_pos + 1]  # start token, subwords, end token
+        repeats = -(-num_tokens // len(words))
+        tiled = words.repeat(repeats)[:num_tokens].clone()
+        if end_pos >= num_tokens:  # a prompt longer than s: keep its start, end it properly
+            tiled[-1] = end_id
+        return clip_backbone.token_embeddings(clip, tiled).to(mirror.dtype)
     # prompt+mirror
     prefix = clip_backbone.token_embeddings(clip, ids[:end_pos]).to(mirror.dtype)
     limit = clip_backbone.context_length(clip)

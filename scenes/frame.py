@@ -12,13 +12,16 @@ class RGBDFrame:
 
     rgb: (H, W, 3) uint8; depth: (H, W) float32 metres along the optical axis (0 where a ray hit
     nothing); intrinsics: (3, 3) float64 pinhole K with pixel centres at integer coordinates;
-    pose: (4, 4) float64 camera-to-world, OpenCV axes (x right, y down, z forward).
+    pose: (4, 4) float64 camera-to-world, OpenCV axes (x right, y down, z forward);
+    object_ids: (H, W) int16 index into the scene's objects seen at each pixel (-1: nothing), the
+    scene graph's answer to "what is where", from which captions are written.
     """
 
     rgb: np.ndarray
     depth: np.ndarray
     intrinsics: np.ndarray
     pose: np.ndarray
+    object_ids: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:

@@ -100,6 +100,8 @@ def render_view(scene: Scene, intrinsics: np.ndarray, pose: np.ndarray, size: tu
     depth = np.zeros(len(rays), dtype=np.float64)
     depth[hit] = t_hit[hit] * (directions[hit] @ optical_axis)
 
+    object_ids = np.full(len(rays), -1, dtype=np.int16)
+    object_ids[hit] = hits["geometry_ids"][hit].astype(np.int16)
     colour = np.zeros((len(rays), 3), dtype=np.float32)
     if hit.any():
         points = rays[hit, :3].astype(np.float64) + directions[hit] * t_hit[hit, None]
@@ -118,4 +120,5 @@ def render_view(scene: Scene, intrinsics: np.ndarray, pose: np.ndarray, size: tu
         depth=depth.astype(np.float32).reshape(height, width),
         intrinsics=intrinsics.copy(),
         pose=pose.copy(),
+        object_ids=object_ids.reshape(height, width),
     )

@@ -214,13 +214,16 @@ def test_ablation_sources_give_different_outputs(tiny_vit):
         model(images, source="noise")
 
 
-def test_prompt_source_is_the_tokenised_prompt_cut_to_s(tiny_vit):
+def test_prompt_source_repeats_the_tokenised_prompt_over_all_s_positions(tiny_vit):
     from mirror_model.text_sources import prompt_token_ids, source_embeddings
 
     clip = tiny_vit.clip
     ids = prompt_token_ids(tiny_vit.tokenizer, tiny_vit.config.prompt)
+    length = int(ids.argmax()) + 1  # start token, 9 subwords of "How far is this location from the camera?", end token
+    assert length == 11 and int((ids > 0).sum()) == length
+    expected_ids = torch.cat([ids[:length]] * 6)[:64]  # no padding id among the 64 positions the decoder reads
     embedded = source_embeddings("prompt", tiny_vit.mirror, clip, tiny_vit.tokenizer, tiny_vit.config.prompt)
-    torch.testing.assert_close(embedded, clip_backbone.token_embeddings(clip, ids[:64]))
+    torch.testing.assert_close(embedded, clip_backbone.token_embeddings(clip, expected_ids))
     combined = source_embeddings("prompt+mirror", tiny_vit.mirror, clip, tiny_vit.tokenizer, tiny_vit.config.prompt)
     prompt_length = int(ids.argmax())  # start token + subwords, no end token
     assert combined.shape[0] == min(prompt_length + 64, 77)

@@ -1,0 +1,127 @@
+"""A captioned procedural world: image-caption pairs for contrastive pretraining of a small CLIP.
+
+    python -m scenes.captioned --out data/world/train --rooms 600 --views 4 --size 128x160 --seed 7
+
+Each room is built once and seen from several free viewpoints (amortising room generation). Every
+view gives two pairs: the whole view with a view caption, and a region view around one visible
+object with a region caption. Region views are rendered, not cropped: the camera's intrinsics are
+narrowed to the region's box, so they are as sharp as whole views. Writes `images.npy` (N, H, W, 3)
+uint8 and `captions.jsonl` (one record per image: caption, room, view, kind, and the facts).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from common.camera import intrinsics_for
+from common.sizes import check_size, parse_size
+
+from .captions import SHELL, describe_view, region_box, region_caption, view_caption
+from .generate import scene_seed
+from .render import render_view
+from .room import build_room
+from .views import sample_camera
+
+
+def zoomed_intrinsics(intrinsics: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """K of a camera that sees only `box` (top, left, bottom, right) of the original image, at `size`."""
+    top, left, bottom, right = box
+    height, width = size
+    sx, sy = width / (right - left), height / (bottom - top)
+    zoomed = np.array(intrinsics, dtype=np.float64)
+    zoomed[0, 0] *= sx
+    zoomed[1, 1] *= sy
+    zoomed[0, 2] = (intrinsics[0, 2] - left + 0.5) * sx - 0.5
+    zoomed[1, 2] = (intrinsics[1, 2] - top + 0.5) * sy - 0.5
+    return zoomed
+
+
+def render_room_pairs(seed: int, views: int, size: tuple[int, int]):
+    """(image, record) pairs of one room: for each view, the whole view and one region view."""
+    rng = np.random.default_rng(seed)
+    scene = build_room(rng)
+    intrinsics = intrinsics_for(size)
+    for view in range(views):
+        try:
+            pose = sample_camera(scene, rng)
+        except RuntimeError:
+            return
+        frame = render_view(scene, intrinsics, pose, size)
+        facts = describe_view(scene, frame)
+        caption_seed = int(np.random.SeedSequence([seed, view]).generate_state(1)[0])
+        yield frame.rgb, {"kind": "view", "view": view, "caption": view_caption(facts, caption_seed), "facts": facts.to_dict()}
+        things = [o for o in facts.objects if o.kind not in SHELL] or list(facts.objects)
+        if not things:
+            continue
+        obj = things[int(rng.integers(len(things)))]
+        box = region_box(obj, size, aspect=size[1] / size[0])
+        region = render_view(scene, zoomed_intrinsics(intrinsics, box, size), pose, size)
+        yield region.rgb, {"kind": "region", "view": view, "caption": region_caption(obj, caption_seed + 1),
+                           "object": obj.kind, "distance_m": obj.distance_m, "box": list(box)}  # fmt: skip
+
+
+def write_captioned(out: str | Path, rooms: int, views: int, size: tuple[int, int], seed: int, progress: bool = True) -> Path:
+    """Render `rooms` rooms x `views` views (x2 pairs) into `out`; returns the folder."""
+    if rooms < 1 or views < 1:
+        raise ValueError(f"rooms and views must be at least 1, got {rooms} and {views}")
+    size = check_size(size)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    capacity = rooms * views * 2
+    images = np.lib.format.open_memmap(out / "images.tmp.npy", mode="w+", dtype=np.uint8, shape=(capacity, *size, 3))
+    count = 0
+    with (out / "captions.jsonl").open("w") as handle:
+        for room in tqdm(range(rooms), desc="rendering captioned rooms", unit="room", disable=not progress):
+            room_seed = scene_seed(seed, room)
+            for rgb, record in render_room_pairs(room_seed, views, size):
+                images[count] = rgb
+                handle.write(json.dumps({"index": count, "room": room, "room_seed": room_seed, **record}) + "\n")
+                count += 1
+    images.flush()
+    final = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.uint8, shape=(count, *size, 3))
+    final[:] = images[:count]
+    final.flush()
+    del images, final
+    (out / "images.tmp.npy").unlink()
+    (out / "meta.json").write_text(json.dumps({"rooms": rooms, "views": views, "size": list(size), "seed": seed,
+                                               "pairs": count}, indent=1) + "\n")  # fmt: skip
+    return out
+
+
+def read_captioned(folder: str | Path) -> tuple[np.ndarray, list[dict]]:
+    """(images (N, H, W, 3) uint8, memory-mapped; records) of a folder written by write_captioned."""
+    folder = Path(folder)
+    if not (folder / "images.npy").is_file() or not (folder / "captions.jsonl").is_file():
+        raise FileNotFoundError(f"{folder.name}: expected images.npy and captions.jsonl (write them with python -m scenes.captioned)")
+    records = [json.loads(line) for line in (folder / "captions.jsonl").read_text().splitlines() if line.strip()]
+    images = np.load(folder / "images.npy", mmap_mode="r")
+    if len(images) != len(records):
+        raise ValueError(f"{folder.name}: {len(images)} images but {len(records)} captions")
+    return images, records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scenes.captioned", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--rooms", type=int, default=600)
+    parser.add_argument("--views", type=int, default=4, help="viewpoints per room (each gives a view and a region pair)")
+    parser.add_argument("--size", default="128x160", help="HEIGHTxWIDTH of every image")
+    parser.add_argument("--seed", type=int, default=7, help="world seed; another seed gives unseen rooms")
+    args = parser.parse_args(argv)
+    try:
+        out = write_captioned(args.out, args.rooms, args.views, parse_size(args.size), args.seed)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    meta = json.loads((out / "meta.json").read_text())
+    print(f"wrote {meta['pairs']} image-caption pairs from {args.rooms} rooms to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
