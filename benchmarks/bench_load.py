@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from demos.storage import folder_bytes  # the app's own measure of its output folders
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_RGB = ROOT / "examples" / "scenes" / "rgb" / "scene_00000.png"
 EXAMPLE_DEPTH = ROOT / "examples" / "scenes" / "depth" / "scene_00000.png"
@@ -36,17 +38,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def folder_bytes(path: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def server_rss_mb(pid: int) -> float:
