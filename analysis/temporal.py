@@ -312,6 +312,7 @@ def run_temporal_study(
         writer.close()
         outputs["depth_video"] = "depth_video.mp4"
         result.summary["depth_video_codec"] = writer.codec
+        result.summary["depth_video_range_m"] = [round(v, 3) for v in colour_range]  # turbo, near is warm
     result.summary["source"] = frames.name
     message = getattr(getattr(predictor, "info", None), "message", None)
     if predictor is None:

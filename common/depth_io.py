@@ -71,6 +71,21 @@ def read_depth_file(path: str | Path) -> np.ndarray:
     raise ValueError(f"{path.name}: depth maps must be .npy (metres) or 16-bit .png (millimetres)")
 
 
+def display_range(depth_m: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> tuple[float, float]:
+    """The metre range colorize_depth maps to its colours: given bounds, else the 2nd/98th percentiles
+    of valid depth (0..1 when nothing is valid); never empty."""
+    depth = np.asarray(depth_m, dtype=np.float32)
+    valid = np.isfinite(depth) & (depth > 0)
+    if valid.any():
+        lo = float(np.percentile(depth[valid], 2)) if vmin is None else float(vmin)
+        hi = float(np.percentile(depth[valid], 98)) if vmax is None else float(vmax)
+    else:
+        lo, hi = 0.0, 1.0
+    if hi <= lo:
+        hi = lo + 1e-6
+    return lo, hi
+
+
 def colorize_depth(
     depth_m: np.ndarray,
     vmin: float | None = None,
@@ -87,13 +102,7 @@ def colorize_depth(
 
     depth = np.asarray(depth_m, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > 0)
-    if valid.any():
-        lo = float(np.percentile(depth[valid], 2)) if vmin is None else float(vmin)
-        hi = float(np.percentile(depth[valid], 98)) if vmax is None else float(vmax)
-    else:
-        lo, hi = 0.0, 1.0
-    if hi <= lo:
-        hi = lo + 1e-6
+    lo, hi = display_range(depth, vmin, vmax)
     norm = np.clip((depth - lo) / (hi - lo), 0.0, 1.0)
     if invert:
         norm = 1.0 - norm

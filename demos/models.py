@@ -9,6 +9,8 @@ import os
 import threading
 from dataclasses import dataclass
 
+from .labels import status_line
+
 DEFAULT_MODEL = "synthetic-tiny"
 MODEL_ENV_VAR = "MIRROR_MODEL"
 
@@ -69,13 +71,8 @@ class ModelRegistry:
 
 
 def describe(predictor) -> str:
-    info = predictor.info
-    trained = "trained" if info.trained else "**UNTRAINED** (random mirror and decoder)"
-    return (
-        f"**Loaded:** `{info.name}` ({info.kind}) — CLIP `{info.clip_name}`"
-        f" / `{info.clip_pretrained or 'random init'}`, weights from **{info.weights_from}**, {trained}.\n\n"
-        f"{info.message}"
-    )
+    """The Model panel's status, in plain words (see demos.labels)."""
+    return status_line(predictor.info)
 
 
 _registry: ModelRegistry | None = None

@@ -12,12 +12,13 @@ import numpy as np
 from analysis.plots import per_frame_figure
 from analysis.temporal import records_to_curves, run_temporal_study
 from common.camera import intrinsics_for
-from common.depth_io import colorize_depth
+from common.depth_io import colorize_depth, display_range
 from common.frames import open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
 from .examples import example_videos
-from .image_tab import DEFAULT_FOV
+from .image_tab import DEFAULT_FOV, VIEW_HINT
+from .labels import colourbar, output_line
 from .model_panel import model_panel
 from .models import registry
 
@@ -75,57 +76,76 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     indices = sorted(int(p.name.split("_")[0]) for p in frames_dir.glob("*_depth.npy"))
     warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(indices)} frames."
     slider = gr.update(minimum=0, maximum=max(len(indices) - 1, 1), value=0, step=1, interactive=len(indices) > 1)
-    state = {"frames_dir": str(frames_dir), "indices": indices}
-    cloud, depth_image = frame_cloud(state, 0, DEFAULT_FOV)
+    video_range = result.summary.get("depth_video_range_m")
+    state = {"frames_dir": str(frames_dir), "indices": indices, "range": video_range}
+    cloud, depth_image, frame_bar = frame_cloud(state, 0, DEFAULT_FOV)
     depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
+    video_bar = colourbar(*video_range, what="depth video (fixed from the first frame)") if video_range else ""
     files = [str(out_dir / name) for name in ("summary.json", "per_frame.csv", "temporal_curves.html")
              if (out_dir / name).is_file()]
-    return depth_video, figure, json.loads(json.dumps(summary, default=str)), files, warning_text, state, slider, \
-        cloud, depth_image, loaded.status
+    return depth_video, video_bar, figure, json.loads(json.dumps(summary, default=str)), files, warning_text, state, \
+        slider, cloud, depth_image, frame_bar, output_line(loaded), loaded.status
 
 
 def frame_cloud(state: dict | None, position: float, fov_deg: float):
-    """Point cloud (.ply) and coloured depth of the chosen analysed frame."""
+    """Point cloud (.ply), coloured depth and colourbar of the chosen analysed frame (the video's colour range)."""
     if not state or not state.get("indices"):
         raise gr.Error("Analyse a video first.")
     indices = state["indices"]
-    index = indices[int(np.clip(position, 0, len(indices) - 1))]
+    position = int(np.clip(position, 0, len(indices) - 1))
+    index = indices[position]
     frames_dir = Path(state["frames_dir"])
     depth = np.load(frames_dir / f"{index:06d}_depth.npy")
     rgb = np.load(frames_dir / f"{index:06d}_rgb.npy")
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, frames_dir / f"{index:06d}.ply")
-    return str(path), colorize_depth(depth)
+    vmin, vmax = state.get("range") or display_range(depth)
+    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=f"analysed frame {position + 1} of {len(indices)}")
 
 
-def build() -> None:
+def build() -> gr.Markdown:
+    """Builds the tab; returns its model line (filled when the page loads)."""
     state = gr.State(None)
-    with gr.Row():
-        with gr.Column(scale=1):
-            video = gr.Video(label="Video", sources=["upload"])
-            target_fps = gr.Slider(1, 30, value=5, step=1, label="Frames per second to analyse")
-            max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
-            max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            video = gr.Video(label="Video", sources=["upload"], height=300)
+            examples = example_videos()
+            example_set = None
+            if examples:
+                example_set = gr.Examples(examples=[[path] for path, _ in examples], inputs=[video],
+                                          example_labels=[caption for _, caption in examples],
+                                          label="Examples: click one to analyse it")
             run = gr.Button("Analyse video", variant="primary")
+            with gr.Accordion("Sampling and size limits", open=False):
+                target_fps = gr.Slider(1, 30, value=5, step=1, label="Frames per second to analyse")
+                max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
+                max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
             notes = gr.Markdown()
             choice, custom, status = model_panel()
-        with gr.Column(scale=2):
-            depth_video = gr.Video(label="Input | depth", autoplay=True)
+        with gr.Column(scale=2, min_width=300):
+            line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
+            depth_video = gr.Video(label="Input | depth (near is warm)", autoplay=True)
+            video_bar = gr.HTML(elem_classes="colourbar-box")
             curves = gr.Plot(label="Flicker, OPW, scale drift (and TAE/AbsRel with ground truth)")
             summary = gr.JSON(label="Summary")
-            files = gr.File(label="summary.json, per_frame.csv, interactive plot", file_count="multiple")
-    with gr.Row():
-        with gr.Column(scale=1):
+            files = gr.File(label="Downloads: summary.json, per_frame.csv, interactive plot (.html)",
+                            file_count="multiple", elem_classes="downloads")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
             frame = gr.Slider(0, 1, value=0, step=1, label="Frame (analysed frames)", interactive=False)
             fov = gr.Slider(20, 120, value=DEFAULT_FOV, step=1, label="Horizontal field of view (°)")
             frame_depth = gr.Image(label="Depth of the chosen frame", type="numpy")
-        with gr.Column(scale=2):
-            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0))
-    run.click(analyse_video, [video, target_fps, max_frames, max_side, choice, custom],
-              [depth_video, curves, summary, files, notes, state, frame, cloud, frame_depth, status],
-              api_name="video_depth", concurrency_limit=1)
-    frame.release(frame_cloud, [state, frame, fov], [cloud, frame_depth], api_name="video_frame_cloud")
-    fov.release(frame_cloud, [state, frame, fov], [cloud, frame_depth], api_name=False)
-    examples = example_videos()
-    if examples:
-        gr.Examples(examples=[[path] for path in examples[:1]], inputs=[video], label="Offline example (camera walk)")
+            frame_bar = gr.HTML(elem_classes="colourbar-box")
+        with gr.Column(scale=2, min_width=300):
+            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0), height=480)
+            gr.Markdown(VIEW_HINT, elem_classes="hint")
+    inputs = [video, target_fps, max_frames, max_side, choice, custom]
+    outputs = [depth_video, video_bar, curves, summary, files, notes, state, frame, cloud, frame_depth, frame_bar,
+               line, status]
+    run.click(analyse_video, inputs, outputs, api_name="video_depth", concurrency_limit=1)
+    if example_set is not None:
+        example_set.load_input_event.then(analyse_video, inputs, outputs, api_visibility="undocumented",
+                                          concurrency_limit=1)
+    frame.release(frame_cloud, [state, frame, fov], [cloud, frame_depth, frame_bar], api_name="video_frame_cloud")
+    fov.release(frame_cloud, [state, frame, fov], [cloud, frame_depth, frame_bar], api_name=False)
+    return line

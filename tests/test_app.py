@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +35,20 @@ def test_image_depth_returns_slider_raw_depth_png_and_point_cloud(client):
 
     from common.depth_io import read_depth_png
 
-    slider, npy, png, ply, cloud, summary, status = client.predict(
+    slider, bar, files, cloud, summary, line, status = client.predict(
         handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "", api_name="/predict_depth")
+    names = [Path(f).name for f in files]
+    assert names == ["scene_00000_depth_metres.npy", "scene_00000_depth_millimetres.png", "scene_00000_depth_turbo.png",
+                     "scene_00000_point_cloud.ply"]
+    npy, png, colour_png, ply = files
     depth = np.load(npy)
     assert depth.shape == (240, 320) and depth.dtype == np.float32
     assert np.all(depth > 0) and np.all(depth <= 10.0)
     np.testing.assert_allclose(read_depth_png(png), depth, atol=1e-3)
     assert len(o3d.io.read_point_cloud(ply).points) > 1000
-    assert Path(slider[0]).is_file() and Path(slider[1]).is_file()
+    assert Path(slider[0]).is_file() and Path(slider[1]).is_file() and Path(colour_png).stat().st_size > 1000
     assert "synthetic-tiny" in status and "Depth 320x240" in summary
+    assert "synthetic-tiny" in line and "procedural" in line and "real photo" in line
 
 
 def test_unloadable_model_falls_back_to_the_bundled_one_and_says_so(client):
@@ -64,7 +70,7 @@ def test_webcam_stream_endpoint_returns_depth_and_rate(client):
 def test_video_depth_curves_summary_and_frame_cloud(client):
     from gradio_client import handle_file
 
-    video, plot, summary, files, notes, frame, cloud, frame_depth, status = client.predict(
+    video, video_bar, plot, summary, files, notes, frame, cloud, frame_depth, frame_bar, line, status = client.predict(
         handle_file(str(EXAMPLE_VIDEO)), 5, 8, 160, BUNDLED, "", api_name="/video_depth")
     assert Path(video["video"] if isinstance(video, dict) else video).stat().st_size > 1000
     plot_data = json.loads(plot["plot"]) if isinstance(plot, dict) else plot
@@ -73,19 +79,24 @@ def test_video_depth_curves_summary_and_frame_cloud(client):
     assert summary["frames"] >= 2 and summary["flicker_mean"] is not None
     assert any(str(f).endswith("summary.json") for f in files)
     assert Path(cloud).is_file()
-    cloud_again, depth_again = client.predict(1, 63.0, api_name="/video_frame_cloud")
-    assert Path(cloud_again).is_file() and Path(depth_again).is_file()
+    video_range = re.search(r"near (\d+\.\d\d) m .* far (\d+\.\d\d) m", video_bar).groups()
+    # The chosen frame is coloured like the video: one range for all.
+    assert re.search(r"near (\d+\.\d\d) m .* far (\d+\.\d\d) m", frame_bar).groups() == video_range
+    cloud_again, depth_again, bar_again = client.predict(1, 63.0, api_name="/video_frame_cloud")
+    assert Path(cloud_again).is_file() and Path(depth_again).is_file() and "analysed frame 2 of" in bar_again
 
 
 def test_mirror_ablation_gives_maps_differences_and_metrics_with_ground_truth(client):
     from gradio_client import handle_file
 
-    depths, differences, table, status = client.predict(
+    depths, depth_bar, differences, diff_bar, table, line, status = client.predict(
         handle_file(str(EXAMPLE_RGB)), handle_file(str(EXAMPLE_DEPTH)), ["learned", "zeros", "prompt"], True,
         BUNDLED, "", api_name="/mirror_ablation")
     assert len(depths) == 5  # ground truth + learned, zeros, prompt + zero-shot
     assert len(differences) == 3
     assert "abs_rel" in table and "zeros" in table
+    assert re.search(r"near \d+\.\d\d m .* far \d+\.\d\d m", depth_bar) and "nearer" in diff_bar
+    assert all("mean |Δ|" not in caption for _, caption in differences)  # short captions; the numbers are in the table
 
 
 def test_attention_endpoint_returns_byte_grid_heatmaps_and_summary(client):
@@ -146,9 +157,9 @@ def test_huge_image_is_downscaled_not_refused(client, tmp_path):
 
     big = tmp_path / "big.png"
     cv2.imwrite(str(big), np.random.default_rng(0).integers(0, 255, (1500, 2400, 3), dtype=np.uint8))
-    _, npy, *_, summary, _ = client.predict(handle_file(str(big)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
-                                            api_name="/predict_depth")
-    assert np.load(npy).shape == (640, 1024)
+    _, _, files, _, summary, *_ = client.predict(handle_file(str(big)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
+                                                 api_name="/predict_depth")
+    assert np.load(files[0]).shape == (640, 1024)
     assert "Depth 1024x640" in summary
 
 
@@ -174,8 +185,65 @@ def test_the_app_and_the_cli_give_the_same_depth_for_one_file(client, tmp_path, 
         upright_shape = rgb.shape[1::-1]
     assert predict_cli(["--input", str(path), "--out", str(tmp_path / "cli"), "--device", "cpu"]) == 0
     cli_depth = np.load(tmp_path / "cli" / "picture.npy")
-    _, npy, *_ = client.predict(handle_file(str(path)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
-                                api_name="/predict_depth")
-    app_depth = np.load(npy)
+    _, _, files, *_ = client.predict(handle_file(str(path)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
+                                     api_name="/predict_depth")
+    app_depth = np.load(files[0])
     assert cli_depth.shape == app_depth.shape == upright_shape
     np.testing.assert_allclose(app_depth, cli_depth, atol=1e-5)
+
+
+def test_colourbar_states_the_metre_range_the_colours_span(client):
+    from gradio_client import handle_file
+
+    from common.depth_io import display_range
+
+    _, bar, files, *_ = client.predict(handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "",
+                                       api_name="/predict_depth")
+    lo, hi = display_range(np.load(files[0]))
+    assert f"near {lo:.2f} m" in bar and f"far {hi:.2f} m" in bar
+    _, fixed_bar, *_ = client.predict(handle_file(str(EXAMPLE_RGB)), "turbo", False, 1.0, 4.5, 63.0, 0.0, BUNDLED, "",
+                                      api_name="/predict_depth")
+    assert "near 1.00 m" in fixed_bar and "far 4.50 m" in fixed_bar
+
+
+def test_recolouring_does_not_run_the_model_again(client, monkeypatch):
+    """The depth stays in session state: a new colour map or range only re-colours it."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    from demos.models import registry
+
+    (before, after), _, files, *_ = client.predict(
+        handle_file(str(EXAMPLE_RGB)), "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "", api_name="/predict_depth")
+    predictor = registry().get(BUNDLED).predictor
+    calls = []
+    monkeypatch.setattr(predictor, "predict", lambda *a, **k: calls.append(a) or pytest.fail("the model ran again"))
+    (_, recoloured), bar, new_files = client.predict("viridis", False, 1.0, 3.0, api_name="/recolour_depth")
+    assert calls == []
+    assert "near 1.00 m" in bar and "far 3.00 m" in bar and "viridis" in bar
+    assert Path(new_files[2]).name == "scene_00000_depth_viridis.png" and new_files[0].endswith("depth_metres.npy")
+    assert not np.array_equal(np.asarray(Image.open(recoloured)), np.asarray(Image.open(after)))
+
+
+def test_model_line_names_the_clip_and_training_for_current_and_project_pretrained_clips():
+    from dataclasses import replace
+
+    from demos.labels import model_line
+    from mirror_model.predict import load_predictor
+
+    info = load_predictor(BUNDLED).info
+    line = model_line(info)
+    assert "random init" in line and "trained on 1000 procedural RGB-D scenes" in line and "real photo" in line
+    project = replace(info, clip_name="world-vit", clip_pretrained="procedural-world", clip_weights_from="project")
+    assert "pretrained here on procedural rooms, frozen" in model_line(project)
+    untrained = replace(info, trained=False, training_data=None)
+    assert "UNTRAINED" in model_line(untrained) and "real photo" not in model_line(untrained)
+
+
+def test_attention_sliders_span_the_bundled_model_before_the_first_run(app_url):
+    from eembed_model.attention import attention_for_text, load_attention_model
+
+    import demos.attention_tab as tab
+
+    result = attention_for_text("vim editor", load_attention_model())
+    assert tab.bundled_shape() == (result["layers"], result["heads"])
