@@ -100,7 +100,8 @@ def frame_cloud(state: dict | None, position: float, fov_deg: float):
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, frames_dir / f"{index:06d}.ply")
     vmin, vmax = state.get("range") or display_range(depth)
-    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=f"analysed frame {position + 1} of {len(indices)}")
+    bar = colourbar(vmin, vmax, what=f"analysed frame {position + 1} of {len(indices)}")
+    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), bar
 
 
 def build() -> gr.Markdown:

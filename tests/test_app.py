@@ -29,9 +29,8 @@ def test_named_endpoints_are_listed(client):
 
 
 def test_image_depth_returns_slider_raw_depth_png_and_point_cloud(client):
-    from gradio_client import handle_file
-
     import open3d as o3d
+    from gradio_client import handle_file
 
     from common.depth_io import read_depth_png
 
@@ -241,9 +240,8 @@ def test_model_line_names_the_clip_and_training_for_current_and_project_pretrain
 
 
 def test_attention_sliders_span_the_bundled_model_before_the_first_run(app_url):
-    from eembed_model.attention import attention_for_text, load_attention_model
-
     import demos.attention_tab as tab
+    from eembed_model.attention import attention_for_text, load_attention_model
 
     result = attention_for_text("vim editor", load_attention_model())
     assert tab.bundled_shape() == (result["layers"], result["heads"])

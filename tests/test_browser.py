@@ -42,13 +42,13 @@ def page(app_url):
         context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
         page = context.new_page()
         page.goto(app_url)
-        page.get_by_role("tab", name="Image depth").wait_for(timeout=60_000)
+        page.get_by_role("tab", name="Image", exact=True).wait_for(timeout=60_000)
         yield page
         browser.close()
 
 
 def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    page.get_by_role("tab", name=name, exact=True).click()
     page.wait_for_timeout(500)
 
 
@@ -60,7 +60,7 @@ def run_first_example(page, button: str) -> None:
 
 
 def test_image_tab_shows_slider_summary_and_point_cloud(page, shots):
-    open_tab(page, "Image depth")
+    open_tab(page, "Image")
     run_first_example(page, "Estimate depth")
     summary = page.get_by_text(re.compile(r"Depth \d+x\d+: min .* point cloud [\d,]+ points"))
     summary.wait_for(timeout=RESULT_TIMEOUT_MS)
@@ -71,7 +71,7 @@ def test_image_tab_shows_slider_summary_and_point_cloud(page, shots):
 
 
 def test_webcam_tab_streams_depth_from_a_fake_camera(page, shots):
-    open_tab(page, "Live webcam")
+    open_tab(page, "Webcam")
     page.get_by_text("Click to Access Webcam").click()
     record = page.locator("button.capture-button").first  # "Record" (aria-label "capture photo")
     record.wait_for(timeout=60_000)
@@ -106,7 +106,7 @@ def test_video_tab_analyses_the_example_walk(page, shots):
 
 
 def test_ablation_tab_compares_sources_with_ground_truth(page, shots):
-    open_tab(page, "Mirror ablation")
+    open_tab(page, "Ablation")
     run_first_example(page, "Run ablation")
     page.get_by_text("mean abs. difference to learned mirror").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     assert page.get_by_text(re.compile("abs_rel ↓")).first.is_visible()  # metrics: the example has ground truth
@@ -114,7 +114,7 @@ def test_ablation_tab_compares_sources_with_ground_truth(page, shots):
 
 
 def test_attention_tab_shows_grid_heatmaps_and_summary(page, shots):
-    open_tab(page, "Attention viewer")
+    open_tab(page, "Attention")
     run_first_example(page, "Show attention")
     page.get_by_text(re.compile(r"materials \(with \[CLS\]/\[SEP\]\)")).wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
@@ -125,7 +125,7 @@ def test_attention_tab_shows_grid_heatmaps_and_summary(page, shots):
 
 
 def test_bad_input_shows_an_error_and_the_app_keeps_serving(page):
-    open_tab(page, "Attention viewer")
+    open_tab(page, "Attention")
     box = page.get_by_label("Text")
     box.fill("   ")
     page.get_by_role("button", name="Show attention").click()
