@@ -131,7 +131,7 @@ def build() -> gr.Markdown:
                 range_max = gr.Number(value=10.0, label="Range max (m)", interactive=False, min_width=100)
             summary = gr.Markdown()
             cloud_view = gr.Model3D(label="Point cloud", clear_color=(0.1, 0.1, 0.1, 1.0), height=480,
-                                    elem_id="image-cloud")
+                                    elem_id="image-cloud", elem_classes="cloud-view")
             gr.Markdown(VIEW_HINT, elem_classes="hint")
             with gr.Row():
                 fov = gr.Slider(20, 120, value=DEFAULT_FOV, step=1, label="Horizontal field of view (°)")

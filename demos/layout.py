@@ -36,7 +36,9 @@ CSS = COLOURBAR_CSS + """
   text-overflow: clip !important; max-width: 100% !important}
 .ablation-table table {display: block; overflow-x: auto}
 .ablation-table td, .ablation-table th {white-space: nowrap}
-.downloads .file-name, .downloads td {white-space: normal !important; word-break: break-all}
+.downloads td.filename {flex-wrap: wrap; overflow: visible !important}
+.downloads td.filename .stem {white-space: normal !important; overflow-wrap: anywhere; overflow: visible !important;
+  text-overflow: clip !important; min-width: 0}
 @media (max-width: 640px) {
   .gradio-container {padding: 4px !important}
   .app-header h2 {font-size: 1.1em; margin: 0}

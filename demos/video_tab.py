@@ -138,7 +138,8 @@ def build() -> gr.Markdown:
             frame_depth = gr.Image(label="Depth of the chosen frame", type="numpy")
             frame_bar = gr.HTML(elem_classes="colourbar-box")
         with gr.Column(scale=2, min_width=300):
-            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0), height=480)
+            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0), height=480,
+                               elem_classes="cloud-view")
             gr.Markdown(VIEW_HINT, elem_classes="hint")
     inputs = [video, target_fps, max_frames, max_side, choice, custom]
     outputs = [depth_video, video_bar, curves, summary, files, notes, state, frame, cloud, frame_depth, frame_bar,

@@ -40,9 +40,10 @@ def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, m
     now = time.perf_counter()
     timing = dict(timing or {})
     previous = timing.get("last")
-    if previous is not None:
-        instant_fps = 1.0 / max(now - previous, 1e-6)
-        timing["fps"] = instant_fps if "fps" not in timing else 0.8 * timing["fps"] + 0.2 * instant_fps
+    if previous is not None:  # a running mean of the intervals (a mean of 1/interval would read too high)
+        interval = now - previous
+        timing["interval"] = interval if "interval" not in timing else 0.8 * timing["interval"] + 0.2 * interval
+        timing["fps"] = 1.0 / max(timing["interval"], 1e-6)
     timing["last"] = now
     timing["frames"] = timing.get("frames", 0) + 1
     fps = f"{timing['fps']:.1f} fps" if "fps" in timing else "first frame"
