@@ -1,16 +1,21 @@
 """A real browser (Debian's headless Chromium driven by Playwright) opens every tab, runs an offline
-example and checks what the page shows. The live-webcam tab gets Chromium's synthetic camera.
+example by clicking it and checks what the page shows, at desktop (1400x900) and phone (390x844)
+width. The webcam tab gets Chromium's synthetic camera and its frame rate is measured.
 
 Screenshots go to $SCREENSHOT_DIR when set (the README's come from
 `SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/test_browser.py`), else to a temp folder.
+Every wait is for a condition on the page, each with its own bound; none is a fixed pause.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -22,6 +27,17 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
 ]
 RESULT_TIMEOUT_MS = 180_000
+PAGE_TIMEOUT_MS = 60_000
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TABS = {"Image": "image", "Webcam": "webcam", "Video": "video", "Ablation": "mirror_ablation",
+        "Attention": "attention"}  # tab name → screenshot name
+FPS_WINDOW_S = 20
+# The target is 20 depth images per second at 320 px. On the shared 2-core test machine the browser,
+# the server and the model share the cores (with other work), so the test asserts a floor reached
+# there with margin; the figure is printed and kept in $SCREENSHOT_DIR/webcam_fps.txt (see README).
+FPS_TARGET = 20.0
+FPS_FLOOR = float(os.environ.get("WEBCAM_FPS_FLOOR", "3"))
 
 
 @pytest.fixture(scope="module")
@@ -32,96 +48,221 @@ def shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run `bash scripts/setup.sh --dev`, which installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
-        page = context.new_page()
-        page.goto(app_url)
-        page.get_by_role("tab", name="Image", exact=True).wait_for(timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_page(browser, app_url, viewport):
+    """A new session, returned once the page-load events are done (the model line is filled)."""
+    context = browser.new_context(viewport=viewport, permissions=["camera"])
+    page = context.new_page()
+    page.goto(app_url)
+    page.locator(".model-line:visible").filter(has_text="synthetic-tiny").first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_until_idle(page)
+    return page
+
+
+def wait_until_idle(page, timeout: int = RESULT_TIMEOUT_MS) -> None:
+    """Until no Gradio progress overlay or pending output is shown anywhere on the page."""
+    page.wait_for_function(
+        """() => ![...document.querySelectorAll('.wrap.pending, .progress-text, .eta-bar')]
+                   .some(e => e.offsetParent !== null)""", timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = open_page(browser, app_url, DESKTOP)
+    yield page
+    page.context.close()
 
 
 def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).click()
-    page.wait_for_timeout(500)
+    page.locator(f"[role=tab][aria-selected=true]:has-text('{name}')").wait_for(timeout=PAGE_TIMEOUT_MS)
 
 
-def run_first_example(page, button: str) -> None:
-    # One-input examples render as a gallery, several-input ones as a table.
+def click_first_example(page) -> None:
+    """Examples run when clicked: no button press after it."""
     page.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
-    page.wait_for_timeout(1000)  # the example loads into the inputs
-    page.get_by_role("button", name=button).click()
 
 
-def test_image_tab_shows_slider_summary_and_point_cloud(page, shots):
+def canvas_drawn_share(canvas) -> float:
+    """Share of a 3D view's pixels that show the cloud: 0 unless the view's dark clear colour (26, 26, 26)
+    fills much of it (a blank, not yet rendered canvas is white), else the pixels that are neither that
+    background nor near-white (the view's label)."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
+    background = np.abs(pixels - np.array([26, 26, 26])).sum(axis=2) <= 12
+    if background.mean() < 0.3:
+        return 0.0
+    light = (pixels > 215).all(axis=2)
+    return float((~background & ~light).mean())
+
+
+def wait_for_drawn_canvas(canvas, share: float = 0.02, timeout_s: float = 60.0) -> float:
+    """WebGL draws the cloud a little after the result arrives; its pixels are read back until they show it.
+
+    (The canvas is read through screenshots: the view's WebGL buffer cannot be read from the page's script.)"""
+    deadline = time.monotonic() + timeout_s
+    drawn = canvas_drawn_share(canvas)
+    while drawn <= share and time.monotonic() < deadline:
+        drawn = canvas_drawn_share(canvas)
+    return drawn
+
+
+def screenshot(page, path: Path) -> None:
+    """The whole page, taken with a viewport as tall as the page: a full-page capture (which scrolls
+    and stitches) loses the 3D views' WebGL drawing. The 3D views are waited for until drawn again."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    try:
+        for canvas in page.locator(".cloud-view canvas:visible").all():
+            wait_for_drawn_canvas(canvas)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+
+
+def assert_full_name_shown(page, name: str) -> None:
+    """The downloads list shows the file's whole name: visible, and its stem not clipped."""
+    cell = page.locator(f".downloads td.filename[aria-label='{name}']").first
+    cell.wait_for(timeout=PAGE_TIMEOUT_MS)
+    clipped = cell.locator(".stem").evaluate("e => e.scrollWidth > e.clientWidth + 1")
+    assert not clipped, f"the download name {name} is cut: {cell.inner_text()!r}"
+
+
+@pytest.fixture()
+def model_calls(monkeypatch):
+    """Counts calls of the bundled model in the app's process (the server runs inside the test process)."""
+    from demos.models import registry
+
+    predictor = registry().get("synthetic-tiny").predictor
+    calls = []
+    original = predictor.predict
+    monkeypatch.setattr(predictor, "predict", lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+def test_image_example_runs_on_click_with_model_line_colourbar_and_3d_view(page, shots, model_calls):
     open_tab(page, "Image")
-    run_first_example(page, "Estimate depth")
+    line = page.locator(".model-line:visible").first
+    assert "synthetic-tiny" in line.inner_text()  # filled when the page loads; no panel to open
+    assert "procedural" in line.inner_text() and "real photo" in line.inner_text()
+    click_first_example(page)
     summary = page.get_by_text(re.compile(r"Depth \d+x\d+: min .* point cloud [\d,]+ points"))
     summary.wait_for(timeout=RESULT_TIMEOUT_MS)
-    assert page.locator(".slider-wrap img:visible, [data-testid=imageslider] img:visible").count() >= 1 or \
-        page.locator("img:visible").count() >= 2
-    assert page.get_by_text("Loaded:").first.is_visible() or page.get_by_text("Model").first.is_visible()
-    page.screenshot(path=str(shots / "image_depth.png"), full_page=True)
+    assert len(model_calls) == 1
+    bar = page.locator(".colourbar:visible").first
+    assert re.search(r"near \d+\.\d\d m.*far \d+\.\d\d m", bar.inner_text(), re.S)
+    assert "turbo" in bar.inner_text()
+    # Range fields are disabled while the automatic range is on.
+    assert page.get_by_label("Range min (m)").is_disabled() and page.get_by_label("Range max (m)").is_disabled()
+    # One download list, full names, the coloured PNG included.
+    for name in ("scene_00000_depth_metres.npy", "scene_00000_depth_turbo.png", "scene_00000_point_cloud.ply"):
+        assert_full_name_shown(page, name)
+    # The 3D view draws the cloud (WebGL on SwiftShader).
+    canvas = page.locator(".cloud-view#image-cloud canvas").first
+    canvas.wait_for(timeout=PAGE_TIMEOUT_MS)
+    drawn = wait_for_drawn_canvas(canvas)
+    assert drawn > 0.02, f"the 3D canvas shows only background ({drawn:.1%} drawn pixels)"
+    screenshot(page, shots / "image.png")
+    # A new colour map re-colours at once, without a model call; the bar and the download follow.
+    page.get_by_label("Colour map").click()
+    page.get_by_role("option", name="viridis").click()
+    page.locator(".colourbar:visible", has_text="viridis").first.wait_for(timeout=30_000)
+    assert_full_name_shown(page, "scene_00000_depth_viridis.png")
+    assert len(model_calls) == 1, "re-colouring ran the model again"
 
 
-def test_webcam_tab_streams_depth_from_a_fake_camera(page, shots):
+def server_frames(page) -> int:
+    """Frames the server has answered so far in this stream, from the webcam tab's rate line."""
+    return int(re.search(r"(\d+) frames", page.locator("#webcam-rate p").inner_text()).group(1))
+
+
+def test_webcam_streams_at_least_the_floor_rate(page, shots):
     open_tab(page, "Webcam")
-    page.get_by_text("Click to Access Webcam").click()
-    record = page.locator("button.capture-button").first  # "Record" (aria-label "capture photo")
-    record.wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)  # let the camera deliver frames before recording starts
-    rate = page.get_by_text(re.compile(r"ms per frame"))
-    for attempt in range(2):  # a user whose stream did not start presses Record again
-        record.click()
-        try:
-            rate.wait_for(timeout=RESULT_TIMEOUT_MS // 2)
-            break
-        except Exception:
-            page.screenshot(path=str(shots / f"live_webcam_not_started_{attempt}.png"), full_page=True)
-            if attempt == 1:
-                raise
-    # More frames keep arriving, and the achieved rate is shown once there are two.
-    page.get_by_text(re.compile(r"\d+\.\d fps · model \d+ ms per frame · \d+x\d+ · ([3-9]|\d\d+) frames")).wait_for(
-        timeout=RESULT_TIMEOUT_MS)
-    page.screenshot(path=str(shots / "live_webcam.png"), full_page=True)
-    stop = page.get_by_role("button", name=re.compile("Stop"))
-    if stop.count():
-        stop.first.click()
+    assert page.get_by_text("To start:").first.is_visible()
+    page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
+    record = page.locator("button.capture-button").first
+    record.wait_for(timeout=PAGE_TIMEOUT_MS)
+    # Frames are flowing from the synthetic camera before recording starts.
+    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
+                           timeout=PAGE_TIMEOUT_MS)
+    record.click()
+    page.get_by_text(re.compile(r"ms per frame")).wait_for(timeout=RESULT_TIMEOUT_MS)
+    frames_before = server_frames(page)
+    # Every new depth image the page shows, counted as it is set (not sampled), for FPS_WINDOW_S seconds.
+    images = page.evaluate(
+        """(ms) => new Promise(resolve => {
+            const box = document.querySelector('#webcam-depth');
+            const seen = new Set();
+            const note = () => box.querySelectorAll('img').forEach(img => img.src && seen.add(img.src));
+            const observer = new MutationObserver(note);
+            observer.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+            setTimeout(() => { observer.disconnect(); resolve(seen.size); }, ms);
+        })""",
+        FPS_WINDOW_S * 1000,
+    )
+    fps = images / FPS_WINDOW_S
+    served = (server_frames(page) - frames_before) / FPS_WINDOW_S
+    rate = page.locator("#webcam-rate p").inner_text()
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
+    (shots / "webcam_fps.txt").write_text(
+        f"{images} distinct depth images in {FPS_WINDOW_S} s = {fps:.1f} per second; the server answered {served:.1f} frames per second "
+        f"(target {FPS_TARGET:g}, "
+        f"{os.cpu_count()} cores, load average {' '.join(load)}); server line: {rate}\n")
+    print(f"webcam: {fps:.1f} depth images per second in the browser, {served:.1f} answered by the server "
+          f"({rate}; load {' '.join(load)})")
+    assert re.search(r"near \d+\.\d\d m", page.locator(".colourbar:visible").first.inner_text())
+    screenshot(page, shots / "webcam.png")
+    assert fps >= FPS_FLOOR, f"{fps:.1f} depth images per second, under the floor {FPS_FLOOR} (target {FPS_TARGET})"
+    assert record.inner_text().strip() == "Stop"  # the capture button reads Stop while streaming
+    record.click()
+    page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=PAGE_TIMEOUT_MS)
 
 
-def test_video_tab_analyses_the_example_walk(page, shots):
+def test_video_example_runs_on_click(page, shots):
     open_tab(page, "Video")
-    run_first_example(page, "Analyse video")
-    page.get_by_text(re.compile(r"Analysed \d+ frames|⚠️")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
-    page.get_by_text("flicker_mean").first.wait_for(timeout=60_000)
+    click_first_example(page)
+    page.get_by_text(re.compile(r"Analysed \d+ frames")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_text("flicker_mean").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     assert page.locator("video:visible").count() >= 1
-    assert page.locator(".js-plotly-plot:visible, .plot-container:visible").count() >= 1
-    page.screenshot(path=str(shots / "video.png"), full_page=True)
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    assert page.locator(".colourbar:visible", has_text="depth video").count() == 1
+    assert page.locator(".colourbar:visible", has_text="analysed frame 1 of").count() == 1
+    screenshot(page, shots / "video.png")
 
 
-def test_ablation_tab_compares_sources_with_ground_truth(page, shots):
+def test_ablation_example_runs_on_click(page, shots):
     open_tab(page, "Ablation")
-    run_first_example(page, "Run ablation")
+    click_first_example(page)
     page.get_by_text("mean abs. difference to learned mirror").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     assert page.get_by_text(re.compile("abs_rel ↓")).first.is_visible()  # metrics: the example has ground truth
-    page.screenshot(path=str(shots / "mirror_ablation.png"), full_page=True)
+    assert page.locator(".colourbar:visible", has_text="every map").count() == 1
+    assert page.locator(".colourbar:visible", has_text="nearer").count() == 1
+    screenshot(page, shots / "mirror_ablation.png")
 
 
-def test_attention_tab_shows_grid_heatmaps_and_summary(page, shots):
+def test_attention_example_runs_on_click_and_sliders_keep_their_range(page, shots):
     open_tab(page, "Attention")
-    run_first_example(page, "Show attention")
+    layer = page.get_by_label("range slider for Layer")
+    before = layer.get_attribute("max")
+    click_first_example(page)
     page.get_by_text(re.compile(r"materials \(with \[CLS\]/\[SEP\]\)")).wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
     plots = page.locator(".js-plotly-plot:visible")
     plots.nth(1).wait_for(timeout=30_000)  # the heatmap and the heads-as-positions view
-    assert plots.count() >= 2
-    page.screenshot(path=str(shots / "attention.png"), full_page=True)
+    assert layer.get_attribute("max") == before
+    screenshot(page, shots / "attention.png")
 
 
 def test_bad_input_shows_an_error_and_the_app_keeps_serving(page):
@@ -129,8 +270,29 @@ def test_bad_input_shows_an_error_and_the_app_keeps_serving(page):
     box = page.get_by_label("Text")
     box.fill("   ")
     page.get_by_role("button", name="Show attention").click()
-    page.get_by_text(re.compile("text is empty", re.I)).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile("text is empty", re.I)).first.wait_for(timeout=PAGE_TIMEOUT_MS)
     box.fill("the app still answers")
     page.get_by_role("button", name="Show attention").click()
     page.get_by_text(re.compile(r"\d+ materials \(with")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
     assert "6 materials" in page.get_by_text(re.compile(r"\d+ materials \(with")).first.inner_text()
+
+
+def test_phone_width_shows_every_tab_and_the_result_within_two_screens(browser, app_url, shots):
+    page = open_page(browser, app_url, PHONE)
+    try:
+        header = page.locator("div.block.app-header").bounding_box()
+        assert header["height"] < PHONE["height"] / 3, f"the header is {header['height']:.0f} px high"
+        for name in TABS:
+            box = page.get_by_role("tab", name=name, exact=True).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], \
+                f"the {name} tab is not on the screen at 390 px"
+        click_first_example(page)
+        page.get_by_text(re.compile(r"Depth \d+x\d+: min")).wait_for(timeout=RESULT_TIMEOUT_MS)
+        bar = page.locator(".colourbar:visible").first.bounding_box()
+        assert bar["y"] + bar["height"] <= 2 * PHONE["height"], f"the depth result ends at {bar['y'] + bar['height']:.0f} px"
+        screenshot(page, shots / "phone_image.png")
+        for name, shot in list(TABS.items())[1:]:
+            open_tab(page, name)  # each tab is reached by a tap on its own button, not through a menu
+            screenshot(page, shots / f"phone_{shot}.png")
+    finally:
+        page.context.close()
