@@ -80,7 +80,7 @@ def build() -> gr.Markdown:
         with gr.Column(scale=1, min_width=300):
             image = PictureInput(label="Picture", sources=["upload", "clipboard"], height=300)
             ground_truth = gr.File(label="Ground-truth depth (optional: 16-bit PNG in mm, or .npy in m)",
-                                   file_types=[".png", ".npy"], type="filepath", height=100)
+                                   file_types=[".png", ".npy"], type="filepath", height=150)
             examples = [[rgb, depth] for rgb, depth in example_images_with_depth(2)]
             examples += [[path, None] for path, _ in example_photos()[:2]]
             example_set = gr.Examples(examples=examples, inputs=[image, ground_truth],
