@@ -535,6 +535,9 @@ def run_temporal_study(
         writer.close()
         outputs["depth_video"] = "depth_video.mp4"
         result.summary["depth_video_codec"] = writer.codec
+        # turbo, near is warm; each panel keeps its source's range from the first frame
+        result.summary["depth_video_ranges_m"] = {s.name: [round(v, 3) for v in r] for s, r in zip(shown, colour_ranges)}
+        result.summary["depth_video_range_m"] = result.summary["depth_video_ranges_m"][shown[0].name]
     result.summary["source"] = frames.name
     result.summary["model"] = shown[0].note or shown[0].name
     result.summary["sources"] = described

@@ -152,6 +152,25 @@ def colormap_lut(cmap: str) -> np.ndarray:
     return (colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
 
 
+def display_range(depth_m: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> tuple[float, float]:
+    """The metre range colorize_depth maps to its colours: given finite bounds, else the 2nd/98th
+    percentiles of valid depth (0 and 1 for a bound missing when nothing is valid); never empty.
+    A non-finite vmin or vmax (NaN, inf) is treated as not given."""
+    depth = np.asarray(depth_m, dtype=np.float32)
+    vmin = None if vmin is None or not np.isfinite(vmin) else float(vmin)
+    vmax = None if vmax is None or not np.isfinite(vmax) else float(vmax)
+    if vmin is None or vmax is None:
+        valid = np.isfinite(depth) & (depth > 0)
+        if valid.any():
+            low, high = np.percentile(depth[valid], [2, 98], overwrite_input=True)  # one copy, partitioned in place
+            vmin = float(low) if vmin is None else vmin
+            vmax = float(high) if vmax is None else vmax
+    lo, hi = (vmin if vmin is not None else 0.0), (vmax if vmax is not None else 1.0)
+    if not hi > lo:
+        hi = lo + 1e-6
+    return lo, hi
+
+
 def colorize_depth(
     depth_m: np.ndarray,
     vmin: float | None = None,
@@ -169,16 +188,7 @@ def colorize_depth(
     lut = colormap_lut(cmap)
     depth = np.asarray(depth_m, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > 0)
-    vmin = None if vmin is None or not np.isfinite(vmin) else float(vmin)
-    vmax = None if vmax is None or not np.isfinite(vmax) else float(vmax)
-    if valid.any() and (vmin is None or vmax is None):
-        low, high = np.percentile(depth[valid], [2, 98], overwrite_input=True)  # one copy, partitioned in place
-        lo = float(low) if vmin is None else vmin
-        hi = float(high) if vmax is None else vmax
-    else:
-        lo, hi = (vmin if vmin is not None else 0.0), (vmax if vmax is not None else 1.0)
-    if not hi > lo:
-        hi = lo + 1e-6
+    lo, hi = display_range(depth, vmin, vmax)
     norm = depth - np.float32(lo)
     norm *= np.float32(1.0 / (hi - lo))
     np.clip(norm, 0.0, 1.0, out=norm)

@@ -10,10 +10,11 @@ from common.depth_io import colorize_depth, read_depth_file
 from common.validate import ImageTooLargeError
 
 from .errors import guarded
-from .examples import example_images_with_depth
+from .examples import example_images_with_depth, example_photos
 from .inputs import PictureInput, as_rgb_image, choice, limit_size, max_upload_pixels
+from .labels import colourbar, difference_bar, output_line
 from .model_panel import model_panel
-from .models import depth_caveat, registry
+from .models import registry
 
 SOURCE_LABELS = {
     "learned": "learned mirror",
@@ -68,37 +69,47 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     depth_gallery = [(colorize_depth(result.depths[name][0], vmin=vmin, vmax=vmax), label[name]) for name in variants]
     if gt is not None:
         depth_gallery.insert(0, (colorize_depth(gt, vmin=vmin, vmax=vmax), "ground truth"))
-    diff_gallery = [
-        (colorize_difference(result.differences[name][0]),
-         f"{label[name]} − learned (mean |Δ| {result.mean_abs_difference[name]:.2f} m)")
-        for name in variants if name != REFERENCE
-    ]
+    compared = [name for name in variants if name != REFERENCE]
+    # One symmetric range for every difference map, so their colours compare.
+    limit = max([float(np.percentile(np.abs(result.differences[name][0]), 98)) for name in compared] or [0.0])
+    limit = max(limit, 1e-3)
+    diff_gallery = [(colorize_difference(result.differences[name][0], limit=limit), f"{label[name]} − learned")
+                    for name in compared]
     table = result.table() if gt is not None else (
         result.table() + "\n\n*Upload a ground-truth depth (or pick an example) to get AbsRel, RMSE and δ metrics.*")
-    caveat = depth_caveat(loaded.predictor.info)
-    return depth_gallery, diff_gallery, f"{caveat}\n\n{table}" if caveat else table, loaded.status
+    depth_bar = colourbar(vmin, vmax, what="every map")
+    diff_bar = difference_bar(limit) if compared else ""
+    return depth_gallery, depth_bar, diff_gallery, diff_bar, table, output_line(loaded), loaded.status
 
 
-def build() -> None:
-    with gr.Row():
-        with gr.Column(scale=1):
-            image = PictureInput(label="Picture", sources=["upload", "clipboard"], type="filepath", image_mode=None)
+def build() -> gr.Markdown:
+    """Builds the tab; returns its model line (filled when the page loads)."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            image = PictureInput(label="Picture", sources=["upload", "clipboard"], type="filepath", image_mode=None,
+                                 height=300)
             ground_truth = gr.File(label="Ground-truth depth (optional: 16-bit PNG in mm, or .npy in m)",
-                                   file_types=[".png", ".npy"], type="filepath")
+                                   file_types=[".png", ".npy"], type="filepath", height=150)
+            examples = [[rgb, depth] for rgb, depth in example_images_with_depth(2)]
+            examples += [[path, None] for path, _ in example_photos()[:2]]
+            example_set = gr.Examples(examples=examples, inputs=[image, ground_truth],
+                                      label="Examples: click one to run it (rooms with ground truth, then real photos)")
             sources = gr.CheckboxGroup(choices=[(SOURCE_LABELS[s], s) for s in ABLATION_SOURCES],
                                        value=list(ABLATION_SOURCES), label="Text-side sources")
             zeroshot = gr.Checkbox(value=True, label=f"Add the {ZEROSHOT} baseline on the same CLIP")
             run = gr.Button("Run ablation", variant="primary")
             choice, custom, status = model_panel()
-        with gr.Column(scale=2):
-            depths = gr.Gallery(label="Depth per source (one colour range: the ground truth's 2nd–98th percentile)",
-                                columns=3, height="auto")
+        with gr.Column(scale=2, min_width=300):
+            line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
+            depths = gr.Gallery(label="Depth per source (one colour range for all; near is warm)",
+                                columns=3, height="auto", elem_classes="ablation-gallery")
+            depth_bar = gr.HTML(elem_classes="colourbar-box")
             differences = gr.Gallery(label="Difference to the learned mirror (blue nearer, red farther)",
-                                     columns=3, height="auto")
-            table = gr.Markdown()
-    run.click(guarded(ablate), [image, ground_truth, sources, zeroshot, choice, custom], [depths, differences, table, status],
-              api_name="mirror_ablation")
-    examples = example_images_with_depth()
-    if examples:
-        gr.Examples(examples=[[rgb, depth] for rgb, depth in examples], inputs=[image, ground_truth],
-                    label="Offline examples with ground truth")
+                                     columns=3, height="auto", elem_classes="ablation-gallery")
+            diff_bar = gr.HTML(elem_classes="colourbar-box")
+            table = gr.Markdown(elem_classes="ablation-table")
+    inputs = [image, ground_truth, sources, zeroshot, choice, custom]
+    outputs = [depths, depth_bar, differences, diff_bar, table, line, status]
+    run.click(guarded(ablate), inputs, outputs, api_name="mirror_ablation")
+    example_set.load_input_event.then(guarded(ablate), inputs, outputs, api_visibility="undocumented")
+    return line

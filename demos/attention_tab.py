@@ -31,6 +31,19 @@ def attention_model():
     return _model
 
 
+def bundled_shape() -> tuple[int, int]:
+    """(layers, heads) of the bundled model, read from its card without loading it, so the sliders
+    span the right range before the first run; (4, 8) when the card is missing (the run then says why)."""
+    from eembed_model.attention import BUNDLED_CHECKPOINT
+    from eembed_model.checkpoint import read_card
+
+    try:
+        config = read_card(BUNDLED_CHECKPOINT)["config"]
+        return int(config["layers"]), int(config["v"])
+    except (FileNotFoundError, KeyError, ValueError):
+        return 4, 8
+
+
 def byte_grid_table(result: dict):
     """One row per material: its spelling and its v bytes (hex; ·· = filler)."""
     import pandas as pd
@@ -102,8 +115,9 @@ def build() -> None:
         with gr.Column(scale=2):
             text = gr.Textbox(label="Text", lines=2, value=EXAMPLE_TEXTS[0])
         with gr.Column(scale=1):
-            layer = gr.Slider(0, 3, value=0, step=1, label="Layer")
-            head = gr.Slider(0, 7, value=0, step=1, label="Head (= character position)")
+            layers, heads = bundled_shape()
+            layer = gr.Slider(0, layers - 1, value=0, step=1, label="Layer")
+            head = gr.Slider(0, heads - 1, value=0, step=1, label="Head (= character position)")
             run = gr.Button("Show attention", variant="primary")
     notice = gr.Markdown()
     grid = gr.Dataframe(label="Materials and their byte grids (hex; ·· = filler)", interactive=False, wrap=True)
@@ -117,4 +131,7 @@ def build() -> None:
                 [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name=False)
     for control in (layer, head):
         control.release(guarded(redraw), [result_state, layer, head], [heatmap, positions, summary], api_name=False)
-    gr.Examples(examples=[[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Examples")
+    examples = gr.Examples(examples=[[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Examples: click one to run it")
+    examples.load_input_event.then(guarded(analyse_text), [text, layer, head],
+                                   [result_state, notice, grid, heatmap, positions, summary, layer, head],
+                                   api_visibility="undocumented")

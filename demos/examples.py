@@ -1,9 +1,11 @@
-"""Offline examples from examples/ (written by scripts/make_examples.py)."""
+"""Offline examples: procedural scenes from examples/ (written by scripts/make_examples.py) and a few
+real photographs and one real-imagery clip in examples/photos/ (sources and licences in its README)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+PHOTOS_DIR = EXAMPLES_DIR / "photos"
 
 EXAMPLE_TEXTS = [
     "GNU Emacs text editor with syntax highlighting",
@@ -11,10 +13,30 @@ EXAMPLE_TEXTS = [
     "résumé naïve café: accents, 日本語 and emoji 🙂",
 ]
 
+# Real photographs, in the order offered, with a caption for the examples gallery.
+PHOTOS = {
+    "grace_hopper.jpg": "photo: portrait",
+    "tower.jpg": "photo: tower",
+    "lion.jpg": "photo: lion",
+    "cheetah1.jpg": "photo: cheetah",
+}
+
 
 def example_images(limit: int = 4) -> list[str]:
     """The example scenes' pictures (the video's frames are offered as the video)."""
     return [str(p) for p in sorted((EXAMPLES_DIR / "scenes" / "rgb").glob("*.png"))[:limit]]
+
+
+def example_photos() -> list[tuple[str, str]]:
+    """(path, caption) of the real photographs that are present."""
+    return [(str(PHOTOS_DIR / name), caption) for name, caption in PHOTOS.items() if (PHOTOS_DIR / name).is_file()]
+
+
+def labelled_examples(scenes: int = 2) -> tuple[list[str], list[str]]:
+    """Procedural scenes first, then the real photographs: paths and gallery captions."""
+    paths = [(path, f"procedural room {n + 1}") for n, path in enumerate(example_images(scenes))]
+    paths += example_photos()
+    return [p for p, _ in paths], [c for _, c in paths]
 
 
 def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
@@ -27,8 +49,12 @@ def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
     return pairs[:limit]
 
 
-def example_videos() -> list[str]:
-    return [str(p) for p in sorted((EXAMPLES_DIR / "video").glob("*.mp4"))]
+def example_videos() -> list[tuple[str, str]]:
+    """(path, caption): the procedural camera walk, then the real-imagery clip."""
+    videos = [(str(p), "procedural camera walk") for p in sorted((EXAMPLES_DIR / "video").glob("*.mp4"))]
+    if (PHOTOS_DIR / "earth.mp4").is_file():
+        videos.append((str(PHOTOS_DIR / "earth.mp4"), "real imagery: rotating Earth"))
+    return videos
 
 
 def example_video_ground_truth() -> list[str]:

@@ -1,17 +1,58 @@
-"""The app's page: a header and one tab per demo module."""
+"""The app's page: a compact header, the two research ideas one click away, and one tab per demo module."""
 from __future__ import annotations
 
 import gradio as gr
 
 from . import ablation_tab, attention_tab, image_tab, storage, video_tab, webcam_tab
+from .errors import guarded
+from .labels import COLOURBAR_CSS, output_line
 from .models import registry, set_default_model
 
-HEADER = """# Mirror depth · Elementwise embedding
-Frozen CLIP + a learned *mirror* prompt + a compact decoder estimate metric depth; a BERT built from
-per-byte character embeddings shows one attention head per character position. Every tab works offline
-with the bundled models; the **Model** panel on the depth tabs says what is loaded and where it came from."""
+HEADER = """## Depth from one picture, and how a character-level BERT reads text
+Upload a photo, a video or use your webcam: a small model guesses how far away each pixel is and
+shows it as colours and a 3D point cloud. The last tab shows what each attention head of a small
+text model looks at. Everything runs offline on the small models this project trained; the line
+above each result says which model that is and what it can and cannot do."""
 
-CSS = ".gradio-container {max-width: 1400px !important}"
+IDEAS = """**Mirror depth** (after *CLIP Can Understand Depth*, Kim & Lee, arXiv 2402.03251): CLIP stays
+frozen; a small learned embedding matrix, the *mirror*, is fed to CLIP's text encoder in place of a
+prompt, and a compact decoder turns the similarities between image patches and the mirror's outputs
+into depth in metres. The *Mirror ablation* tab swaps the mirror for zeros, random rows or a human
+prompt to show what it adds.
+
+**Elementwise embedding** (after *Elementwise Language Representation*, Kim & Kim, arXiv 2302.13475):
+a BERT whose token embeddings are concatenations of per-byte embeddings, with one attention head per
+character position. The *Attention viewer* shows what each head reads.
+
+Neither paper published code or weights; both are implemented here from the papers' descriptions.
+See the README for the studies and their numbers."""
+
+CSS = COLOURBAR_CSS + """
+.gradio-container {max-width: 1400px !important}
+.model-line {font-size: 0.9em}
+.model-line p {margin: 0}
+.hint {font-size: 0.85em; opacity: 0.85}
+.hint p {margin: 0}
+.ablation-gallery .caption-label {white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: 100% !important}
+.ablation-table table {display: block; overflow-x: auto}
+.ablation-table td, .ablation-table th {white-space: nowrap}
+.downloads td.filename {flex-wrap: wrap; overflow: visible !important}
+.downloads td.filename .stem {white-space: normal !important; overflow-wrap: anywhere; overflow: visible !important;
+  text-overflow: clip !important; min-width: 0}
+@media (max-width: 640px) {
+  .gradio-container {padding: 4px !important}
+  .app-header h2 {font-size: 1.1em; margin: 0}
+  .app-header p {font-size: 0.85em; margin: 2px 0}
+  .tab-wrapper button[role="tab"], .tab-container button[role="tab"] {padding: 4px 8px !important; font-size: 0.85em}
+}
+"""
+
+
+def model_lines():
+    """Fills every tab's model line when the page opens (the default model loads on this first use)."""
+    loaded = registry().get()
+    return [output_line(loaded)] * 4
 
 
 def build_demo(default_model: str | None = None) -> gr.Blocks:
@@ -21,18 +62,22 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
     outputs.cleanup()
     outputs.start_sweeper()
     with gr.Blocks(title="Mirror depth and elementwise embedding", delete_cache=outputs.gradio_cache_policy()) as demo:
-        gr.Markdown(HEADER)
-        with gr.Tabs():
-            with gr.Tab("Image depth", id="image"):
-                image_tab.build()
-            with gr.Tab("Live webcam", id="webcam"):
-                webcam_tab.build()
+        gr.Markdown(HEADER, elem_classes="app-header")
+        with gr.Accordion("The two research ideas behind this page", open=False):
+            gr.Markdown(IDEAS)
+        with gr.Tabs(overflow_behavior="wrap"):
+            with gr.Tab("Image", id="image"):
+                image_line = image_tab.build()
+            with gr.Tab("Webcam", id="webcam"):
+                webcam_line = webcam_tab.build()
             with gr.Tab("Video", id="video"):
-                video_tab.build()
-            with gr.Tab("Mirror ablation", id="ablation"):
-                ablation_tab.build()
-            with gr.Tab("Attention viewer", id="attention"):
+                video_line = video_tab.build()
+            with gr.Tab("Ablation", id="ablation"):
+                ablation_line = ablation_tab.build()
+            with gr.Tab("Attention", id="attention"):
                 attention_tab.build()
+        demo.load(guarded(model_lines), None, [image_line, webcam_line, video_line, ablation_line], api_visibility="private",
+                  show_progress="hidden")
     demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": True}
-    registry()  # the default model loads on first use, not at start
+    registry()  # the default model loads on first use (the page's first load), not at start
     return demo

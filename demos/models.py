@@ -32,6 +32,8 @@ from pathlib import Path
 
 from common.validate import InputError
 
+from .labels import model_line, status_line
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "synthetic-tiny"
@@ -62,6 +64,7 @@ MODEL_CHOICES = [
 class LoadedModel:
     predictor: object
     status: str  # markdown for the model panel: what is loaded, where from, and any fallback
+    line: str = ""  # the one line beside depth outputs (demos.labels.model_line, without server paths)
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,7 @@ class ModelRegistry:
         try:
             spec = self.resolve(text) if text.strip() else default
             predictor = self._load(spec)
-            return LoadedModel(predictor, self.describe(predictor, spec))
+            return LoadedModel(predictor, self.describe(predictor, spec), self.line(predictor, spec))
         except (InputError, LoadFailure) as error:
             reason, shown = str(error), text.strip()[:60]
         try:
@@ -255,38 +258,24 @@ class ModelRegistry:
             f"(`--clip-weights` / `MIRROR_CLIP_WEIGHTS`); a mirror checkpoint must be a folder under checkpoints/ "
             f"(or a Hub repo id where the server allows it).\n\n" + self.describe(fallback, default)
         )
-        return LoadedModel(fallback, message)
+        return LoadedModel(fallback, message, self.line(fallback, default))
 
     def describe(self, predictor, spec: ModelSpec | None = None) -> str:
-        text = describe(predictor)
+        return self._shown(describe(predictor), spec)
+
+    def line(self, predictor, spec: ModelSpec | None = None) -> str:
+        """The model line beside depth outputs (see demos.labels), without server paths."""
+        return self._shown(model_line(predictor.info), spec)
+
+    def _shown(self, text: str, spec: ModelSpec | None) -> str:
         if spec is not None and spec.key.startswith("dir:"):
             text = text.replace(spec.load, spec.label)
         return self.scrub(text)
 
 
 def describe(predictor) -> str:
-    info = predictor.info
-    trained = "trained" if info.trained else "**UNTRAINED** (random mirror and decoder)"
-    return (
-        f"**Loaded:** `{info.name}` ({info.kind}) — CLIP `{info.clip_name}`"
-        f" / `{info.clip_pretrained or 'random init'}`, weights from **{info.weights_from}**, {trained}.\n\n"
-        f"{info.message}"
-    )
-
-
-def depth_caveat(info) -> str:
-    """One line shown next to every depth output: what this depth can and cannot be trusted for.
-
-    The bundled model was trained only on procedural rooms; an untrained model's depth means nothing."""
-    if not info.trained:
-        return "⚠️ **Untrained model:** this depth map is not meaningful (random weights)."
-    data = (info.training_data or "").lower()
-    if info.weights_from == "bundled" or "procedural" in data or "synthetic" in data:
-        return ("⚠️ **Demo model:** trained only on procedural rendered rooms, not on photographs; "
-                "on real pictures its depth is unreliable, so read these metres as a rough guess.")
-    if info.kind == "zeroshot":
-        return "ℹ️ **Zero-shot DepthCLIP:** coarse depth from CLIP's text bins, not a trained depth estimator."
-    return ""
+    """The Model panel's status, in plain words (see demos.labels)."""
+    return status_line(predictor.info)
 
 
 _registry: ModelRegistry | None = None

@@ -15,18 +15,19 @@ from analysis.temporal import MAX_SOURCES, VIDEO_MAX_DURATION_S, VIDEO_MAX_FRAME
 from analysis.temporal_report import markdown_table, rounded
 from analysis.temporal_sources import ModelSource, sequence_sources
 from common.camera import intrinsics_for
-from common.depth_io import colorize_depth
-from common.depth_sequence import POLARITIES, VALUE_KINDS, open_uploaded_ground_truth, open_uploaded_sequences
+from common.depth_io import colorize_depth, display_range
+from common.depth_sequence import POLARITIES, VALUE_KINDS, check_matches, open_uploaded_ground_truth, open_uploaded_sequences
 from common.frames import open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 
 from . import storage
 from .errors import guarded
 from .examples import example_video_ground_truth, example_videos
-from .image_tab import DEFAULT_FOV, FOV_RANGE
+from .image_tab import DEFAULT_FOV, FOV_RANGE, VIEW_HINT
 from .inputs import number
+from .labels import colourbar, output_line
 from .model_panel import model_panel
-from .models import depth_caveat, registry
+from .models import registry
 
 MAX_DURATION_S = VIDEO_MAX_DURATION_S  # longer uploads are analysed up to the frame limit, with a warning
 MAX_FRAMES = VIDEO_MAX_FRAMES
@@ -124,7 +125,7 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
                   model_custom: str, depth_files=None, depth_values: str = AUTO, polarity: str = AUTO, align: str = "both",
                   gt_files=None, include_model: bool = True, progress=gr.Progress(track_tqdm=True)):
     if not video:
-        raise gr.Error("No video given: upload one or pick the example below.")
+        raise gr.Error("No video given: upload one or pick an example.")
     if not include_model and not depth_files:
         raise gr.Error("Nothing to analyse: tick 'Run the selected model too' or upload a depth sequence.")
     target_fps = number(target_fps, "Frames per second", *FPS_RANGE)
@@ -136,6 +137,12 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     for note in notes:
         gr.Warning(note)
     loaded = registry().get(model_choice, model_custom)
+    info = frames.video
+    for sequence in sequences:  # a sequence that cannot belong to this clip: its own plain message
+        try:
+            check_matches(sequence, info.frame_count, (info.height, info.width))
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
     sources = [ModelSource(loaded.predictor)] if include_model else []
     for sequence in sequences:
         sources += sequence_sources(sequence, align, frames.has_ground_truth)
@@ -155,40 +162,69 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     count = len(kept.entries)
     warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(result.records)} frames."
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
-    state = {"frames_file": str(kept.path), "entries": kept.entries}
-    cloud, depth_image = frame_cloud(state, 0, DEFAULT_FOV)
+    video_range = result.summary.get("depth_video_range_m")
+    state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range}
+    cloud, depth_image, frame_bar = frame_cloud(state, 0, DEFAULT_FOV)
     depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
+    video_bar = video_colourbars(result.summary.get("depth_video_ranges_m") or {})
     files = [str(out_dir / name) for name in ("report.html", "measures.csv", "measures.json", "summary.json", "per_frame.csv",
                                               "per_frame_all.csv", "temporal_curves.json") if (out_dir / name).is_file()]  # fmt: skip
-    return depth_video, figure, table, json.loads(json.dumps(summary, default=str)), files, warning_text, state, slider, \
-        cloud, depth_image, loaded.status, depth_caveat(loaded.predictor.info)
+    return depth_video, video_bar, figure, table, json.loads(json.dumps(summary, default=str)), files, warning_text, \
+        state, slider, cloud, depth_image, frame_bar, output_line(loaded), loaded.status
+
+
+def video_colourbars(ranges: dict) -> str:
+    """One colourbar per panel of the depth video (each fixed from its source's first frame)."""
+    if len(ranges) == 1:
+        ((_, (lo, hi)),) = ranges.items()
+        return colourbar(lo, hi, what="depth video (fixed from the first frame)")
+    return "".join(colourbar(lo, hi, what=f"{name} (fixed from the first frame)") for name, (lo, hi) in ranges.items())
 
 
 def frame_cloud(state: dict | None, position: float, fov_deg: float):
-    """Point cloud (.ply) and coloured depth of the chosen analysed frame."""
+    """Point cloud (.ply), coloured depth and colourbar of the chosen analysed frame (the video's colour range)."""
     if not state or not state.get("entries"):
         raise gr.Error("Analyse a video first.")
     position = number(position, "The frame", 0, None)
     fov_deg = number(fov_deg, "The field of view (degrees)", *FOV_RANGE)
     entries = state["entries"]
-    entry = entries[int(min(position, len(entries) - 1))]
+    position = int(min(position, len(entries) - 1))
+    entry = entries[position]
     if not Path(state["frames_file"]).is_file():
         raise gr.Error("The analysed frames have been cleaned up (results are kept for a limited time). "
                        "Analyse the video again.")
     rgb, depth = read_slider_frame(state["frames_file"], entry)
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, storage.request_dir("frame") / f"frame_{entry[0]:06d}.ply")
-    return str(path), colorize_depth(depth)
+    vmin, vmax = state.get("range") or display_range(depth)
+    bar = colourbar(vmin, vmax, what=f"analysed frame {position + 1} of {len(entries)}")
+    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), bar
 
 
-def build() -> None:
+def build() -> gr.Markdown:
+    """Builds the tab; returns its model line (filled when the page loads)."""
     state = gr.State(None)
-    with gr.Row():
-        with gr.Column(scale=1):
-            video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
-            target_fps = gr.Slider(*FPS_RANGE, value=5, step=1, label="Frames per second to analyse")
-            max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
-            max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
+    # Created here, shown in the comparison accordion below: the first example brings its ground truth.
+    gt_files = gr.File(label="Ground truth: depth PNGs (mm) + intrinsics.json + poses.json, a .zip of a scene "
+                       "folder, or one .npz (depth, K, poses)", file_count="multiple", file_types=GT_FILE_TYPES,
+                       render=False)  # fmt: skip
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video-input")
+            examples = example_videos()
+            example_set = None
+            if examples:
+                truth = example_video_ground_truth()
+                rows = [[path, truth if n == 0 and truth else None] for n, (path, _) in enumerate(examples)]
+                captions = [caption + (", with its ground truth" if row[1] else "")
+                            for (_, caption), row in zip(examples, rows)]
+                example_set = gr.Examples(examples=rows, inputs=[video, gt_files], example_labels=captions,
+                                          label="Examples: click one to analyse it")
+            run = gr.Button("Analyse video", variant="primary")
+            with gr.Accordion("Sampling and size limits", open=False):
+                target_fps = gr.Slider(*FPS_RANGE, value=5, step=1, label="Frames per second to analyse")
+                max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
+                max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
             with gr.Accordion("Compare with depth made elsewhere, ground truth", open=False):
                 depth_files = gr.File(label="Depth sequence(s) for this video: depth frames (.png in mm, .npy/.npz in m), "
                                       "an .npz stack, a .zip of frames or a grey depth video; frames matched by index",
@@ -197,34 +233,38 @@ def build() -> None:
                 polarity = gr.Radio([AUTO, *POLARITIES], value=AUTO, label="Grey video: near is")
                 align = gr.Radio(["both", "clip", "frame"], value="both",
                                  label="Relative depth: align to ground truth per clip, per frame, or both")  # fmt: skip
-                gt_files = gr.File(label="Ground truth: depth PNGs (mm) + intrinsics.json + poses.json, a .zip of a scene "
-                                   "folder, or one .npz (depth, K, poses)", file_count="multiple", file_types=GT_FILE_TYPES)  # fmt: skip
+                gt_files.render()
                 include_model = gr.Checkbox(value=True, label="Run the selected model too")
-            run = gr.Button("Analyse video", variant="primary")
             notes = gr.Markdown()
             choice, custom, status = model_panel()
-        with gr.Column(scale=2):
-            depth_video = gr.Video(label="Input | depth (one panel per source)", autoplay=True)
-            caveat = gr.Markdown()
+        with gr.Column(scale=2, min_width=300):
+            line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
+            depth_video = gr.Video(label="Input | depth, one panel per source (near is warm)", autoplay=True)
+            video_bar = gr.HTML(elem_classes="colourbar-box")
             curves = gr.Plot(label="Flicker, OPW, scale drift (and TAE/AbsRel with ground truth)")
             table = gr.Markdown(label="Measures")
             summary = gr.JSON(label="Summary")
-            files = gr.File(label="Report (HTML, opens offline), measures as CSV/JSON, per-frame values, plot as plotly JSON",
-                            file_count="multiple", elem_id="video-files")  # fmt: skip
-    with gr.Row():
-        with gr.Column(scale=1):
+            files = gr.File(label="Downloads: report (HTML, opens offline), measures as CSV/JSON, per-frame values, "
+                                  "plot as plotly JSON", file_count="multiple", elem_id="video-files",
+                            elem_classes="downloads")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
             frame = gr.Slider(0, 1, value=0, step=1, label="Frame (analysed frames)", interactive=False)
             fov = gr.Slider(20, 120, value=DEFAULT_FOV, step=1, label="Horizontal field of view (°)")
             frame_depth = gr.Image(label="Depth of the chosen frame", type="numpy")
-        with gr.Column(scale=2):
-            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0))
-    run.click(guarded(analyse_video), [video, target_fps, max_frames, max_side, choice, custom, depth_files, depth_values,
-                                       polarity, align, gt_files, include_model],
-              [depth_video, curves, table, summary, files, notes, state, frame, cloud, frame_depth, status, caveat],
-              api_name="video_depth", concurrency_limit=1)
-    frame.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth], api_name="video_frame_cloud")
-    fov.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth], api_name=False)
-    examples = example_videos()
-    if examples:
-        gr.Examples(examples=[[examples[0], example_video_ground_truth()]], inputs=[video, gt_files],
-                    label="Offline example (camera walk, with its ground truth)")
+            frame_bar = gr.HTML(elem_classes="colourbar-box")
+        with gr.Column(scale=2, min_width=300):
+            cloud = gr.Model3D(label="Point cloud of the chosen frame", clear_color=(0.1, 0.1, 0.1, 1.0), height=480,
+                               elem_classes="cloud-view")
+            gr.Markdown(VIEW_HINT, elem_classes="hint")
+    inputs = [video, target_fps, max_frames, max_side, choice, custom, depth_files, depth_values, polarity, align,
+              gt_files, include_model]
+    outputs = [depth_video, video_bar, curves, table, summary, files, notes, state, frame, cloud, frame_depth, frame_bar,
+               line, status]
+    run.click(guarded(analyse_video), inputs, outputs, api_name="video_depth", concurrency_limit=1)
+    if example_set is not None:
+        example_set.load_input_event.then(guarded(analyse_video), inputs, outputs, api_visibility="undocumented",
+                                          concurrency_limit=1)
+    frame.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth, frame_bar], api_name="video_frame_cloud")
+    fov.release(guarded(frame_cloud), [state, frame, fov], [cloud, frame_depth, frame_bar], api_name=False)
+    return line

@@ -1,18 +1,21 @@
 """A real browser (Debian's headless Chromium driven by Playwright) opens every tab, runs an offline
-example and checks what the page shows. The live-webcam tab gets Chromium's synthetic camera.
-
-Every wait is for a condition on the page (a bounded `expect`/`wait_for`), never a fixed sleep.
+example by clicking it and checks what the page shows, at desktop (1400x900) and phone (390x844)
+width. The webcam tab gets Chromium's synthetic camera and its frame rate is measured.
 
 Screenshots go to $SCREENSHOT_DIR when set (the README's come from
 `SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/test_browser.py`), else to a temp folder.
+Every wait is for a condition on the page, each with its own bound; none is a fixed pause.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analysis.ablation import ABLATION_SOURCES, ZEROSHOT
@@ -32,18 +35,20 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
 ]
 RESULT_TIMEOUT_MS = 180_000
-LOAD_TIMEOUT_MS = 60_000
-STEP_TIMEOUT_MS = 30_000
-
+PAGE_TIMEOUT_MS = 60_000
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TABS = {"Image": "image", "Webcam": "webcam", "Video": "video", "Ablation": "mirror_ablation",
+        "Attention": "attention"}  # tab name → screenshot name
+FPS_WINDOW_S = 20
+# The target is 20 depth images per second at 320 px. On the shared 2-core test machine the browser,
+# the server and the model share the cores (with other work), so the test asserts a floor reached
+# there with margin; the figure is printed and kept in $SCREENSHOT_DIR/webcam_fps.txt (see README).
+FPS_TARGET = 20.0
+FPS_FLOOR = float(os.environ.get("WEBCAM_FPS_FLOOR", "3"))
 # The first image example is examples/scenes/rgb/scene_00000.png, 320x240, at the tab's default FOV of 63°.
 IMAGE_SUMMARY = re.compile(
     r"^Depth 320x240: min \d+\.\d\d m, median \d+\.\d\d m, max \d+\.\d\d m · point cloud \d{1,3}(,\d{3})* points \(FOV 63°\)$")
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -54,122 +59,223 @@ def shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run `bash scripts/setup.sh --dev`, which installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1100}, permissions=["camera"])
-            page = context.new_page()
-            script_errors: list[str] = []
-            page.on("pageerror", lambda error: script_errors.append(str(error)))
-            page.goto(app_url)
-            page.get_by_role("tab", name="Image depth").wait_for(timeout=LOAD_TIMEOUT_MS)
-            try:
-                # Loaded: the first tab's picture input is drawn and the page's loading overlay is gone.
-                expect(page.get_by_role("tabpanel").get_by_text("Picture", exact=True)).to_be_visible(
-                    timeout=LOAD_TIMEOUT_MS)
-                expect(page.get_by_text("Loading...", exact=True)).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
-            except AssertionError as error:
-                raise PageDidNotLoad(f"the app's page did not finish loading; script errors: {script_errors}") from error
-            if script_errors:
-                raise PageDidNotLoad(f"script errors while the page loaded: {script_errors}")
-            yield page
-        finally:
-            browser.close()
+        yield browser
+        browser.close()
 
 
-def open_tab(page, name: str):
-    """Select a tab and return its panel (the page shows one tab panel at a time)."""
-    tab = page.get_by_role("tab", name=name)
-    tab.click()
-    expect(tab).to_have_attribute("aria-selected", "true", timeout=STEP_TIMEOUT_MS)
-    panel = page.get_by_role("tabpanel")
-    expect(panel).to_have_count(1)
-    return panel
+def open_page(browser, app_url, viewport):
+    """A new session, returned once the page-load events are done (the model line is filled)."""
+    context = browser.new_context(viewport=viewport, permissions=["camera"])
+    page = context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.goto(app_url)
+    wait_until_loaded(page, script_errors)
+    return page
 
 
-def run_first_example(panel, button: str, loaded) -> None:
-    """Click the first offline example, wait until `loaded` (a locator in the inputs) shows it, then run."""
-    # One-input examples render as a gallery, several-input ones as a table.
-    panel.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
-    expect(loaded).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    panel.get_by_role("button", name=button).click()
+def wait_until_loaded(page, script_errors: list[str] | None = None) -> None:
+    """The page's load events are done: the model line is filled, nothing is pending, no script error."""
+    try:
+        page.locator(".model-line:visible").filter(has_text="synthetic-tiny").first.wait_for(timeout=RESULT_TIMEOUT_MS)
+        wait_until_idle(page)
+    except Exception as error:
+        raise PageDidNotLoad(f"the app's page did not finish loading; script errors: {script_errors}") from error
+    if script_errors:
+        raise PageDidNotLoad(f"script errors while the page loaded: {script_errors}")
 
 
-def test_image_tab_shows_slider_summary_and_point_cloud(page, shots):
-    panel = open_tab(page, "Image depth")
-    run_first_example(panel, "Estimate depth", loaded=panel.get_by_test_id("image").locator("img"))
-    expect(panel.get_by_text(IMAGE_SUMMARY)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
-    # The before/after slider holds exactly two different 320x240 pictures: the input and its depth.
-    sides = panel.get_by_test_id("imageslider-image")
-    expect(sides).to_have_count(2)
-    for side in (sides.nth(0), sides.nth(1)):
-        expect(side).to_have_js_property("naturalWidth", 320)
-        expect(side).to_have_js_property("naturalHeight", 240)
-    assert sides.nth(0).get_attribute("src") != sides.nth(1).get_attribute("src")
-    expect(panel.locator("canvas")).to_have_count(1)  # the point-cloud viewer
-    downloads = {"Raw depth (.npy, metres)": "depth.npy", "Depth PNG (16-bit, millimetres)": "depth_mm.png",
-                 "Point cloud (.ply)": "depth.ply"}
-    for label, name in downloads.items():
-        block = panel.locator(".block", has=page.get_by_text(label, exact=True))
-        expect(block.locator("a[download]")).to_have_attribute("download", name)
-    # The model panel (a closed accordion) says which model answered.
-    panel.locator(".gr-accordion").get_by_role("button", name="Model").click()
-    expect(panel.get_by_text(re.compile(r"^Loaded: synthetic-tiny \(mirror\) — "))).to_be_visible(
-        timeout=STEP_TIMEOUT_MS)
-    page.screenshot(path=str(shots / "image_depth.png"), full_page=True)
-
-
-def test_webcam_tab_streams_depth_from_a_fake_camera(page, shots):
-    panel = open_tab(page, "Live webcam")
-    panel.get_by_text("Click to Access Webcam").click()
-    record = panel.locator("button.capture-button").first  # "Record" (aria-label "capture photo")
-    record.wait_for(timeout=LOAD_TIMEOUT_MS)
-    # Recording starts once the camera delivers frames.
+def wait_until_idle(page, timeout: int = RESULT_TIMEOUT_MS) -> None:
+    """Until no Gradio progress overlay or pending output is shown anywhere on the page."""
     page.wait_for_function(
-        "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2 && v.videoWidth > 0)",
-        timeout=LOAD_TIMEOUT_MS)
-    rate = panel.get_by_text(re.compile(r"ms per frame"))
-    for attempt in range(2):  # a user whose stream did not start presses Record again
-        record.click()
-        try:
-            rate.wait_for(timeout=RESULT_TIMEOUT_MS // 2)
-            break
-        except Exception:
-            page.screenshot(path=str(shots / f"live_webcam_not_started_{attempt}.png"), full_page=True)
-            if attempt == 1:
-                raise
-    # More frames keep arriving, and the achieved rate is shown once there are two.
-    panel.get_by_text(re.compile(r"^\d+\.\d fps · model \d+ ms per frame · \d+x\d+ · ([3-9]|\d\d+) frames$")).wait_for(
-        timeout=RESULT_TIMEOUT_MS)
-    page.screenshot(path=str(shots / "live_webcam.png"), full_page=True)
-    stop = panel.get_by_role("button", name=re.compile("Stop"))
-    if stop.count():
-        stop.first.click()
+        """() => ![...document.querySelectorAll('.wrap.pending, .progress-text, .eta-bar')]
+                   .some(e => e.offsetParent !== null)""", timeout=timeout)
 
 
-def test_video_tab_analyses_the_example_walk(page, shots):
-    panel = open_tab(page, "Video")
-    # The input's player (the example gallery shows the same file as a thumbnail video).
-    run_first_example(panel, "Analyse video", loaded=panel.locator("video[data-testid='Video-player'][src$='/video.mp4']"))
-    expect(panel.get_by_text("Analysed 12 frames.", exact=True)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
-    expect(panel.get_by_text("⚠️")).to_have_count(0)  # the example is within every limit: no warning
-    expect(panel.get_by_text("flicker_mean")).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    expect(panel.locator("video[src$='/depth_video.mp4']")).to_have_count(1, timeout=STEP_TIMEOUT_MS)
-    expect(panel.locator(".js-plotly-plot")).to_have_count(1, timeout=STEP_TIMEOUT_MS)  # the per-frame curves
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = open_page(browser, app_url, DESKTOP)
+    yield page
+    page.context.close()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.locator(f"[role=tab][aria-selected=true]:has-text('{name}')").wait_for(timeout=PAGE_TIMEOUT_MS)
+
+
+def click_first_example(page) -> None:
+    """Examples run when clicked: no button press after it."""
+    page.locator("button.gallery-item:visible, tr.tr-body:visible").first.click()
+
+
+def canvas_drawn_share(canvas) -> float:
+    """Share of a 3D view's pixels that show the cloud: 0 unless the view's dark clear colour (26, 26, 26)
+    fills much of it (a blank, not yet rendered canvas is white), else the pixels that are neither that
+    background nor near-white (the view's label)."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
+    background = np.abs(pixels - np.array([26, 26, 26])).sum(axis=2) <= 12
+    if background.mean() < 0.3:
+        return 0.0
+    light = (pixels > 215).all(axis=2)
+    return float((~background & ~light).mean())
+
+
+def wait_for_drawn_canvas(canvas, share: float = 0.02, timeout_s: float = 60.0) -> float:
+    """WebGL draws the cloud a little after the result arrives; its pixels are read back until they show it.
+
+    (The canvas is read through screenshots: the view's WebGL buffer cannot be read from the page's script.)"""
+    deadline = time.monotonic() + timeout_s
+    drawn = canvas_drawn_share(canvas)
+    while drawn <= share and time.monotonic() < deadline:
+        drawn = canvas_drawn_share(canvas)
+    return drawn
+
+
+def screenshot(page, path: Path) -> None:
+    """The whole page, taken with a viewport as tall as the page: a full-page capture (which scrolls
+    and stitches) loses the 3D views' WebGL drawing. The 3D views are waited for until drawn again."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    try:
+        for canvas in page.locator(".cloud-view canvas:visible").all():
+            wait_for_drawn_canvas(canvas)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+
+
+def assert_full_name_shown(page, name: str) -> None:
+    """The downloads list shows the file's whole name: visible, and its stem not clipped."""
+    cell = page.locator(f".downloads td.filename[aria-label='{name}']").first
+    cell.wait_for(timeout=PAGE_TIMEOUT_MS)
+    clipped = cell.locator(".stem").evaluate("e => e.scrollWidth > e.clientWidth + 1")
+    assert not clipped, f"the download name {name} is cut: {cell.inner_text()!r}"
+
+
+@pytest.fixture()
+def model_calls(monkeypatch):
+    """Counts calls of the bundled model in the app's process (the server runs inside the test process)."""
+    from demos.models import registry
+
+    predictor = registry().get("synthetic-tiny").predictor
+    calls = []
+    original = predictor.predict
+    monkeypatch.setattr(predictor, "predict", lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+def test_image_example_runs_on_click_with_model_line_colourbar_and_3d_view(page, shots, model_calls):
+    open_tab(page, "Image")
+    line = page.locator(".model-line:visible").first
+    assert "synthetic-tiny" in line.inner_text()  # filled when the page loads; no panel to open
+    assert "procedural" in line.inner_text() and "real photo" in line.inner_text()
+    click_first_example(page)
+    summary = page.get_by_text(IMAGE_SUMMARY)
+    summary.wait_for(timeout=RESULT_TIMEOUT_MS)
+    assert len(model_calls) == 1
+    # The before/after slider holds exactly two different 320x240 pictures: the input and its depth.
+    sides = page.get_by_test_id("imageslider-image").and_(page.locator(":visible"))
+    assert sides.count() == 2
+    for side in (sides.nth(0), sides.nth(1)):
+        assert side.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
+    assert sides.nth(0).get_attribute("src") != sides.nth(1).get_attribute("src")
+    bar = page.locator(".colourbar:visible").first
+    assert re.search(r"near \d+\.\d\d m.*far \d+\.\d\d m", bar.inner_text(), re.S)
+    assert "turbo" in bar.inner_text()
+    # Range fields are disabled while the automatic range is on.
+    assert page.get_by_label("Range min (m)").is_disabled() and page.get_by_label("Range max (m)").is_disabled()
+    # One download list, full names, the coloured PNG included.
+    for name in ("scene_00000_depth_metres.npy", "scene_00000_depth_turbo.png", "scene_00000_point_cloud.ply"):
+        assert_full_name_shown(page, name)
+    # The 3D view draws the cloud (WebGL on SwiftShader).
+    canvas = page.locator(".cloud-view#image-cloud canvas").first
+    canvas.wait_for(timeout=PAGE_TIMEOUT_MS)
+    drawn = wait_for_drawn_canvas(canvas)
+    assert drawn > 0.02, f"the 3D canvas shows only background ({drawn:.1%} drawn pixels)"
+    screenshot(page, shots / "image.png")
+    # A new colour map re-colours at once, without a model call; the bar and the download follow.
+    page.get_by_label("Colour map").click()
+    page.get_by_role("option", name="viridis").click()
+    page.locator(".colourbar:visible", has_text="viridis").first.wait_for(timeout=30_000)
+    assert_full_name_shown(page, "scene_00000_depth_viridis.png")
+    assert len(model_calls) == 1, "re-colouring ran the model again"
+
+
+def server_frames(page) -> int:
+    """Frames the server has answered so far in this stream, from the webcam tab's rate line."""
+    return int(re.search(r"(\d+) frames", page.locator("#webcam-rate p").inner_text()).group(1))
+
+
+def test_webcam_streams_at_least_the_floor_rate(page, shots):
+    open_tab(page, "Webcam")
+    assert page.get_by_text("To start:").first.is_visible()
+    page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
+    record = page.locator("button.capture-button").first
+    record.wait_for(timeout=PAGE_TIMEOUT_MS)
+    # Frames are flowing from the synthetic camera before recording starts.
+    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
+                           timeout=PAGE_TIMEOUT_MS)
+    record.click()
+    page.get_by_text(re.compile(r"ms per frame")).wait_for(timeout=RESULT_TIMEOUT_MS)
+    frames_before = server_frames(page)
+    # Every new depth image the page shows, counted as it is set (not sampled), for FPS_WINDOW_S seconds.
+    images = page.evaluate(
+        """(ms) => new Promise(resolve => {
+            const box = document.querySelector('#webcam-depth');
+            const seen = new Set();
+            const note = () => box.querySelectorAll('img').forEach(img => img.src && seen.add(img.src));
+            const observer = new MutationObserver(note);
+            observer.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+            setTimeout(() => { observer.disconnect(); resolve(seen.size); }, ms);
+        })""",
+        FPS_WINDOW_S * 1000,
+    )
+    fps = images / FPS_WINDOW_S
+    served = (server_frames(page) - frames_before) / FPS_WINDOW_S
+    rate = page.locator("#webcam-rate p").inner_text()
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
+    (shots / "webcam_fps.txt").write_text(
+        f"{images} distinct depth images in {FPS_WINDOW_S} s = {fps:.1f} per second; the server answered {served:.1f} frames per second "
+        f"(target {FPS_TARGET:g}, "
+        f"{os.cpu_count()} cores, load average {' '.join(load)}); server line: {rate}\n")
+    print(f"webcam: {fps:.1f} depth images per second in the browser, {served:.1f} answered by the server "
+          f"({rate}; load {' '.join(load)})")
+    assert re.search(r"near \d+\.\d\d m", page.locator(".colourbar:visible").first.inner_text())
+    screenshot(page, shots / "webcam.png")
+    assert fps >= FPS_FLOOR, f"{fps:.1f} depth images per second, under the floor {FPS_FLOOR} (target {FPS_TARGET})"
+    assert record.inner_text().strip() == "Stop"  # the capture button reads Stop while streaming
+    record.click()
+    page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+
+
+def test_video_example_runs_on_click_with_its_ground_truth(page, shots):
+    open_tab(page, "Video")
+    click_first_example(page)
+    page.get_by_text("Analysed 12 frames.", exact=True).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    assert page.get_by_text(re.compile("^⚠️")).and_(page.locator(":visible")).count() == 0  # within every limit
+    page.get_by_text("flicker_mean").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.locator("video[src$='/depth_video.mp4']").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     # The example brings its own ground truth: TAE is measured and the reference level shown.
-    expect(panel.get_by_role("cell", name="TAE", exact=True).first).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    expect(panel.get_by_role("columnheader", name="reference (ground truth)").first).to_be_visible()
-    page.screenshot(path=str(shots / "video.png"), full_page=True)
+    page.get_by_role("cell", name="TAE", exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    assert page.get_by_role("columnheader", name="reference (ground truth)").first.is_visible()
+    assert page.locator(".colourbar:visible", has_text="depth video").count() == 1
+    assert page.locator(".colourbar:visible", has_text="analysed frame 1 of").count() == 1
+    screenshot(page, shots / "video.png")
 
 
 def test_video_tab_compares_an_uploaded_depth_sequence_and_downloads_the_report(page, shots, tmp_path):
-    import numpy as np
-
     from common.depth_io import read_depth_png
 
     root = Path(__file__).resolve().parents[1] / "examples" / "video"
@@ -177,7 +283,7 @@ def test_video_tab_compares_an_uploaded_depth_sequence_and_downloads_the_report(
     for i, path in enumerate(truth):  # depth made elsewhere: the true depth with a 10 % jump halfway
         np.save(tmp_path / f"{path.stem}.npy", read_depth_png(path) * (1.1 if i >= len(truth) // 2 else 1.0))
     page.reload()  # a clean page: the previous test loaded the example into these inputs
-    page.get_by_role("tab", name="Video").wait_for(timeout=60_000)
+    wait_until_loaded(page)
     open_tab(page, "Video")
     page.get_by_text("Compare with depth made elsewhere, ground truth").click()
     depth_input = page.locator(".block", has_text="Depth sequence(s) for this video").locator("input[type=file]")
@@ -185,51 +291,81 @@ def test_video_tab_compares_an_uploaded_depth_sequence_and_downloads_the_report(
     gt_input = page.locator(".block", has_text="Ground truth: depth PNGs").locator("input[type=file]")
     gt_input.first.set_input_files([str(p) for p in truth] + [str(root / "intrinsics.json"), str(root / "poses.json")])
     page.locator("#video-input input[type=file]").set_input_files(str(root / "video.mp4"))
-    page.locator("#video-input video").wait_for(timeout=60_000)
+    page.locator("#video-input video").wait_for(timeout=PAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Analyse video").click()
     page.get_by_role("columnheader", name="uploaded frames").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     assert page.get_by_role("columnheader", name="synthetic-tiny").first.is_visible()  # compared with the bundled model
-    with page.expect_download(timeout=60_000) as download:
+    # Two panels in the depth video (the model and the upload), one colourbar each.
+    assert page.locator(".colourbar:visible", has_text="fixed from the first frame").count() == 2
+    with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
         page.locator("#video-files a[download='report.html']").click()
     report = Path(download.value.path()).read_text()
     assert "uploaded frames" in report and "synthetic-tiny" in report and "<script" not in report
     assert "data:image/png;base64," in report
-    page.screenshot(path=str(shots / "video_compare.png"), full_page=True)
+    screenshot(page, shots / "video_compare.png")
 
 
-def test_ablation_tab_compares_sources_with_ground_truth(page, shots):
-    panel = open_tab(page, "Mirror ablation")
-    run_first_example(panel, "Run ablation", loaded=panel.get_by_test_id("image").locator("img"))
-    differences = panel.locator("table", has=page.get_by_text("mean abs. difference to learned mirror (m)"))
-    expect(differences).to_have_count(1, timeout=RESULT_TIMEOUT_MS)
+def test_ablation_example_runs_on_click(page, shots):
+    open_tab(page, "Ablation")
+    click_first_example(page)
+    page.get_by_text("mean abs. difference to learned mirror").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     # The example has ground truth, so a metrics table comes first: one row per source and the zero-shot baseline.
-    metrics = panel.locator("table", has=page.get_by_text("abs_rel ↓", exact=True))
-    expect(metrics).to_have_count(1)
+    metrics = page.locator("table:visible", has=page.get_by_text("abs_rel ↓", exact=True))
+    assert metrics.count() == 1
+    differences = page.locator("table:visible", has=page.get_by_text("mean abs. difference to learned mirror (m)"))
     variants = sorted([*ABLATION_SOURCES, ZEROSHOT])
     assert sorted(metrics.locator("tbody tr td:first-child").all_inner_texts()) == variants
     assert sorted(differences.locator("tbody tr td:first-child").all_inner_texts()) == variants
-    page.screenshot(path=str(shots / "mirror_ablation.png"), full_page=True)
+    assert page.locator(".colourbar:visible", has_text="every map").count() == 1
+    assert page.locator(".colourbar:visible", has_text="nearer").count() == 1
+    screenshot(page, shots / "mirror_ablation.png")
 
 
-def test_attention_tab_shows_grid_heatmaps_and_summary(page, shots):
-    panel = open_tab(page, "Attention viewer")
-    run_first_example(panel, "Show attention", loaded=panel.get_by_label("Text"))
-    expect(panel.get_by_label("Text")).to_have_value(EXAMPLE_TEXTS[0])
+def test_attention_example_runs_on_click_and_sliders_keep_their_range(page, shots):
+    open_tab(page, "Attention")
+    layer = page.get_by_label("range slider for Layer")
+    before = layer.get_attribute("max")
+    click_first_example(page)
+    assert page.get_by_label("Text").input_value() == EXAMPLE_TEXTS[0]
     # "GNU Emacs text editor with syntax highlighting": 7 words + [CLS] and [SEP]; the bundled model has v = 8.
-    expect(panel.get_by_text("9 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
-                             exact=True)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
-    expect(panel.get_by_text(re.compile(r"^head \d \(entropy \d+\.\d\d\): "))).to_have_count(8, timeout=STEP_TIMEOUT_MS)
-    expect(panel.locator(".js-plotly-plot")).to_have_count(2, timeout=STEP_TIMEOUT_MS)  # heatmap, heads as positions
-    page.screenshot(path=str(shots / "attention.png"), full_page=True)
+    page.get_by_text("9 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
+                     exact=True).wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
+    assert page.get_by_text(re.compile(r"^head \d \(entropy \d+\.\d\d\): ")).count() == 8
+    plots = page.locator(".js-plotly-plot:visible")
+    plots.nth(1).wait_for(timeout=30_000)  # the heatmap and the heads-as-positions view
+    assert layer.get_attribute("max") == before
+    screenshot(page, shots / "attention.png")
 
 
 def test_bad_input_shows_an_error_and_the_app_keeps_serving(page):
-    panel = open_tab(page, "Attention viewer")
-    box = panel.get_by_label("Text")
+    open_tab(page, "Attention")
+    box = page.get_by_label("Text")
     box.fill("   ")
-    panel.get_by_role("button", name="Show attention").click()
-    expect(page.get_by_text(re.compile("text is empty", re.I)).first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_role("button", name="Show attention").click()
+    page.get_by_text(re.compile("text is empty", re.I)).first.wait_for(timeout=PAGE_TIMEOUT_MS)
     box.fill("the app still answers")
-    panel.get_by_role("button", name="Show attention").click()
-    expect(panel.get_by_text("6 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
-                             exact=True)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_role("button", name="Show attention").click()
+    # The earlier example's result (9 materials) is still on the page: wait for this text's own count.
+    page.get_by_text(re.compile(r"^6 materials \(with")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+
+
+def test_phone_width_shows_every_tab_and_the_result_within_two_screens(browser, app_url, shots):
+    page = open_page(browser, app_url, PHONE)
+    try:
+        header = page.locator("div.block.app-header").bounding_box()
+        assert header["height"] < PHONE["height"] / 3, f"the header is {header['height']:.0f} px high"
+        for name in TABS:
+            box = page.get_by_role("tab", name=name, exact=True).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], \
+                f"the {name} tab is not on the screen at 390 px"
+        click_first_example(page)
+        page.get_by_text(re.compile(r"Depth \d+x\d+: min")).wait_for(timeout=RESULT_TIMEOUT_MS)
+        bar = page.locator(".colourbar:visible").first.bounding_box()
+        assert bar["y"] + bar["height"] <= 2 * PHONE["height"], f"the depth result ends at {bar['y'] + bar['height']:.0f} px"
+        screenshot(page, shots / "phone_image.png")
+        for name, shot in list(TABS.items())[1:]:
+            open_tab(page, name)  # each tab is reached by a tap on its own button, not through a menu
+            screenshot(page, shots / f"phone_{shot}.png")
+    finally:
+        page.context.close()

@@ -93,8 +93,8 @@ def test_check_number_rejects_nan_infinity_and_out_of_range():
 def fake_predictor(name="fake"):
     from types import SimpleNamespace
 
-    info = SimpleNamespace(name=name, kind="mirror", clip_name="tiny", clip_pretrained=None, weights_from="file",
-                           trained=True, training_data="test", message=f"{name}: a test model")
+    info = SimpleNamespace(name=name, kind="mirror", clip_name="tiny", clip_pretrained=None, clip_weights_from=None,
+                           weights_from="file", trained=True, training_data="test", message=f"{name}: a test model")
     return SimpleNamespace(info=info)
 
 
@@ -315,12 +315,15 @@ def test_out_of_range_values_and_unknown_colormaps_are_refused(client):
 
 
 def test_nan_on_the_other_endpoints(app_url):
-    video = raw_call(app_url, "video_depth", [uploaded(app_url, EXAMPLE_VIDEO), NAN, 8, 160, BUNDLED, ""])
+    video = raw_call(app_url, "video_depth", [uploaded(app_url, EXAMPLE_VIDEO), NAN, 8, 160, BUNDLED, "",
+                                              None, "auto", "auto", "both", None, True])  # every input, raw
     assert "Frames per second must be a finite number between 1 and 30; got nan." in video
     webcam = raw_call(app_url, "webcam_frame", [uploaded(app_url, EXAMPLE_RGB), NAN, BUNDLED, ""])
     assert "The frame size (longest side, px) must be a finite number between 96 and 640; got nan." in webcam
     attention = raw_call(app_url, "attention", ["vim editor", NAN, 0])
     assert "The layer must be a finite number between 0 and 1000; got nan." in attention
+    recolour = raw_call(app_url, "recolour_depth", ["turbo", False, NAN, 3.0])
+    assert "Range min (m) must be a finite number between 0 and 1000; got nan." in recolour
 
 
 def test_oversized_uploads_are_refused_from_the_header(client, tmp_path):
@@ -344,8 +347,9 @@ def test_model_field_outside_checkpoints_falls_back_without_revealing_paths(clie
 
 
 def test_the_bundled_model_says_what_its_depth_is_worth(client):
-    *_, summary, status = client.predict(*_image_args(), api_name="/predict_depth")
-    assert "procedural" in summary.splitlines()[0] and "not on photographs" in summary
+    *_, summary, line, status = client.predict(*_image_args(), api_name="/predict_depth")
+    assert summary.startswith("Depth 320x240")
+    assert "trained on 1000 procedural RGB-D scenes" in line and "never saw a real photo" in line
 
 
 def test_request_outputs_are_removed_after_retention(client):
