@@ -289,11 +289,12 @@ def test_model_line_names_the_clip_and_training_for_current_and_project_pretrain
     from demos.labels import model_line
     from mirror_model.predict import load_predictor
 
-    info = load_predictor(BUNDLED).info
+    info = load_predictor(BUNDLED).info  # the bundle sits on the world CLIP pretrained by this project
     line = model_line(info)
-    assert "random init" in line and "trained on 1000 procedural RGB-D scenes" in line and "real photo" in line
-    project = replace(info, clip_name="world-vit", clip_pretrained="procedural-world", clip_weights_from="project")
-    assert "pretrained here on procedural rooms, frozen" in model_line(project)
+    assert "pretrained here on procedural rooms, frozen" in line and "trained on 1000 procedural RGB-D scenes" in line
+    assert "real photo" in line
+    random_clip = replace(info, clip_name="tiny-vit", clip_pretrained=None, clip_weights_from="bundled")
+    assert "random init (never pretrained)" in model_line(random_clip)
     untrained = replace(info, trained=False, training_data=None)
     assert "UNTRAINED" in model_line(untrained) and "real photo" not in model_line(untrained)
 
