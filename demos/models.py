@@ -190,6 +190,22 @@ class ModelRegistry:
         text = text.replace(str(PROJECT_ROOT) + os.sep, "")
         return re.sub(r"(?<![\w.])/(?:[^\s'\"`(),:]+/)+[^\s'\"`(),:]*", "…", text)
 
+    def _remember_failure(self, spec: ModelSpec, error: Exception) -> LoadFailure:
+        """The plain message for a failed load: the loader's own sentence (paths scrubbed) when it
+        is an expected problem, else an error id whose traceback goes to the server log."""
+        message = None
+        if isinstance(error, (ValueError, OSError, RuntimeError)):
+            message = self.scrub(str(error).replace(spec.load, spec.label)) or type(error).__name__
+            if not isinstance(error, (ValueError, FileNotFoundError)) and "weights" not in message.lower():
+                message = None
+        if message is None:
+            error_id = uuid.uuid4().hex[:8]
+            log.error("model load error %s for %s", error_id, spec.key, exc_info=error)
+            message = f"it could not be loaded (error id {error_id})"
+        with self._guard:
+            self._failures[spec.key] = (time.monotonic(), message)
+        return LoadFailure(message)
+
     def _load(self, spec: ModelSpec):
         with self._guard:
             if spec.key in self._models:
@@ -206,22 +222,8 @@ class ModelRegistry:
                     return self._models[spec.key]
             try:
                 predictor = self._loader(spec.load)
-            except (ValueError, OSError, RuntimeError) as error:
-                message = self.scrub(str(error).replace(spec.load, spec.label)) or type(error).__name__
-                if not isinstance(error, (ValueError, FileNotFoundError)) and "weights" not in message.lower():
-                    error_id = uuid.uuid4().hex[:8]
-                    log.error("model load error %s for %s", error_id, spec.key, exc_info=error)
-                    message = f"it could not be loaded (error id {error_id})"
-                with self._guard:
-                    self._failures[spec.key] = (time.monotonic(), message)
-                raise LoadFailure(message) from None
-            except Exception as error:
-                error_id = uuid.uuid4().hex[:8]
-                log.error("model load error %s for %s", error_id, spec.key, exc_info=error)
-                message = f"it could not be loaded (error id {error_id})"
-                with self._guard:
-                    self._failures[spec.key] = (time.monotonic(), message)
-                raise LoadFailure(message) from None
+            except Exception as error:  # every load failure is remembered (retried later) and told plainly
+                raise self._remember_failure(spec, error) from None
             with self._guard:
                 self._failures.pop(spec.key, None)
                 self._models[spec.key] = predictor

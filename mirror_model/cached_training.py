@@ -20,15 +20,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from common.depth_io import read_depth_png
 from common.image_io import load_rgb
 from common.scene_folder import rgbd_pairs
 
 from .checkpoint import save_checkpoint
+from .data import build_dataset
+from .evaluate import evaluate_predictor
 from .losses import silog_loss
 from .model import MirrorDepth
+from .model_info import describe_model
+from .predict import DepthPredictor
 from .text_sources import check_source
 
 TRAIN_SOURCES = ("learned", "prompt", "prompt+mirror")  # what the text side is while training
@@ -89,24 +92,11 @@ def build_cache(model: MirrorDepth, rgbs: np.ndarray, depths: np.ndarray, batch:
     return FeatureCache(torch.cat(parts), torch.cat([target, target.flip(-1)], dim=1).half())
 
 
-def _forward(model: MirrorDepth, features: torch.Tensor, source: str, size: tuple[int, int]) -> torch.Tensor:
-    """Depth (B, 1, H, W) from cached features, exactly as MirrorDepth.forward computes it."""
-    maps = model.similarity_maps(features, model.text_features(source))
-    logits = model.decoder(maps, features)
-    if logits.shape[-2:] != size:
-        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-    return model.config.min_depth + torch.sigmoid(logits) * (model.config.max_depth - model.config.min_depth)
-
-
 def train_cached(model: MirrorDepth, cache: FeatureCache, val_folder: str | Path, out: str | Path,
                  config: CachedTrainConfig, progress: bool = True) -> dict:
     """Train mirror + decoder; keeps the best validation checkpoint in OUT/best. Returns a summary."""
     from tqdm import tqdm
 
-    from .data import build_dataset
-    from .evaluate import evaluate_predictor
-    from .model_info import describe_model
-    from .predict import DepthPredictor
 
     check_source(config.train_source)
     torch.manual_seed(config.seed)
@@ -130,7 +120,7 @@ def train_cached(model: MirrorDepth, cache: FeatureCache, val_folder: str | Path
             flip = torch.from_numpy(rng.integers(0, 2, config.batch_size))
             features = cache.features[index, flip].float()
             target = cache.depths[index, flip].float()
-            loss = silog_loss(_forward(model, features, config.train_source, size), target)
+            loss = silog_loss(model.depth_from_features(features, size, config.train_source), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)

@@ -149,11 +149,15 @@ class MirrorDepth(nn.Module):
     def forward(self, images: torch.Tensor, source: str = "learned") -> torch.Tensor:
         """Images (B, 3, H, W) in [0, 1] -> metric depth (B, 1, H, W) in (0, max_depth], with the
         text side given by `source` (the learned mirror unless an ablation is asked for)."""
-        features = self.image_features(images)
+        return self.depth_from_features(self.image_features(images), tuple(images.shape[-2:]), source)
+
+    def depth_from_features(self, features: torch.Tensor, size: tuple[int, int], source: str = "learned") -> torch.Tensor:
+        """Dense CLIP features (B, D, h, w) -> metric depth (B, 1, *size): everything after the frozen
+        image encoder (training on cached features uses exactly this)."""
         maps = self.similarity_maps(features, self.text_features(source))
         logits = self.decoder(maps, features)
-        if logits.shape[-2:] != images.shape[-2:]:
-            logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        if tuple(logits.shape[-2:]) != tuple(size):
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
         span = self.config.max_depth - self.config.min_depth
         return self.config.min_depth + torch.sigmoid(logits) * span
 

@@ -37,10 +37,14 @@ def tokenize(captions: list[str]) -> torch.Tensor:
     return clip_backbone.get_tokenizer(CLIP_NAME)(captions).long()
 
 
-def to_model_input(images: np.ndarray, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+MEAN = torch.tensor(clip_backbone.OPENAI_MEAN).view(1, 3, 1, 1)
+STD = torch.tensor(clip_backbone.OPENAI_STD).view(1, 3, 1, 1)
+
+
+def to_model_input(images: np.ndarray) -> torch.Tensor:
     """(B, H, W, 3) uint8 -> CLIP-normalised (B, 3, H, W) float."""
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
-    return (x - mean) / std
+    return (x - MEAN) / STD
 
 
 def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -51,11 +55,9 @@ def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
 
 @torch.no_grad()
 def embed(model, images: np.ndarray, tokens: torch.Tensor, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.tensor(clip_backbone.OPENAI_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(clip_backbone.OPENAI_STD).view(1, 3, 1, 1)
     image_parts, text_parts = [], []
     for start in range(0, len(tokens), batch):
-        image_parts.append(F.normalize(model.encode_image(to_model_input(images[start : start + batch], mean, std)), dim=-1))
+        image_parts.append(F.normalize(model.encode_image(to_model_input(images[start : start + batch])), dim=-1))
         text_parts.append(F.normalize(model.encode_text(tokens[start : start + batch]), dim=-1))
     return torch.cat(image_parts), torch.cat(text_parts)
 
@@ -94,8 +96,6 @@ def pretrain(train_dir: Path, heldout_dir: Path, out: Path, steps: int, batch_si
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)))
-    mean = torch.tensor(clip_backbone.OPENAI_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(clip_backbone.OPENAI_STD).view(1, 3, 1, 1)
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "pretrain_log.jsonl"
@@ -105,7 +105,7 @@ def pretrain(train_dir: Path, heldout_dir: Path, out: Path, steps: int, batch_si
         running = []
         for step in range(steps):
             picks = np.sort(rng.choice(len(captions), size=batch_size, replace=False))
-            image_features = model.encode_image(to_model_input(images[picks], mean, std))
+            image_features = model.encode_image(to_model_input(images[picks]))
             text_features = model.encode_text(tokens[picks])
             loss = contrastive_loss(image_features, text_features, model.logit_scale.exp().clamp(max=100.0))
             optimizer.zero_grad(set_to_none=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common.camera import intrinsics_for
+from common.camera import intrinsics_for, scale_intrinsics
 from common.sizes import check_size, parse_size
 
 from .captions import SHELL, describe_view, region_box, region_caption, view_caption
@@ -31,14 +31,10 @@ from .views import sample_camera
 def zoomed_intrinsics(intrinsics: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
     """K of a camera that sees only `box` (top, left, bottom, right) of the original image, at `size`."""
     top, left, bottom, right = box
-    height, width = size
-    sx, sy = width / (right - left), height / (bottom - top)
-    zoomed = np.array(intrinsics, dtype=np.float64)
-    zoomed[0, 0] *= sx
-    zoomed[1, 1] *= sy
-    zoomed[0, 2] = (intrinsics[0, 2] - left + 0.5) * sx - 0.5
-    zoomed[1, 2] = (intrinsics[1, 2] - top + 0.5) * sy - 0.5
-    return zoomed
+    cropped = np.array(intrinsics, dtype=np.float64)
+    cropped[0, 2] -= left  # the crop's own pixel grid, then resized to `size`
+    cropped[1, 2] -= top
+    return scale_intrinsics(cropped, (bottom - top, right - left), size)
 
 
 def render_room_pairs(seed: int, views: int, size: tuple[int, int]):
