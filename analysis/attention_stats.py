@@ -2,14 +2,15 @@
 
     python -m analysis.attention_stats --data tests/fixtures/debtags_small.jsonl --limit 200 --out outputs/attention
 
-Per layer and head (head n = character position n), over a corpus:
+Per layer and head n (set beside character position n), over a corpus:
 - entropy: mean entropy of a query's attention distribution (nats; low = focused);
 - distance profile: attention mass by |query − key| material distance;
 - same-byte share: attention mass on keys whose n-th byte equals the query's n-th byte, against the
   share a uniform attention would give (the ratio > 1 means head n seeks materials that share its
   character position's byte).
 Special tokens ([CLS], [SEP]) are left out of the same-byte share, and queries without another
-material sharing their byte do not count.
+material sharing their byte do not count. Beside these attention-level figures, the weight-level
+own-byte share (eembed_model.alignment): how much of head n's Q/K/V weight energy comes from byte n.
 """
 from __future__ import annotations
 
@@ -79,8 +80,13 @@ def corpus_statistics(texts: list[str], model=None, progress: bool = True) -> di
         same_share = np.where(totals["same_queries"] > 0, totals["same_mass"] / totals["same_queries"], np.nan)
         uniform_share = np.where(totals["same_queries"] > 0, totals["uniform_mass"] / totals["same_queries"], np.nan)
         ratio = same_share / uniform_share
+    from eembed_model.alignment import alignment_report
+
+    alignment = alignment_report(loaded.model)
     return {
         "texts": len(texts),
+        "own_byte_share": alignment.get("own_byte_share"),                     # None for a subword model
+        "own_byte_share_uniform": alignment.get("uniform_share"),
         "layers": int(queries.shape[0]),
         "heads": int(queries.shape[1]),
         "entropy": (totals["entropy_sum"] / queries).tolist(),
@@ -113,15 +119,27 @@ def attention_heatmap(result: dict, layer: int, head: int):
     labels = [f"{i}:{m}" for i, m in enumerate(result["materials"])]
     fig = go.Figure(go.Heatmap(z=attention, x=labels, y=labels, colorscale="Viridis", zmin=0.0,
                                hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=f"Layer {layer}, head {head} (character position {head})",
+    reads = own_byte_label(result, layer, head)
+    fig.update_layout(title=f"Layer {layer}, head {head}" + (f" ({reads})" if reads else ""),
                       xaxis_title="key material", yaxis_title="query material", yaxis_autorange="reversed",
                       height=520, margin=dict(l=40, r=20, t=50, b=40))
     return fig
 
 
+def own_byte_label(result: dict, layer: int, head: int) -> str:
+    """'reads byte n: 14 % (uniform 12.5 %)' from the result's alignment entry, '' when it has none."""
+    alignment = result.get("alignment") or {}
+    if not alignment.get("applies"):
+        return ""
+    share = alignment["own_byte_share"][layer][head]
+    return f"reads byte {head}: {100 * share:.0f} % (uniform {100 * alignment['uniform_share']:.1f} %)"
+
+
 def head_position_view(result: dict, layer: int):
-    """Heads as character positions: cell (n, material) = attention the material receives in head n
-    (mean over queries), labelled with the material's n-th character."""
+    """Heads beside the n-th characters: cell (n, material) = attention the material receives in
+    head n (mean over queries), labelled with the material's n-th character. Each row also says how
+    much of head n's Q/K/V weight comes from byte n, so the reading "head n = character n" is shown
+    as far as the weights support it, no further."""
     import plotly.graph_objects as go
 
     attention = _as_array(result)[layer]  # (heads, L, L)
@@ -129,14 +147,22 @@ def head_position_view(result: dict, layer: int):
     materials, grids = result["materials"], result["byte_grids"]
     labels = [[_cell_label(m, grids[k], n) for k, m in enumerate(materials)] for n in range(received.shape[0])]
     columns = [f"{k}:{m}" for k, m in enumerate(materials)]
-    rows = [f"head {n} · char {n}" for n in range(received.shape[0])]
+    rows = [f"head {n} · " + (own_byte_label(result, layer, n).split(" (")[0] or f"char {n}")
+            for n in range(received.shape[0])]
+    alignment = result.get("alignment") or {}
+    if alignment.get("applies") and alignment.get("aligned_first_layer") and layer == 0:
+        title = f"Layer {layer}: head n reads only byte n here (block-diagonal); cells: n-th character"
+    elif alignment.get("applies"):
+        title = (f"Layer {layer}: cells show materials' n-th characters; head n's own-byte share is beside it "
+                 f"(uniform {100 * alignment['uniform_share']:.1f} %)")
+    else:
+        title = f"Layer {layer}: head n beside each material's n-th byte (this model has no byte slices)"
     fig = go.Figure(go.Heatmap(z=received, x=columns, y=rows, text=labels, texttemplate="%{text}",
                                colorscale="Blues", zmin=0.0,
                                hovertemplate="%{y}<br>%{x}<br>n-th character '%{text}'<br>attention received %{z:.3f}"
                                              "<extra></extra>"))
-    fig.update_layout(title=f"Layer {layer}: head n reads character position n (cells: n-th character)",
-                      xaxis_title="material", yaxis_autorange="reversed", height=140 + 34 * len(rows),
-                      margin=dict(l=40, r=20, t=50, b=40))
+    fig.update_layout(title=dict(text=title, font=dict(size=13)), xaxis_title="material", yaxis_autorange="reversed",
+                      height=140 + 34 * len(rows), margin=dict(l=40, r=20, t=50, b=40))
     return fig
 
 
@@ -153,7 +179,7 @@ def statistics_figure(stats: dict):
     for axis, (key, title, cmap) in zip(axes[:2], panels):
         values = np.asarray(stats[key], dtype=float)
         image = axis.imshow(values, cmap=cmap, aspect="auto")
-        axis.set_xlabel("head = character position")
+        axis.set_xlabel("head n (beside byte n)")
         axis.set_ylabel("layer")
         axis.set_title(title)
         for (row, col), value in np.ndenumerate(values):
@@ -209,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     for layer in range(stats["layers"]):
         cells = " ".join(f"{value:5.2f}" for value in ratio[layer])
         print(f"layer {layer} same-byte ratio per head: {cells}")
+    if stats["own_byte_share"] is not None:
+        for layer, row in enumerate(stats["own_byte_share"]):
+            cells = " ".join(f"{100 * value:5.1f}" for value in row)
+            print(f"layer {layer} own-byte share of Q/K/V weight, % (uniform {100 * stats['own_byte_share_uniform']:.1f}): {cells}")
     print(f"wrote {out}/attention_stats.json, attention_stats.png, attention_stats.pdf ({stats['texts']} texts)")
     return 0
 

@@ -1,5 +1,5 @@
-"""Attention viewer: text in → materials and byte grids, per-layer/head heatmaps, heads read as
-character positions, and the per-head summary."""
+"""Attention viewer: text in → materials and byte grids, per-layer/head heatmaps, heads beside the
+materials' n-th characters with how much each head actually reads byte n, and the per-head summary."""
 from __future__ import annotations
 
 import threading
@@ -55,14 +55,29 @@ def byte_grid_table(result: dict):
     return pd.DataFrame(rows, columns=["material", *[f"byte {n}" for n in range(result["v"])]])
 
 
+def alignment_note(result: dict, layer: int) -> str:
+    """What the weights say about "head n reads byte n" in this layer, in one sentence."""
+    alignment = result.get("alignment") or {}
+    if not alignment.get("applies"):
+        return "This model has no byte slices, so its heads cannot line up with character positions."
+    if alignment.get("aligned_first_layer") and layer == 0:
+        return ("In this layer head *n*'s query, key and value are built from byte *n* alone "
+                "(the aligned variant's block-diagonal first layer).")
+    shares = [100 * x for x in alignment["own_byte_share"][layer]]
+    return (f"Head *n* is free to read every byte: it draws {min(shares):.0f}–{max(shares):.0f} % of its "
+            f"query/key/value weight from byte *n*, against {100 * alignment['uniform_share']:.1f} % for an even mix, "
+            "so the n-th characters below are a way to look at the heads, not what they are built from.")
+
+
 def summary_markdown(result: dict, layer: int) -> str:
-    lines = [f"**Layer {layer}** — head *n* reads character position *n*; top materials by attention received:", ""]
+    lines = [f"**Layer {layer}** — {alignment_note(result, layer)} Top materials by attention received:", ""]
     for row in result["per_head_summary"]:
         if row["layer"] != layer:
             continue
         tops = ", ".join(f"`{t['material']}` (n-th char `{t['nth_character'] or '·'}`, {t['attention']:.2f})"
                          for t in row["top_materials"])
-        lines.append(f"- head {row['head']} (entropy {row['mean_entropy']:.2f}): {tops}")
+        own = "" if row.get("own_byte_share") is None else f", reads byte {row['head']}: {100 * row['own_byte_share']:.0f} %"
+        lines.append(f"- head {row['head']} (entropy {row['mean_entropy']:.2f}{own}): {tops}")
     return "\n".join(lines)
 
 
@@ -117,13 +132,13 @@ def build() -> None:
         with gr.Column(scale=1):
             layers, heads = bundled_shape()
             layer = gr.Slider(0, layers - 1, value=0, step=1, label="Layer")
-            head = gr.Slider(0, heads - 1, value=0, step=1, label="Head (= character position)")
+            head = gr.Slider(0, heads - 1, value=0, step=1, label="Head n (shown beside each material's n-th character)")
             run = gr.Button("Show attention", variant="primary")
     notice = gr.Markdown()
     grid = gr.Dataframe(label="Materials and their byte grids (hex; ·· = filler)", interactive=False, wrap=True)
     with gr.Row():
         heatmap = gr.Plot(label="Material x material attention")
-        positions = gr.Plot(label="Heads as character positions")
+        positions = gr.Plot(label="Heads beside n-th characters, with how much head n reads byte n")
     summary = gr.Markdown()
     run.click(guarded(analyse_text), [text, layer, head],
               [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name="attention")

@@ -21,8 +21,8 @@ into depth in metres. The *Mirror ablation* tab swaps the mirror for zeros, rand
 prompt to show what it adds.
 
 **Elementwise embedding** (after *Elementwise Language Representation*, Kim & Kim, arXiv 2302.13475):
-a BERT whose token embeddings are concatenations of per-byte embeddings, with one attention head per
-character position. The *Attention viewer* shows what each head reads.
+a BERT whose token embeddings are concatenations of per-byte embeddings, with as many attention heads
+as bytes. The *Attention viewer* shows where each head looks and how much head *n* really reads byte *n*.
 
 Neither paper published code or weights; both are implemented here from the papers' descriptions.
 See the README for the studies and their numbers."""

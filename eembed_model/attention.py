@@ -1,8 +1,11 @@
 """Attention of an elementwise-embedding BERT for one text, shaped for viewers and analysis.
 
-Head n attends with the n-th slice of the hidden width, which in the embedding layer is the n-th
-byte's element vector, so head n is read as "character position n". The per-head summary lists
-which materials each head attends to most and the n-th characters of those materials.
+Head n's query, key and value are the n-th d-wide slices of dense projections of the whole hidden
+width, so head n *can* read any byte. How much it reads byte n is measured, not assumed: the
+`alignment` entry gives, per layer and head, the share of the head's Q/K/V weight energy drawn
+from each byte slice (eembed_model.alignment); only the aligned variant's first layer reads byte n
+alone. The per-head summary lists the materials each head attends to most, their n-th characters
+and the head's own-byte share.
 
     python -m eembed_model.attention --text "vim Vi IMproved - enhanced vi editor" --out attn.json
 """
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .alignment import alignment_report
 from .batching import ElementwiseTextEncoder
 from .checkpoint import LoadedModel, load_checkpoint
 from .materials import FILLER_BYTE, RESERVED_BYTES, SPECIAL_TOKENS, encode_material, split_words
@@ -71,6 +75,7 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
     else:  # subword baseline: show the token spellings' bytes for comparison
         grids = [encode_material(m, config.v) for m in materials]
     attentions = [layer[0].tolist() for layer in out.attentions]          # [layer][head][q][k]
+    alignment = alignment_report(loaded.model)
     summary = []
     for li, layer in enumerate(out.attentions):
         probs = layer[0]                                                   # (h, L, L)
@@ -82,6 +87,7 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
                 "layer": li,
                 "head": head,
                 "character_position": head,
+                "own_byte_share": alignment["own_byte_share"][li][head] if alignment["applies"] else None,
                 "mean_entropy": float(entropy),
                 "top_materials": [{
                     "index": k,
@@ -107,6 +113,7 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
         "reserved_bytes": sorted(RESERVED_BYTES),
         "truncated": bool(full_count is not None and full_count > len(materials) - 2),
         "attentions": attentions,
+        "alignment": alignment,
         "per_head_summary": summary,
     }
 
@@ -129,11 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(result, ensure_ascii=False) + "\n")
     print(f"materials: {result['materials']}")
+    alignment = result["alignment"]
+    if alignment["applies"]:
+        print(f"uniform mixing would give each byte {100 * alignment['uniform_share']:.1f} % of a head's Q/K/V weight")
     for row in result["per_head_summary"]:
         if row["layer"] == result["layers"] - 1:
             tops = ", ".join(f"{t['material']}[{t['nth_character'] or '·'}] {t['attention']:.2f}"
                              for t in row["top_materials"])
-            print(f"layer {row['layer']} head {row['head']} (character {row['character_position']}): {tops}")
+            reads = "" if row["own_byte_share"] is None else f", reads byte {row['head']}: {100 * row['own_byte_share']:.0f} %"
+            print(f"layer {row['layer']} head {row['head']}{reads}: {tops}")
     return 0
 
 

@@ -15,6 +15,7 @@ class EEmbedConfig:
     c: int = 24                      # element width; hidden width w = v * c
     layers: int = 3
     share_layers: bool = False       # ALBERT-style: one encoder layer applied `layers` times
+    aligned: bool = False            # elementwise only: head n's first-layer Q/K/V read only byte slice n
     intermediate_mult: int = 4       # feed-forward width = intermediate_mult * w
     max_len: int = 32                # materials per sequence including [CLS] and [SEP]
     dropout: float = 0.1
@@ -36,6 +37,9 @@ class EEmbedConfig:
             raise ValueError("c and layers must be >= 1 and max_len >= 3")
         if self.pooling not in ("cls", "mean"):
             raise ValueError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}")
+        if self.aligned and (self.embedding != "elementwise" or self.share_layers):
+            raise ValueError("aligned needs the elementwise embedding and distinct layers (not share_layers): "
+                             "only the first layer is block-diagonal")
         if self.embedding == "subword" and self.vocab_size < 5:
             raise ValueError("a subword model needs vocab_size (the WordPiece table size)")
 

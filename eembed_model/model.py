@@ -61,6 +61,25 @@ class SubwordEmbedding(nn.Module):
         return self.table(ids.long())
 
 
+class SliceNorm(nn.Module):
+    """LayerNorm over each c-wide byte slice on its own (affine over the full width).
+
+    The aligned variant needs it: a LayerNorm over the whole width would let byte m change the
+    mean and variance that normalise slice n, so head n would read every byte after all.
+    Parameters are named as nn.LayerNorm's.
+    """
+
+    def __init__(self, v: int, c: int, eps: float):
+        super().__init__()
+        self.v, self.c, self.eps = v, c, eps
+        self.weight = nn.Parameter(torch.ones(v * c))
+        self.bias = nn.Parameter(torch.zeros(v * c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slices = F.layer_norm(x.view(*x.shape[:-1], self.v, self.c), (self.c,), eps=self.eps)
+        return slices.flatten(-2) * self.weight + self.bias
+
+
 class Embeddings(nn.Module):
     """Material embedding + learned absolute positions, then LayerNorm and dropout (as BERT)."""
 
@@ -71,7 +90,8 @@ class Embeddings(nn.Module):
         else:
             self.materials = SubwordEmbedding(config.vocab_size, config.width, config.pad_id)
         self.positions = nn.Embedding(config.max_len, config.width)
-        self.norm = nn.LayerNorm(config.width, eps=config.layer_norm_eps)
+        self.norm: nn.Module = SliceNorm(config.v, config.c, config.layer_norm_eps) if config.aligned \
+            else nn.LayerNorm(config.width, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -81,19 +101,36 @@ class Embeddings(nn.Module):
         return self.dropout(self.norm(x))
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention that also returns its probabilities (for the attention viewer)."""
+def block_diagonal_mask(heads: int, head_dim: int) -> torch.Tensor:
+    """(3w, w) mask of a fused Q/K/V weight: output rows of head n keep only input slice n."""
+    block = torch.block_diag(*[torch.ones(head_dim, head_dim)] * heads)
+    return block.repeat(3, 1)
 
-    def __init__(self, config: EEmbedConfig):
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention that also returns its probabilities (for the attention viewer).
+
+    block_diagonal=True makes head n's query, key and value projections read only slice n of the
+    input (the aligned variant's first layer); the masked weights stay zero and get no gradient.
+    """
+
+    def __init__(self, config: EEmbedConfig, block_diagonal: bool = False):
         super().__init__()
         self.heads, self.head_dim = config.heads, config.width // config.heads
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.out = nn.Linear(config.width, config.width)
         self.attn_dropout = nn.Dropout(config.attention_dropout)
+        # Not persistent: it follows from the config, so checkpoints hold only real weights.
+        self.register_buffer("qkv_mask", block_diagonal_mask(self.heads, self.head_dim) if block_diagonal else None,
+                             persistent=False)
+
+    def qkv_weight(self) -> torch.Tensor:
+        """The (3w, w) Q/K/V weight as applied (masked in the aligned first layer)."""
+        return self.qkv.weight if self.qkv_mask is None else self.qkv.weight * self.qkv_mask
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, length, width = x.shape
-        q, k, v = self.qkv(x).split(width, dim=-1)
+        q, k, v = F.linear(x, self.qkv_weight(), self.qkv.bias).split(width, dim=-1)
         # (B, L, w) -> (B, h, L, d): with w = v*c and h = v, d = c, so head n sees slice n of w,
         # which in the embedding layer is exactly the n-th byte's element vector.
         q, k, v = (t.view(b, length, self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v))
@@ -108,9 +145,9 @@ class SelfAttention(nn.Module):
 class EncoderLayer(nn.Module):
     """Post-LN transformer block, as in the original BERT."""
 
-    def __init__(self, config: EEmbedConfig):
+    def __init__(self, config: EEmbedConfig, block_diagonal: bool = False):
         super().__init__()
-        self.attention = SelfAttention(config)
+        self.attention = SelfAttention(config, block_diagonal)
         self.attn_norm = nn.LayerNorm(config.width, eps=config.layer_norm_eps)
         self.ff = nn.Sequential(
             nn.Linear(config.width, config.intermediate_mult * config.width),
@@ -134,7 +171,8 @@ class Encoder(nn.Module):
         self.embeddings = Embeddings(config)
         # ALBERT-style sharing keeps one layer and applies it `layers` times.
         n_distinct = 1 if config.share_layers else config.layers
-        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(n_distinct))
+        self.layers = nn.ModuleList(EncoderLayer(config, block_diagonal=config.aligned and i == 0)
+                                    for i in range(n_distinct))
 
     def forward(self, inputs: torch.Tensor, attention_mask: torch.Tensor | None = None) -> EncoderOutput:
         if attention_mask is None:
@@ -228,9 +266,12 @@ class EEmbedModel(nn.Module):
             if module.padding_idx is not None:
                 with torch.no_grad():
                     module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
+        elif isinstance(module, (nn.LayerNorm, SliceNorm)):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+        if isinstance(module, SelfAttention) and module.qkv_mask is not None:
+            with torch.no_grad():
+                module.qkv.weight.mul_(module.qkv_mask)
 
     def forward(self, inputs: torch.Tensor, attention_mask: torch.Tensor | None = None) -> EncoderOutput:
         return self.encoder(inputs, attention_mask)
@@ -254,12 +295,14 @@ class EEmbedModel(nn.Module):
         return MaskedMaterialOutput(loss=loss, logits=logits, encoder=enc)
 
     def multilabel(self, inputs: torch.Tensor, attention_mask: torch.Tensor,
-                   labels: torch.Tensor | None = None) -> MultilabelOutput:
+                   labels: torch.Tensor | None = None, pos_weight: torch.Tensor | None = None) -> MultilabelOutput:
+        """pos_weight (num_labels,): weight of each label's positive term (the balanced loss)."""
         if self.multilabel_head is None:
             raise ValueError("this model has no multilabel head (config.num_labels is 0)")
         enc = self.encoder(inputs, attention_mask)
         logits = self.multilabel_head(enc.last_hidden_state, attention_mask)
-        loss = F.binary_cross_entropy_with_logits(logits, labels.float()) if labels is not None else None
+        loss = F.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=pos_weight) \
+            if labels is not None else None
         return MultilabelOutput(loss=loss, logits=logits, encoder=enc)
 
 

@@ -49,3 +49,24 @@ def test_viewer_figures_have_data_and_label_nth_characters():
     labels = positions.data[0].text
     assert [row[1] for row in labels] == ["a", "b"]  # 'ab': character 0 is 'a', character 1 is 'b'
     assert labels[0][0] == "CLS"
+
+
+def test_viewer_says_how_much_each_head_reads_its_byte_and_claims_it_only_for_the_aligned_layer():
+    from demos.attention_tab import summary_markdown
+
+    result = fake_result(np.full((2, 2, 5, 5), 0.2))
+    result["per_head_summary"] = [{"layer": layer, "head": head, "mean_entropy": 1.0, "top_materials": [],
+                                   "own_byte_share": [[1.0, 1.0], [0.55, 0.45]][layer][head]}
+                                  for layer in range(2) for head in range(2)]
+    result["alignment"] = {"applies": True, "uniform_share": 0.5, "aligned_first_layer": True,
+                           "own_byte_share": [[1.0, 1.0], [0.55, 0.45]]}
+    free_layer = head_position_view(result, 1)
+    assert list(free_layer.data[0].y) == ["head 0 · reads byte 0: 55 %", "head 1 · reads byte 1: 45 %"]
+    assert "uniform 50.0 %" in free_layer.layout.title.text
+    assert "reads only byte n" in head_position_view(result, 0).layout.title.text
+    assert "from byte *n* alone" in summary_markdown(result, 0)
+    assert "45–55 %" in summary_markdown(result, 1) and "not what they are built from" in summary_markdown(result, 1)
+    assert "reads byte 1: 45 %" in summary_markdown(result, 1)
+    result["alignment"] = {"applies": False, "reason": "subword"}
+    assert "no byte slices" in summary_markdown(result, 1)
+    assert list(head_position_view(result, 1).data[0].y) == ["head 0 · char 0", "head 1 · char 1"]

@@ -151,7 +151,7 @@ def test_attention_endpoint_returns_byte_grid_heatmaps_and_summary(client):
     z = json.loads(heatmap["plot"])["data"][0]["z"]
     shape = [int(n) for n in z["shape"].split(",")] if isinstance(z, dict) else [len(z), len(z[0])]  # plotly may pack arrays
     assert shape == [4, 4]
-    assert "head 1" in summary
+    assert "head 1" in summary and "reads byte 1:" in summary and "free to read every byte" in summary
 
 
 @pytest.mark.parametrize(

@@ -331,7 +331,8 @@ def test_attention_example_runs_on_click_and_sliders_keep_their_range(page, shot
     page.get_by_text("9 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
                      exact=True).wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
-    assert page.get_by_text(re.compile(r"^head \d \(entropy \d+\.\d\d\): ")).count() == 8
+    assert page.get_by_text(re.compile(r"^head \d \(entropy \d+\.\d\d, reads byte \d: \d+ %\): ")).count() == 8
+    assert page.get_by_text(re.compile("free to read every byte")).count() == 1  # no alignment claimed
     plots = page.locator(".js-plotly-plot:visible")
     plots.nth(1).wait_for(timeout=30_000)  # the heatmap and the heads-as-positions view
     assert layer.get_attribute("max") == before
