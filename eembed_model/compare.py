@@ -1,8 +1,17 @@
-"""Like-for-like comparison: elementwise vs subword embedding, same encoder, same steps, same
-hyperparameters. Each side gets MLM pretraining on the training texts, then multilabel
-fine-tuning; both are evaluated on the test split. Writes comparison.md and comparison.json.
+"""The claims comparison: elementwise vs subword and their variants, several fine-tuning seeds each.
 
-    python -m eembed_model.compare --data data/debtags --out runs/compare --bundle checkpoints/eembed-debtags
+Every variant uses the same encoder size, steps and hyperparameters. Each pretraining (masked
+material modelling on the training texts) is shared by the variants built on it; each variant is
+then fine-tuned for multilabel classification with every seed and scored on every test set the
+data directory holds: `test`, and when built by `python -m eembed_model.robustness`, `test-shift`
+(held-out Debian sections) and `test-noiseNN` (misspelt words). Thresholds, global and per label,
+are chosen on validation only.
+
+    python -m eembed_model.compare --data data/debtags-claims --out runs/claims --jobs 2
+
+Writes comparison.json (every number), comparison.md (the tables and the claims verdicts) and
+the figures (robustness, training curves, alignment) into --out. A run whose checkpoint in --out
+was trained with identical settings is reused, so an interrupted comparison resumes.
 """
 from __future__ import annotations
 
@@ -12,20 +21,64 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .data import load_split
-from .evaluate import evaluate_checkpoint
-from .materials import corpus_report
-from .train import TrainConfig, train
+import numpy as np
+import torch
 
-EMBEDDINGS = ("elementwise", "subword")
+from .alignment import alignment_report
+from .checkpoint import load_checkpoint
+from .compare_report import write_report
+from .data import load_labels, load_split
+from .evaluate import evaluate_checkpoint, predict_probs
+from .metrics import best_threshold, f1_scores, frequency_breakdown, paired_bootstrap, per_label_thresholds, precision_at_1
+from .train import TrainConfig, multi_hot, train
+
+VALIDATION = "validation"
 
 
-def reusable_pretraining(mlm_dir: Path, wanted: TrainConfig) -> dict | None:
-    """The card of an existing MLM checkpoint trained with exactly these settings, else None."""
-    card_path = mlm_dir / "card.json"
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    pretraining: str          # the pretraining run it fine-tunes (shared between variants)
+    embedding: str
+    share_layers: bool = False
+    aligned: bool = False
+    loss: str = "bce"
+    about: str = ""
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("elementwise", "elementwise", "elementwise", about="BERT, byte-concatenation materials"),
+    Variant("subword", "subword", "subword", about="BERT, WordPiece table (the baseline)"),
+    Variant("aligned", "aligned", "elementwise", aligned=True,
+            about="elementwise, head n's first-layer Q/K/V read only byte n"),
+    Variant("elementwise-balanced", "elementwise", "elementwise", loss="balanced",
+            about="elementwise, class-balanced loss"),
+    Variant("subword-balanced", "subword", "subword", loss="balanced", about="subword, class-balanced loss"),
+    Variant("albert-elementwise", "albert-elementwise", "elementwise", share_layers=True,
+            about="ALBERT-style shared layer, elementwise"),
+    Variant("albert-subword", "albert-subword", "subword", share_layers=True,
+            about="ALBERT-style shared layer, subword"),
+)}
+# (A, B, what the difference tests): paired bootstrap of A - B on every test set.
+PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("elementwise", "subword", "elementwise vs subword"),
+    ("elementwise-balanced", "subword-balanced", "the same with the class-balanced loss"),
+    ("albert-elementwise", "albert-subword", "the same in ALBERT"),
+    ("aligned", "elementwise", "literal head alignment vs free"),
+)
+# (A, B): does A lose less than B from the clean test set to each robustness set?
+DEGRADATION_PAIRS: tuple[tuple[str, str], ...] = (("elementwise", "subword"), ("albert-elementwise", "albert-subword"))
+
+
+# ------------------------------------------------------------------ runs
+
+def reusable_run(run_dir: Path, wanted: TrainConfig) -> dict | None:
+    """The card of a checkpoint in run_dir trained with exactly these settings, else None."""
+    card_path = run_dir / "card.json"
     if not card_path.is_file():
         return None
     card = json.loads(card_path.read_text())
@@ -33,69 +86,265 @@ def reusable_pretraining(mlm_dir: Path, wanted: TrainConfig) -> dict | None:
     # are an error (TrainConfig.from_dict), not silently taken as equal.
     stored = vars(TrainConfig.from_dict(card.get("train", {}), f"'train' of {card_path}"))
     ignore = ("out", "threads")
-    same = all(stored[k] == v for k, v in vars(wanted).items() if k not in ignore)
-    return card if same else None
+    return card if all(stored[k] == v for k, v in vars(wanted).items() if k not in ignore) else None
 
 
-def run_comparison(data: str, out: str, mlm_steps: int, ft_steps: int, base: TrainConfig,
-                   ft_lr: float, command: str, reuse_pretraining: bool = False) -> dict:
+def pretraining_config(base: TrainConfig, variant: Variant, out: Path, steps: int) -> TrainConfig:
+    return replace(base, task="mlm", embedding=variant.embedding, share_layers=variant.share_layers,
+                   aligned=variant.aligned, loss="bce", steps=steps, init=None,
+                   out=str(out / f"pretrain-{variant.pretraining}"))
+
+
+def fine_tuning_config(base: TrainConfig, variant: Variant, out: Path, steps: int, lr: float,
+                       seed: int) -> TrainConfig:
+    return replace(base, task="multilabel", embedding=variant.embedding, share_layers=variant.share_layers,
+                   aligned=variant.aligned, loss=variant.loss, steps=steps, lr=lr, seed=seed,
+                   init=str(out / f"pretrain-{variant.pretraining}"), out=str(out / variant.name / f"seed{seed}"))
+
+
+def eval_sets(data: str) -> list[str]:
+    """`test` plus the robustness sets present in the data directory."""
+    names = ["test"] + sorted(p.stem for p in Path(data).glob("test-*.jsonl"))
+    return [n for n in names if (Path(data) / f"{n}.jsonl").is_file()]
+
+
+def run_training(cfg: TrainConfig, command: str) -> dict:
+    """Train unless an identical checkpoint exists; a retrained run drops its stale predictions."""
+    card = reusable_run(Path(cfg.out), cfg)
+    if card is not None:
+        return card
+    stale = Path(cfg.out) / "predictions.npz"
+    if stale.is_file():
+        stale.unlink()
+    return train(cfg, command)
+
+
+def fine_tune_and_predict(cfg: TrainConfig, command: str, sets: list[str]) -> str:
+    """One fine-tuning run, then its probabilities on validation and every test set (saved as
+    predictions.npz, float16) so the tables can be recomputed without the models."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run_training(cfg, command)
+    target = Path(cfg.out) / "predictions.npz"
+    if not target.is_file():
+        loaded = load_checkpoint(cfg.out)
+        arrays = {}
+        for name in [VALIDATION, *sets]:
+            texts = [r["text"] for r in load_split(cfg.data, name)]
+            arrays[name] = predict_probs(loaded.model, loaded.text_encoder, texts, cfg.eval_batch_size).numpy()
+        np.savez_compressed(target, **{k: v.astype(np.float16) for k, v in arrays.items()})
+    return cfg.out
+
+
+def _pretrain(cfg: TrainConfig, command: str) -> str:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run_training(cfg, command)
+    return cfg.out
+
+
+def run_all(jobs: list[tuple], workers: int) -> list:
+    """Run (function, *args) jobs, in `workers` processes when more than one."""
+    if workers <= 1:
+        return [job[0](*job[1:]) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(*job) for job in jobs]
+        return [f.result() for f in futures]
+
+
+# ------------------------------------------------------------------ scoring
+
+def gold_matrix(data: str, name: str, labels: list[str]) -> torch.Tensor:
+    index = {label: i for i, label in enumerate(labels)}
+    return multi_hot([r["labels"] for r in load_split(data, name)], index).bool()
+
+
+def score_run(run_dir: Path, golds: dict[str, torch.Tensor], train_counts: list[int]) -> dict:
+    """Metrics of one fine-tuned run on every set, at the global and the per-label thresholds."""
+    stored = np.load(run_dir / "predictions.npz")
+    probs = {name: torch.from_numpy(stored[name].astype(np.float32)) for name in stored.files}
+    threshold, val_f1 = best_threshold(probs[VALIDATION], golds[VALIDATION])
+    per_label = per_label_thresholds(probs[VALIDATION], golds[VALIDATION], threshold)
+    log = [json.loads(line) for line in open(run_dir / "train_log.jsonl")]
+    result = {"threshold": threshold, "validation_micro_f1": val_f1,
+              "curve": [{"step": e["step"], "val_micro_f1": e["val_micro_f1"]} for e in log if "val_micro_f1" in e],
+              "sets": {}}
+    for name, gold in golds.items():
+        if name == VALIDATION:
+            continue
+        entry = {"precision_at_1": precision_at_1(probs[name], gold)}
+        for kind, cut in (("global", threshold), ("per_label", per_label)):
+            pred = probs[name] >= cut
+            entry[kind] = {**f1_scores(pred, gold),
+                           "by_frequency": [b["macro_f1"] for b in frequency_breakdown(pred, gold, train_counts)]}
+        result["sets"][name] = entry
+    return result
+
+
+def predictions_of(run_dirs: list[Path], name: str, golds: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """Each seed's boolean predictions on one set at its validation-chosen global threshold."""
+    out = []
+    for run_dir in run_dirs:
+        stored = np.load(run_dir / "predictions.npz")
+        val = torch.from_numpy(stored[VALIDATION].astype(np.float32))
+        threshold, _ = best_threshold(val, golds[VALIDATION])
+        out.append(torch.from_numpy(stored[name].astype(np.float32)) >= threshold)
+    return out
+
+
+def mean_sd(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values, dtype=float)
+    return {"mean": float(array.mean()), "sd": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+            "values": array.tolist()}
+
+
+def aggregate(scores: list[dict]) -> dict:
+    """Mean and standard deviation over seeds of every metric of every set."""
+    out = {}
+    for name in scores[0]["sets"]:
+        entry = {"precision_at_1": mean_sd([s["sets"][name]["precision_at_1"] for s in scores])}
+        for kind in ("global", "per_label"):
+            runs = [s["sets"][name][kind] for s in scores]
+            entry[kind] = {metric: mean_sd([r[metric] for r in runs])
+                           for metric in ("micro_f1", "macro_f1", "micro_precision", "micro_recall")}
+            entry[kind]["by_frequency"] = [mean_sd([r["by_frequency"][i] for r in runs]) for i in range(3)]
+        out[name] = entry
+    return out
+
+
+# ------------------------------------------------------------------ the whole comparison
+
+def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], mlm_steps: int, ft_steps: int,
+                   base: TrainConfig, ft_lr: float, command: str, workers: int = 1, resamples: int = 1000) -> dict:
     out_dir = Path(out)
-    results: dict[str, dict] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    for embedding in EMBEDDINGS:
-        common = replace(base, embedding=embedding, data=data)
-        mlm_dir = out_dir / f"{embedding}-mlm"
-        ft_dir = out_dir / f"{embedding}-multilabel"
-        mlm_cfg = replace(common, task="mlm", steps=mlm_steps, out=str(mlm_dir))
-        mlm_card = reusable_pretraining(mlm_dir, mlm_cfg) if reuse_pretraining else None
-        if mlm_card is None:
-            mlm_card = train(mlm_cfg, command)
-        else:
-            print(f"reusing the identical MLM pretraining in {mlm_dir}", file=sys.stderr)
-        ft_card = train(replace(common, task="multilabel", steps=ft_steps, lr=ft_lr, init=str(mlm_dir),
-                                out=str(ft_dir)), command)
-        metrics = evaluate_checkpoint(str(ft_dir), data, "test")
-        (ft_dir / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        results[embedding] = {"mlm": mlm_card["metrics"], "mlm_seconds": mlm_card["train_seconds"],
-                              "multilabel_seconds": ft_card["train_seconds"], "test": metrics,
-                              "parameters": ft_card["parameters"], "checkpoint": str(ft_dir)}
-    train_texts = [r["text"] for r in load_split(data, "train")]
-    report = corpus_report(train_texts, base.v, "word").to_dict()
-    summary = {"data": data, "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "train_config": vars(base),
-               "multilabel_lr": ft_lr, "results": results, "materials_report": report,
-               "wall_seconds": round(time.time() - started, 1), "command": command}
-    (out_dir / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out_dir / "comparison.md").write_text(comparison_table(summary) + "\n")
+    chosen = [VARIANTS[name] for name in variants]
+    sets = eval_sets(data)
+    pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
+    run_all([(_pretrain, cfg, command) for cfg in pretrainings.values()], workers)
+    fine_tunings = [fine_tuning_config(base, v, out_dir, ft_steps, ft_lr, seed) for v in chosen for seed in seeds]
+    run_all([(fine_tune_and_predict, cfg, command, sets) for cfg in fine_tunings], workers)
+
+    labels = load_labels(data)
+    golds = {name: gold_matrix(data, name, labels) for name in [VALIDATION, *sets]}
+    train_counts = multi_hot([r["labels"] for r in load_split(data, "train")],
+                             {label: i for i, label in enumerate(labels)}).sum(0).int().tolist()
+    results = {}
+    for variant in chosen:
+        run_dirs = [out_dir / variant.name / f"seed{seed}" for seed in seeds]
+        scores = [score_run(d, golds, train_counts) for d in run_dirs]
+        pre_card = json.loads((Path(pretrainings[variant.pretraining].out) / "card.json").read_text())
+        ft_card = json.loads((run_dirs[0] / "card.json").read_text())
+        results[variant.name] = {
+            "about": variant.about, "pretraining": variant.pretraining, "runs": [str(d) for d in run_dirs],
+            "seeds": scores, "summary": aggregate(scores), "parameters": ft_card["parameters"],
+            "pretraining_metrics": pre_card["metrics"], "pretraining_seconds": pre_card["train_seconds"],
+            "pretraining_curve": [{"step": e["step"], **{k: e[k] for k in ("val_mlm_loss", "val_material_accuracy")}}
+                                  for e in map(json.loads, open(Path(pre_card["train"]["out"]) / "train_log.jsonl"))
+                                  if "val_mlm_loss" in e] if (Path(pre_card["train"]["out"]) / "train_log.jsonl").is_file()
+            else [],
+            "fine_tuning_seconds": mean_sd([json.loads((d / "card.json").read_text())["train_seconds"] for d in run_dirs]),
+        }
+    comparisons = []
+    for a, b, what in PAIRS:
+        if a not in results or b not in results:
+            continue
+        entry = {"a": a, "b": b, "what": what, "sets": {}}
+        for name in sets:
+            entry["sets"][name] = paired_bootstrap(
+                predictions_of([Path(p) for p in results[a]["runs"]], name, golds),
+                predictions_of([Path(p) for p in results[b]["runs"]], name, golds), golds[name], resamples)
+        comparisons.append(entry)
+    degradation = noise_degradation(results, sets, golds, resamples)
+    summary = {"data": data, "sets": sets, "set_sizes": {n: int(g.shape[0]) for n, g in golds.items()},
+               "seeds": seeds, "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "multilabel_lr": ft_lr,
+               "train_config": vars(base), "labels": len(labels), "results": results,
+               "comparisons": comparisons, "degradation": degradation,
+               "alignment": alignment_of_runs(results), "wall_seconds": round(time.time() - started, 1),
+               "command": command}
+    (out_dir / "comparison.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_report(summary, out_dir)
     return summary
 
 
-def comparison_table(summary: dict) -> str:
-    rows = ["| embedding | material table params | encoder params | table share | test micro-F1 | test macro-F1 "
-            "| P@1 | macro-F1 frequent / medium / rare | MLM val loss | train min (MLM + FT) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, r in summary["results"].items():
-        p, t = r["parameters"], r["test"]
-        buckets = " / ".join(f"{b['macro_f1']:.3f}" for b in t["by_label_frequency"])
-        minutes = (r["mlm_seconds"] + r["multilabel_seconds"]) / 60
-        rows.append(f"| {name} | {p['material_table']:,} | {p['encoder_total']:,} | "
-                    f"{100 * p['material_table_share_of_encoder']:.1f} % | {t['micro_f1']:.3f} | "
-                    f"{t['macro_f1']:.3f} | {t['precision_at_1']:.3f} | {buckets} | "
-                    f"{r['mlm']['val_mlm_loss']:.3f} | {minutes:.1f} |")
-    return "\n".join(rows)
+def noise_degradation(results: dict, sets: list[str], golds: dict, resamples: int) -> list[dict]:
+    """Does elementwise lose less micro-F1 than subword from `test` to each robustness set?
+
+    Paired over texts (a noisy set holds the test texts, misspelt, in the same order; the shift
+    set holds other texts, so there the bootstrap resamples each set on its own)."""
+    out = []
+    for a, b in DEGRADATION_PAIRS:
+        if a not in results or b not in results:
+            continue
+        for name in sets:
+            if name == "test":
+                continue
+            drops = {}
+            for side in (a, b):
+                runs = [Path(p) for p in results[side]["runs"]]
+                clean, shifted = predictions_of(runs, "test", golds), predictions_of(runs, name, golds)
+                drops[side] = [f1_scores(s, golds[name])["micro_f1"] - f1_scores(c, golds["test"])["micro_f1"]
+                               for c, s in zip(clean, shifted)]
+            ci = _degradation_interval(results, a, b, name, golds, resamples)
+            out.append({"a": a, "b": b, "set": name, "change_a": mean_sd(drops[a]), "change_b": mean_sd(drops[b]),
+                        "difference": float(np.mean(drops[a]) - np.mean(drops[b])), **ci})
+    return out
+
+
+def _degradation_interval(results: dict, a: str, b: str, name: str, golds: dict, resamples: int) -> dict:
+    """95 % bootstrap interval of (change of A) - (change of B); paired draws when the sets align."""
+    paired = name != "test-shift" and golds[name].shape == golds["test"].shape and bool((golds[name] == golds["test"]).all())
+    generator = torch.Generator().manual_seed(1)
+
+    def weights(n: int) -> torch.Tensor:
+        draws = torch.randint(0, n, (resamples, n), generator=generator)
+        return torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(1, draws, torch.ones(resamples, n,
+                                                                                                dtype=torch.float64))
+
+    w_clean = weights(golds["test"].shape[0])
+    w_set = w_clean if paired else weights(golds[name].shape[0])
+
+    def micro(pred: torch.Tensor, gold: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        tp = w @ (pred & gold).sum(1).double()
+        wrong = w @ ((pred & ~gold).sum(1) + (~pred & gold).sum(1)).double()
+        return 2 * tp / (2 * tp + wrong).clamp(min=1)
+
+    change = {}
+    for side in (a, b):
+        runs = [Path(p) for p in results[side]["runs"]]
+        clean, other = predictions_of(runs, "test", golds), predictions_of(runs, name, golds)
+        change[side] = torch.stack([micro(s, golds[name], w_set) - micro(c, golds["test"], w_clean)
+                                    for c, s in zip(clean, other)]).mean(0)
+    low, high = torch.quantile(change[a] - change[b], torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return {"ci_low": low, "ci_high": high, "paired": paired}
+
+
+def alignment_of_runs(results: dict) -> dict:
+    """Own-byte Q/K/V shares of the seed-0 model of each elementwise variant."""
+    out = {}
+    for name, result in results.items():
+        report = alignment_report(load_checkpoint(result["runs"][0]).model)
+        if report["applies"]:
+            out[name] = {"own_byte_share": report["own_byte_share"], "uniform_share": report["uniform_share"]}
+    return out
 
 
 def bundle(checkpoint: str, target: str, summary: dict) -> None:
-    """Copy the elementwise fine-tuned model to the bundled location with its test metrics."""
+    """Copy a fine-tuned model (elementwise, first seed) to the bundled location, with its test
+    metrics as `python -m eembed_model.evaluate` reports them."""
     src, dst = Path(checkpoint), Path(target)
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "train_log.jsonl", "test_metrics.json"):
+    metrics = evaluate_checkpoint(str(src), summary["data"], "test")
+    (dst / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    for name in ("model.safetensors", "train_log.jsonl"):
         shutil.copy2(src / name, dst / name)
     card = json.loads((src / "card.json").read_text())
-    card["test_metrics"] = summary["results"]["elementwise"]["test"]
-    card["pretraining"] = {"steps": summary["mlm_steps"], "metrics": summary["results"]["elementwise"]["mlm"]}
+    card["test_metrics"] = metrics
+    card["pretraining"] = {"steps": summary["mlm_steps"], "metrics": summary["results"]["elementwise"]["pretraining_metrics"]}
     card["reproduce"] = summary["command"]
     (dst / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
-    mlm_log = src.parent / "elementwise-mlm" / "train_log.jsonl"
+    mlm_log = Path(card["train"]["init"]) / "train_log.jsonl"
     if mlm_log.is_file():
         shutil.copy2(mlm_log, dst / "pretrain_log.jsonl")
 
@@ -104,36 +353,49 @@ def main(argv: list[str] | None = None) -> int:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m eembed_model.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, help="dataset directory (python -m eembed_model.robustness ...)")
     p.add_argument("--out", required=True)
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"comma-separated, from: {', '.join(VARIANTS)} (default: all)")
+    p.add_argument("--seeds", default="0,1,2", help="fine-tuning seeds (default %(default)s)")
     p.add_argument("--mlm-steps", type=int, default=800)
     p.add_argument("--ft-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr, help="MLM learning rate (both sides)")
-    p.add_argument("--ft-lr", type=float, default=d.lr, help="fine-tuning learning rate (both sides)")
+    p.add_argument("--lr", type=float, default=d.lr, help="MLM learning rate (every variant)")
+    p.add_argument("--ft-lr", type=float, default=d.lr, help="fine-tuning learning rate (every variant)")
     p.add_argument("--v", type=int, default=d.v)
     p.add_argument("--c", type=int, default=d.c)
     p.add_argument("--layers", type=int, default=d.layers)
     p.add_argument("--max-len", type=int, default=d.max_len)
     p.add_argument("--vocab-size", type=int, default=d.vocab_size)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads)
-    p.add_argument("--reuse-pretraining", action="store_true",
-                   help="skip an MLM run whose checkpoint in --out was trained with identical settings")
-    p.add_argument("--bundle", default=None, help="copy the elementwise fine-tuned model here")
+    p.add_argument("--curve-every", type=int, default=100, help="validation points of the training curves")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default %(default)s)")
+    p.add_argument("--jobs", type=int, default=1, help="training runs at once, one process each")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default %(default)s)")
+    p.add_argument("--bundle", default=None, help="copy the first elementwise fine-tuned model here")
     a = p.parse_args(argv)
     command = "python -m eembed_model.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
-    base = TrainConfig(batch_size=a.batch_size, lr=a.lr, v=a.v, c=a.c, layers=a.layers, max_len=a.max_len,
-                       vocab_size=a.vocab_size, seed=a.seed, threads=a.threads, data=a.data, out=a.out)
     try:
-        summary = run_comparison(a.data, a.out, a.mlm_steps, a.ft_steps, base, a.ft_lr, command,
-                                 a.reuse_pretraining)
+        variants = [v.strip() for v in a.variants.split(",") if v.strip()]
+        unknown = [v for v in variants if v not in VARIANTS]
+        if unknown or not variants:
+            raise ValueError(f"unknown variant(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(VARIANTS)}")
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        if not seeds:
+            raise ValueError("--seeds needs at least one seed")
+        if a.bundle and "elementwise" not in variants:
+            raise ValueError("--bundle copies the elementwise model: include 'elementwise' in --variants")
+        base = TrainConfig(batch_size=a.batch_size, lr=a.lr, v=a.v, c=a.c, layers=a.layers, max_len=a.max_len,
+                           vocab_size=a.vocab_size, threads=a.threads, data=a.data, out=a.out,
+                           curve_every=a.curve_every)
+        summary = run_comparison(a.data, a.out, variants, seeds, a.mlm_steps, a.ft_steps, base, a.ft_lr, command,
+                                 a.jobs, a.resamples)
         if a.bundle:
-            bundle(summary["results"]["elementwise"]["checkpoint"], a.bundle, summary)
+            bundle(summary["results"]["elementwise"]["runs"][0], a.bundle, summary)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(comparison_table(summary))
+    print((Path(a.out) / "comparison.md").read_text())
     return 0
 
 

@@ -6,7 +6,8 @@ Sources:
   file     any JSONL/CSV with `text` and `labels` (a list, or a separator-joined string in CSV).
   hf       a Hugging Face `datasets` dataset when reachable (optional; `pip install datasets`).
 
-Every record: {"text", "labels", "source", "package"}. Splits are fixed by a hash of the source
+Every record: {"text", "labels", "source", "package"} (debtags adds "description" and the Debian
+"section", which the domain-shift split of eembed_model.robustness uses). Splits are fixed by a hash of the source
 (Debian source package, so related binaries stay on one side).
 
 CLI: python -m eembed_model.data debtags --out data/debtags
@@ -146,7 +147,7 @@ def debtags_record(stanza: dict[str, str]) -> dict | None:
     source = re.sub(r"\s*\(.*\)$", "", stanza.get("Source", package)).strip() or package
     labels = sorted({t.strip() for t in tags.replace("\n", " ").split(",") if t.strip()})
     return {"text": f"{package} {description}".strip(), "labels": labels, "source": source,
-            "package": package, "description": description}
+            "package": package, "description": description, "section": stanza.get("Section", "")}
 
 
 def find_index_files(lists_dir: str = APT_LISTS) -> list[str]:
@@ -225,8 +226,11 @@ def read_text_label_file(path: str | Path, separator: str = "|") -> list[dict]:
     records = []
     for i, row in enumerate(rows):
         source = str(row.get("source") or row.get("id") or row["text"])
-        records.append({"text": str(row["text"]), "labels": row["labels"], "source": source,
-                        "package": str(row.get("package", row.get("id", i)))})
+        record = {"text": str(row["text"]), "labels": row["labels"], "source": source,
+                  "package": str(row.get("package", row.get("id", i)))}
+        if row.get("section"):
+            record["section"] = str(row["section"])  # lets eembed_model.robustness hold sections out
+        records.append(record)
     if not records:
         raise ValueError(f"{path}: no records")
     return records

@@ -62,3 +62,60 @@ def frequency_breakdown(pred: torch.Tensor, gold: torch.Tensor, train_counts: li
             "macro_f1": float(f1[keep].mean()) if len(keep) else 0.0,
         })
     return out
+
+
+def per_label_thresholds(probs: torch.Tensor, gold: torch.Tensor, fallback: float,
+                         thresholds=THRESHOLDS) -> torch.Tensor:
+    """Each label's own threshold: the one with its best F1 on the given (validation) split.
+
+    A label without a positive example there keeps `fallback` (the global threshold): any
+    threshold would score its F1 at 0, and the highest would merely hide the label.
+    """
+    gold = gold.bool()
+    grid = torch.tensor(thresholds, dtype=probs.dtype)
+    pred = probs[None] >= grid[:, None, None]                                   # (T, N, L)
+    tp = (pred & gold[None]).sum(1).double()
+    fp = (pred & ~gold[None]).sum(1).double()
+    fn = (~pred & gold[None]).sum(1).double()
+    f1 = 2 * tp / (2 * tp + fp + fn).clamp(min=1)                               # (T, L)
+    chosen = grid[f1.argmax(0)]                                                  # first best: lowest threshold
+    return torch.where(gold.any(0), chosen, torch.full_like(chosen, fallback))
+
+
+def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], gold: torch.Tensor,
+                     resamples: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Difference A - B in micro- and macro-F1, seed-averaged, with a 95 % paired bootstrap interval.
+
+    preds_a / preds_b: one (N, L) boolean prediction per fine-tuning seed of each side, on the same
+    N texts. Each resample draws N texts with replacement and scores every seed on that same draw,
+    so text difficulty cancels between the sides; macro-F1 averages the labels present in the split.
+    """
+    gold = gold.bool()
+    n = gold.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.randint(0, n, (resamples, n), generator=generator)
+    weights = torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(
+        1, draws, torch.ones(resamples, n, dtype=torch.float64))              # multiplicity of each text
+    present = gold.any(0)
+
+    def scores(preds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        micro, macro = [], []
+        for pred in preds:
+            pred = pred.bool()
+            tp = weights @ (pred & gold).double()                               # (R, L)
+            fp = weights @ (pred & ~gold).double()
+            fn = weights @ (~pred & gold).double()
+            micro.append(2 * tp.sum(1) / (2 * tp.sum(1) + fp.sum(1) + fn.sum(1)).clamp(min=1))
+            macro.append((2 * tp / (2 * tp + fp + fn).clamp(min=1))[:, present].mean(1))
+        point = [f1_scores(p, gold) for p in preds]
+        return (torch.stack(micro).mean(0), torch.stack(macro).mean(0),
+                torch.tensor([p["micro_f1"] for p in point]).mean(), torch.tensor([p["macro_f1"] for p in point]).mean())
+
+    micro_a, macro_a, point_micro_a, point_macro_a = scores(preds_a)
+    micro_b, macro_b, point_micro_b, point_macro_b = scores(preds_b)
+    out = {}
+    for name, diff, point in (("micro_f1", micro_a - micro_b, point_micro_a - point_micro_b),
+                              ("macro_f1", macro_a - macro_b, point_macro_a - point_macro_b)):
+        low, high = torch.quantile(diff, torch.tensor([0.025, 0.975], dtype=diff.dtype)).tolist()
+        out[name] = {"difference": float(point), "ci_low": low, "ci_high": high}
+    return out

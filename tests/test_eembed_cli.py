@@ -115,14 +115,14 @@ def test_reused_pretraining_needs_a_training_config_this_code_knows(tmp_path):
     wanted = train.TrainConfig(task="mlm", steps=5)
     card = {"train": {**vars(wanted), "out": "elsewhere"}}
     (tmp_path / "card.json").write_text(json.dumps(card))
-    assert compare.reusable_pretraining(tmp_path, wanted) == card  # out is ignored
-    assert compare.reusable_pretraining(tmp_path, train.TrainConfig(task="mlm", steps=6)) is None
+    assert compare.reusable_run(tmp_path, wanted) == card  # out is ignored
+    assert compare.reusable_run(tmp_path, train.TrainConfig(task="mlm", steps=6)) is None
     older = {k: v for k, v in card["train"].items() if k != "pooling"}  # a card from before a field
     (tmp_path / "card.json").write_text(json.dumps({"train": older}))
-    assert compare.reusable_pretraining(tmp_path, wanted) is not None
+    assert compare.reusable_run(tmp_path, wanted) is not None
     (tmp_path / "card.json").write_text(json.dumps({"train": {**card["train"], "grad_accumulation": 4}}))
     with pytest.raises(ValueError, match=r"'train' of .*card.json has unknown fields \['grad_accumulation'\]"):
-        compare.reusable_pretraining(tmp_path, wanted)
+        compare.reusable_run(tmp_path, wanted)
 
 
 def test_material_report_cli_reads_a_dataset_split(dataset, tmp_path, capsys):
@@ -162,26 +162,32 @@ def test_attention_api_returns_materials_grids_and_normalised_attention(elementw
     out = tmp_path / "attn.json"
     assert attention.main(["--text", "gcc GNU C compiler", "--model", str(ft), "--out", str(out)]) == 0
     written = json.loads(out.read_text())
-    assert {"materials", "byte_grids", "attentions", "per_head_summary"} <= set(written)
+    assert {"materials", "byte_grids", "attentions", "per_head_summary", "alignment"} <= set(written)
+    shares = torch.tensor(written["alignment"]["qkv_byte_share"])
+    assert shares.shape == (2, 8, 8) and torch.allclose(shares.sum(-1), torch.ones(2, 8, dtype=shares.dtype))
     assert attention.main(["--text", "", "--model", str(ft)]) == 2
 
 
 def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
     out, bundle_dir = tmp_path / "cmp", tmp_path / "bundle"
-    args = ["--data", str(dataset), "--out", str(out), "--mlm-steps", "2", "--ft-steps", "2", "--v", "8", "--c", "8",
-            "--layers", "1", "--max-len", "16", "--batch-size", "16", "--vocab-size", "300", "--threads", "1"]
+    args = ["--data", str(dataset), "--out", str(out), "--variants", "elementwise,subword", "--seeds", "0",
+            "--mlm-steps", "2", "--ft-steps", "2", "--v", "8", "--c", "8", "--layers", "1", "--max-len", "16",
+            "--batch-size", "16", "--vocab-size", "300", "--resamples", "50"]
     assert compare.main([*args, "--bundle", str(bundle_dir)]) == 0
-    assert "reusing" not in capsys.readouterr().err
-    # Same settings: the pretrainings are reused; other MLM settings would retrain.
-    assert compare.main([*args, "--reuse-pretraining"]) == 0
-    assert capsys.readouterr().err.count("reusing the identical MLM pretraining") == 2
+    weights = out / "elementwise" / "seed0" / "model.safetensors"
+    trained_at = weights.stat().st_mtime_ns
+    # Same settings: every run is reused, nothing is trained again.
+    assert compare.main(args) == 0
+    assert weights.stat().st_mtime_ns == trained_at
     table = (out / "comparison.md").read_text()
-    assert "| elementwise |" in table and "| subword |" in table
+    assert "| elementwise |" in table and "| subword |" in table and "## Claims" in table
     summary = json.loads((out / "comparison.json").read_text())
-    assert summary["materials_report"]["v"] == 8
+    assert summary["sets"] == ["test"] and summary["seeds"] == [0]
     card = json.loads((bundle_dir / "card.json").read_text())
     assert card["test_metrics"]["split"] == "test" and card["reproduce"].startswith("python -m eembed_model.compare")
     assert load_checkpoint(bundle_dir).config.embedding == "elementwise"
+    assert compare.main([*args[:4], "--variants", "elementwise,bert-large"]) == 2
+    assert "unknown variant(s) bert-large" in capsys.readouterr().err
 
 
 def test_cli_errors_exit_with_code_2(tmp_path, capsys):

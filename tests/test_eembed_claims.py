@@ -1,0 +1,144 @@
+"""The pieces of the claims comparison: the aligned variant, the alignment statistic, the noise
+and domain-shift test sets, per-label thresholds, the balanced loss and the paired bootstrap."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from eembed_model import compare, data, robustness
+from eembed_model.alignment import alignment_report, qkv_byte_shares
+from eembed_model.checkpoint import load_checkpoint, save_checkpoint
+from eembed_model.config import EEmbedConfig
+from eembed_model.metrics import f1_scores, paired_bootstrap, per_label_thresholds
+from eembed_model.model import EEmbedModel
+from eembed_model.train import balanced_positive_weights
+
+FIXTURE = Path(__file__).parent / "fixtures" / "debtags_small.jsonl"
+REPO = Path(__file__).parent.parent
+
+
+def first_layer_attention(model: EEmbedModel, grid: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(grid, torch.ones(grid.shape[:2], dtype=torch.bool)).attentions[0][0]  # (heads, L, L)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_the_aligned_first_layer_reads_only_element_n(aligned):
+    torch.manual_seed(0)
+    model = EEmbedModel(EEmbedConfig(v=8, c=8, layers=2, max_len=16, aligned=aligned)).eval()
+    grid = torch.randint(0, 0xF0, (1, 6, 8))
+    before = first_layer_attention(model, grid)
+    changed = grid.clone()
+    changed[0, 2, 5] = (changed[0, 2, 5] + 1) % 0xF0  # another byte (5) of one material
+    after = first_layer_attention(model, changed)
+    others = [n for n in range(8) if n != 5]
+    moved = (after - before).abs().amax(dim=(1, 2))
+    if aligned:
+        assert moved[others].max() == 0.0          # heads n != 5 do not see byte 5 at all
+        assert moved[5] > 1e-4                      # head 5 does
+    else:
+        assert moved[others].min() > 1e-6           # a free model mixes every byte into every head
+
+
+def test_alignment_shares_are_one_on_the_aligned_diagonal_and_near_uniform_at_random_init():
+    torch.manual_seed(0)
+    aligned = EEmbedModel(EEmbedConfig(v=8, c=8, layers=2, max_len=16, aligned=True))
+    shares = qkv_byte_shares(aligned)
+    assert shares.shape == (2, 3, 8, 8)
+    assert torch.allclose(torch.tensor(shares[0]).diagonal(dim1=-2, dim2=-1), torch.ones(3, 8, dtype=torch.float64))
+    report = alignment_report(EEmbedModel(EEmbedConfig(v=8, c=8, layers=2, max_len=16)))
+    own = torch.tensor(report["own_byte_share"])
+    assert report["uniform_share"] == 0.125 and own.shape == (2, 8)
+    assert ((own - 0.125).abs() < 0.04).all()
+    subword = EEmbedModel(EEmbedConfig(embedding="subword", vocab_size=50, v=8, c=8, layers=1, max_len=16))
+    assert alignment_report(subword)["applies"] is False
+
+
+def test_an_aligned_checkpoint_loads_back_block_diagonal(tmp_path):
+    model = EEmbedModel(EEmbedConfig(v=8, c=8, layers=2, max_len=16, aligned=True))
+    save_checkpoint(model, tmp_path, {"task": "mlm"})
+    loaded = load_checkpoint(tmp_path).model
+    assert alignment_report(loaded)["own_byte_share"][0] == [1.0] * 8
+    with pytest.raises(ValueError, match="aligned needs the elementwise embedding"):
+        EEmbedConfig(v=8, c=8, aligned=True, share_layers=True)
+
+
+def test_noise_is_deterministic_changes_the_stated_share_of_words_and_keeps_rate_zero_clean():
+    texts = [json.loads(line)["text"] for line in FIXTURE.read_text().splitlines()]
+    assert [robustness.add_noise(t, 0.1) for t in texts] == [robustness.add_noise(t, 0.1) for t in texts]
+    assert all(robustness.add_noise(t, 0.0)[0] == t for t in texts)
+    for rate in (0.05, 0.10, 0.20):
+        changed = eligible = 0
+        for text in texts * 4:  # the same text gets the same noise: widen with suffixes instead
+            noisy, n_changed, n_eligible = robustness.add_noise(text + f" copy{changed}", rate)
+            original_words = (text + f" copy{changed}").split(" ")
+            assert sum(a != b for a, b in zip(original_words, noisy.split(" "))) == n_changed  # every edit shows
+            changed, eligible = changed + n_changed, eligible + n_eligible
+        assert abs(changed / eligible - rate) < 0.2 * rate + 0.005, (rate, changed / eligible)
+    with pytest.raises(ValueError, match="within 0..1"):
+        robustness.add_noise("a b", 1.5)
+
+
+def test_noise_does_not_depend_on_the_interpreter_hash_seed():
+    code = "from eembed_model.robustness import add_noise; print(add_noise('vim Vi IMproved enhanced vi editor', 0.5))"
+    outputs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert outputs[0] == outputs[1] and outputs[0].startswith("(")
+    assert outputs[0].strip() == str(robustness.add_noise("vim Vi IMproved enhanced vi editor", 0.5))
+
+
+def test_claims_dataset_holds_sections_out_of_training_and_writes_noisy_copies(tmp_path, capsys):
+    source = tmp_path / "data"
+    assert data.main(["file", "--input", str(FIXTURE), "--out", str(source), "--min-count", "5"]) == 0
+    out = tmp_path / "claims"
+    assert robustness.main(["--data", str(source), "--out", str(out), "--hold-out", "games,sound"]) == 0
+    load = lambda name: [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+    for split in data.SPLITS:
+        assert all(r["section"] not in ("games", "sound") for r in load(split))
+    shifted = load("test-shift")
+    assert shifted and {r["section"] for r in shifted} == {"games", "sound"}
+    noisy, clean = load("test-noise20"), load("test")
+    assert [r["original_text"] for r in noisy] == [r["text"] for r in clean]
+    assert [r["labels"] for r in noisy] == [r["labels"] for r in clean]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["sizes"]["test-shift"] == len(shifted) and 0.1 < stats["measured_word_change_rates"]["test-noise20"] < 0.3
+    assert compare.eval_sets(str(out)) == ["test", "test-noise05", "test-noise10", "test-noise20", "test-shift"]
+    capsys.readouterr()
+    assert robustness.main(["--data", str(source), "--out", str(tmp_path / "x"), "--hold-out", "astrology"]) == 2
+    assert "held-out sections not in the data: astrology" in capsys.readouterr().err
+
+
+def test_per_label_thresholds_pick_each_labels_best_and_keep_the_global_one_without_positives():
+    probs = torch.tensor([[0.9, 0.2, 0.5], [0.6, 0.15, 0.5], [0.1, 0.05, 0.5]])
+    gold = torch.tensor([[1, 1, 0], [1, 0, 0], [0, 0, 0]]).bool()
+    cuts = per_label_thresholds(probs, gold, fallback=0.3)
+    assert cuts[0] <= 0.6 and cuts[0] > 0.1            # both positives in, the negative out
+    assert 0.15 < cuts[1] <= 0.2                        # only the first text's 0.2
+    assert cuts[2] == pytest.approx(0.3)                # no positive: the global threshold
+    assert f1_scores((probs >= cuts)[:, :2], gold[:, :2])["micro_f1"] == 1.0
+
+
+def test_balanced_weights_lift_rare_labels_and_leave_common_ones_at_one():
+    targets = torch.zeros(100, 3)
+    targets[:50, 0] = 1
+    targets[:4, 1] = 1
+    weights = balanced_positive_weights(targets)
+    assert weights[0] == pytest.approx(1.0) and weights[1] == pytest.approx((96 / 4) ** 0.5)
+    assert weights[2] == pytest.approx(99 ** 0.5)      # never seen: counted as one positive
+
+
+def test_paired_bootstrap_is_zero_for_identical_predictions_and_positive_for_a_better_side():
+    torch.manual_seed(0)
+    gold = torch.rand(300, 6) < 0.3
+    noise = torch.rand(300, 6) < 0.2
+    good, bad = gold ^ (noise & (torch.rand(300, 6) < 0.3)), gold ^ noise
+    same = paired_bootstrap([bad, bad], [bad, bad], gold, resamples=200)
+    assert same["micro_f1"] == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    better = paired_bootstrap([good], [bad], gold, resamples=200)
+    assert better["micro_f1"]["ci_low"] > 0 and better["macro_f1"]["ci_low"] > 0
+    assert better["micro_f1"]["difference"] == pytest.approx(
+        f1_scores(good, gold)["micro_f1"] - f1_scores(bad, gold)["micro_f1"])
