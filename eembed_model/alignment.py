@@ -8,8 +8,16 @@ slice m is the share of head n's input weight energy that comes from byte m. Uni
 
 Past the first layer the slices are mixed by the attention output and feed-forward projections,
 so there slice m is byte m's slice of the residual stream, not byte m itself.
+
+    python -m eembed_model.alignment                       # the bundled model
+    python -m eembed_model.alignment --model runs/claims/aligned/seed0 --out alignment.json
 """
 from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,3 +77,28 @@ def format_own_shares(report: dict) -> str:
     for layer, row in enumerate(report["own_byte_share"]):
         lines.append(f"layer {layer}: " + " ".join(f"{100 * x:5.1f}" for x in row))
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eembed_model.alignment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
+    parser.add_argument("--out", default=None, help="write the full report (every byte, Q/K/V apart) as JSON here")
+    args = parser.parse_args(argv)
+    from .attention import load_attention_model  # the bundled-model default lives there
+
+    try:
+        loaded = load_attention_model(args.model)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = alignment_report(loaded.model)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"model": loaded.path, **report}, indent=1) + "\n")
+    print(format_own_shares(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

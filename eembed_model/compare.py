@@ -234,16 +234,16 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     for variant in chosen:
         run_dirs = [out_dir / variant.name / f"seed{seed}" for seed in seeds]
         scores = [score_run(d, golds, train_counts) for d in run_dirs]
-        pre_card = json.loads((Path(pretrainings[variant.pretraining].out) / "card.json").read_text())
-        ft_card = json.loads((run_dirs[0] / "card.json").read_text())
+        pre_dir = Path(pretrainings[variant.pretraining].out)
+        pre_card = json.loads((pre_dir / "card.json").read_text())
+        pre_log = [json.loads(line) for line in open(pre_dir / "train_log.jsonl")]
         results[variant.name] = {
             "about": variant.about, "pretraining": variant.pretraining, "runs": [str(d) for d in run_dirs],
-            "seeds": scores, "summary": aggregate(scores), "parameters": ft_card["parameters"],
+            "seeds": scores, "summary": aggregate(scores),
+            "parameters": json.loads((run_dirs[0] / "card.json").read_text())["parameters"],
             "pretraining_metrics": pre_card["metrics"], "pretraining_seconds": pre_card["train_seconds"],
-            "pretraining_curve": [{"step": e["step"], **{k: e[k] for k in ("val_mlm_loss", "val_material_accuracy")}}
-                                  for e in map(json.loads, open(Path(pre_card["train"]["out"]) / "train_log.jsonl"))
-                                  if "val_mlm_loss" in e] if (Path(pre_card["train"]["out"]) / "train_log.jsonl").is_file()
-            else [],
+            "pretraining_curve": [{"step": e["step"], "val_mlm_loss": e["val_mlm_loss"]} for e in pre_log
+                                  if "val_mlm_loss" in e],
             "fine_tuning_seconds": mean_sd([json.loads((d / "card.json").read_text())["train_seconds"] for d in run_dirs]),
         }
     comparisons = []

@@ -142,3 +142,17 @@ def test_paired_bootstrap_is_zero_for_identical_predictions_and_positive_for_a_b
     assert better["micro_f1"]["ci_low"] > 0 and better["macro_f1"]["ci_low"] > 0
     assert better["micro_f1"]["difference"] == pytest.approx(
         f1_scores(good, gold)["micro_f1"] - f1_scores(bad, gold)["micro_f1"])
+
+
+def test_alignment_cli_prints_each_heads_own_byte_share_and_writes_the_report(tmp_path, capsys):
+    from eembed_model import alignment
+
+    model = EEmbedModel(EEmbedConfig(v=8, c=8, layers=2, max_len=16, aligned=True))
+    save_checkpoint(model, tmp_path / "m", {"task": "mlm"})
+    assert alignment.main(["--model", str(tmp_path / "m"), "--out", str(tmp_path / "a.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "layer 0: " + " ".join(["100.0"] * 8) in printed and "uniform 12.5 %" in printed
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["aligned_first_layer"] is True and len(report["by_projection"]["key"][0]) == 8
+    assert alignment.main(["--model", str(tmp_path / "none")]) == 2
+    assert "no eembed checkpoint" in capsys.readouterr().err
