@@ -135,9 +135,11 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
         if d is None:
             rows.append((claim, "micro-F1 change from the clean test set", "—", "untested (set not built)"))
             continue
+        on_set = pair["sets"][name]["micro_f1"] if pair else None
+        level = f"; on that set itself elementwise − subword {interval(on_set)}" if on_set else ""
         rows.append((claim, f"micro-F1 change, test → {set_title(name)} (A − B > 0: elementwise loses less)",
                      f"{pm(d['change_a'])} vs {pm(d['change_b'])}; A − B {d['difference']:+.3f} "
-                     f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]", verdict(d["ci_low"], d["ci_high"])))
+                     f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{level}", verdict(d["ci_low"], d["ci_high"])))
     albert = _pair(summary, "albert-elementwise", "albert-subword")
     if albert:
         test = albert["sets"]["test"]

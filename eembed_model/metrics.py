@@ -68,8 +68,9 @@ def per_label_thresholds(probs: torch.Tensor, gold: torch.Tensor, fallback: floa
                          thresholds=THRESHOLDS) -> torch.Tensor:
     """Each label's own threshold: the one with its best F1 on the given (validation) split.
 
-    A label without a positive example there keeps `fallback` (the global threshold): any
-    threshold would score its F1 at 0, and the highest would merely hide the label.
+    A label that no threshold finds there (no positive example, or none scored above any
+    threshold: F1 0 everywhere) keeps `fallback`, the global threshold; taking the first of equal
+    zeros would pick the lowest threshold and flood the label with false positives.
     """
     gold = gold.bool()
     grid = torch.tensor(thresholds, dtype=probs.dtype)
@@ -78,8 +79,8 @@ def per_label_thresholds(probs: torch.Tensor, gold: torch.Tensor, fallback: floa
     fp = (pred & ~gold[None]).sum(1).double()
     fn = (~pred & gold[None]).sum(1).double()
     f1 = 2 * tp / (2 * tp + fp + fn).clamp(min=1)                               # (T, L)
-    chosen = grid[f1.argmax(0)]                                                  # first best: lowest threshold
-    return torch.where(gold.any(0), chosen, torch.full_like(chosen, fallback))
+    best, index = f1.max(0)                                                      # first best: lowest threshold
+    return torch.where(best > 0, grid[index], torch.full_like(grid[index], fallback))
 
 
 def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], gold: torch.Tensor,

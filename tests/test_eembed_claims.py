@@ -113,12 +113,13 @@ def test_claims_dataset_holds_sections_out_of_training_and_writes_noisy_copies(t
 
 
 def test_per_label_thresholds_pick_each_labels_best_and_keep_the_global_one_without_positives():
-    probs = torch.tensor([[0.9, 0.2, 0.5], [0.6, 0.15, 0.5], [0.1, 0.05, 0.5]])
-    gold = torch.tensor([[1, 1, 0], [1, 0, 0], [0, 0, 0]]).bool()
+    probs = torch.tensor([[0.9, 0.2, 0.5, 0.01], [0.6, 0.15, 0.5, 0.01], [0.1, 0.05, 0.5, 0.01]])
+    gold = torch.tensor([[1, 1, 0, 1], [1, 0, 0, 0], [0, 0, 0, 0]]).bool()
     cuts = per_label_thresholds(probs, gold, fallback=0.3)
     assert cuts[0] <= 0.6 and cuts[0] > 0.1            # both positives in, the negative out
     assert 0.15 < cuts[1] <= 0.2                        # only the first text's 0.2
     assert cuts[2] == pytest.approx(0.3)                # no positive: the global threshold
+    assert cuts[3] == pytest.approx(0.3)                # a positive no threshold finds: not the lowest one
     assert f1_scores((probs >= cuts)[:, :2], gold[:, :2])["micro_f1"] == 1.0
 
 
