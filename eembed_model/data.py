@@ -69,6 +69,12 @@ def word_length_shares(texts: Iterable[str], limits: tuple[int, ...] = (8, 12, 1
     return {f"share_words_over_{n}_bytes": sum(1 for x in lengths if x > n) / total for n in limits}
 
 
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def write_dataset(records: list[dict], out_dir: str | Path, labels: list[str], stats: dict) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,9 +82,7 @@ def write_dataset(records: list[dict], out_dir: str | Path, labels: list[str], s
     for r in records:
         by_split[split_of(r["source"])].append(r)
     for split, rows in by_split.items():
-        with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        write_jsonl(out / f"{split}.jsonl", rows)
     stats = {**stats, "split_sizes": {s: len(rows) for s, rows in by_split.items()}}
     (out / "labels.json").write_text(json.dumps(labels, indent=0, ensure_ascii=False) + "\n")
     (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")

@@ -24,7 +24,7 @@ import string
 import sys
 from pathlib import Path
 
-from .data import SPLITS, load_labels, load_split
+from .data import SPLITS, load_labels, load_split, write_jsonl
 
 # Applications by subject: thematically apart from the libraries, tools and languages that fill
 # most of the archive, and together about a tenth of the tagged packages.
@@ -76,12 +76,6 @@ def add_noise(text: str, rate: float) -> tuple[str, int, int]:
     return " ".join(pieces), changed, eligible
 
 
-def _write(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def build_claims_dataset(data_dir: str | Path, out_dir: str | Path, hold_out: tuple[str, ...] = DEFAULT_HOLD_OUT,
                          rates: tuple[float, ...] = DEFAULT_RATES) -> dict:
     splits = {name: load_split(data_dir, name) for name in SPLITS}
@@ -98,10 +92,10 @@ def build_claims_dataset(data_dir: str | Path, out_dir: str | Path, hold_out: tu
     sizes = {}
     for name, rows in splits.items():
         kept = [row for row in rows if row["section"] not in held]
-        _write(out / f"{name}.jsonl", kept)
+        write_jsonl(out / f"{name}.jsonl", kept)
         sizes[name] = len(kept)
     shifted = [row for rows in splits.values() for row in rows if row["section"] in held]
-    _write(out / "test-shift.jsonl", shifted)
+    write_jsonl(out / "test-shift.jsonl", shifted)
     sizes["test-shift"] = len(shifted)
     test = [row for row in splits["test"] if row["section"] not in held]
     measured = {}
@@ -112,7 +106,7 @@ def build_claims_dataset(data_dir: str | Path, out_dir: str | Path, hold_out: tu
             rows.append({**row, "text": noisy, "original_text": row["text"]})
             changed, eligible = changed + n_changed, eligible + n_eligible
         name = noise_split_name(rate)
-        _write(out / f"{name}.jsonl", rows)
+        write_jsonl(out / f"{name}.jsonl", rows)
         sizes[name] = len(rows)
         measured[name] = changed / max(eligible, 1)
     labels = load_labels(data_dir)
