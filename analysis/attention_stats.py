@@ -151,18 +151,18 @@ def head_position_view(result: dict, layer: int):
             for n in range(received.shape[0])]
     alignment = result.get("alignment") or {}
     if alignment.get("applies") and alignment.get("aligned_first_layer") and layer == 0:
-        title = f"Layer {layer}: head n reads only byte n here (block-diagonal); cells: n-th character"
+        title = f"Layer {layer}: cells = materials' n-th characters<br>head n reads only byte n here (block-diagonal)"
     elif alignment.get("applies"):
-        title = (f"Layer {layer}: cells show materials' n-th characters; head n's own-byte share is beside it "
+        title = (f"Layer {layer}: cells = materials' n-th characters<br>rows: how much head n reads byte n "
                  f"(uniform {100 * alignment['uniform_share']:.1f} %)")
     else:
-        title = f"Layer {layer}: head n beside each material's n-th byte (this model has no byte slices)"
+        title = f"Layer {layer}: cells = materials' n-th characters<br>(this model has no byte slices)"
     fig = go.Figure(go.Heatmap(z=received, x=columns, y=rows, text=labels, texttemplate="%{text}",
                                colorscale="Blues", zmin=0.0,
                                hovertemplate="%{y}<br>%{x}<br>n-th character '%{text}'<br>attention received %{z:.3f}"
                                              "<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=13)), xaxis_title="material", yaxis_autorange="reversed",
-                      height=140 + 34 * len(rows), margin=dict(l=40, r=20, t=50, b=40))
+                      height=160 + 34 * len(rows), margin=dict(l=40, r=20, t=70, b=40))
     return fig
 
 
