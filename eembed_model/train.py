@@ -96,8 +96,8 @@ def multi_hot(rows: list[list[str]], label_index: dict[str, int]) -> torch.Tenso
 def balanced_positive_weights(targets: torch.Tensor) -> torch.Tensor:
     """Per-label weight of the positive term: sqrt(negatives / positives) in the training labels.
 
-    The square root keeps a label seen 10 times in 20,000 from weighing 2,000x (which makes
-    training unstable) while still lifting rare labels' recall; both sides get the same weights.
+    The square root keeps the positives of a label seen 10 times in 20,000 at 45x a negative
+    rather than 2,000x, while still lifting rare labels' recall; both sides get the same weights.
     """
     positives = targets.sum(0).clamp(min=1.0)
     return ((len(targets) - positives) / positives).clamp(min=1.0).sqrt()
@@ -118,8 +118,9 @@ def build_model(cfg: TrainConfig, train_texts: list[str], labels: list[str]):
     if cfg.init:
         stored_labels = read_card(cfg.init).get("labels") or []
         loaded = load_checkpoint(cfg.init, num_labels=num_labels if cfg.task == "multilabel" else None)
-        if loaded.config.embedding != cfg.embedding:
-            print(f"note: --init is a {loaded.config.embedding} model; using that embedding", file=sys.stderr)
+        for name in ("embedding", "aligned", "share_layers"):  # the architecture comes from --init
+            if getattr(loaded.config, name) != getattr(cfg, name):
+                print(f"note: --init has {name}={getattr(loaded.config, name)!r}; using that", file=sys.stderr)
         # A head trained for other labels (or none) is replaced, even when the count matches.
         new_head = cfg.task == "multilabel" and list(stored_labels) != list(labels)
         if new_head:
