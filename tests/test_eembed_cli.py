@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from eembed_model import attention, compare, data, evaluate, material_report, train
+from eembed_model import attention, compare, compare_report, data, evaluate, material_report, train
 from eembed_model.batching import ElementwiseTextEncoder
 from eembed_model.checkpoint import load_checkpoint, save_checkpoint
 from eembed_model.config import EEmbedConfig
@@ -188,6 +188,11 @@ def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
     assert load_checkpoint(bundle_dir).config.embedding == "elementwise"
     assert compare.main([*args[:4], "--variants", "elementwise,bert-large"]) == 2
     assert "unknown variant(s) bert-large" in capsys.readouterr().err
+    (out / "comparison.md").unlink()
+    assert compare_report.main(["--out", str(out)]) == 0  # redraws from comparison.json alone
+    assert (out / "comparison.md").read_text() == table and (out / "robustness.png").is_file()
+    assert compare_report.main(["--out", str(tmp_path)]) == 2
+    assert "no comparison.json" in capsys.readouterr().err
 
 
 def test_cli_errors_exit_with_code_2(tmp_path, capsys):
