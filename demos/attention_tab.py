@@ -34,8 +34,7 @@ def attention_model():
 def bundled_shape() -> tuple[int, int]:
     """(layers, heads) of the bundled model, read from its card without loading it, so the sliders
     span the right range before the first run; (4, 8) when the card is missing (the run then says why)."""
-    from eembed_model.attention import BUNDLED_CHECKPOINT
-    from eembed_model.checkpoint import read_card
+    from eembed_model.checkpoint import BUNDLED_CHECKPOINT, read_card
 
     try:
         config = read_card(BUNDLED_CHECKPOINT)["config"]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import load_bundled_or
 from .model import EEmbedModel
 
 PROJECTIONS = ("query", "key", "value")
@@ -85,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
     parser.add_argument("--out", default=None, help="write the full report (every byte, Q/K/V apart) as JSON here")
     args = parser.parse_args(argv)
-    from .attention import load_attention_model  # the bundled-model default lives there
-
     try:
-        loaded = load_attention_model(args.model)
+        loaded = load_bundled_or(args.model)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,21 +20,13 @@ import torch
 
 from .alignment import alignment_report
 from .batching import ElementwiseTextEncoder
-from .checkpoint import LoadedModel, load_checkpoint
+from .checkpoint import LoadedModel, load_bundled_or
 from .materials import FILLER_BYTE, RESERVED_BYTES, SPECIAL_TOKENS, encode_material, split_words
-
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "eembed-debtags"
 
 
 def load_attention_model(path: str | Path | None = None) -> LoadedModel:
     """Load a checkpoint for attention viewing (default: the bundled checkpoints/eembed-debtags)."""
-    target = Path(path) if path else BUNDLED_CHECKPOINT
-    if not (target / "card.json").is_file():
-        hint = ("the bundled model is missing; recreate it with 'python -m eembed_model.compare --data "
-                "data/debtags --out runs/eembed-compare --bundle checkpoints/eembed-debtags'") if path is None \
-            else "pass a directory written by 'python -m eembed_model.train'"
-        raise FileNotFoundError(f"no eembed checkpoint at {target}: {hint}")
-    return load_checkpoint(target)
+    return load_bundled_or(path)
 
 
 def nth_character(material: str, n: int) -> str:

@@ -12,6 +12,7 @@ from .batching import make_text_encoder
 from .config import EEmbedConfig
 from .model import EEmbedModel
 
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "eembed-debtags"
 WEIGHTS = "model.safetensors"
 CARD = "card.json"
 TOKENIZER = "tokenizer.json"
@@ -83,3 +84,15 @@ def load_checkpoint(path: str | Path, num_labels: int | None = None) -> LoadedMo
         tokenizer = load_wordpiece(path / TOKENIZER)
     return LoadedModel(model=model, config=config, card=card, labels=list(card.get("labels", [])),
                        tokenizer=tokenizer, text_encoder=make_text_encoder(config, tokenizer), path=str(path))
+
+
+def load_bundled_or(path: str | Path | None = None) -> LoadedModel:
+    """The checkpoint at `path`, or the bundled one; a missing one is a FileNotFoundError that says
+    how to make it."""
+    target = Path(path) if path else BUNDLED_CHECKPOINT
+    if not (target / CARD).is_file():
+        hint = ("the bundled model is missing; recreate it with the command in the README "
+                "(python -m eembed_model.compare ... --bundle checkpoints/eembed-debtags)") if path is None \
+            else "pass a directory written by 'python -m eembed_model.train'"
+        raise FileNotFoundError(f"no eembed checkpoint at {target}: {hint}")
+    return load_checkpoint(target)

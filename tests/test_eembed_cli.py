@@ -10,7 +10,7 @@ import torch
 
 from eembed_model import attention, compare, compare_report, data, evaluate, material_report, train
 from eembed_model.batching import ElementwiseTextEncoder
-from eembed_model.checkpoint import load_checkpoint, save_checkpoint
+from eembed_model.checkpoint import BUNDLED_CHECKPOINT, load_checkpoint, save_checkpoint
 from eembed_model.config import EEmbedConfig
 from eembed_model.model import EEmbedModel
 
@@ -205,7 +205,7 @@ def test_cli_errors_exit_with_code_2(tmp_path, capsys):
 
 
 def test_bundled_model_is_small_documented_and_viewable():
-    bundle_dir = attention.BUNDLED_CHECKPOINT
+    bundle_dir = BUNDLED_CHECKPOINT
     assert (bundle_dir / "model.safetensors").stat().st_size <= 10 * 2**20
     model = attention.load_attention_model()
     card = model.card
