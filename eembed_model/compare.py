@@ -33,7 +33,16 @@ from .checkpoint import load_checkpoint
 from .compare_report import write_report
 from .data import load_labels, load_split
 from .evaluate import evaluate_checkpoint, predict_probs
-from .metrics import best_threshold, f1_scores, frequency_breakdown, paired_bootstrap, per_label_thresholds, precision_at_1
+from .metrics import (
+    best_threshold,
+    change_bootstrap,
+    f1_scores,
+    frequency_breakdown,
+    paired_bootstrap,
+    per_label_thresholds,
+    precision_at_1,
+)
+from .robustness import is_noise_split
 from .train import TrainConfig, multi_hot, train
 
 VALIDATION = "validation"
@@ -159,37 +168,42 @@ def gold_matrix(data: str, name: str, labels: list[str]) -> torch.Tensor:
     return multi_hot([r["labels"] for r in load_split(data, name)], index).bool()
 
 
-def score_run(run_dir: Path, golds: dict[str, torch.Tensor], train_counts: list[int]) -> dict:
-    """Metrics of one fine-tuned run on every set, at the global and the per-label thresholds."""
+@dataclass
+class RunPredictions:
+    """One fine-tuned run's stored probabilities, with its thresholds chosen on validation."""
+    probs: dict[str, torch.Tensor]
+    threshold: float
+    validation_micro_f1: float
+    per_label: torch.Tensor
+
+    def predicted(self, name: str) -> torch.Tensor:
+        """Boolean predictions on one set at the global threshold."""
+        return self.probs[name] >= self.threshold
+
+
+def load_run(run_dir: Path, golds: dict[str, torch.Tensor]) -> RunPredictions:
     stored = np.load(run_dir / "predictions.npz")
     probs = {name: torch.from_numpy(stored[name].astype(np.float32)) for name in stored.files}
     threshold, val_f1 = best_threshold(probs[VALIDATION], golds[VALIDATION])
-    per_label = per_label_thresholds(probs[VALIDATION], golds[VALIDATION], threshold)
+    return RunPredictions(probs, threshold, val_f1, per_label_thresholds(probs[VALIDATION], golds[VALIDATION], threshold))
+
+
+def score_run(run: RunPredictions, run_dir: Path, golds: dict[str, torch.Tensor], train_counts: list[int]) -> dict:
+    """Metrics of one fine-tuned run on every set, at the global and the per-label thresholds."""
     log = [json.loads(line) for line in open(run_dir / "train_log.jsonl")]
-    result = {"threshold": threshold, "validation_micro_f1": val_f1,
+    result = {"threshold": run.threshold, "validation_micro_f1": run.validation_micro_f1,
               "curve": [{"step": e["step"], "val_micro_f1": e["val_micro_f1"]} for e in log if "val_micro_f1" in e],
               "sets": {}}
     for name, gold in golds.items():
         if name == VALIDATION:
             continue
-        entry = {"precision_at_1": precision_at_1(probs[name], gold)}
-        for kind, cut in (("global", threshold), ("per_label", per_label)):
-            pred = probs[name] >= cut
+        entry = {"precision_at_1": precision_at_1(run.probs[name], gold)}
+        for kind, cut in (("global", run.threshold), ("per_label", run.per_label)):
+            pred = run.probs[name] >= cut
             entry[kind] = {**f1_scores(pred, gold),
                            "by_frequency": [b["macro_f1"] for b in frequency_breakdown(pred, gold, train_counts)]}
         result["sets"][name] = entry
     return result
-
-
-def predictions_of(run_dirs: list[Path], name: str, golds: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    """Each seed's boolean predictions on one set at its validation-chosen global threshold."""
-    out = []
-    for run_dir in run_dirs:
-        stored = np.load(run_dir / "predictions.npz")
-        val = torch.from_numpy(stored[VALIDATION].astype(np.float32))
-        threshold, _ = best_threshold(val, golds[VALIDATION])
-        out.append(torch.from_numpy(stored[name].astype(np.float32)) >= threshold)
-    return out
 
 
 def mean_sd(values: list[float]) -> dict[str, float]:
@@ -230,10 +244,11 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     golds = {name: gold_matrix(data, name, labels) for name in [VALIDATION, *sets]}
     train_counts = multi_hot([r["labels"] for r in load_split(data, "train")],
                              {label: i for i, label in enumerate(labels)}).sum(0).int().tolist()
-    results = {}
+    results, runs = {}, {}
     for variant in chosen:
         run_dirs = [out_dir / variant.name / f"seed{seed}" for seed in seeds]
-        scores = [score_run(d, golds, train_counts) for d in run_dirs]
+        runs[variant.name] = [load_run(d, golds) for d in run_dirs]  # loaded and thresholded once
+        scores = [score_run(r, d, golds, train_counts) for r, d in zip(runs[variant.name], run_dirs)]
         pre_dir = Path(pretrainings[variant.pretraining].out)
         pre_card = json.loads((pre_dir / "card.json").read_text())
         pre_log = [json.loads(line) for line in open(pre_dir / "train_log.jsonl")]
@@ -248,15 +263,11 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
         }
     comparisons = []
     for a, b, what in PAIRS:
-        if a not in results or b not in results:
-            continue
-        entry = {"a": a, "b": b, "what": what, "sets": {}}
-        for name in sets:
-            entry["sets"][name] = paired_bootstrap(
-                predictions_of([Path(p) for p in results[a]["runs"]], name, golds),
-                predictions_of([Path(p) for p in results[b]["runs"]], name, golds), golds[name], resamples)
-        comparisons.append(entry)
-    degradation = noise_degradation(results, sets, golds, resamples)
+        if a in runs and b in runs:
+            comparisons.append({"a": a, "b": b, "what": what, "sets": {
+                name: paired_bootstrap([r.predicted(name) for r in runs[a]], [r.predicted(name) for r in runs[b]],
+                                       golds[name], resamples) for name in sets}})
+    degradation = noise_degradation(runs, sets, golds, resamples)
     summary = {"data": data, "sets": sets, "set_sizes": {n: int(g.shape[0]) for n, g in golds.items()},
                "seeds": seeds, "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "multilabel_lr": ft_lr,
                "train_config": vars(base), "labels": len(labels), "results": results,
@@ -268,56 +279,25 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     return summary
 
 
-def noise_degradation(results: dict, sets: list[str], golds: dict, resamples: int) -> list[dict]:
-    """Does elementwise lose less micro-F1 than subword from `test` to each robustness set?
-
-    Paired over texts (a noisy set holds the test texts, misspelt, in the same order; the shift
-    set holds other texts, so there the bootstrap resamples each set on its own)."""
+def noise_degradation(runs: dict[str, list[RunPredictions]], sets: list[str], golds: dict,
+                      resamples: int) -> list[dict]:
+    """Does elementwise lose less micro-F1 than subword from `test` to each robustness set?"""
     out = []
     for a, b in DEGRADATION_PAIRS:
-        if a not in results or b not in results:
+        if a not in runs or b not in runs:
             continue
         for name in sets:
             if name == "test":
                 continue
-            drops = {}
-            for side in (a, b):
-                runs = [Path(p) for p in results[side]["runs"]]
-                clean, shifted = predictions_of(runs, "test", golds), predictions_of(runs, name, golds)
-                drops[side] = [f1_scores(s, golds[name])["micro_f1"] - f1_scores(c, golds["test"])["micro_f1"]
-                               for c, s in zip(clean, shifted)]
-            ci = _degradation_interval(results, a, b, name, golds, resamples)
+            clean = {side: [r.predicted("test") for r in runs[side]] for side in (a, b)}
+            other = {side: [r.predicted(name) for r in runs[side]] for side in (a, b)}
+            drops = {side: [f1_scores(o, golds[name])["micro_f1"] - f1_scores(c, golds["test"])["micro_f1"]
+                            for c, o in zip(clean[side], other[side])] for side in (a, b)}
+            interval = change_bootstrap(clean[a], other[a], clean[b], other[b], golds["test"], golds[name],
+                                        paired=is_noise_split(name), resamples=resamples)
             out.append({"a": a, "b": b, "set": name, "change_a": mean_sd(drops[a]), "change_b": mean_sd(drops[b]),
-                        "difference": float(np.mean(drops[a]) - np.mean(drops[b])), **ci})
+                        "difference": float(np.mean(drops[a]) - np.mean(drops[b])), **interval})
     return out
-
-
-def _degradation_interval(results: dict, a: str, b: str, name: str, golds: dict, resamples: int) -> dict:
-    """95 % bootstrap interval of (change of A) - (change of B); paired draws when the sets align."""
-    paired = name != "test-shift" and golds[name].shape == golds["test"].shape and bool((golds[name] == golds["test"]).all())
-    generator = torch.Generator().manual_seed(1)
-
-    def weights(n: int) -> torch.Tensor:
-        draws = torch.randint(0, n, (resamples, n), generator=generator)
-        return torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(1, draws, torch.ones(resamples, n,
-                                                                                                dtype=torch.float64))
-
-    w_clean = weights(golds["test"].shape[0])
-    w_set = w_clean if paired else weights(golds[name].shape[0])
-
-    def micro(pred: torch.Tensor, gold: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        tp = w @ (pred & gold).sum(1).double()
-        wrong = w @ ((pred & ~gold).sum(1) + (~pred & gold).sum(1)).double()
-        return 2 * tp / (2 * tp + wrong).clamp(min=1)
-
-    change = {}
-    for side in (a, b):
-        runs = [Path(p) for p in results[side]["runs"]]
-        clean, other = predictions_of(runs, "test", golds), predictions_of(runs, name, golds)
-        change[side] = torch.stack([micro(s, golds[name], w_set) - micro(c, golds["test"], w_clean)
-                                    for c, s in zip(clean, other)]).mean(0)
-    low, high = torch.quantile(change[a] - change[b], torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
-    return {"ci_low": low, "ci_high": high, "paired": paired}
 
 
 def alignment_of_runs(results: dict) -> dict:

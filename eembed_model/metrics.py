@@ -83,6 +83,44 @@ def per_label_thresholds(probs: torch.Tensor, gold: torch.Tensor, fallback: floa
     return torch.where(best > 0, grid[index], torch.full_like(grid[index], fallback))
 
 
+def bootstrap_weights(n: int, resamples: int, generator: torch.Generator) -> torch.Tensor:
+    """(resamples, n): how often each of n texts is drawn in each resample with replacement."""
+    draws = torch.randint(0, n, (resamples, n), generator=generator)
+    return torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(1, draws, torch.ones(resamples, n,
+                                                                                           dtype=torch.float64))
+
+
+def _resampled_micro_f1(pred: torch.Tensor, gold: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Micro-F1 of each resample from per-text counts: (resamples,)."""
+    pred, gold = pred.bool(), gold.bool()
+    tp = weights @ (pred & gold).sum(1).double()
+    wrong = weights @ ((pred & ~gold).sum(1) + (~pred & gold).sum(1)).double()
+    return 2 * tp / (2 * tp + wrong).clamp(min=1)
+
+
+def _interval(values: torch.Tensor) -> tuple[float, float]:
+    low, high = torch.quantile(values, torch.tensor([0.025, 0.975], dtype=values.dtype)).tolist()
+    return low, high
+
+
+def change_bootstrap(clean_a: list[torch.Tensor], other_a: list[torch.Tensor], clean_b: list[torch.Tensor],
+                     other_b: list[torch.Tensor], gold_clean: torch.Tensor, gold_other: torch.Tensor, paired: bool,
+                     resamples: int = 1000, seed: int = 1) -> dict[str, float]:
+    """95 % interval of (change of A) - (change of B) in seed-averaged micro-F1 from a clean set to
+    another. paired: the other set holds the clean texts in the same order (a misspelt copy), so
+    both are scored on one draw; otherwise each set is resampled on its own."""
+    generator = torch.Generator().manual_seed(seed)
+    w_clean = bootstrap_weights(gold_clean.shape[0], resamples, generator)
+    w_other = w_clean if paired else bootstrap_weights(gold_other.shape[0], resamples, generator)
+
+    def change(clean: list[torch.Tensor], other: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([_resampled_micro_f1(o, gold_other, w_other) - _resampled_micro_f1(c, gold_clean, w_clean)
+                            for c, o in zip(clean, other)]).mean(0)
+
+    low, high = _interval(change(clean_a, other_a) - change(clean_b, other_b))
+    return {"ci_low": low, "ci_high": high, "paired": paired}
+
+
 def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], gold: torch.Tensor,
                      resamples: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
     """Difference A - B in micro- and macro-F1, seed-averaged, with a 95 % paired bootstrap interval.
@@ -92,11 +130,7 @@ def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], g
     so text difficulty cancels between the sides; macro-F1 averages the labels present in the split.
     """
     gold = gold.bool()
-    n = gold.shape[0]
-    generator = torch.Generator().manual_seed(seed)
-    draws = torch.randint(0, n, (resamples, n), generator=generator)
-    weights = torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(
-        1, draws, torch.ones(resamples, n, dtype=torch.float64))              # multiplicity of each text
+    weights = bootstrap_weights(gold.shape[0], resamples, torch.Generator().manual_seed(seed))
     present = gold.any(0)
 
     def scores(preds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -117,6 +151,6 @@ def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], g
     out = {}
     for name, diff, point in (("micro_f1", micro_a - micro_b, point_micro_a - point_micro_b),
                               ("macro_f1", macro_a - macro_b, point_macro_a - point_macro_b)):
-        low, high = torch.quantile(diff, torch.tensor([0.025, 0.975], dtype=diff.dtype)).tolist()
+        low, high = _interval(diff)
         out[name] = {"difference": float(point), "ci_low": low, "ci_high": high}
     return out

@@ -33,8 +33,16 @@ DEFAULT_RATES = (0.05, 0.10, 0.20)
 EDITS = ("swap", "drop", "insert", "case")
 
 
+NOISE_PREFIX = "test-noise"
+
+
 def noise_split_name(rate: float) -> str:
-    return f"test-noise{round(100 * rate):02d}"
+    return f"{NOISE_PREFIX}{round(100 * rate):02d}"
+
+
+def is_noise_split(name: str) -> bool:
+    """A misspelt copy of `test`: the same texts, in the same order."""
+    return name.startswith(NOISE_PREFIX)
 
 
 def _edit(word: str, rng: random.Random) -> str:

@@ -157,3 +157,16 @@ def test_alignment_cli_prints_each_heads_own_byte_share_and_writes_the_report(tm
     assert report["aligned_first_layer"] is True and len(report["by_projection"]["key"][0]) == 8
     assert alignment.main(["--model", str(tmp_path / "none")]) == 2
     assert "no eembed checkpoint" in capsys.readouterr().err
+
+
+def test_change_interval_is_zero_for_equal_sides_and_positive_when_one_side_keeps_its_score():
+    from eembed_model.metrics import change_bootstrap
+
+    torch.manual_seed(1)
+    gold = torch.rand(300, 6) < 0.3
+    clean = gold ^ (torch.rand(300, 6) < 0.1)
+    hurt = clean ^ (torch.rand(300, 6) < 0.2)
+    same = change_bootstrap([clean], [hurt], [clean], [hurt], gold, gold, paired=True, resamples=200)
+    assert same["ci_low"] == same["ci_high"] == 0.0 and same["paired"] is True
+    kept = change_bootstrap([clean], [clean], [clean], [hurt], gold, gold, paired=True, resamples=200)
+    assert kept["ci_low"] > 0  # A loses nothing, B loses: A - B > 0
