@@ -120,19 +120,20 @@ def attention_heatmap(result: dict, layer: int, head: int):
     fig = go.Figure(go.Heatmap(z=attention, x=labels, y=labels, colorscale="Viridis", zmin=0.0,
                                hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>"))
     reads = own_byte_label(result, layer, head)
-    fig.update_layout(title=f"Layer {layer}, head {head}" + (f" ({reads})" if reads else ""),
+    if reads:
+        reads = f" ({reads}, uniform {100 * result['alignment']['uniform_share']:.1f} %)"
+    fig.update_layout(title=f"Layer {layer}, head {head}{reads}",
                       xaxis_title="key material", yaxis_title="query material", yaxis_autorange="reversed",
                       height=520, margin=dict(l=40, r=20, t=50, b=40))
     return fig
 
 
 def own_byte_label(result: dict, layer: int, head: int) -> str:
-    """'reads byte n: 14 % (uniform 12.5 %)' from the result's alignment entry, '' when it has none."""
+    """'reads byte n: 14 %' from the result's alignment entry, '' when it has none."""
     alignment = result.get("alignment") or {}
     if not alignment.get("applies"):
         return ""
-    share = alignment["own_byte_share"][layer][head]
-    return f"reads byte {head}: {100 * share:.0f} % (uniform {100 * alignment['uniform_share']:.1f} %)"
+    return f"reads byte {head}: {100 * alignment['own_byte_share'][layer][head]:.0f} %"
 
 
 def head_position_view(result: dict, layer: int):
@@ -147,7 +148,7 @@ def head_position_view(result: dict, layer: int):
     materials, grids = result["materials"], result["byte_grids"]
     labels = [[_cell_label(m, grids[k], n) for k, m in enumerate(materials)] for n in range(received.shape[0])]
     columns = [f"{k}:{m}" for k, m in enumerate(materials)]
-    rows = [f"head {n} · " + (own_byte_label(result, layer, n).split(" (")[0] or f"char {n}")
+    rows = [f"head {n} · " + (own_byte_label(result, layer, n) or f"char {n}")
             for n in range(received.shape[0])]
     alignment = result.get("alignment") or {}
     if alignment.get("applies") and alignment.get("aligned_first_layer") and layer == 0:

@@ -155,6 +155,8 @@ def test_attention_api_returns_materials_grids_and_normalised_attention(elementw
             if material == "vim" and n == 1:
                 assert top["nth_character"] == "i"
     assert attention.nth_character("日本語", 4) == "本" and attention.nth_character("vim", 5) == ""
+    # The weight-level alignment is computed once per loaded model, not once per text.
+    assert attention.attention_for_text("gcc", model=model)["alignment"] is result["alignment"]
     with pytest.raises(ValueError, match="empty"):
         attention.attention_for_text("   ", model=model)
     with pytest.raises(FileNotFoundError, match="no eembed checkpoint"):
