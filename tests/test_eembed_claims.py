@@ -73,10 +73,11 @@ def test_noise_is_deterministic_changes_the_stated_share_of_words_and_keeps_rate
     assert all(robustness.add_noise(t, 0.0)[0] == t for t in texts)
     for rate in (0.05, 0.10, 0.20):
         changed = eligible = 0
-        for text in texts * 4:  # the same text gets the same noise: widen with suffixes instead
-            noisy, n_changed, n_eligible = robustness.add_noise(text + f" copy{changed}", rate)
-            original_words = (text + f" copy{changed}").split(" ")
-            assert sum(a != b for a, b in zip(original_words, noisy.split(" "))) == n_changed  # every edit shows
+        # The same text always gets the same noise, so widen the sample with numbered copies.
+        for copy, text in enumerate(texts * 4):
+            original = f"{text} copy{copy}"
+            noisy, n_changed, n_eligible = robustness.add_noise(original, rate)
+            assert sum(a != b for a, b in zip(original.split(" "), noisy.split(" "))) == n_changed  # every edit shows
             changed, eligible = changed + n_changed, eligible + n_eligible
         assert abs(changed / eligible - rate) < 0.2 * rate + 0.005, (rate, changed / eligible)
     with pytest.raises(ValueError, match="within 0..1"):
