@@ -42,6 +42,8 @@ class SceneObject:
     mesh: Mesh
     material: Material
     obstacle: bool = True
+    # (width, depth, height) in metres drawn from scenes.catalog for kinds it lists; None otherwise.
+    size: tuple[float, float, float] | None = None
 
 
 def merge(meshes: list[Mesh]) -> Mesh:
