@@ -2,9 +2,11 @@
 
     rgb/NAME.png           RGB frames (also .jpg when reading)
     depth/NAME.png         16-bit depth, millimetres, 0 = no depth
-    intrinsics.json        K (3x3) or fx/fy/cx/cy, with width and height; fps for videos
-    poses.json             {"kind": "scenes"|"video", "frames": [{"name", "pose"}], "fps", ...}
-                           poses are camera-to-world 4x4, OpenCV camera axes, metres
+    intrinsics.json        K (3x3) or fx/fy/cx/cy, with width and height; fps for videos; absent
+                           when frames have their own K (stills with varied fields of view)
+    poses.json             {"kind": "scenes"|"video", "frames": [{"name", "pose", "K"?}], "fps", ...}
+                           poses are camera-to-world 4x4, OpenCV camera axes, metres; a frame's own
+                           "K" (3x3) overrides intrinsics.json
     video.mp4              (videos) the RGB frames as a playable clip
 
 `python -m scenes` writes such folders; the temporal study, the ablation study and the training
@@ -179,10 +181,23 @@ def rgbd_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
     return [(p, folder / "depth" / f"{p.stem}.png") for p in frame_paths(folder) if (folder / "depth" / f"{p.stem}.png").is_file()]
 
 
+def frame_intrinsics(folder: str | Path) -> dict[str, np.ndarray]:
+    """Each frame's own K (3, 3) from poses.json, by frame name; {} when frames carry none."""
+    record = read_pose_record(folder)
+    frames = record.get("frames", []) if isinstance(record, dict) else []
+    return {f["name"]: parse_intrinsics(f["K"]) for f in frames if isinstance(f, dict) and "name" in f and "K" in f}
+
+
+def intrinsics_by_name(folder: str | Path, names: list[str]) -> list[np.ndarray | None]:
+    """K (3, 3) of every named frame: its own from poses.json, else intrinsics.json's, else None."""
+    shared, own = read_intrinsics(folder), frame_intrinsics(folder)
+    return [own.get(name, shared) for name in names]
+
+
 def iter_rgbd_folder(folder: str | Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
     """(name, rgb uint8 (H,W,3), depth float32 metres (H,W), K (3,3) or None) per frame, in name order."""
-    intrinsics = read_intrinsics(folder)
-    for rgb_path, depth_path in rgbd_pairs(folder):
+    pairs = rgbd_pairs(folder)
+    for (rgb_path, depth_path), intrinsics in zip(pairs, intrinsics_by_name(folder, [p.stem for p, _ in pairs])):
         yield rgb_path.stem, load_rgb(rgb_path), read_depth_png(depth_path), intrinsics
 
 

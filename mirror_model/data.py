@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from common.depth_io import read_depth_png
 from common.depth_metrics import DATASET_MAX_DEPTH as MAX_DEPTH
 from common.image_io import load_rgb
-from common.scene_folder import read_intrinsics, rgbd_pairs
+from common.scene_folder import intrinsics_by_name, rgbd_pairs
 
 # Units per metre of the 16-bit depth PNGs of each dataset.
 DEPTH_SCALE = {"nyu": 1000.0, "kitti": 256.0, "synthetic": 1000.0}
@@ -227,10 +227,11 @@ def rgbd_folder_dataset(
     depth_scale: float = DEPTH_SCALE["synthetic"],
     max_depth: float = MAX_DEPTH["synthetic"],
 ) -> DepthDataset:
-    """A scene folder (common.scene_folder): ``rgb/NAME.png``, ``depth/NAME.png`` (16-bit), ``intrinsics.json``."""
-    intrinsics = read_intrinsics(root)
-    focal = float("nan") if intrinsics is None else float(intrinsics[0, 0])
-    pairs = [(rgb_path, depth_path, focal) for rgb_path, depth_path in rgbd_pairs(root)]
+    """A scene folder (common.scene_folder): ``rgb/NAME.png``, ``depth/NAME.png`` (16-bit), ``intrinsics.json``
+    or per-frame K in ``poses.json`` (focal = fx of each frame's K, NaN without one)."""
+    found = rgbd_pairs(root)
+    focals = [float("nan") if k is None else float(k[0, 0]) for k in intrinsics_by_name(root, [p.stem for p, _ in found])]
+    pairs = [(rgb_path, depth_path, focal) for (rgb_path, depth_path), focal in zip(found, focals)]
     return DepthDataset(pairs, depth_scale, max_depth, augmentation, name=Path(root).name)
 
 

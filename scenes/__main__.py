@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", default="240x320", help="image size HEIGHTxWIDTH (default 240x320)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed; use another for a held-out set (default 0)")
     parser.add_argument("--fov", type=float, default=None,
-                        help="horizontal field of view in degrees (default: NYU Depth v2 intrinsics, ~63)")
+                        help="horizontal field of view in degrees for every frame (default: stills draw one per scene, 55-80; "
+                        "videos use NYU Depth v2 intrinsics, ~63)")
     parser.add_argument("--video", action="store_true", help="write one camera walk through one room instead of independent scenes")
     parser.add_argument("--frames", type=int, default=48, help="video length in frames (default 48)")
     parser.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10)")

@@ -6,7 +6,11 @@ Each room is built once and seen from several free viewpoints (amortising room g
 view gives two pairs: the whole view with a view caption, and a region view around one visible
 object with a region caption. Region views are rendered, not cropped: the camera's intrinsics are
 narrowed to the region's box, so they are as sharp as whole views. Writes `images.npy` (N, H, W, 3)
-uint8 and `captions.jsonl` (one record per image: caption, room, view, kind, and the facts).
+uint8, `depths.npy` (N, H/4, W/4) float16 z-depth in metres (every 4th pixel row and column, from
+pixel (2, 2); 0 = no hit) for patch-level objectives and probes, and `captions.jsonl` (one record
+per image: caption, room, view, kind, the facts; a view's record also lists `regions`: every
+visible object's box (top, left, bottom, right) in that image's own pixels, median distance in
+metres, distance word and a region caption, so patches, not only whole views, meet distance words).
 """
 from __future__ import annotations
 
@@ -21,11 +25,13 @@ from tqdm import tqdm
 from common.camera import intrinsics_for, scale_intrinsics
 from common.sizes import check_size, parse_size
 
-from .captions import SHELL, describe_view, region_box, region_caption, view_caption
+from .captions import SHELL, describe_view, distance_word, region_box, region_caption, view_caption
 from .generate import scene_seed
 from .render import render_view
 from .room import build_room
 from .views import sample_camera
+
+DEPTH_STEP = 4  # depths.npy keeps every 4th pixel: enough for 16-pixel patches, 1/16 of the bytes
 
 
 def zoomed_intrinsics(intrinsics: np.ndarray, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
@@ -38,7 +44,7 @@ def zoomed_intrinsics(intrinsics: np.ndarray, box: tuple[int, int, int, int], si
 
 
 def render_room_pairs(seed: int, views: int, size: tuple[int, int]):
-    """(image, record) pairs of one room: for each view, the whole view and one region view."""
+    """(RGBDFrame, record) pairs of one room: for each view, the whole view and one region view."""
     rng = np.random.default_rng(seed)
     scene = build_room(rng)
     intrinsics = intrinsics_for(size)
@@ -50,14 +56,17 @@ def render_room_pairs(seed: int, views: int, size: tuple[int, int]):
         frame = render_view(scene, intrinsics, pose, size)
         facts = describe_view(scene, frame)
         caption_seed = int(np.random.SeedSequence([seed, view]).generate_state(1)[0])
-        yield frame.rgb, {"kind": "view", "view": view, "caption": view_caption(facts, caption_seed), "facts": facts.to_dict()}
+        regions = [{"object": o.kind, "box": list(o.box), "distance_m": round(o.distance_m, 3), "word": distance_word(o.distance_m),
+                    "caption": region_caption(o, caption_seed + 2 + k)} for k, o in enumerate(facts.objects)]  # fmt: skip
+        yield frame, {"kind": "view", "view": view, "caption": view_caption(facts, caption_seed), "facts": facts.to_dict(),
+                      "regions": regions}  # fmt: skip
         things = [o for o in facts.objects if o.kind not in SHELL] or list(facts.objects)
         if not things:
             continue
         obj = things[int(rng.integers(len(things)))]
         box = region_box(obj, size, aspect=size[1] / size[0])
         region = render_view(scene, zoomed_intrinsics(intrinsics, box, size), pose, size)
-        yield region.rgb, {"kind": "region", "view": view, "caption": region_caption(obj, caption_seed + 1),
+        yield region, {"kind": "region", "view": view, "caption": region_caption(obj, caption_seed + 1),
                            "object": obj.kind, "distance_m": obj.distance_m, "box": list(box)}  # fmt: skip
 
 
@@ -70,23 +79,37 @@ def write_captioned(out: str | Path, rooms: int, views: int, size: tuple[int, in
     out.mkdir(parents=True, exist_ok=True)
     capacity = rooms * views * 2
     images = np.lib.format.open_memmap(out / "images.tmp.npy", mode="w+", dtype=np.uint8, shape=(capacity, *size, 3))
+    depth_size = (len(range(2, size[0], DEPTH_STEP)), len(range(2, size[1], DEPTH_STEP)))
+    depths = np.lib.format.open_memmap(out / "depths.tmp.npy", mode="w+", dtype=np.float16, shape=(capacity, *depth_size))
     count = 0
     with (out / "captions.jsonl").open("w") as handle:
         for room in tqdm(range(rooms), desc="rendering captioned rooms", unit="room", disable=not progress):
             room_seed = scene_seed(seed, room)
-            for rgb, record in render_room_pairs(room_seed, views, size):
-                images[count] = rgb
+            for frame, record in render_room_pairs(room_seed, views, size):
+                images[count] = frame.rgb
+                depths[count] = frame.depth[2::DEPTH_STEP, 2::DEPTH_STEP]
                 handle.write(json.dumps({"index": count, "room": room, "room_seed": room_seed, **record}) + "\n")
                 count += 1
-    images.flush()
-    final = np.lib.format.open_memmap(out / "images.npy", mode="w+", dtype=np.uint8, shape=(count, *size, 3))
-    final[:] = images[:count]
-    final.flush()
-    del images, final
-    (out / "images.tmp.npy").unlink()
+    for name, array in (("images", images), ("depths", depths)):
+        array.flush()
+        final = np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=array.dtype, shape=(count, *array.shape[1:]))
+        final[:] = array[:count]
+        final.flush()
+        del final
+        (out / f"{name}.tmp.npy").unlink()
+    del images, depths
     (out / "meta.json").write_text(json.dumps({"rooms": rooms, "views": views, "size": list(size), "seed": seed,
                                                "pairs": count}, indent=1) + "\n")  # fmt: skip
     return out
+
+
+def read_captioned_depths(folder: str | Path) -> np.ndarray:
+    """(N, H/4, W/4) float16 z-depths in metres (memory-mapped) of a folder written by write_captioned;
+    entry [i, r, c] is image i's depth at pixel (2 + 4r, 2 + 4c)."""
+    path = Path(folder) / "depths.npy"
+    if not path.is_file():
+        raise FileNotFoundError(f"{Path(folder).name}: no depths.npy (written by python -m scenes.captioned since regions were added)")
+    return np.load(path, mmap_mode="r")
 
 
 def read_captioned(folder: str | Path) -> tuple[np.ndarray, list[dict]]:

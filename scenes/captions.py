@@ -16,11 +16,10 @@ import numpy as np
 from .frame import RGBDFrame
 from .scene import Scene
 
-# Scene-object names (room.py) -> the words captions use.
+# Scene-object names (room.py, outdoor.py) -> the words captions use; names not listed are used as they are.
 KIND_WORDS = {
-    "table": "table", "shelf": "shelf", "cabinet": "cabinet", "sofa": "sofa", "crate": "crate",
-    "sphere": "ball", "cylinder": "column", "ball": "small ball", "jar": "jar", "box": "box",
-    "item": "book", "picture": "picture", "floor": "floor", "ceiling": "ceiling",
+    "sphere": "ball", "cylinder": "column", "ball": "small ball", "item": "book", "pot": "flower pot",
+    "mattress": "bed", "door frame": "door", "window frame": "window",
 }  # fmt: skip
 TEXTURE_WORDS = {"plain": "plain", "checker": "checkered", "stripes": "striped", "wood": "wooden", "mottled": "speckled"}
 SHELL = ("floor", "ceiling", "wall")

@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from common.camera import intrinsics_for
+from common.camera import horizontal_fov_deg, intrinsics_for
 from common.sizes import check_size
 
 from .frame import RGBDFrame
 from .render import render_view
 from .room import RoomConfig, build_room
 from .scene import Scene
-from .views import PathConfig, camera_path, sample_camera
+from .views import PathConfig, ViewConfig, camera_path, sample_camera
 
 ROOM_ATTEMPTS = 8
 
@@ -21,12 +21,30 @@ def scene_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
 
 
+def camera_rng(seed: int) -> np.random.Generator:
+    """The generator of a still's camera intrinsics (and later sensor effects): a stream of its own,
+    so drawing them leaves the room and the viewpoint of a seed unchanged."""
+    return np.random.default_rng([int(seed), 1])
+
+
+def view_meta(pose: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int], world: str) -> dict:
+    """What a still's records say about its camera: world kind, field of view, height and pitch."""
+    forward = pose[:3, 2]
+    return {"world": world, "fov_deg": round(horizontal_fov_deg(intrinsics, size[1]), 3),
+            "camera_height_m": round(float(pose[2, 3]), 4),
+            "pitch_deg": round(float(np.degrees(np.arcsin(np.clip(forward[2], -1.0, 1.0)))), 3)}  # fmt: skip
+
+
 def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float | None = None) -> RGBDFrame:
     """A random furnished room seen from a random free viewpoint; the same seed gives the same frame.
 
-    size is (height, width); fov_deg the horizontal field of view (default: NYU Depth v2 intrinsics).
+    size is (height, width); fov_deg the horizontal field of view in degrees (default: drawn per
+    scene from ViewConfig.fov_deg, as photos come from many cameras). frame.meta records the field
+    of view, camera height and pitch.
     """
     size = check_size(size)
+    if fov_deg is None:
+        fov_deg = ViewConfig().draw_fov(camera_rng(seed))
     intrinsics = intrinsics_for(size, fov_deg)
     rng = np.random.default_rng(int(seed))
     # A rare crowded room leaves no free viewpoint: draw another room from the same generator, so
@@ -37,14 +55,16 @@ def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float |
             pose = sample_camera(scene, rng)
         except RuntimeError:
             continue
-        return render_view(scene, intrinsics, pose, size)
+        frame = render_view(scene, intrinsics, pose, size)
+        frame.meta = view_meta(pose, intrinsics, size, "room")
+        return frame
     raise RuntimeError(f"seed {seed}: no free camera position in {ROOM_ATTEMPTS} rooms")
 
 
 def video_room(rng: np.random.Generator, path: PathConfig = PathConfig()) -> Scene:
     """A room with the centre kept free for the camera walk."""
     config = RoomConfig(width=(4.2, 7.0), length=(4.2, 7.0))
-    dims = (rng.uniform(*config.width), rng.uniform(*config.length), rng.uniform(*config.height))
+    dims = config.draw_dims(rng)
     reserved = path.reserved_rect((0.0, 0.0, 0.0, *dims))
     return build_room(rng, config, reserved=[reserved], dims=dims)
 

@@ -21,7 +21,9 @@ def _check_count(count: int, what: str) -> int:
 
 def write_scenes(out_dir: str | Path, count: int, size: tuple[int, int] = (240, 320), seed: int = 0,
                  fov_deg: float | None = None, progress: bool = True) -> Path:
-    """Render `count` independent scenes (scene i uses scene_seed(seed, i)) into `out_dir`."""
+    """Render `count` independent scenes (scene i uses scene_seed(seed, i)) into `out_dir`. Each
+    frame's record in poses.json carries its own K and meta (field of view, camera height, pitch);
+    intrinsics.json is written only when every frame shares one K (a fixed `fov_deg`)."""
     count, size, out_dir = _check_count(count, "count"), check_size(size), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = []
@@ -30,8 +32,11 @@ def write_scenes(out_dir: str | Path, count: int, size: tuple[int, int] = (240, 
         seed_i = scene_seed(seed, index)
         frame = render_scene(seed_i, size, fov_deg)
         write_rgbd_frame(out_dir, name, frame.rgb, frame.depth)
-        frames.append({"name": name, "seed": seed_i, "pose": frame.pose.tolist()})
-    write_intrinsics(out_dir, frame.intrinsics, size)
+        frames.append({"name": name, "seed": seed_i, "pose": frame.pose.tolist(), "K": frame.intrinsics.tolist(), **frame.meta})
+    if all(record["K"] == frames[0]["K"] for record in frames):  # one camera: the shared file says so
+        write_intrinsics(out_dir, frame.intrinsics, size)
+    else:
+        (out_dir / "intrinsics.json").unlink(missing_ok=True)
     write_poses(out_dir, "scenes", frames, seed=int(seed))
     return out_dir
 

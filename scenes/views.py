@@ -14,18 +14,43 @@ from .scene import Scene
 
 
 @dataclass(frozen=True)
+class CameraProfile:
+    """How one kind of camera is held: eye height above the floor (metres) and pitch (degrees,
+    negative looks down), each drawn uniformly; `weight` is its share of views."""
+
+    name: str
+    weight: float
+    eye_height: tuple[float, float]
+    pitch_deg: tuple[float, float]
+
+
+# A phone or camera held by a standing person (eye level less a little), and a robot or a camera
+# on a table or a seated person's phone: lower, closer to level.
+HANDHELD = CameraProfile("handheld", 0.75, (1.25, 1.75), (-30.0, 10.0))
+ROBOT = CameraProfile("robot", 0.25, (0.35, 1.0), (-15.0, 12.0))
+
+
+@dataclass(frozen=True)
 class ViewConfig:
     """Ranges for still viewpoints (metres, degrees)."""
 
-    eye_height: tuple[float, float] = (1.0, 1.7)
-    pitch_deg: tuple[float, float] = (-22.0, 8.0)  # negative looks down
+    profiles: tuple[CameraProfile, ...] = (HANDHELD, ROBOT)
     roll_deg: tuple[float, float] = (-3.0, 3.0)
+    # Horizontal field of view: phones' main cameras (about 65-75), webcams (60-78), NYU's Kinect (63).
+    fov_deg: tuple[float, float] = (55.0, 80.0)
     clearance: float = 0.4  # floor distance from the eye to walls and obstacle footprints
     yaw_spread_deg: float = 50.0  # around the direction of the farthest room corner
     min_median_depth: float = 1.8  # reject views pressed against a wall
     min_median_fraction: float = 0.35  # ... or seeing much less than the room's extent that way
     max_near_fraction: float = 0.03  # share of pixels closer than 0.5 m
     tries: int = 60
+
+    def draw_profile(self, rng: np.random.Generator) -> CameraProfile:
+        weights = np.array([p.weight for p in self.profiles], dtype=np.float64)
+        return self.profiles[int(rng.choice(len(self.profiles), p=weights / weights.sum()))]
+
+    def draw_fov(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(*self.fov_deg))
 
 
 def _probe_depths(scene: Scene, pose: np.ndarray) -> np.ndarray:
@@ -36,20 +61,22 @@ def _probe_depths(scene: Scene, pose: np.ndarray) -> np.ndarray:
 
 
 def sample_camera(scene: Scene, rng: np.random.Generator, config: ViewConfig = ViewConfig()) -> np.ndarray:
-    """A camera-to-world pose inside the room, clear of objects, looking roughly horizontally at a
-    view that is not pressed against a wall. The best of `config.tries` candidates if none passes."""
+    """A camera-to-world pose inside the room, clear of objects, held as one of `config.profiles`
+    (drawn once per call), looking across the room at a view that is not pressed against a wall.
+    The best of `config.tries` candidates if none passes."""
     if scene.room is None:
         raise ValueError("sample_camera needs a scene with room bounds (build one with build_room)")
     xmin, ymin, _, xmax, ymax, zmax = scene.room
+    profile = config.draw_profile(rng)
     best_pose, best_score = None, -math.inf
     for _ in range(config.tries):
         x, y = rng.uniform(xmin + config.clearance, xmax - config.clearance), rng.uniform(ymin + config.clearance, ymax - config.clearance)
-        z = min(rng.uniform(*config.eye_height), zmax - 0.3)
+        z = min(rng.uniform(*profile.eye_height), zmax - 0.3)
         # Look across the room, as people photograph rooms, not into the nearest wall.
         corners = np.array([(xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax)]) - (x, y)
         far = corners[np.argmax(np.linalg.norm(corners, axis=1))]
         yaw = math.atan2(far[1], far[0]) + math.radians(rng.uniform(-config.yaw_spread_deg, config.yaw_spread_deg))
-        pitch, roll = (math.radians(rng.uniform(*r)) for r in (config.pitch_deg, config.roll_deg))
+        pitch, roll = (math.radians(rng.uniform(*r)) for r in (profile.pitch_deg, config.roll_deg))
         if scene.clearance(x, y) < config.clearance:
             continue
         pose = pose_from_angles((x, y, z), yaw, pitch, roll)

@@ -103,8 +103,10 @@ def test_scene_depth_and_colour_are_plausible(seed):
     assert 40 < frame.rgb.mean() < 225 and frame.rgb.std() > 15
     rotation = frame.pose[:3, :3]
     assert np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-9) and np.isclose(np.linalg.det(rotation), 1.0)
-    assert abs(rotation[2, 2]) < math.sin(math.radians(25))  # optical axis roughly horizontal
-    assert 1.0 <= frame.pose[2, 3] <= 1.7
+    assert abs(rotation[2, 2]) < math.sin(math.radians(31))  # optical axis within the profiles' pitch ranges
+    assert 0.35 <= frame.pose[2, 3] <= 1.75  # a robot's or a hand's height
+    assert frame.meta["camera_height_m"] == pytest.approx(frame.pose[2, 3], abs=1e-4)
+    assert 55.0 <= frame.meta["fov_deg"] <= 80.0
 
 
 def test_default_intrinsics_are_nyu_scaled_and_fov_is_honoured():
@@ -180,8 +182,9 @@ def test_cli_writes_a_dataset_that_reads_back(tmp_path):
     assert scenes_cli(["--out", str(out), "--count", "2", "--size", "24x32", "--seed", "5"]) == 0
     items = read_rgbd_folder(out)
     assert [name for name, *_ in items] == ["scene_00000", "scene_00001"]
-    intrinsics = json.loads((out / "intrinsics.json").read_text())
-    assert (intrinsics["width"], intrinsics["height"]) == (32, 24) and intrinsics["fx"] == pytest.approx(518.8 / 20)
+    # Each still drew its own field of view: no shared intrinsics.json, each frame's K in poses.json.
+    assert not (out / "intrinsics.json").exists()
+    assert items[0][3][0, 0] != pytest.approx(items[1][3][0, 0])
     names, poses = read_poses(out)
     for index, (_name, rgb, depth, K) in enumerate(items):
         expected = render_scene(scene_seed(5, index), (24, 32))
@@ -189,6 +192,11 @@ def test_cli_writes_a_dataset_that_reads_back(tmp_path):
         assert np.abs(depth - expected.depth).max() <= 0.5e-3 + 1e-6  # 16-bit millimetres
         assert np.allclose(K, expected.intrinsics) and np.allclose(poses[index], expected.pose)
     assert names == ["scene_00000", "scene_00001"]
+    # With --fov every frame shares one camera, and intrinsics.json says so.
+    fixed = tmp_path / "fixed"
+    assert scenes_cli(["--out", str(fixed), "--count", "2", "--size", "24x32", "--seed", "5", "--fov", "60"]) == 0
+    intrinsics = json.loads((fixed / "intrinsics.json").read_text())
+    assert (intrinsics["width"], intrinsics["height"]) == (32, 24) and intrinsics["fx"] == pytest.approx(16 / math.tan(math.radians(30)))
 
 
 def test_cli_writes_a_video_with_poses_and_mp4(tmp_path):
@@ -256,7 +264,7 @@ def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_dete
     with pytest.raises(RuntimeError):
         sample_camera(_crowded_room(), rng)  # the failed search uses up its draws
     room = build_room(rng)
-    expected = render_view(room, intrinsics_for(size), sample_camera(room, rng), size)
+    expected = render_view(room, fallback.intrinsics, sample_camera(room, rng), size)
     np.testing.assert_array_equal(fallback.depth, expected.depth)
     np.testing.assert_array_equal(fallback.rgb, expected.rgb)
     np.testing.assert_array_equal(fallback.pose, expected.pose)
