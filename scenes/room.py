@@ -10,6 +10,7 @@ import numpy as np
 
 from . import catalog
 from .geometry import Mesh, Rect, SceneObject, box, box_on_floor, cylinder, merge, quad, rects_overlap, sphere
+from .light_colour import CAST_AFTER_WHITE_BALANCE, DAYLIGHT, LAMPS, light_colour
 from .scene import Light, Scene
 from .textures import Material, random_material
 
@@ -396,17 +397,19 @@ def _pictures(rng: np.random.Generator, builder: _Builder) -> None:
 
 
 def _lights(rng: np.random.Generator, width: float, length: float, height: float, config: RoomConfig) -> list[Light]:
+    """Ceiling lamps (warm to neutral white, shadowed) and a soft daylight fill from one side."""
     lights = []
     count = int(rng.integers(config.point_lights[0], config.point_lights[1] + 1))
     for _ in range(count):
-        warmth = rng.uniform(0.0, 0.15)
+        colour = light_colour(rng.uniform(*LAMPS), CAST_AFTER_WHITE_BALANCE)
         power = rng.uniform(1.6, 2.4) / count
         position = (rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * length, height - rng.uniform(0.2, 0.4))
-        lights.append(Light("point", (power, power * (1 - warmth / 2), power * (1 - warmth)), position, falloff_distance=3.0))
+        lights.append(Light("point", tuple(power * c for c in colour), position, falloff_distance=3.0))
     azimuth, elevation = rng.uniform(0, 2 * math.pi), rng.uniform(0.3, 0.9)
     direction = (-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth), -math.sin(elevation))
     fill = rng.uniform(0.2, 0.35)
-    lights.append(Light("directional", (fill * 0.95, fill, fill * 1.05), direction=direction))
+    daylight = light_colour(rng.uniform(*DAYLIGHT), CAST_AFTER_WHITE_BALANCE)
+    lights.append(Light("directional", tuple(fill * c for c in daylight), direction=direction))
     return lights
 
 

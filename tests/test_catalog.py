@@ -90,3 +90,17 @@ def test_unknown_kinds_and_bad_ranges_are_refused():
         catalog.Dim(2.0, 1.0)
     with pytest.raises(ValueError):
         catalog.Dim(1.0, 2.0, mean=1.5)
+
+
+def test_light_colour_is_warm_for_lamps_cool_for_sky_and_white_balance_keeps_part_of_the_cast():
+    from scenes.light_colour import light_colour
+
+    warm, noon, sky = light_colour(2700), light_colour(6500), light_colour(12000)
+    assert warm[0] == 1.0 and warm[2] < 0.2  # incandescent: red-orange
+    assert min(noon) > 0.9  # about white
+    assert sky[2] == 1.0 and sky[0] < 0.6  # clear blue sky
+    balanced = light_colour(2700, cast=0.4)
+    assert balanced[2] == pytest.approx(1 - 0.4 * (1 - warm[2]))
+    assert light_colour(3000, cast=0.0) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="colour temperature"):
+        light_colour(500)
