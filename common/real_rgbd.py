@@ -155,7 +155,7 @@ def depth_from_disparity(disparity_px: np.ndarray, focal_px: float, baseline_m: 
 
 def _check_file(path: Path, what: str, hint: str) -> Path:
     if not path.is_file():
-        raise FileNotFoundError(f"{what} not found ({path.name}); {hint}")
+        raise FileNotFoundError(f"{what} not found ({path.name})" + (f"; {hint}" if hint else ""))
     size = path.stat().st_size
     if size == 0 or size > MAX_FILE_BYTES:
         raise ValueError(f"{path.name}: {size} bytes, not the expected {what} (at most {MAX_FILE_BYTES >> 20} MB)")
