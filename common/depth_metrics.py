@@ -203,3 +203,34 @@ def format_metrics_table(rows: dict[str, dict[str, float]], keys: tuple[str, ...
             cells.append("–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of a 1-D array, ties sharing the mean of the ranks they span (the "fractional"
+    ranking Spearman's coefficient uses). Raises ValueError for non-finite values."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(values)):
+        raise ValueError("ranks need finite values (mask out nan and inf first)")
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)  # the last 1-based rank of each group of equal values
+    return ((ends - counts + 1 + ends) / 2.0)[inverse.ravel()]
+
+
+def spearman_rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two equally long sets of values: Pearson's correlation of their
+    average ranks (so ties are handled), in [-1, 1]. NaN when it is undefined: fewer than two values,
+    or either set constant (a constant has no order). Raises ValueError on mismatched sizes or
+    non-finite values."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"rank correlation needs equally many values, got {a.size} and {b.size}")
+    if a.size < 2:
+        return float("nan")
+    ra, rb = average_ranks(a), average_ranks(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    denominator = float(np.sqrt(np.dot(ra, ra) * np.dot(rb, rb)))
+    if denominator == 0.0:
+        return float("nan")
+    return float(np.clip(np.dot(ra, rb) / denominator, -1.0, 1.0))
