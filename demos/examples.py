@@ -15,10 +15,15 @@ EXAMPLE_TEXTS = [
 
 # Real photographs, in the order offered, with a caption for the examples gallery.
 PHOTOS = {
+    "coffee.jpg": "photo: coffee cup",
     "grace_hopper.jpg": "photo: portrait",
+    "motorcycle.jpg": "photo: motorcycle (measured depth in the ablation tab)",
     "tower.jpg": "photo: tower",
     "lion.jpg": "photo: lion",
     "cheetah1.jpg": "photo: cheetah",
+    "chelsea.jpg": "photo: cat",
+    "rocket.jpg": "photo: rocket",
+    "astronaut.jpg": "photo: astronaut",
 }
 
 
@@ -40,10 +45,12 @@ def labelled_examples(scenes: int = 2) -> tuple[list[str], list[str]]:
 
 
 def example_images_with_depth(limit: int = 4) -> list[tuple[str, str]]:
-    """(rgb, ground-truth depth PNG) pairs for the ablation tab."""
+    """(rgb, ground-truth depth PNG) pairs for the ablation tab: the real scene with measured depth
+    (examples/real, docs/real-check.md) first, then procedural rooms."""
+    real = sorted((EXAMPLES_DIR / "real" / "rgb").glob("*.jpg"))
     pairs = []
-    for rgb in example_images(limit=100):
-        depth = Path(rgb).parent.parent / "depth" / Path(rgb).name
+    for rgb in [str(p) for p in real] + example_images(limit=100):
+        depth = Path(rgb).parent.parent / "depth" / f"{Path(rgb).stem}.png"
         if depth.is_file():
             pairs.append((rgb, str(depth)))
     return pairs[:limit]
