@@ -15,6 +15,7 @@ import numpy as np
 
 from .frame import RGBDFrame
 from .scene import Scene
+from .textures import TEXTURE_WORDS
 
 # Scene-object names (room.py) -> the words captions use.
 KIND_WORDS = {
@@ -22,7 +23,6 @@ KIND_WORDS = {
     "sphere": "ball", "cylinder": "column", "ball": "small ball", "jar": "jar", "box": "box",
     "item": "book", "picture": "picture", "floor": "floor", "ceiling": "ceiling",
 }  # fmt: skip
-TEXTURE_WORDS = {"plain": "plain", "checker": "checkered", "stripes": "striped", "wood": "wooden", "mottled": "speckled"}
 SHELL = ("floor", "ceiling", "wall")
 # Upper bounds (metres) of each distance word, nearest first.
 DISTANCE_WORDS = (
