@@ -15,13 +15,13 @@ import numpy as np
 
 from .frame import RGBDFrame
 from .scene import Scene
+from .textures import TEXTURE_WORDS
 
 # Scene-object names (room.py, outdoor.py) -> the words captions use; names not listed are used as they are.
 KIND_WORDS = {
     "sphere": "ball", "cylinder": "column", "ball": "small ball", "item": "book", "pot": "flower pot",
     "mattress": "bed", "door frame": "door", "window frame": "window",
 }  # fmt: skip
-TEXTURE_WORDS = {"plain": "plain", "checker": "checkered", "stripes": "striped", "wood": "wooden", "mottled": "speckled"}
 SHELL = ("floor", "ceiling", "wall")
 # Upper bounds (metres) of each distance word, nearest first.
 DISTANCE_WORDS = (
