@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fov", type=float, default=None,
                         help="horizontal field of view in degrees for every frame (default: stills draw one per scene, 55-80; "
                         "videos use NYU Depth v2 intrinsics, ~63)")
+    parser.add_argument("--clean", action="store_true",
+                        help="stills without camera effects (noise, blur, exposure, white balance, JPEG; scenes.sensor)")
     parser.add_argument("--video", action="store_true", help="write one camera walk through one room instead of independent scenes")
     parser.add_argument("--frames", type=int, default=48, help="video length in frames (default 48)")
     parser.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10)")
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             out = write_video(args.out, args.frames, size, args.seed, args.fps, args.fov)
             print(f"wrote a {args.frames}-frame video at {size[0]}x{size[1]} to {out}")
         else:
-            out = write_scenes(args.out, args.count, size, args.seed, args.fov)
+            out = write_scenes(args.out, args.count, size, args.seed, args.fov, clean=args.clean)
             print(f"wrote {args.count} scenes at {size[0]}x{size[1]} to {out}")
     except (ValueError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -15,7 +15,6 @@ import numpy as np
 
 from .frame import RGBDFrame
 from .scene import Scene
-from .textures import TEXTURE_WORDS
 
 # Scene-object names (room.py, outdoor.py) -> the words captions use; names not listed are used as they are.
 KIND_WORDS = {
@@ -114,7 +113,7 @@ def describe_view(scene: Scene, frame: RGBDFrame) -> ViewFacts:
         cy, cx = rows.mean() / height, cols.mean() / width
         objects.append(VisibleObject(
             object_id=int(object_id), kind=_kind_of(obj.name), colour=colour_name(obj.material.color_a),
-            texture=TEXTURE_WORDS[obj.material.kind], share=float(share),
+            texture=obj.material.texture_word, share=float(share),
             horizontal="left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre",
             vertical="top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle",
             distance_m=float(np.median(depth[rows, cols])),

@@ -11,9 +11,11 @@ from .frame import RGBDFrame
 from .render import render_view
 from .room import RoomConfig, build_room
 from .scene import Scene
+from .sensor import SensorConfig, apply_sensor
 from .views import PathConfig, ViewConfig, camera_path, sample_camera
 
 ROOM_ATTEMPTS = 8
+DEFAULT_SENSOR = SensorConfig()  # stills look like photographs unless asked for the clean render
 
 
 def scene_seed(seed: int, index: int) -> int:
@@ -22,8 +24,8 @@ def scene_seed(seed: int, index: int) -> int:
 
 
 def camera_rng(seed: int) -> np.random.Generator:
-    """The generator of a still's camera intrinsics (and later sensor effects): a stream of its own,
-    so drawing them leaves the room and the viewpoint of a seed unchanged."""
+    """The generator of a still's field of view and sensor effects: a stream of its own, so drawing
+    them leaves the room and the viewpoint of a seed unchanged."""
     return np.random.default_rng([int(seed), 1])
 
 
@@ -35,17 +37,19 @@ def view_meta(pose: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int], w
             "pitch_deg": round(float(np.degrees(np.arcsin(np.clip(forward[2], -1.0, 1.0)))), 3)}  # fmt: skip
 
 
-def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float | None = None) -> RGBDFrame:
+def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float | None = None,
+                 sensor: SensorConfig | None = DEFAULT_SENSOR) -> RGBDFrame:
     """A random furnished room seen from a random free viewpoint; the same seed gives the same frame.
 
     size is (height, width); fov_deg the horizontal field of view in degrees (default: drawn per
-    scene from ViewConfig.fov_deg, as photos come from many cameras). frame.meta records the field
-    of view, camera height and pitch.
+    scene from ViewConfig.fov_deg, as photos come from many cameras); sensor the camera effects
+    applied to the colour image (scenes.sensor; None for the clean render; depth is never changed).
+    frame.meta records the field of view, camera height, pitch and the sensor effects applied.
     """
     size = check_size(size)
-    if fov_deg is None:
-        fov_deg = ViewConfig().draw_fov(camera_rng(seed))
-    intrinsics = intrinsics_for(size, fov_deg)
+    camera = camera_rng(seed)
+    drawn_fov = ViewConfig().draw_fov(camera)  # drawn even when given, so the sensor stream stays put
+    intrinsics = intrinsics_for(size, drawn_fov if fov_deg is None else fov_deg)
     rng = np.random.default_rng(int(seed))
     # A rare crowded room leaves no free viewpoint: draw another room from the same generator, so
     # the result still depends on the seed alone.
@@ -57,6 +61,8 @@ def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float |
             continue
         frame = render_view(scene, intrinsics, pose, size)
         frame.meta = view_meta(pose, intrinsics, size, "room")
+        if sensor is not None:
+            frame.rgb, frame.meta["sensor"] = apply_sensor(frame.rgb, camera, sensor)
         return frame
     raise RuntimeError(f"seed {seed}: no free camera position in {ROOM_ATTEMPTS} rooms")
 

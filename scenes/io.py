@@ -10,7 +10,8 @@ from common.scene_folder import write_intrinsics, write_poses, write_rgbd_frame
 from common.sizes import check_size
 from common.video_io import write_video as write_mp4
 
-from .generate import render_scene, render_video, scene_seed
+from .generate import DEFAULT_SENSOR, render_scene, render_video, scene_seed
+from .photos import load_library
 
 
 def _check_count(count: int, what: str) -> int:
@@ -20,24 +21,25 @@ def _check_count(count: int, what: str) -> int:
 
 
 def write_scenes(out_dir: str | Path, count: int, size: tuple[int, int] = (240, 320), seed: int = 0,
-                 fov_deg: float | None = None, progress: bool = True) -> Path:
+                 fov_deg: float | None = None, progress: bool = True, clean: bool = False) -> Path:
     """Render `count` independent scenes (scene i uses scene_seed(seed, i)) into `out_dir`. Each
-    frame's record in poses.json carries its own K and meta (field of view, camera height, pitch);
-    intrinsics.json is written only when every frame shares one K (a fixed `fov_deg`)."""
+    frame's record in poses.json carries its own K and meta (field of view, camera height, pitch,
+    sensor effects; `clean` renders without them); intrinsics.json is written only when every frame
+    shares one K (a fixed `fov_deg`). poses.json names the photo library that textured the rooms."""
     count, size, out_dir = _check_count(count, "count"), check_size(size), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = []
     for index in tqdm(range(count), desc="rendering scenes", unit="scene", disable=not progress):
         name = f"scene_{index:05d}"
         seed_i = scene_seed(seed, index)
-        frame = render_scene(seed_i, size, fov_deg)
+        frame = render_scene(seed_i, size, fov_deg, sensor=None if clean else DEFAULT_SENSOR)
         write_rgbd_frame(out_dir, name, frame.rgb, frame.depth)
         frames.append({"name": name, "seed": seed_i, "pose": frame.pose.tolist(), "K": frame.intrinsics.tolist(), **frame.meta})
     if all(record["K"] == frames[0]["K"] for record in frames):  # one camera: the shared file says so
         write_intrinsics(out_dir, frame.intrinsics, size)
     else:
         (out_dir / "intrinsics.json").unlink(missing_ok=True)
-    write_poses(out_dir, "scenes", frames, seed=int(seed))
+    write_poses(out_dir, "scenes", frames, seed=int(seed), photo_library=load_library().identity)
     return out_dir
 
 

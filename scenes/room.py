@@ -393,7 +393,7 @@ def _pictures(rng: np.random.Generator, builder: _Builder) -> None:
         d = 0.03
         center = {0: (t, d / 2, z), 1: (width - d / 2, t, z), 2: (t, length - d / 2, z), 3: (d / 2, t, z)}[wall]
         size = (w, d, h) if wall in (0, 2) else (d, w, h)
-        builder.add("picture", [box(center, size)], "object", obstacle=False)
+        builder.add("picture", [box(center, size)], "picture", obstacle=False)
 
 
 def _lights(rng: np.random.Generator, width: float, length: float, height: float, config: RoomConfig) -> list[Light]:

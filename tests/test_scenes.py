@@ -257,7 +257,7 @@ def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_dete
     seed, size = 42, (30, 40)
     rooms: list = []
     _first_room_crowded(monkeypatch, rooms)
-    fallback = render_scene(seed, size)
+    fallback = render_scene(seed, size, sensor=None)  # the clean render, to compare with render_view's
     assert len(rooms) == 2 and rooms[0].objects[0].name == "wall-to-wall crate"
     # Documented: another room is drawn from the same generator, so the frame depends on the seed alone.
     rng = np.random.default_rng(seed)
@@ -269,7 +269,7 @@ def test_a_crowded_room_without_a_free_viewpoint_falls_back_to_another_room_dete
     np.testing.assert_array_equal(fallback.rgb, expected.rgb)
     np.testing.assert_array_equal(fallback.pose, expected.pose)
     _first_room_crowded(monkeypatch, rooms)
-    again = render_scene(seed, size)
+    again = render_scene(seed, size, sensor=None)
     np.testing.assert_array_equal(again.depth, fallback.depth)
     np.testing.assert_array_equal(again.rgb, fallback.rgb)
     # It really is another room: the seed's own first room gives a different frame.
@@ -283,3 +283,13 @@ def test_only_crowded_rooms_give_a_clear_error(monkeypatch):
     monkeypatch.setattr(scenes.generate, "build_room", lambda rng, *args, **kwargs: _crowded_room())
     with pytest.raises(RuntimeError, match=rf"seed 3: no free camera position in {scenes.generate.ROOM_ATTEMPTS} rooms"):
         render_scene(3, (30, 40))
+
+
+def test_stills_carry_camera_effects_on_colour_only_and_record_them():
+    shot, clean = render_scene(4, SMALL), render_scene(4, SMALL, sensor=None)
+    np.testing.assert_array_equal(shot.depth, clean.depth)  # the camera never changes the geometry
+    np.testing.assert_array_equal(shot.pose, clean.pose)
+    assert shot.meta["fov_deg"] == clean.meta["fov_deg"]  # its own stream: the field of view stays put
+    assert "sensor" in shot.meta and "sensor" not in clean.meta
+    assert not np.array_equal(shot.rgb, clean.rgb)
+    json.dumps(shot.meta)  # stored in poses.json as it is
