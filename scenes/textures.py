@@ -126,11 +126,32 @@ ROLE_KINDS = {
     "ceiling": (("plain", 0.8), ("mottled", 0.2)),
     "furniture": (("wood", 0.4), ("plain", 0.3), ("mottled", 0.15), ("checker", 0.15)),
     "object": (("plain", 0.35), ("stripes", 0.25), ("checker", 0.25), ("mottled", 0.15)),
+    # outdoor
+    "ground": (("mottled", 0.45), ("checker", 0.35), ("plain", 0.2)),  # earth, gravel, paving slabs
+    "road": (("mottled", 0.75), ("plain", 0.25)),  # asphalt
+    "facade": (("plain", 0.4), ("stripes", 0.3), ("mottled", 0.3)),  # render, siding or courses, stone
+    "vehicle": (("plain", 0.9), ("mottled", 0.1)),  # paint
+    "foliage": (("mottled", 0.85), ("plain", 0.15)),  # leaves, lawns
+    "bark": (("mottled", 0.6), ("wood", 0.4)),
+    "skin": (("plain", 1.0),),
+    "clothing": (("plain", 0.5), ("stripes", 0.2), ("checker", 0.15), ("mottled", 0.15)),
+}
+
+# Outdoor roles take their colours from the things they stand for: (hue, saturation, value) ranges
+# of the main colour and of the second pattern colour.
+ROLE_COLOURS = {
+    "ground": (((0.06, 0.15), (0.05, 0.25), (0.45, 0.75)), ((0.06, 0.15), (0.08, 0.3), (0.3, 0.55))),
+    "road": (((0.55, 0.7), (0.0, 0.08), (0.3, 0.45)), ((0.55, 0.7), (0.0, 0.08), (0.24, 0.36))),
+    "facade": (((0.0, 0.14), (0.05, 0.5), (0.5, 0.85)), ((0.0, 0.14), (0.1, 0.55), (0.35, 0.7))),
+    "vehicle": (((0.0, 1.0), (0.0, 0.85), (0.15, 0.9)), ((0.0, 1.0), (0.0, 0.5), (0.1, 0.5))),
+    "foliage": (((0.2, 0.36), (0.4, 0.75), (0.35, 0.65)), ((0.17, 0.33), (0.5, 0.85), (0.2, 0.4))),
+    "bark": (((0.05, 0.1), (0.25, 0.5), (0.25, 0.45)), ((0.05, 0.1), (0.3, 0.6), (0.12, 0.25))),
+    "skin": (((0.03, 0.08), (0.25, 0.6), (0.3, 0.95)), ((0.03, 0.08), (0.25, 0.6), (0.3, 0.9))),
 }
 
 
 def random_material(rng: np.random.Generator, role: str) -> Material:
-    """A material suited to a surface role: floor, wall, ceiling, furniture or object."""
+    """A material suited to a surface role: a key of ROLE_KINDS (floor, wall, ... road, facade, ...)."""
     if role not in ROLE_KINDS:
         raise ValueError(f"unknown surface role {role!r}: expected one of {', '.join(ROLE_KINDS)}")
     kinds, weights = zip(*ROLE_KINDS[role])
@@ -139,13 +160,17 @@ def random_material(rng: np.random.Generator, role: str) -> Material:
         hue = rng.uniform(0.05, 0.11)
         a = random_color(rng, (hue, hue), (0.45, 0.7), (0.55, 0.8))
         b = random_color(rng, (hue - 0.02, hue), (0.6, 0.85), (0.25, 0.45))
+    elif role in ROLE_COLOURS:
+        main, second = ROLE_COLOURS[role]
+        a, b = random_color(rng, *main), random_color(rng, *second)
     elif role in ("wall", "ceiling"):
         a = random_color(rng, (0.0, 1.0), (0.02, 0.25), (0.75, 0.95))
         b = random_color(rng, (0.0, 1.0), (0.05, 0.35), (0.5, 0.8))
     else:
         a = random_color(rng, (0.0, 1.0), (0.2, 0.8), (0.45, 0.95))
         b = random_color(rng, (0.0, 1.0), (0.1, 0.7), (0.15, 0.6))
-    scale = {"floor": (0.3, 0.8), "wall": (0.15, 0.6), "ceiling": (0.5, 1.5)}.get(role, (0.08, 0.35))
+    scale = {"floor": (0.3, 0.8), "wall": (0.15, 0.6), "ceiling": (0.5, 1.5), "ground": (0.4, 1.0), "road": (0.3, 1.0),
+             "facade": (0.3, 1.2), "vehicle": (0.5, 1.0), "foliage": (0.3, 0.8), "bark": (0.1, 0.3)}.get(role, (0.08, 0.35))
     if kind == "wood":
         horizontal = rng.uniform(0, 2 * np.pi)
         axis = (float(np.cos(horizontal)), float(np.sin(horizontal)), 0.0)
