@@ -1,4 +1,5 @@
-"""Ray casting a Scene with open3d: exact z-depth plus a Lambert-shaded, textured colour image."""
+"""Ray casting a Scene with open3d: exact z-depth plus a Lambert-shaded, textured colour image with
+point-light and sun shadows, and for open scenes a sky where rays miss."""
 from __future__ import annotations
 
 import numpy as np
