@@ -159,9 +159,10 @@ class OutdoorPathConfig:
 
 def outdoor_path(scene: Scene, rng: np.random.Generator, frames: int, config: OutdoorPathConfig = OutdoorPathConfig(),
                  drive: bool | None = None) -> list[np.ndarray]:
-    """`frames` camera-to-world poses along the street: a walk on a pavement (handheld height) or a
-    drive in a lane (car-mounted height), every pose clear of obstacles. The scene is static, so
-    parked and "moving" vehicles alike stand still. Raises RuntimeError if no clear stretch is found."""
+    """`frames` camera-to-world poses along the street: a walk on a pavement (or on grass when no
+    pavement has a clear stretch) at handheld height, or a drive in a lane at car-mounted height,
+    every pose clear of obstacles. The scene is static, so parked and "moving" vehicles alike stand
+    still. Raises ValueError for frames < 1, RuntimeError if no clear stretch is found."""
     if frames < 1:
         raise ValueError(f"frames must be at least 1, got {frames}")
     driving = rng.random() < config.drive_share if drive is None else bool(drive)
@@ -170,8 +171,10 @@ def outdoor_path(scene: Scene, rng: np.random.Generator, frames: int, config: Ou
     axis = _street_axis(scene)
     speed = float(rng.uniform(*config.drive_speed)) if driving else config.walk_speed
     margin = 1.2 if driving else config.clearance
-    for _ in range(config.tries):
-        spot = _spot(scene, rng, "car" if driving else "handheld", view, clear, names=("road",) if driving else ("pavement",))
+    for attempt in range(config.tries):
+        # Walks keep to pavements; if none has a clear stretch, the second half of the tries may use grass.
+        names = ("road",) if driving else ("pavement",) if attempt < config.tries // 2 else ("pavement", "grass")
+        spot = _spot(scene, rng, "car" if driving else "handheld", view, clear, names=names)
         if spot is None:
             continue
         x, y, top, yaw = spot
@@ -180,7 +183,7 @@ def outdoor_path(scene: Scene, rng: np.random.Generator, frames: int, config: Ou
             heading = axis if math.cos(yaw - axis) >= 0 else axis + math.pi
         step = np.array([math.cos(heading), math.sin(heading)]) * speed
         route = np.array([x, y]) + np.arange(frames)[:, None] * step
-        surfaces = _surfaces(scene, ("road",) if driving else ("pavement",))
+        surfaces = _surfaces(scene, names)
         on_surface = all(any(r[0] <= px <= r[2] and r[1] <= py <= r[3] for r, _ in surfaces) for px, py in route)
         if not on_surface or min(clear(px, py) for px, py in route) < margin:
             continue
