@@ -206,30 +206,30 @@ ROLE_KINDS = {
     "object": (("plain", 0.35), ("stripes", 0.25), ("checker", 0.25), ("mottled", 0.15)),
     "picture": (("plain", 0.3), ("stripes", 0.3), ("checker", 0.2), ("mottled", 0.2)),
     # Outdoor roles.
-    "ground": (("mottled", 0.7), ("plain", 0.15), ("checker", 0.15)),
-    "facade": (("plain", 0.4), ("mottled", 0.25), ("stripes", 0.15), ("checker", 0.2)),
-    "vehicle": (("plain", 0.85), ("stripes", 0.15)),
-    "foliage": (("mottled", 1.0),),
-    "bark": (("wood", 0.6), ("mottled", 0.4)),
-    "skin": (("plain", 0.8), ("mottled", 0.2)),
-    "clothing": (("plain", 0.4), ("stripes", 0.3), ("checker", 0.2), ("mottled", 0.1)),
-    "road": (("mottled", 1.0),),
+    "ground": (("mottled", 0.45), ("checker", 0.35), ("plain", 0.2)),  # earth, gravel, paving slabs
+    "road": (("mottled", 0.75), ("plain", 0.25)),  # asphalt
+    "facade": (("plain", 0.4), ("stripes", 0.3), ("mottled", 0.3)),  # render, siding or courses, stone
+    "vehicle": (("plain", 0.9), ("mottled", 0.1)),  # paint
+    "foliage": (("mottled", 0.85), ("plain", 0.15)),  # leaves, lawns
+    "bark": (("mottled", 0.6), ("wood", 0.4)),
+    "skin": (("plain", 1.0),),
+    "clothing": (("plain", 0.5), ("stripes", 0.2), ("checker", 0.15), ("mottled", 0.15)),
     "sky-backdrop": (("plain", 0.6), ("mottled", 0.4)),
 }
 # HSV ranges (hue, saturation, value) of colours a and b of the outdoor roles' procedural textures.
-ROLE_PALETTES = {
-    "ground": (((0.06, 0.3), (0.2, 0.6), (0.3, 0.6)), ((0.05, 0.3), (0.2, 0.7), (0.12, 0.35))),
-    "facade": (((0.0, 1.0), (0.0, 0.3), (0.55, 0.9)), ((0.0, 1.0), (0.0, 0.35), (0.3, 0.65))),
-    "vehicle": (((0.0, 1.0), (0.0, 0.9), (0.2, 0.95)), ((0.0, 1.0), (0.0, 0.3), (0.1, 0.4))),
-    "foliage": (((0.18, 0.38), (0.4, 0.85), (0.3, 0.65)), ((0.16, 0.4), (0.5, 0.9), (0.1, 0.35))),
-    "bark": (((0.05, 0.1), (0.2, 0.5), (0.3, 0.5)), ((0.04, 0.1), (0.3, 0.6), (0.1, 0.25))),
-    "skin": (((0.03, 0.09), (0.25, 0.6), (0.35, 0.95)), ((0.02, 0.08), (0.3, 0.65), (0.3, 0.8))),
-    "road": (((0.0, 1.0), (0.0, 0.08), (0.25, 0.45)), ((0.0, 1.0), (0.0, 0.08), (0.1, 0.25))),
+ROLE_PALETTES = {  # tuned on rendered streets: muted asphalt and paving, natural foliage and bark
+    "ground": (((0.06, 0.15), (0.05, 0.25), (0.45, 0.75)), ((0.06, 0.15), (0.08, 0.3), (0.3, 0.55))),
+    "road": (((0.55, 0.7), (0.0, 0.08), (0.3, 0.45)), ((0.55, 0.7), (0.0, 0.08), (0.24, 0.36))),
+    "facade": (((0.0, 0.14), (0.05, 0.5), (0.5, 0.85)), ((0.0, 0.14), (0.1, 0.55), (0.35, 0.7))),
+    "vehicle": (((0.0, 1.0), (0.0, 0.85), (0.15, 0.9)), ((0.0, 1.0), (0.0, 0.5), (0.1, 0.5))),
+    "foliage": (((0.2, 0.36), (0.4, 0.75), (0.35, 0.65)), ((0.17, 0.33), (0.5, 0.85), (0.2, 0.4))),
+    "bark": (((0.05, 0.1), (0.25, 0.5), (0.25, 0.45)), ((0.05, 0.1), (0.3, 0.6), (0.12, 0.25))),
+    "skin": (((0.03, 0.08), (0.25, 0.6), (0.3, 0.95)), ((0.03, 0.08), (0.25, 0.6), (0.3, 0.9))),
     "sky-backdrop": (((0.55, 0.62), (0.25, 0.6), (0.7, 0.95)), ((0.55, 0.65), (0.0, 0.1), (0.85, 1.0))),
 }
-ROLE_SCALES = {"floor": (0.3, 0.8), "wall": (0.15, 0.6), "ceiling": (0.5, 1.5), "ground": (0.3, 1.0), "facade": (0.3, 1.2),
-               "vehicle": (0.1, 0.4), "foliage": (0.05, 0.3), "bark": (0.05, 0.2), "skin": (0.05, 0.2),
-               "clothing": (0.05, 0.25), "road": (0.2, 0.8), "sky-backdrop": (5.0, 30.0)}  # fmt: skip
+ROLE_SCALES = {"floor": (0.3, 0.8), "wall": (0.15, 0.6), "ceiling": (0.5, 1.5), "ground": (0.4, 1.0), "road": (0.3, 1.0),
+               "facade": (0.3, 1.2), "vehicle": (0.5, 1.0), "foliage": (0.3, 0.8), "bark": (0.1, 0.3), "skin": (0.05, 0.2),
+               "clothing": (0.05, 0.25), "sky-backdrop": (5.0, 30.0)}  # fmt: skip
 DEFAULT_SCALE = (0.08, 0.35)
 
 # How often a role gets a photograph rather than a procedural pattern (when the library has tiles
