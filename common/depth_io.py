@@ -1,6 +1,7 @@
 """Reading, writing and colouring depth maps; shared by scenes, predict, analysis and the app.
 
-Depth PNGs are 16-bit, one unit per millimetre, 0 meaning "no depth" (the NYU/KITTI-style convention).
+Depth PNGs are 16-bit, 0 meaning "no depth": one unit per millimetre by default (NYU-style, up to
+65.5 m), or 256 units per metre for far scenes (KITTI's convention, up to 256 m at 3.9 mm steps).
 """
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import numpy as np
 from common.validate import check_pixels, default_max_pixels
 
 MM_PER_M = 1000.0
+KITTI_UNITS_PER_M = 256.0
 UINT16_MAX_M = 65.535
 
 
-def depth_to_png16(depth_m: np.ndarray) -> np.ndarray:
-    """Metres (float) to uint16 millimetres; invalid values (nan, inf, <=0) become 0, far values clip."""
+def depth_to_png16(depth_m: np.ndarray, scale: float = MM_PER_M) -> np.ndarray:
+    """Metres (float) to uint16 at `scale` units per metre (millimetres by default); invalid values
+    (nan, inf, <=0) become 0, values beyond 65535 units clip."""
     depth = np.asarray(depth_m, dtype=np.float32)  # float32 is exact to well under a millimetre up to 65 m
-    mm = depth * np.float32(MM_PER_M)
+    mm = depth * np.float32(scale)
     mm[~(np.isfinite(mm) & (mm > 0))] = 0
     np.clip(mm, 0, 65535, out=mm)
     return np.round(mm, out=mm).astype(np.uint16)
@@ -29,12 +32,13 @@ def png16_to_depth(mm: np.ndarray) -> np.ndarray:
     return np.asarray(mm, dtype=np.float32) / np.float32(MM_PER_M)
 
 
-def write_depth_png(path: str | Path, depth_m: np.ndarray) -> Path:
+def write_depth_png(path: str | Path, depth_m: np.ndarray, scale: float = MM_PER_M) -> Path:
+    """Writes metres as a 16-bit PNG at `scale` units per metre (1000: millimetres; 256: KITTI)."""
     import cv2
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), depth_to_png16(depth_m)):
+    if not cv2.imwrite(str(path), depth_to_png16(depth_m, scale)):
         raise OSError(f"could not write depth PNG {path}")
     return path
 

@@ -1,7 +1,8 @@
 """The scene-folder format, read and written here only.
 
     rgb/NAME.png           RGB frames (also .jpg when reading)
-    depth/NAME.png         16-bit depth, millimetres, 0 = no depth
+    depth/NAME.png         16-bit depth, 0 = no depth; millimetres, or poses.json's
+                           "depth_png_scale" units per metre (256 for far scenes, as KITTI)
     intrinsics.json        K (3x3) or fx/fy/cx/cy, with width and height; fps for videos; absent
                            when frames have their own K (stills with varied fields of view)
     poses.json             {"kind": "scenes"|"video", "frames": [{"name", "pose", "K"?}], "fps", ...}
@@ -21,20 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from common.depth_io import read_depth_png, write_depth_png
+from common.depth_io import MM_PER_M, read_depth_png, write_depth_png
 from common.image_io import load_rgb, write_rgb
 
 POSE_CONVENTION = "camera-to-world 4x4, OpenCV camera axes (x right, y down, z forward), world z up, metres"
 FRAME_SUFFIXES = (".png", ".jpg")
 DEFAULT_FPS = 30.0
+DEPTH_SCALE_KEY = "depth_png_scale"  # in poses.json: units per metre of depth/*.png (default millimetres)
+DEPTH_CAP_KEY = "max_depth_m"  # in poses.json: the split's evaluation cap in metres, when it states one
 
 
 # ---------------------------------------------------------------- writing
 
-def write_rgbd_frame(folder: str | Path, name: str, rgb: np.ndarray, depth_m: np.ndarray) -> None:
+def write_rgbd_frame(folder: str | Path, name: str, rgb: np.ndarray, depth_m: np.ndarray, depth_scale: float = MM_PER_M) -> None:
+    """rgb/NAME.png and depth/NAME.png at `depth_scale` units per metre (record a scale other than
+    millimetres in poses.json as DEPTH_SCALE_KEY, so readers find it)."""
     folder = Path(folder)
     write_rgb(folder / "rgb" / f"{name}.png", rgb)
-    write_depth_png(folder / "depth" / f"{name}.png", depth_m)
+    write_depth_png(folder / "depth" / f"{name}.png", depth_m, depth_scale)
 
 
 def intrinsics_record(intrinsics: np.ndarray, size: tuple[int, int]) -> dict:
@@ -194,11 +199,29 @@ def intrinsics_by_name(folder: str | Path, names: list[str]) -> list[np.ndarray 
     return [own.get(name, shared) for name in names]
 
 
+def folder_depth_scale(folder: str | Path) -> float:
+    """Units per metre of the folder's depth PNGs: poses.json's DEPTH_SCALE_KEY, else millimetres."""
+    record = read_pose_record(folder)
+    scale = record.get(DEPTH_SCALE_KEY, MM_PER_M) if isinstance(record, dict) else MM_PER_M
+    if not isinstance(scale, (int, float)) or not scale > 0:
+        raise ValueError(f"{Path(folder).name}/poses.json: {DEPTH_SCALE_KEY} must be a positive number, got {scale!r}")
+    return float(scale)
+
+
+def folder_depth_cap(folder: str | Path) -> float | None:
+    """The evaluation cap in metres that the folder's poses.json states (DEPTH_CAP_KEY), or None."""
+    record = read_pose_record(folder)
+    cap = record.get(DEPTH_CAP_KEY) if isinstance(record, dict) else None
+    if cap is not None and (not isinstance(cap, (int, float)) or not cap > 0):
+        raise ValueError(f"{Path(folder).name}/poses.json: {DEPTH_CAP_KEY} must be a positive number, got {cap!r}")
+    return None if cap is None else float(cap)
+
+
 def iter_rgbd_folder(folder: str | Path) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
     """(name, rgb uint8 (H,W,3), depth float32 metres (H,W), K (3,3) or None) per frame, in name order."""
-    pairs = rgbd_pairs(folder)
+    pairs, scale = rgbd_pairs(folder), folder_depth_scale(folder)
     for (rgb_path, depth_path), intrinsics in zip(pairs, intrinsics_by_name(folder, [p.stem for p, _ in pairs])):
-        yield rgb_path.stem, load_rgb(rgb_path), read_depth_png(depth_path), intrinsics
+        yield rgb_path.stem, load_rgb(rgb_path), read_depth_png(depth_path, scale), intrinsics
 
 
 def read_rgbd_folder(folder: str | Path) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from common.depth_io import read_depth_png
 from common.depth_metrics import DATASET_MAX_DEPTH as MAX_DEPTH
 from common.image_io import load_rgb
-from common.scene_folder import intrinsics_by_name, rgbd_pairs
+from common.scene_folder import folder_depth_cap, folder_depth_scale, intrinsics_by_name, rgbd_pairs
 
 # Units per metre of the 16-bit depth PNGs of each dataset.
 DEPTH_SCALE = {"nyu": 1000.0, "kitti": 256.0, "synthetic": 1000.0}
@@ -224,11 +224,15 @@ def bts_dataset(
 def rgbd_folder_dataset(
     root: str | Path,
     augmentation: Augmentation | None = None,
-    depth_scale: float = DEPTH_SCALE["synthetic"],
-    max_depth: float = MAX_DEPTH["synthetic"],
+    depth_scale: float | None = None,
+    max_depth: float | None = None,
 ) -> DepthDataset:
     """A scene folder (common.scene_folder): ``rgb/NAME.png``, ``depth/NAME.png`` (16-bit), ``intrinsics.json``
-    or per-frame K in ``poses.json`` (focal = fx of each frame's K, NaN without one)."""
+    or per-frame K in ``poses.json`` (focal = fx of each frame's K, NaN without one). Depth units and
+    the cap default to what the folder records (an outdoor split: 256 units per metre, 80 m), else
+    millimetres and the synthetic rooms' 10 m."""
+    depth_scale = folder_depth_scale(root) if depth_scale is None else depth_scale
+    max_depth = (folder_depth_cap(root) or MAX_DEPTH["synthetic"]) if max_depth is None else max_depth
     found = rgbd_pairs(root)
     focals = [float("nan") if k is None else float(k[0, 0]) for k in intrinsics_by_name(root, [p.stem for p, _ in found])]
     pairs = [(rgb_path, depth_path, focal) for (rgb_path, depth_path), focal in zip(found, focals)]

@@ -1,6 +1,7 @@
 """Command line: write a synthetic RGB-D dataset or one camera-walk video.
 
     python -m scenes --out data/scenes --count 200 --size 240x320 --seed 0
+    python -m scenes --out data/streets --world outdoor --count 200 --size 240x320 --seed 0
     python -m scenes --out data/walk --video --frames 48 --size 240x320 --seed 1
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from common.sizes import parse_size
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scenes",
-        description="Render procedural indoor RGB-D scenes (open3d ray casting, exact metric depth) to a folder: "
+        description="Render procedural RGB-D scenes (rooms or outdoor) (open3d ray casting, exact metric depth) to a folder: "
         "rgb/*.png, depth/*.png (16-bit mm), intrinsics.json, poses.json; with --video also video.mp4.",
     )
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
@@ -24,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fov", type=float, default=None,
                         help="horizontal field of view in degrees for every frame (default: stills draw one per scene, 55-80; "
                         "videos use NYU Depth v2 intrinsics, ~63)")
+    parser.add_argument("--world", default="room", choices=("room", "outdoor"),
+                        help="stills of furnished rooms (10 m cap) or of streets, plazas and parks (80 m cap, depth PNGs "
+                        "at 256 units per metre as KITTI's; sky = 0) (default room)")
     parser.add_argument("--clean", action="store_true",
                         help="stills without camera effects (noise, blur, exposure, white balance, JPEG; scenes.sensor)")
     parser.add_argument("--video", action="store_true", help="write one camera walk through one room instead of independent scenes")
@@ -42,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             out = write_video(args.out, args.frames, size, args.seed, args.fps, args.fov)
             print(f"wrote a {args.frames}-frame video at {size[0]}x{size[1]} to {out}")
         else:
-            out = write_scenes(args.out, args.count, size, args.seed, args.fov, clean=args.clean)
-            print(f"wrote {args.count} scenes at {size[0]}x{size[1]} to {out}")
+            out = write_scenes(args.out, args.count, size, args.seed, args.fov, clean=args.clean, world=args.world)
+            print(f"wrote {args.count} {args.world} scenes at {size[0]}x{size[1]} to {out}")
     except (ValueError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .light_colour import light_colour
 from .scene import Light, Sky
 
 CONDITIONS = (("morning", 0.2), ("noon", 0.4), ("evening", 0.2), ("overcast", 0.2))
@@ -14,7 +15,8 @@ CONDITIONS = (("morning", 0.2), ("noon", 0.4), ("evening", 0.2), ("overcast", 0.
 def daylight(rng: np.random.Generator) -> tuple[list[Light], tuple[float, float, float], Sky]:
     """Sun, sky light and sky for a morning, noon, evening or overcast day.
 
-    Sun colours follow the colour temperature of a black body (warm low sun, near-white noon);
+    Sun colours follow the colour temperature of a black body (scenes.light_colour: warm low sun,
+    near-white noon);
     overcast days have a weak fill light without shadows and a bright grey sky.
     """
     names, weights = zip(*CONDITIONS)
@@ -35,7 +37,7 @@ def daylight(rng: np.random.Generator) -> tuple[list[Light], tuple[float, float,
         kelvin = float(rng.uniform(3000.0, 4500.0) if low else rng.uniform(5200.0, 6200.0))
         if condition == "morning":
             kelvin += 400.0  # morning light is a little cooler than evening light at the same height
-        sun_colour = blackbody_rgb(kelvin)
+        sun_colour = light_colour(kelvin)
         zenith = (0.06, 0.16, 0.5) if low else (0.08, 0.2, 0.58)
         horizon = tuple(0.55 * c + 0.4 * s for c, s in zip((0.6, 0.7, 0.85), sun_colour)) if low else (0.55, 0.66, 0.82)
         jitter = rng.uniform(0.85, 1.1, size=3)
@@ -45,27 +47,9 @@ def daylight(rng: np.random.Generator) -> tuple[list[Light], tuple[float, float,
                   cloud_cover=float(rng.uniform(0.0, 0.6)), cloud_colour=(0.9, 0.9, 0.92), seed=int(rng.integers(1 << 30)))
         sun, shadows = float(rng.uniform(1.0, 1.3) if low else rng.uniform(1.1, 1.4)), True
         ambient_level = float(rng.uniform(0.25, 0.38))
-    sun_rgb = blackbody_rgb(kelvin)
+    sun_rgb = light_colour(kelvin)
     direction = (-math.cos(elevation) * math.cos(azimuth), -math.cos(elevation) * math.sin(azimuth), -math.sin(elevation))
     lights = [Light("directional", tuple(sun * c for c in sun_rgb), direction=direction, shadows=shadows)]
     sky_tint = np.asarray(sky.zenith) * 0.5 + np.asarray(sky.horizon) * 0.5
     ambient = ambient_level * (0.5 + 0.5 * sky_tint / sky_tint.mean())
     return lights, tuple(float(a) for a in ambient), sky
-
-
-def blackbody_rgb(kelvin: float) -> tuple[float, float, float]:
-    """Linear RGB of a black body at `kelvin`, white-balanced to 6504 K (D65) and scaled to max 1.
-
-    Planck's law evaluated at one wavelength per channel (610, 550 and 465 nm), a coarse stand-in
-    for integrating the spectrum against colour-matching functions: 3000 K gives about (1, 0.64, 0.27).
-    """
-    if not kelvin > 0:
-        raise ValueError(f"colour temperature must be positive, got {kelvin}")
-    wavelengths = np.array([610e-9, 550e-9, 465e-9])
-    second_radiation_constant = 1.438777e-2  # h c / k_B in metre kelvin
-
-    def planck(temperature: float) -> np.ndarray:
-        return wavelengths**-5 / np.expm1(second_radiation_constant / (wavelengths * temperature))
-
-    rgb = planck(kelvin) / planck(6504.0)
-    return tuple(float(c) for c in rgb / rgb.max())

@@ -1,4 +1,5 @@
-"""Seeded synthetic RGB-D: one still view of a random room, or a video walking through one."""
+"""Seeded synthetic RGB-D: one still view of a random room or outdoor scene, or a video walking
+through a room."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ from common.camera import horizontal_fov_deg, intrinsics_for
 from common.sizes import check_size
 
 from .frame import RGBDFrame
+from .outdoor import OUTDOOR_MAX_DEPTH, build_outdoor, sample_outdoor_camera
 from .render import render_view
 from .room import RoomConfig, build_room
 from .scene import Scene
@@ -37,34 +39,60 @@ def view_meta(pose: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int], w
             "pitch_deg": round(float(np.degrees(np.arcsin(np.clip(forward[2], -1.0, 1.0)))), 3)}  # fmt: skip
 
 
+def _room_view(rng: np.random.Generator) -> tuple[Scene, np.ndarray]:
+    """A room and a free viewpoint in it. A rare crowded room leaves no free viewpoint: another room
+    is drawn from the same generator, so the result still depends on the seed alone."""
+    for _ in range(ROOM_ATTEMPTS):
+        scene = build_room(rng)
+        try:
+            return scene, sample_camera(scene, rng)
+        except RuntimeError:
+            continue
+    raise RuntimeError(f"no free camera position in {ROOM_ATTEMPTS} rooms")
+
+
+def _outdoor_view(rng: np.random.Generator) -> tuple[Scene, np.ndarray]:
+    scene = build_outdoor(rng)
+    return scene, sample_outdoor_camera(scene, rng)
+
+
+VIEWS = {"room": _room_view, "outdoor": _outdoor_view}
+WORLDS = tuple(VIEWS)
+# Each world's evaluation cap (metres): rooms as NYU Depth v2 (10 m), outdoor scenes as KITTI (80 m).
+MAX_DEPTH = {"room": 10.0, "outdoor": OUTDOOR_MAX_DEPTH}
+
+
+def check_world(world: str) -> str:
+    if world not in VIEWS:
+        raise ValueError(f"unknown world {world!r}: expected one of {', '.join(WORLDS)}")
+    return world
+
+
 def render_scene(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float | None = None,
-                 sensor: SensorConfig | None = DEFAULT_SENSOR) -> RGBDFrame:
-    """A random furnished room seen from a random free viewpoint; the same seed gives the same frame.
+                 sensor: SensorConfig | None = DEFAULT_SENSOR, world: str = "room") -> RGBDFrame:
+    """A random furnished room (or, with world="outdoor", a street, plaza or park) seen from a random
+    free viewpoint; the same seed gives the same frame.
 
     size is (height, width); fov_deg the horizontal field of view in degrees (default: drawn per
     scene from ViewConfig.fov_deg, as photos come from many cameras); sensor the camera effects
     applied to the colour image (scenes.sensor; None for the clean render; depth is never changed).
-    frame.meta records the field of view, camera height, pitch and the sensor effects applied.
+    frame.meta records the world, field of view, camera height, pitch and the sensor effects.
+    Outdoor sky pixels have depth 0 (scenes.render.sky_mask). Raises ValueError for an unknown
+    world, RuntimeError (naming the seed) when no free viewpoint exists.
     """
-    size = check_size(size)
+    size, view = check_size(size), VIEWS[check_world(world)]
     camera = camera_rng(seed)
     drawn_fov = ViewConfig().draw_fov(camera)  # drawn even when given, so the sensor stream stays put
     intrinsics = intrinsics_for(size, drawn_fov if fov_deg is None else fov_deg)
-    rng = np.random.default_rng(int(seed))
-    # A rare crowded room leaves no free viewpoint: draw another room from the same generator, so
-    # the result still depends on the seed alone.
-    for _ in range(ROOM_ATTEMPTS):
-        scene = build_room(rng)
-        try:
-            pose = sample_camera(scene, rng)
-        except RuntimeError:
-            continue
-        frame = render_view(scene, intrinsics, pose, size)
-        frame.meta = view_meta(pose, intrinsics, size, "room")
-        if sensor is not None:
-            frame.rgb, frame.meta["sensor"] = apply_sensor(frame.rgb, camera, sensor)
-        return frame
-    raise RuntimeError(f"seed {seed}: no free camera position in {ROOM_ATTEMPTS} rooms")
+    try:
+        scene, pose = view(np.random.default_rng(int(seed)))
+    except RuntimeError as error:
+        raise RuntimeError(f"seed {seed}: {error}") from None
+    frame = render_view(scene, intrinsics, pose, size)
+    frame.meta = view_meta(pose, intrinsics, size, world)
+    if sensor is not None:
+        frame.rgb, frame.meta["sensor"] = apply_sensor(frame.rgb, camera, sensor)
+    return frame
 
 
 def video_room(rng: np.random.Generator, path: PathConfig = PathConfig()) -> Scene:

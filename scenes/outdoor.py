@@ -9,30 +9,20 @@ at OUTDOOR_MAX_DEPTH like KITTI; farther geometry keeps its exact depth and is f
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from common.camera import intrinsics_for
-from common.sizes import check_size, parse_size
-
-from .daylight import blackbody_rgb, daylight
-from .frame import RGBDFrame
+from .daylight import daylight
 from .geometry import Rect, SceneObject, merge, quad
 from .outdoor_parts import PAINT, ROAD_Z, Builder, building_size
 from .outdoor_views import CAMERA_MODES, OutdoorPathConfig, OutdoorViewConfig, outdoor_path, sample_outdoor_camera
-from .render import render_view
 from .scene import Scene
 from .textures import random_material
 
-__all__ = ["OUTDOOR_MAX_DEPTH", "OutdoorConfig", "build_outdoor", "render_outdoor", "sample_outdoor_camera", "outdoor_path",
-           "OutdoorViewConfig", "OutdoorPathConfig", "CAMERA_MODES", "blackbody_rgb"]
+__all__ = ["OUTDOOR_MAX_DEPTH", "OutdoorConfig", "build_outdoor", "sample_outdoor_camera", "outdoor_path",
+           "OutdoorViewConfig", "OutdoorPathConfig", "CAMERA_MODES"]
 
 OUTDOOR_MAX_DEPTH = 80.0  # metres: the KITTI evaluation cap, used as this split's cap
 GROUND_HALF_SIZE = 300.0  # metres: the base ground plane reaches this far from the origin
@@ -290,75 +280,3 @@ def build_outdoor(rng: np.random.Generator, config: OutdoorConfig = OutdoorConfi
 
     lights, ambient, sky = daylight(rng)
     return Scene(objects=b.objects, lights=lights, ambient=ambient, sky=sky, kind="outdoor")
-
-def render_outdoor(seed: int, size: tuple[int, int] = (240, 320), fov_deg: float | None = None) -> RGBDFrame:
-    """A random outdoor scene seen from a random street-level viewpoint; the same seed gives the
-    same frame. size is (height, width); fov_deg the horizontal field of view (default: the NYU
-    intrinsics rooms use, ~63 degrees; KITTI's camera sees ~81)."""
-    size = check_size(size)
-    rng = np.random.default_rng(int(seed))
-    scene = build_outdoor(rng)
-    pose = sample_outdoor_camera(scene, rng)
-    return render_view(scene, intrinsics_for(size, fov_deg), pose, size)
-
-
-# ----------------------------------------------------------------- command line
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m scenes.outdoor",
-        description="Render procedural outdoor scenes (streets, plazas, parks) and report the mean time per view; "
-        "with --out also write previews: RGB | depth (log scale to 80 m, sky black) as PNG.",
-    )
-    parser.add_argument("--count", type=int, default=10, help="number of scenes (default 10)")
-    parser.add_argument("--size", default="240x320", help="image size HEIGHTxWIDTH (default 240x320)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the set of scenes (default 0)")
-    parser.add_argument("--fov", type=float, default=None, help="horizontal field of view in degrees (default: NYU intrinsics, ~63)")
-    parser.add_argument("--out", default=None, help="folder for preview PNGs (created if missing; none written without it)")
-    parser.add_argument("--rooms", action="store_true", help="also time as many indoor rooms, interleaved, for comparison")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        size = parse_size(args.size)
-        if args.count < 1:
-            raise ValueError(f"count must be at least 1, got {args.count}")
-        intrinsics_for(size, args.fov)  # checks the field of view before any work
-        out = Path(args.out) if args.out else None
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-        from common.image_io import write_rgb
-        from common.video_io import side_by_side
-
-        from .generate import render_scene, scene_seed
-
-        render_outdoor(scene_seed(args.seed, args.count), size, args.fov)  # warm up (imports, first casts)
-        outdoor_s, room_s = [], []
-        for index in tqdm(range(args.count), desc="rendering outdoor scenes", unit="scene"):
-            seed = scene_seed(args.seed, index)
-            start = time.perf_counter()
-            frame = render_outdoor(seed, size, args.fov)
-            outdoor_s.append(time.perf_counter() - start)
-            if args.rooms:
-                start = time.perf_counter()
-                render_scene(seed, size, args.fov)
-                room_s.append(time.perf_counter() - start)
-            if out is not None:
-                depth = np.log1p(frame.depth)  # sky (0) stays 0: black
-                preview = side_by_side(frame.rgb, depth, vmin=0.0, vmax=float(np.log1p(OUTDOOR_MAX_DEPTH)))
-                write_rgb(out / f"outdoor_{index:03d}.png", preview)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"outdoor: {1000 * np.mean(outdoor_s):.0f} ms per {size[0]}x{size[1]} view (scene, camera and ray casting; mean of {args.count})")
-    if room_s:
-        print(f"rooms:   {1000 * np.mean(room_s):.0f} ms per view; outdoor / room = {np.mean(outdoor_s) / np.mean(room_s):.2f}")
-    if out is not None:
-        print(f"previews written to {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

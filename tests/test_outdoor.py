@@ -8,20 +8,17 @@ import numpy as np
 import pytest
 
 from common.camera import intrinsics_for
-from common.image_io import load_rgb
 from scenes.camera import look_at, pose_from_angles
 from scenes.catalog import kind
+from scenes.generate import render_scene, scene_seed
 from scenes.geometry import SceneObject, box, quad
 from scenes.outdoor import (
     OUTDOOR_MAX_DEPTH,
     OutdoorViewConfig,
-    blackbody_rgb,
     build_outdoor,
     outdoor_path,
-    render_outdoor,
     sample_outdoor_camera,
 )
-from scenes.outdoor import main as outdoor_cli
 from scenes.render import depth_with_sky_at, render_view, sky_mask
 from scenes.scene import Light, Scene, Sky
 from scenes.textures import Material
@@ -187,8 +184,13 @@ def test_sky_pixels_are_exactly_the_misses_and_have_the_sky_colours():
     assert np.all(render_view(scene, K, pose_from_angles((0.0, -6.0, 1.5), math.pi / 2, 0.0), size).rgb[misses] == 0)
 
 
+def render_outdoor(seed: int):
+    """A clean outdoor still at the tests' small size."""
+    return render_scene(seed, SMALL, sensor=None, world="outdoor")
+
+
 def test_depth_with_sky_at_the_cap_and_the_mask_of_frames_read_back():
-    frame = render_outdoor(3, SMALL)
+    frame = render_outdoor(3)
     sky = sky_mask(frame)
     assert sky.any() and np.array_equal(sky, frame.depth == 0)
     capped = depth_with_sky_at(frame, OUTDOOR_MAX_DEPTH)
@@ -201,7 +203,7 @@ def test_depth_with_sky_at_the_cap_and_the_mask_of_frames_read_back():
 
 def test_generated_views_show_a_bright_sky_and_street_depths():
     for seed in (0, 1, 2):
-        frame = render_outdoor(seed, SMALL)
+        frame = render_outdoor(seed)
         sky = frame.depth == 0
         assert np.array_equal(sky, frame.object_ids == -1)
         assert 0.0 < sky.mean() <= 0.6
@@ -264,7 +266,7 @@ def test_outdoor_paths_are_smooth_clear_and_follow_the_street(scenes):
 
 
 def test_same_seed_same_scene_and_frame_other_seed_differs():
-    first, again, other = render_outdoor(11, SMALL), render_outdoor(11, SMALL), render_outdoor(12, SMALL)
+    first, again, other = render_outdoor(11), render_outdoor(11), render_outdoor(12)
     assert np.array_equal(first.rgb, again.rgb) and np.array_equal(first.depth, again.depth)
     assert np.array_equal(first.pose, again.pose)
     assert not np.array_equal(first.depth, other.depth)
@@ -274,19 +276,25 @@ def test_same_seed_same_scene_and_frame_other_seed_differs():
     assert a.sky == b.sky and a.lights == b.lights
 
 
-def test_blackbody_colours_are_white_at_d65_and_warm_below():
-    assert blackbody_rgb(6504.0) == pytest.approx((1.0, 1.0, 1.0))
-    r, g, b = blackbody_rgb(3000.0)
-    assert r == 1.0 and r > g > b > 0.1
-    with pytest.raises(ValueError):
-        blackbody_rgb(0.0)
+def test_the_outdoor_split_keeps_depth_beyond_65_m_and_states_its_units_and_cap(tmp_path):
+    import subprocess
+    import sys
 
+    from common.scene_folder import folder_depth_cap, folder_depth_scale, read_rgbd_folder, write_poses, write_rgbd_frame
+    from scenes.__main__ import main as scenes_cli
 
-def test_cli_writes_previews_and_rejects_bad_input(tmp_path, capsys):
-    assert outdoor_cli(["--count", "1", "--size", "48x64", "--out", str(tmp_path)]) == 0
-    preview = load_rgb(tmp_path / "outdoor_000.png")
-    assert preview.shape == (48, 128, 3)  # RGB | depth
-    assert "ms per 48x64 view" in capsys.readouterr().out
-    for bad in (["--count", "0"], ["--size", "48"], ["--fov", "200"]):
-        assert outdoor_cli(bad) == 2
-        assert capsys.readouterr().err.startswith("error:")
+    out = tmp_path / "streets"
+    assert scenes_cli(["--out", str(out), "--world", "outdoor", "--count", "2", "--size", "48x64", "--seed", "3"]) == 0
+    assert folder_depth_scale(out) == 256.0 and folder_depth_cap(out) == OUTDOOR_MAX_DEPTH
+    for index, (_name, _rgb, depth, _K) in enumerate(read_rgbd_folder(out)):
+        truth = render_scene(scene_seed(3, index), (48, 64), world="outdoor").depth
+        assert np.abs(depth - np.minimum(truth, 65535 / 256)).max() <= 0.5 / 256 + 1e-6  # 3.9 mm steps, 256 m limit
+        assert np.array_equal(depth == 0, truth == 0)  # the sky stays "no depth"
+    # A car 75 m away survives the round trip (millimetre PNGs would clip it at 65.5 m).
+    far = tmp_path / "far"
+    write_rgbd_frame(far, "f", np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 75.0, np.float32), depth_scale=256.0)
+    write_poses(far, "scenes", [{"name": "f", "pose": np.eye(4).tolist()}], depth_png_scale=256.0)
+    assert read_rgbd_folder(far)[0][2] == pytest.approx(np.full((8, 8), 75.0), abs=0.002)
+    result = subprocess.run([sys.executable, "-m", "scenes", "--out", str(tmp_path / "x"), "--world", "moon"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "world" in result.stderr
