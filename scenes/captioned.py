@@ -1,6 +1,6 @@
 """A captioned procedural world: image-caption pairs for contrastive pretraining of a small CLIP.
 
-    python -m scenes.captioned --out data/world/train --rooms 600 --views 4 --size 128x160 --seed 7
+    python -m scenes.captioned --out data/world/train --rooms 600 --views 4 --size 128x160 --seed 7 --outdoor-share 0.3
 
 Each room is built once and seen from several free viewpoints (amortising room generation). Every
 view gives two pairs: the whole view with a view caption, and a region view around one visible
@@ -26,10 +26,13 @@ from common.camera import intrinsics_for, scale_intrinsics
 from common.sizes import check_size, parse_size
 
 from .captions import SHELL, describe_view, distance_word, region_box, region_caption, view_caption
-from .generate import scene_seed
+from .generate import DEFAULT_SENSOR, camera_rng, check_world, scene_seed
+from .outdoor import build_outdoor, sample_outdoor_camera
+from .photos import load_library
 from .render import render_view
 from .room import build_room
-from .views import sample_camera
+from .sensor import SensorConfig, apply_sensor
+from .views import ViewConfig, sample_camera
 
 DEPTH_STEP = 4  # depths.npy keeps every 4th pixel: enough for 16-pixel patches, 1/16 of the bytes
 
@@ -43,14 +46,24 @@ def zoomed_intrinsics(intrinsics: np.ndarray, box: tuple[int, int, int, int], si
     return scale_intrinsics(cropped, (bottom - top, right - left), size)
 
 
-def render_room_pairs(seed: int, views: int, size: tuple[int, int]):
-    """(RGBDFrame, record) pairs of one room: for each view, the whole view and one region view."""
-    rng = np.random.default_rng(seed)
-    scene = build_room(rng)
-    intrinsics = intrinsics_for(size)
+def scene_world(seed: int, outdoor_share: float) -> str:
+    """Which world a captioned scene of `seed` shows: outdoor with probability `outdoor_share`,
+    from a stream of its own (so the share does not change the scenes themselves)."""
+    return "outdoor" if np.random.default_rng([int(seed), 2]).random() < outdoor_share else "room"
+
+
+def render_world_pairs(seed: int, views: int, size: tuple[int, int], world: str = "room",
+                       sensor: SensorConfig | None = DEFAULT_SENSOR):
+    """(RGBDFrame, record) pairs of one scene (a room, or an outdoor scene): for each view, the whole
+    view and one region view, each through the camera model `sensor` (None: clean); every view has
+    its own field of view, drawn as for stills."""
+    rng, camera = np.random.default_rng(seed), camera_rng(seed)
+    outdoor = check_world(world) == "outdoor"
+    scene = build_outdoor(rng) if outdoor else build_room(rng)
     for view in range(views):
+        intrinsics = intrinsics_for(size, ViewConfig().draw_fov(camera))
         try:
-            pose = sample_camera(scene, rng)
+            pose = sample_outdoor_camera(scene, rng) if outdoor else sample_camera(scene, rng)
         except RuntimeError:
             return
         frame = render_view(scene, intrinsics, pose, size)
@@ -58,20 +71,33 @@ def render_room_pairs(seed: int, views: int, size: tuple[int, int]):
         caption_seed = int(np.random.SeedSequence([seed, view]).generate_state(1)[0])
         regions = [{"object": o.kind, "box": list(o.box), "distance_m": round(o.distance_m, 3), "word": distance_word(o.distance_m),
                     "caption": region_caption(o, caption_seed + 2 + k)} for k, o in enumerate(facts.objects)]  # fmt: skip
-        yield frame, {"kind": "view", "view": view, "caption": view_caption(facts, caption_seed), "facts": facts.to_dict(),
-                      "regions": regions}  # fmt: skip
+        record = {"kind": "view", "world": world, "view": view, "caption": view_caption(facts, caption_seed),
+                  "facts": facts.to_dict(), "regions": regions}  # fmt: skip
+        yield _shot(frame, camera, sensor, record)
         things = [o for o in facts.objects if o.kind not in SHELL] or list(facts.objects)
         if not things:
             continue
         obj = things[int(rng.integers(len(things)))]
         box = region_box(obj, size, aspect=size[1] / size[0])
         region = render_view(scene, zoomed_intrinsics(intrinsics, box, size), pose, size)
-        yield region, {"kind": "region", "view": view, "caption": region_caption(obj, caption_seed + 1),
-                           "object": obj.kind, "distance_m": obj.distance_m, "box": list(box)}  # fmt: skip
+        yield _shot(region, camera, sensor, {"kind": "region", "world": world, "view": view,
+                                             "caption": region_caption(obj, caption_seed + 1), "object": obj.kind,
+                                             "distance_m": obj.distance_m, "box": list(box)})  # fmt: skip
 
 
-def write_captioned(out: str | Path, rooms: int, views: int, size: tuple[int, int], seed: int, progress: bool = True) -> Path:
-    """Render `rooms` rooms x `views` views (x2 pairs) into `out`; returns the folder."""
+def _shot(frame, camera: np.random.Generator, sensor: SensorConfig | None, record: dict):
+    """The frame through the camera model, with what was applied added to its record."""
+    if sensor is not None:
+        frame.rgb, record["sensor"] = apply_sensor(frame.rgb, camera, sensor)
+    return frame, record
+
+
+def write_captioned(out: str | Path, rooms: int, views: int, size: tuple[int, int], seed: int, progress: bool = True,
+                    outdoor_share: float = 0.0, clean: bool = False) -> Path:
+    """Render `rooms` scenes x `views` views (x2 pairs) into `out`; returns the folder. A share
+    `outdoor_share` of the scenes are outdoor (scene_world); `clean` leaves out the camera model."""
+    if not 0.0 <= outdoor_share <= 1.0:
+        raise ValueError(f"outdoor share must be between 0 and 1, got {outdoor_share}")
     if rooms < 1 or views < 1:
         raise ValueError(f"rooms and views must be at least 1, got {rooms} and {views}")
     size = check_size(size)
@@ -85,7 +111,8 @@ def write_captioned(out: str | Path, rooms: int, views: int, size: tuple[int, in
     with (out / "captions.jsonl").open("w") as handle:
         for room in tqdm(range(rooms), desc="rendering captioned rooms", unit="room", disable=not progress):
             room_seed = scene_seed(seed, room)
-            for frame, record in render_room_pairs(room_seed, views, size):
+            world = scene_world(room_seed, outdoor_share)
+            for frame, record in render_world_pairs(room_seed, views, size, world, None if clean else DEFAULT_SENSOR):
                 images[count] = frame.rgb
                 depths[count] = frame.depth[2::DEPTH_STEP, 2::DEPTH_STEP]
                 handle.write(json.dumps({"index": count, "room": room, "room_seed": room_seed, **record}) + "\n")
@@ -98,8 +125,9 @@ def write_captioned(out: str | Path, rooms: int, views: int, size: tuple[int, in
         del final
         (out / f"{name}.tmp.npy").unlink()
     del images, depths
-    (out / "meta.json").write_text(json.dumps({"rooms": rooms, "views": views, "size": list(size), "seed": seed,
-                                               "pairs": count}, indent=1) + "\n")  # fmt: skip
+    (out / "meta.json").write_text(json.dumps({"rooms": rooms, "views": views, "size": list(size), "seed": seed, "pairs": count,
+                                               "outdoor_share": outdoor_share, "clean": clean,
+                                               "photo_library": load_library().identity}, indent=1) + "\n")  # fmt: skip
     return out
 
 
@@ -131,14 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", type=int, default=4, help="viewpoints per room (each gives a view and a region pair)")
     parser.add_argument("--size", default="128x160", help="HEIGHTxWIDTH of every image")
     parser.add_argument("--seed", type=int, default=7, help="world seed; another seed gives unseen rooms")
+    parser.add_argument("--outdoor-share", type=float, default=0.0, help="share of outdoor scenes, 0-1 (default 0)")
+    parser.add_argument("--clean", action="store_true", help="no camera model (noise, blur, exposure, JPEG)")
     args = parser.parse_args(argv)
     try:
-        out = write_captioned(args.out, args.rooms, args.views, parse_size(args.size), args.seed)
+        out = write_captioned(args.out, args.rooms, args.views, parse_size(args.size), args.seed,
+                              outdoor_share=args.outdoor_share, clean=args.clean)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     meta = json.loads((out / "meta.json").read_text())
-    print(f"wrote {meta['pairs']} image-caption pairs from {args.rooms} rooms to {out}")
+    print(f"wrote {meta['pairs']} image-caption pairs from {args.rooms} scenes to {out}")
     return 0
 
 

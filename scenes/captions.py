@@ -20,8 +20,9 @@ from .scene import Scene
 KIND_WORDS = {
     "sphere": "ball", "cylinder": "column", "ball": "small ball", "item": "book", "pot": "flower pot",
     "mattress": "bed", "door frame": "door", "window frame": "window",
+    "face": "person", "tree trunk": "tree", "wheel": "car", "road marking": "road",
 }  # fmt: skip
-SHELL = ("floor", "ceiling", "wall")
+SHELL = ("floor", "ceiling", "wall", "road", "pavement", "grass", "ground")  # surfaces, not things
 # Upper bounds (metres) of each distance word, nearest first.
 DISTANCE_WORDS = (
     (1.25, "extremely close"),
@@ -50,8 +51,9 @@ class VisibleObject:
 @dataclass(frozen=True)
 class ViewFacts:
     objects: tuple[VisibleObject, ...]  # largest first
-    room_size_m: tuple[float, float, float]  # width, length, height
+    room_size_m: tuple[float, float, float]  # width, length, height (zeros outdoors)
     camera_height_m: float
+    setting: str = "room"  # the scene's kind: "room" or "outdoor"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +79,11 @@ def distance_word(metres: float) -> str:
 
 
 def metres_phrase(metres: float) -> str:
-    """'about two metres away', 'about half a metre away', 'about two and a half metres away'."""
+    """'about two metres away', 'about half a metre away', 'about two and a half metres away';
+    beyond ten metres in digits, to the metre up to 20 and to 5 metres beyond ('about 35 metres away')."""
+    if metres >= 10.25:
+        rounded = int(round(metres)) if metres < 20 else 5 * int(round(metres / 5))
+        return f"about {rounded} metres away"
     halves = max(1, int(round(metres * 2)))
     whole, half = divmod(halves, 2)
     if whole == 0:
@@ -122,7 +128,7 @@ def describe_view(scene: Scene, frame: RGBDFrame) -> ViewFacts:
     objects.sort(key=lambda o: -o.share)
     room = scene.room or (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     size = (room[3] - room[0], room[4] - room[1], room[5] - room[2])
-    return ViewFacts(tuple(objects), tuple(float(v) for v in size), float(frame.pose[2, 3]))
+    return ViewFacts(tuple(objects), tuple(float(v) for v in size), float(frame.pose[2, 3]), scene.kind)
 
 
 # ---------------------------------------------------------------- words
@@ -152,10 +158,15 @@ def _room_phrase(facts: ViewFacts, rng: np.random.Generator) -> str | None:
         choices.append(f"the far wall is {far_wall.texture} and {far_wall.colour}, {metres_phrase(far_wall.distance_m)}")
     if floors:
         choices.append(article(f"{floors[0].texture} {floors[0].colour} floor"))
-    width, length, _ = facts.room_size_m
-    area = width * length
-    size = "small" if area < 16 else "large" if area > 30 else "medium-sized"
-    choices.append(f"{article(size)} room seen from {metres_phrase(facts.camera_height_m).replace(' away', '')} up")
+    height = metres_phrase(facts.camera_height_m).replace(" away", "")
+    if facts.setting == "outdoor":
+        streets = [o for o in facts.objects if o.kind in ("road", "pavement")]
+        choices.append(f"{'a street' if streets else 'an open place'} seen from {height} up")
+    else:
+        width, length, _ = facts.room_size_m
+        area = width * length
+        size = "small" if area < 16 else "large" if area > 30 else "medium-sized"
+        choices.append(f"{article(size)} room seen from {height} up")
     return choices[int(rng.integers(len(choices)))] if choices else None
 
 

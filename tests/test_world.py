@@ -110,3 +110,31 @@ def test_the_cached_trainer_trains_and_keeps_the_best_validation_step(tmp_path):
     assert not torch.equal(before, model.mirror.detach())
     loaded = load_predictor(str(tmp_path / "run" / "best"))
     assert loaded.info.trained and loaded.predict(rgbs[0]).shape == (240, 320)
+
+
+def test_captioned_outdoor_views_list_their_regions_with_distances_that_match_the_depth(tmp_path):
+    from scenes.captioned import DEPTH_STEP, read_captioned, read_captioned_depths, write_captioned
+
+    data = write_captioned(tmp_path / "streets", rooms=2, views=1, size=(64, 80), seed=5, progress=False, outdoor_share=1.0)
+    images, records = read_captioned(data)
+    depths = read_captioned_depths(data)
+    assert depths.shape == (len(images), 16, 20) and {r["world"] for r in records} == {"outdoor"}
+    views = [(i, r) for i, r in enumerate(records) if r["kind"] == "view"]
+    assert views and all(r["regions"] for _, r in views)
+    for index, record in views:
+        for region in record["regions"]:
+            top, left, bottom, right = region["box"]
+            assert 0 <= top < bottom <= 64 and 0 <= left < right <= 80
+            assert region["word"] == distance_word(region["distance_m"])
+        # The largest region's median distance agrees with the stored depth inside its box.
+        region = record["regions"][0]
+        top, left, bottom, right = region["box"]
+        patch = depths[index][top // DEPTH_STEP: -(-bottom // DEPTH_STEP), left // DEPTH_STEP: -(-right // DEPTH_STEP)].astype(float)
+        patch = patch[patch > 0]
+        assert patch.min() <= region["distance_m"] <= patch.max()
+
+
+def test_distances_beyond_ten_metres_are_said_in_digits():
+    assert metres_phrase(12.4) == "about 12 metres away"
+    assert metres_phrase(37.0) == "about 35 metres away"
+    assert metres_phrase(9.9) == "about ten metres away"
