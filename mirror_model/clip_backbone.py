@@ -3,7 +3,13 @@ from embeddings (so a learned prompt can stand where token embeddings go).
 
 Supported: open_clip's standard CLIP class with a ViT (`VisionTransformer`) or ResNet
 (`ModifiedResNet`) image tower and its own text transformer, e.g. RN50, RN101, ViT-B-16, ViT-B-32,
-ViT-L-14, plus the two tiny configs shipped in `clip_configs/` ("tiny-vit", "tiny-rn") for offline use.
+ViT-L-14, plus the small configs shipped in `clip_configs/` for offline use: "tiny-vit" and "tiny-rn"
+(random-init test models), "world-vit" (64-wide joint space: the world CLIP committed first) and
+"world-vit-256" (256-wide joint space, so that s = 16 mirror outputs are a real bottleneck).
+
+A CLIP's two towers can be swapped for randomly initialised ones independently (`with_random_towers`):
+the controls of the claim experiment (random image tower, random text encoder) are built from a
+seed, never saved, and rebuilt bit-identically when a checkpoint is loaded.
 """
 from __future__ import annotations
 
@@ -18,11 +24,15 @@ import torch.nn.functional as F
 from torch import nn
 
 CONFIG_DIR = Path(__file__).parent / "clip_configs"
-TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn", "world-vit")
+TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn", "world-vit", "world-vit-256")
 # CLIPs pretrained by this project: (model name, tag) -> weights file in the repository, loaded
 # like an open_clip tag but never downloaded (python -m mirror_model.world_clip makes them).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_TAGS = {("world-vit", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip" / "clip.safetensors"}
+PROJECT_TAGS = {
+    ("world-vit", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip" / "clip.safetensors",
+    ("world-vit-256", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip-256" / "clip.safetensors",
+}
+TOWERS = ("pretrained", "random")  # an image tower or text encoder: the loaded CLIP's own, or re-initialised
 WEIGHTS_ENV = "MIRROR_CLIP_WEIGHTS"
 WEIGHTS_FLAG = "--clip-weights"
 # Used when a config has no pretrained tag to take normalisation constants from.
@@ -216,6 +226,48 @@ def text_tower(model: nn.Module, name: str = "CLIP") -> nn.Module:
     if getattr(tower, "cls_emb", None) is not None:
         raise ValueError(f"CLIP '{name}' text tower uses a CLS token; mirror needs a causal CLIP text tower")
     return tower
+
+
+def is_text_key(key: str) -> bool:
+    """Whether a CLIP state-dict key belongs to the text encoder (everything but the image tower
+    `visual.*` and the shared temperature/bias)."""
+    return not key.startswith("visual.") and key not in ("logit_scale", "logit_bias")
+
+
+def with_random_towers(model: nn.Module, name: str, image: str = "pretrained", text: str = "pretrained",
+                       image_seed: int = 0, text_seed: int = 0) -> nn.Module:
+    """A frozen copy of `model` whose image tower and/or text encoder are replaced by randomly
+    initialised ones of the same architecture; `model` itself is untouched.
+
+    A random tower is the same tower of `load_clip(name, None, seed=...)` rounded to fp16 (open_clip's
+    own initialisation), so it is rebuilt bit-identically from its seed and a random image tower of
+    seed k equals the image tower of the random-init CLIP of seed k. The temperature stays the
+    model's own. Returns `model` itself when both towers stay. Raises ValueError for unknown choices.
+    """
+    import copy
+
+    for what, choice in (("image tower", image), ("text encoder", text)):
+        if choice not in TOWERS:
+            raise ValueError(f"{what} must be one of {TOWERS}, got {choice!r}")
+    if image == text == "pretrained":
+        return model
+    composed = copy.deepcopy(model)  # keeps the model's own activations (e.g. QuickGELU of OpenAI tags)
+    replaced: dict[str, torch.Tensor] = {}
+    for choice, seed, wanted in ((image, image_seed, lambda k: k.startswith("visual.")), (text, text_seed, is_text_key)):
+        if choice != "random":
+            continue
+        with torch.random.fork_rng(devices=[]):
+            fresh, _ = load_clip(name, None, seed=seed)
+        fp16_round(fresh)
+        replaced.update({k: v for k, v in fresh.state_dict().items() if wanted(k)})
+    missing = set(replaced) - set(composed.state_dict())
+    if missing:
+        raise ValueError(f"CLIP '{name}': a fresh model has tensors the loaded one lacks: {sorted(missing)[:4]}")
+    composed.load_state_dict(replaced, strict=False)
+    composed.eval()
+    for param in composed.parameters():
+        param.requires_grad_(False)
+    return composed
 
 
 # ---------------------------------------------------------------- sizes
