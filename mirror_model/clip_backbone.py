@@ -13,6 +13,7 @@ seed, never saved, and rebuilt bit-identically when a checkpoint is loaded.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -311,29 +312,41 @@ def _resize_vit_pos_embed(pos: torch.Tensor, old_grid: tuple[int, int], new_grid
     return torch.cat([cls_pos, grid.permute(0, 2, 3, 1).reshape(-1, channels)], dim=0)
 
 
+def vit_tokens(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ViT CLIP's pooled embedding (B, D) and dense patch features (B, D, H/stride, W/stride) of
+    CLIP-normalised images, from one pass of the image tower.
+
+    Every token goes through ln_post and the output projection; the pooled one is the class token
+    (open_clip's pool_type "tok", CLIP's own encode_image) or the mean of the patch tokens ("avg").
+    Positional embeddings are resized to the input's patch grid, so any size >= one patch works.
+    """
+    visual = model.visual
+    if getattr(visual, "final_ln_after_pool", False) or visual.pool_type not in ("tok", "avg"):
+        raise ValueError("dense features need a ViT with ln_post before pooling and 'tok' or 'avg' pooling")
+    x = visual.conv1(images.to(next(visual.parameters()).dtype))
+    batch, width, grid_h, grid_w = x.shape
+    x = x.flatten(2).transpose(1, 2)
+    cls_token = visual.class_embedding.to(x.dtype).expand(batch, 1, width)
+    pos = _resize_vit_pos_embed(visual.positional_embedding, visual.grid_size, (grid_h, grid_w))
+    x = torch.cat([cls_token, x], dim=1) + pos.to(x.dtype)
+    x = visual.ln_post(visual.transformer(visual.ln_pre(x)))
+    pooled = x[:, 0] if visual.pool_type == "tok" else x[:, 1:].mean(dim=1)
+    dense = x[:, 1:] @ visual.proj
+    return pooled @ visual.proj, dense.transpose(1, 2).reshape(batch, -1, grid_h, grid_w)
+
+
 def dense_image_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """CLIP-normalised images (B, 3, H, W) -> features in the joint space, (B, D, H/stride, W/stride).
 
     ViT: every patch token goes through ln_post and the output projection (the class token is
-    dropped, nothing is pooled); positional embeddings are resized to the input's patch grid.
-    ResNet: the last feature map goes through the attention pool's value and output projections
-    at every position (the attention itself is skipped, as DepthCLIP does).
+    dropped, nothing is pooled); positional embeddings are resized to the input's patch grid
+    (vit_tokens). ResNet: the last feature map goes through the attention pool's value and output
+    projections at every position (the attention itself is skipped, as DepthCLIP does).
     """
     visual = model.visual
-    dtype = next(visual.parameters()).dtype
-    x = images.to(dtype)
+    x = images.to(next(visual.parameters()).dtype)
     if is_vit(model):
-        x = visual.conv1(x)
-        batch, width, grid_h, grid_w = x.shape
-        x = x.flatten(2).transpose(1, 2)
-        cls_token = visual.class_embedding.to(x.dtype).expand(batch, 1, width)
-        pos = _resize_vit_pos_embed(visual.positional_embedding, visual.grid_size, (grid_h, grid_w))
-        x = torch.cat([cls_token, x], dim=1) + pos.to(x.dtype)
-        x = visual.ln_pre(x)
-        x = visual.transformer(x)
-        x = visual.ln_post(x[:, 1:])
-        x = x @ visual.proj
-        return x.transpose(1, 2).reshape(batch, -1, grid_h, grid_w)
+        return vit_tokens(model, x)[1]
 
     x = resnet_feature_map(model, x)
     pool = visual.attnpool
@@ -383,8 +396,10 @@ def encode_text_embeddings(model: nn.Module, embeddings: torch.Tensor) -> torch.
     return x @ projection
 
 
+@functools.lru_cache(maxsize=8)
 def get_tokenizer(name: str):
-    """open_clip's tokenizer for a CLIP name (the tiny configs use CLIP's BPE tokenizer)."""
+    """open_clip's tokenizer for a CLIP name (the tiny configs use CLIP's BPE tokenizer); built once
+    per name (reading the BPE merges takes a fifth of a second) and shared, as it holds no state."""
     import open_clip
 
     register_tiny_configs()
