@@ -396,6 +396,19 @@ def encode_text_embeddings(model: nn.Module, embeddings: torch.Tensor) -> torch.
     return x @ projection
 
 
+def encode_tokens(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """CLIP's encode_text for padded token ids (N, context) -> (N, D), computed on the first L
+    positions only, L = the longest caption's end token + 1. The causal mask keeps every position
+    blind to the padding after it, so this is encode_text exactly, at a fraction of the cost for
+    short captions. Needs a causal CLIP text tower pooled at its end token (the largest id)."""
+    if getattr(text_tower(model), "text_pool_type", "argmax") != "argmax":
+        return model.encode_text(tokens)
+    ends = tokens.argmax(dim=-1)
+    length = int(ends.max()) + 1
+    outputs = encode_text_embeddings(model, token_embeddings(model, tokens[:, :length]))
+    return outputs[torch.arange(len(tokens)), ends]
+
+
 @functools.lru_cache(maxsize=8)
 def get_tokenizer(name: str):
     """open_clip's tokenizer for a CLIP name (the tiny configs use CLIP's BPE tokenizer); built once

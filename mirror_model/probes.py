@@ -74,7 +74,7 @@ class ClipProbe:
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:
-        return self.clip.encode_text(self.tokenizer(texts).long()).float()
+        return clip_backbone.encode_tokens(self.clip, self.tokenizer(texts).long()).float()
 
 
 def pooled_regions(dense: torch.Tensor, owners: torch.Tensor, boxes: np.ndarray, stride: int) -> torch.Tensor:

@@ -130,7 +130,7 @@ def batch_losses(model, batch: Batch, config: PretrainConfig, word_tokens: torch
     stride = clip_backbone.patch_stride(model)
     pooled, dense = clip_backbone.vit_tokens(model, to_model_input(batch.images))
     tokens = tokenize(batch.captions + batch.region_captions, config.clip_name)
-    texts = model.encode_text(torch.cat([tokens, word_tokens])).float()
+    texts = clip_backbone.encode_tokens(model, torch.cat([tokens, word_tokens])).float()
     caption_text = texts[: len(batch.captions)]
     region_text = texts[len(batch.captions) : len(batch.captions) + len(batch.region_captions)]
     word_text = F.normalize(texts[-len(word_tokens) :], dim=-1)
@@ -186,7 +186,7 @@ def embed(model, images: np.ndarray, tokens: torch.Tensor, batch: int = 256) -> 
     image_parts, text_parts = [], []
     for start in range(0, len(tokens), batch):
         image_parts.append(F.normalize(model.encode_image(to_model_input(images[start : start + batch])), dim=-1))
-        text_parts.append(F.normalize(model.encode_text(tokens[start : start + batch]), dim=-1))
+        text_parts.append(F.normalize(clip_backbone.encode_tokens(model, tokens[start : start + batch]), dim=-1))
     return torch.cat(image_parts), torch.cat(text_parts)
 
 
@@ -240,15 +240,20 @@ def read_log(path: Path, up_to: int | None = None) -> list[dict]:
     return [r for r in records if up_to is None or r["step"] <= up_to]
 
 
-def heldout_flatness(log: list[dict], window: int = 3) -> dict:
-    """Relative change of the mean held-out total loss over the last `window` evaluations against
-    the `window` before; flat when it fell by less than 2%."""
-    totals = [r["heldout"]["total"] for r in log if "heldout" in r]
-    if len(totals) < 2 * window:
-        return {"evaluations": len(totals), "relative_change": None, "flat": None}
-    before, last = float(np.mean(totals[-2 * window : -window])), float(np.mean(totals[-window:]))
-    change = (last - before) / before
-    return {"evaluations": len(totals), "relative_change": change, "flat": bool(change > -0.02)}
+def heldout_flatness(log: list[dict]) -> dict:
+    """Where the held-out total loss stands: its best evaluation, and its relative change over the
+    last quarter of the steps logged. Flat when that change is above -2%: with the learning rate
+    decayed, a loss still falling by more than that in the last quarter asks for more steps; a
+    best step well before the end with a rising loss after it is over-fitting (more data)."""
+    held = [(r["step"], r["heldout"]["total"]) for r in log if "heldout" in r]
+    if len(held) < 2:
+        return {"evaluations": len(held), "relative_change_last_quarter": None, "flat": None}
+    last_step, last = held[-1]
+    quarter = min(held, key=lambda item: abs(item[0] - 0.75 * last_step))
+    best_step, best = min(held, key=lambda item: item[1])
+    change = (last - quarter[1]) / quarter[1]
+    return {"evaluations": len(held), "best_step": best_step, "best_total": best, "last_total": last,
+            "relative_change_last_quarter": change, "flat": bool(change > -0.02)}  # fmt: skip
 
 
 def plot_learning_curve(log: list[dict], path: Path, title: str) -> Path:
