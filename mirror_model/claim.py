@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .clip_backbone import WeightsUnavailableError
+
 SIZE = (240, 320)
 SPLIT_SEEDS = {"train": 4100, "val": 4200, "test": 4300}  # disjoint from bundle.SPLITS and every study's seeds
 DEFAULT_CLIP = "world-vit-256/procedural-world"
@@ -507,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         recipe = Recipe(clip=args.clip, mirror_tokens=args.mirror_tokens, train_count=args.train_count, val_count=args.val_count,
                         test_count=args.test_count, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         val_every=args.val_every, patience=args.patience)  # fmt: skip
-        recipe.clip_parts()
+        from .clip_backbone import load_clip
+
+        load_clip(*recipe.clip_parts())  # a missing CLIP is said before anything is rendered or trained
         if min(recipe.train_count, recipe.val_count, recipe.test_count, recipe.steps, recipe.val_every) < 1:
             raise ValueError("counts, --steps and --val-every must be at least 1")
         runs, data_dir = Path(args.runs), Path(args.data_dir)
@@ -519,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             references = reference_results(recipe, runs, splits["test"])
             analysis = analyse(results, references, args.draws)
             print(write_report(results, references, analysis, recipe, Path(args.out), command))
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, WeightsUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
