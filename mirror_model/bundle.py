@@ -1,8 +1,14 @@
 """Build the bundled offline model `checkpoints/mirror-synthetic-tiny` with one command.
 
     python -m mirror_model.bundle --out checkpoints/mirror-synthetic-tiny
+    python -m mirror_model.bundle --from-factorial docs/results/factorial --out checkpoints/mirror-synthetic-tiny
 
-Renders procedural scenes (train / val / held-out test, disjoint seeds) unless they are already
+With --from-factorial, nothing is trained: the run that the factorial claim experiment
+(python -m mirror_model.claim) selected on validation (never on test) is copied, its card carries
+the experiment's whole table, comparisons and verdicts, and the references are evaluated on the
+experiment's test rooms; the checkpoint budget (25 MB with the CLIP it sits on, fp16) is checked.
+
+Otherwise it renders procedural scenes (train / val / held-out test, disjoint seeds) unless they are already
 there, trains mirror + decoder (maps only: depth goes through the text side) on the frozen world
 CLIP pretrained by this project (`world-vit/procedural-world`, made by python -m
 mirror_model.world_clip) with cached CLIP features, keeps the best validation step, then evaluates
@@ -29,15 +35,21 @@ SIZE = (240, 320)
 WORLD_CLIP = ("world-vit", "procedural-world")
 
 
-def render_split(data_dir: Path, split: str, count: int) -> Path:
+def render_split(data_dir: Path, split: str, count: int, seed: int | None = None) -> Path:
+    """DATA_DIR/SPLIT with `count` procedural scenes of scene seed `seed` (default SPLITS[split]),
+    rendered unless a folder with that many scenes of that seed is already there."""
+    from common.scene_folder import read_pose_record
     from scenes.io import write_scenes
 
+    seed = SPLITS[split] if seed is None else int(seed)
     folder = data_dir / split
     if folder.is_dir() and len(list((folder / "rgb").glob("*.png"))) == count:
-        return folder
+        record = read_pose_record(folder)
+        if isinstance(record, dict) and record.get("seed") == seed:
+            return folder
     if folder.exists():
         shutil.rmtree(folder)
-    return write_scenes(folder, count=count, size=SIZE, seed=SPLITS[split])
+    return write_scenes(folder, count=count, size=SIZE, seed=seed)
 
 
 def world_config(image_path: bool = False, pretrained: bool = True):
@@ -52,22 +64,44 @@ def world_config(image_path: bool = False, pretrained: bool = True):
 
 def evaluate_variants(checkpoint: Path, test_dir: Path, limit: int | None = None) -> dict[str, dict]:
     """Held-out metrics of the trained model and its references."""
+    from .checkpoint import read_card
     from .evaluate import evaluate_predictor
-    from .predict import load_predictor
+    from .model import MirrorDepthConfig
+    from .model_info import describe_model
+    from .predict import DepthPredictor, load_predictor
 
     dataset = build_dataset("synthetic", test_dir)
+    config = MirrorDepthConfig.from_dict(read_card(checkpoint)["config"])
     rows: dict[str, dict] = {}
     trained = load_predictor(str(checkpoint))
-    for source in SOURCES:
+    sources = SOURCES if config.text_path != "none" else ("learned", "zeros", "random")  # prompts need a text encoder
+    for source in sources:
         label = "trained (learned mirror)" if source == "learned" else f"trained, mirror source = {source}"
         rows[label] = evaluate_predictor(trained, dataset, "synthetic", limit=limit, source=source, progress=False)["metrics"]
     untrained = load_predictor(str(checkpoint), untrained=True)
     rows["untrained twin (fresh mirror + decoder)"] = evaluate_predictor(untrained, dataset, "synthetic", limit=limit,
                                                                          progress=False)["metrics"]  # fmt: skip
-    zeroshot = load_predictor("depthclip-tiny")
-    rows["DepthCLIP zero-shot, same CLIP"] = evaluate_predictor(zeroshot, dataset, "synthetic", limit=limit,
-                                                                progress=False)["metrics"]  # fmt: skip
+    zeroshot = same_clip_depthclip(config)
+    described = describe_model("depthclip-same-clip", zeroshot, weights_from="untrained", trained=False, default_source=None)
+    rows["DepthCLIP zero-shot, same CLIP"] = evaluate_predictor(DepthPredictor(zeroshot, described), dataset, "synthetic",
+                                                                limit=limit, progress=False)["metrics"]  # fmt: skip
     return rows
+
+
+def same_clip_depthclip(config):
+    """DepthCLIP (as published) on the CLIP a mirror model sits on: its image tower (random ones
+    rebuilt from their seed) with the CLIP's own text encoder."""
+    from . import clip_backbone
+    from .presets import TINY_SEED
+    from .zeroshot import ZeroShotConfig, ZeroShotDepth
+
+    clip, info = clip_backbone.load_clip(config.clip_name, config.clip_pretrained, seed=TINY_SEED)
+    if config.clip_pretrained is None:
+        clip_backbone.fp16_round(clip)
+    clip = clip_backbone.with_random_towers(clip, config.clip_name, image=config.image_tower,
+                                            image_seed=config.random_image_seed)
+    zeroshot = ZeroShotConfig(clip_name=config.clip_name, clip_pretrained=config.clip_pretrained, input_size=SIZE)
+    return ZeroShotDepth(zeroshot, clip, info)
 
 
 def write_evaluation(out: Path, data_dir: Path, test_count: int) -> dict[str, dict]:
@@ -121,6 +155,73 @@ def train_world_model(data_dir: Path, run_dir: Path, steps: int, seed: int, trai
     return summary, cache
 
 
+BUDGET_MB = 25.0  # the depth model and the CLIP it sits on, together
+
+
+def checkpoint_megabytes(folder: Path) -> dict[str, float]:
+    """Sizes of a mirror checkpoint folder and of the project CLIP weights it loads (MB)."""
+    from . import clip_backbone
+    from .checkpoint import read_card
+
+    card = read_card(folder)
+    own = sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
+    project = clip_backbone.PROJECT_TAGS.get((card["clip_name"], card["clip_pretrained"]))
+    clip = project.stat().st_size / 1e6 if project is not None and project.is_file() else 0.0
+    return {"checkpoint": round(own, 2), "clip": round(clip, 2), "total": round(own + clip, 2)}
+
+
+def bundle_from_factorial(report_dir: Path, out: Path, data_dir: Path, runs: Path, command: str) -> dict:
+    """Copy the factorial's run selected on validation into OUT with the experiment in its card."""
+    from common.depth_metrics import format_metrics_table
+
+    results_path = report_dir / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{report_dir}/results.json not found: run python -m mirror_model.claim first")
+    results = json.loads(results_path.read_text())
+    selected = results["analysis"]["selected"]
+    if not selected:
+        raise ValueError(f"{report_dir}/results.json has no trained run to select")
+    run_dir = runs / selected["arm"] / f"seed{selected['seed']}"
+    if not (run_dir / "best" / "card.json").is_file():
+        raise FileNotFoundError(f"{run_dir}/best not found: --runs must be the folder the experiment trained in")
+    recipe = results["recipe"]
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(run_dir / "best", out)
+    for log_name in ("train_log.jsonl", "metrics.json"):
+        shutil.copy(run_dir / log_name, out / log_name)
+    test_dir = data_dir / "test"
+    rows = evaluate_variants(out, test_dir)
+    test_text = (f"{recipe['test_count']} procedural scenes of scene seed {recipe['split_seeds']['test']} (the factorial's "
+                 f"test rooms), 240x320, metrics capped at 10 m")
+    (out / "evaluation.md").write_text(f"# selected factorial run on {test_text}\n\n{format_metrics_table(rows)}\n")
+    card_path = out / "card.json"
+    card = json.loads(card_path.read_text())
+    card.update({
+        "command": command,
+        "training_data": (f"{recipe['train_count']} procedural RGB-D scenes (seed {recipe['split_seeds']['train']}), "
+                          f"{recipe['val_count']} for validation (seed {recipe['split_seeds']['val']}), rendered by python -m scenes"),
+        "selection": {"criterion": "lowest validation AbsRel among every arm and seed of the factorial (no test figure used)",
+                      **{k: selected[k] for k in ("arm", "seed", "best_val_abs_rel")}},
+        "metrics": {"val": card.get("metrics", {}).get("val"), "test": rows["trained (learned mirror)"]},
+        "test_set": test_text,
+        "references": rows,
+        "factorial": {"command": results["command"], "table": (report_dir / "table.md").read_text(),
+                      "verdicts": results["analysis"]["verdicts"], "comparisons": results["analysis"]["comparisons"],
+                      "selected": selected},
+    })  # fmt: skip
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    sizes = checkpoint_megabytes(out)
+    if sizes["total"] > BUDGET_MB:
+        raise ValueError(f"{out}: {sizes['total']} MB with its CLIP, over the {BUDGET_MB:.0f} MB budget ({sizes})")
+    card["size_mb"] = sizes
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    print(format_metrics_table(rows))
+    print(f"bundled {selected['arm']} seed {selected['seed']} (validation AbsRel {selected['best_val_abs_rel']:.4f}) to {out}: "
+          f"{sizes['checkpoint']} MB + CLIP {sizes['clip']} MB")
+    return card
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mirror_model.bundle", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -134,12 +235,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default="runs/mirror-synthetic-tiny", help="training run folder (logs, best)")
     parser.add_argument("--from-run", help="bundle an existing run folder made with this recipe (e.g. the claim "
                         "experiment's runs/claim/pretrained-mirror, the same recipe and seed) instead of training again")
+    parser.add_argument("--from-factorial", metavar="REPORT_DIR",
+                        help="bundle the run the factorial claim experiment selected on validation (its --out folder, "
+                        "with results.json); --data-dir and --factorial-runs must be the experiment's")
+    parser.add_argument("--factorial-runs", default="runs/factorial", help="the factorial's --runs folder")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-evaluate the bundle in --out on the held-out scenes (current protocol) without training")
     args = parser.parse_args(argv)
     command = " ".join(["python -m mirror_model.bundle", *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
     if args.evaluate_only:
         return reevaluate(Path(args.out), Path(args.data_dir), args.test_count, command)
+    if args.from_factorial:
+        try:
+            bundle_from_factorial(Path(args.from_factorial), Path(args.out), Path(args.data_dir), Path(args.factorial_runs), command)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0
 
     from common.depth_metrics import format_metrics_table
 

@@ -47,6 +47,7 @@ class CachedTrainConfig:
     train_source: str = "learned"  # "prompt": a fixed human prompt (mirror unused); "prompt+mirror": both
     val_every: int = 500
     val_limit: int | None = None
+    patience: int | None = None  # early stopping: end after this many validations without a new best
     extra_card: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,7 +58,7 @@ class CachedTrainConfig:
 @dataclass
 class FeatureCache:
     features: torch.Tensor  # (N, 2, D, h, w) fp16: each frame and its mirror image
-    depths: torch.Tensor  # (N, 2, 1, H, W) fp16 metres, 0 = no depth
+    depths: torch.Tensor  # (N, 1, H, W) fp16 metres, 0 = no depth; flipped with the mirror image's features
 
 
 def load_frames(folder: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +89,7 @@ def build_cache(model: MirrorDepth, rgbs: np.ndarray, depths: np.ndarray, batch:
         images = torch.from_numpy(rgbs[start : start + batch]).permute(0, 3, 1, 2).float().div_(255.0)
         both = torch.stack([model.image_features(images), model.image_features(images.flip(-1))], dim=1)
         parts.append(both.half())
-    target = torch.from_numpy(depths)[:, None, None]
-    return FeatureCache(torch.cat(parts), torch.cat([target, target.flip(-1)], dim=1).half())
+    return FeatureCache(torch.cat(parts), torch.from_numpy(depths)[:, None].half())
 
 
 def train_cached(model: MirrorDepth, cache: FeatureCache, val_folder: str | Path, out: str | Path,
@@ -110,7 +110,7 @@ def train_cached(model: MirrorDepth, cache: FeatureCache, val_folder: str | Path
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.steps, pct_start=0.1)
     val_set = build_dataset("synthetic", val_folder)
     size = tuple(cache.depths.shape[-2:])
-    best, best_step, history = math.inf, 0, []
+    best, best_step, history, stale = math.inf, 0, [], 0
     started = time.time()
     log = (out / "train_log.jsonl").open("w")
     model.train()
@@ -119,7 +119,8 @@ def train_cached(model: MirrorDepth, cache: FeatureCache, val_folder: str | Path
             index = torch.from_numpy(rng.integers(0, len(cache.features), config.batch_size))
             flip = torch.from_numpy(rng.integers(0, 2, config.batch_size))
             features = cache.features[index, flip].float()
-            target = cache.depths[index, flip].float()
+            target = cache.depths[index].float()
+            target = torch.where(flip.view(-1, 1, 1, 1).bool(), target.flip(-1), target)
             loss = silog_loss(model.depth_from_features(features, size, config.train_source), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -137,13 +138,16 @@ def train_cached(model: MirrorDepth, cache: FeatureCache, val_folder: str | Path
                                              progress=False)["metrics"]  # fmt: skip
                 model.train()
                 history.append({"step": step, "val": metrics})
+                stale += 1
                 if metrics["abs_rel"] < best:
-                    best, best_step = metrics["abs_rel"], step
+                    best, best_step, stale = metrics["abs_rel"], step, 0
                     card = {"trained": True, "training": {**asdict(config), "best_step": step}, "metrics": {"val": metrics},
                             "default_source": config.train_source, **config.extra_card}  # fmt: skip
                     save_checkpoint(model, out / "best", card)
+                if config.patience is not None and stale >= config.patience:
+                    break  # early stopping on validation only
     log.close()
-    summary = {"best_val_abs_rel": best, "best_step": best_step, "history": history,
-               "minutes": round((time.time() - started) / 60, 2)}  # fmt: skip
+    summary = {"best_val_abs_rel": best, "best_step": best_step, "history": history, "last_step": step,
+               "stopped_early": step < config.steps, "minutes": round((time.time() - started) / 60, 2)}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

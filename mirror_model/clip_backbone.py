@@ -3,10 +3,17 @@ from embeddings (so a learned prompt can stand where token embeddings go).
 
 Supported: open_clip's standard CLIP class with a ViT (`VisionTransformer`) or ResNet
 (`ModifiedResNet`) image tower and its own text transformer, e.g. RN50, RN101, ViT-B-16, ViT-B-32,
-ViT-L-14, plus the two tiny configs shipped in `clip_configs/` ("tiny-vit", "tiny-rn") for offline use.
+ViT-L-14, plus the small configs shipped in `clip_configs/` for offline use: "tiny-vit" and "tiny-rn"
+(random-init test models), "world-vit" (64-wide joint space: the world CLIP committed first) and
+"world-vit-256" (256-wide joint space, so that s = 16 mirror outputs are a real bottleneck).
+
+A CLIP's two towers can be swapped for randomly initialised ones independently (`with_random_towers`):
+the controls of the claim experiment (random image tower, random text encoder) are built from a
+seed, never saved, and rebuilt bit-identically when a checkpoint is loaded.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -18,11 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 CONFIG_DIR = Path(__file__).parent / "clip_configs"
-TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn", "world-vit")
+TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn", "world-vit", "world-vit-256")
 # CLIPs pretrained by this project: (model name, tag) -> weights file in the repository, loaded
 # like an open_clip tag but never downloaded (python -m mirror_model.world_clip makes them).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_TAGS = {("world-vit", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip" / "clip.safetensors"}
+PROJECT_TAGS = {
+    ("world-vit", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip" / "clip.safetensors",
+    ("world-vit-256", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip-256" / "clip.safetensors",
+}
+TOWERS = ("pretrained", "random")  # an image tower or text encoder: the loaded CLIP's own, or re-initialised
 WEIGHTS_ENV = "MIRROR_CLIP_WEIGHTS"
 WEIGHTS_FLAG = "--clip-weights"
 # Used when a config has no pretrained tag to take normalisation constants from.
@@ -218,6 +229,48 @@ def text_tower(model: nn.Module, name: str = "CLIP") -> nn.Module:
     return tower
 
 
+def is_text_key(key: str) -> bool:
+    """Whether a CLIP state-dict key belongs to the text encoder (everything but the image tower
+    `visual.*` and the shared temperature/bias)."""
+    return not key.startswith("visual.") and key not in ("logit_scale", "logit_bias")
+
+
+def with_random_towers(model: nn.Module, name: str, image: str = "pretrained", text: str = "pretrained",
+                       image_seed: int = 0, text_seed: int = 0) -> nn.Module:
+    """A frozen copy of `model` whose image tower and/or text encoder are replaced by randomly
+    initialised ones of the same architecture; `model` itself is untouched.
+
+    A random tower is the same tower of `load_clip(name, None, seed=...)` rounded to fp16 (open_clip's
+    own initialisation), so it is rebuilt bit-identically from its seed and a random image tower of
+    seed k equals the image tower of the random-init CLIP of seed k. The temperature stays the
+    model's own. Returns `model` itself when both towers stay. Raises ValueError for unknown choices.
+    """
+    import copy
+
+    for what, choice in (("image tower", image), ("text encoder", text)):
+        if choice not in TOWERS:
+            raise ValueError(f"{what} must be one of {TOWERS}, got {choice!r}")
+    if image == text == "pretrained":
+        return model
+    composed = copy.deepcopy(model)  # keeps the model's own activations (e.g. QuickGELU of OpenAI tags)
+    replaced: dict[str, torch.Tensor] = {}
+    for choice, seed, wanted in ((image, image_seed, lambda k: k.startswith("visual.")), (text, text_seed, is_text_key)):
+        if choice != "random":
+            continue
+        with torch.random.fork_rng(devices=[]):
+            fresh, _ = load_clip(name, None, seed=seed)
+        fp16_round(fresh)
+        replaced.update({k: v for k, v in fresh.state_dict().items() if wanted(k)})
+    missing = set(replaced) - set(composed.state_dict())
+    if missing:
+        raise ValueError(f"CLIP '{name}': a fresh model has tensors the loaded one lacks: {sorted(missing)[:4]}")
+    composed.load_state_dict(replaced, strict=False)
+    composed.eval()
+    for param in composed.parameters():
+        param.requires_grad_(False)
+    return composed
+
+
 # ---------------------------------------------------------------- sizes
 
 def is_vit(model: nn.Module) -> bool:
@@ -259,29 +312,41 @@ def _resize_vit_pos_embed(pos: torch.Tensor, old_grid: tuple[int, int], new_grid
     return torch.cat([cls_pos, grid.permute(0, 2, 3, 1).reshape(-1, channels)], dim=0)
 
 
+def vit_tokens(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ViT CLIP's pooled embedding (B, D) and dense patch features (B, D, H/stride, W/stride) of
+    CLIP-normalised images, from one pass of the image tower.
+
+    Every token goes through ln_post and the output projection; the pooled one is the class token
+    (open_clip's pool_type "tok", CLIP's own encode_image) or the mean of the patch tokens ("avg").
+    Positional embeddings are resized to the input's patch grid, so any size >= one patch works.
+    """
+    visual = model.visual
+    if getattr(visual, "final_ln_after_pool", False) or visual.pool_type not in ("tok", "avg"):
+        raise ValueError("dense features need a ViT with ln_post before pooling and 'tok' or 'avg' pooling")
+    x = visual.conv1(images.to(next(visual.parameters()).dtype))
+    batch, width, grid_h, grid_w = x.shape
+    x = x.flatten(2).transpose(1, 2)
+    cls_token = visual.class_embedding.to(x.dtype).expand(batch, 1, width)
+    pos = _resize_vit_pos_embed(visual.positional_embedding, visual.grid_size, (grid_h, grid_w))
+    x = torch.cat([cls_token, x], dim=1) + pos.to(x.dtype)
+    x = visual.ln_post(visual.transformer(visual.ln_pre(x)))
+    pooled = x[:, 0] if visual.pool_type == "tok" else x[:, 1:].mean(dim=1)
+    dense = x[:, 1:] @ visual.proj
+    return pooled @ visual.proj, dense.transpose(1, 2).reshape(batch, -1, grid_h, grid_w)
+
+
 def dense_image_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """CLIP-normalised images (B, 3, H, W) -> features in the joint space, (B, D, H/stride, W/stride).
 
     ViT: every patch token goes through ln_post and the output projection (the class token is
-    dropped, nothing is pooled); positional embeddings are resized to the input's patch grid.
-    ResNet: the last feature map goes through the attention pool's value and output projections
-    at every position (the attention itself is skipped, as DepthCLIP does).
+    dropped, nothing is pooled); positional embeddings are resized to the input's patch grid
+    (vit_tokens). ResNet: the last feature map goes through the attention pool's value and output
+    projections at every position (the attention itself is skipped, as DepthCLIP does).
     """
     visual = model.visual
-    dtype = next(visual.parameters()).dtype
-    x = images.to(dtype)
+    x = images.to(next(visual.parameters()).dtype)
     if is_vit(model):
-        x = visual.conv1(x)
-        batch, width, grid_h, grid_w = x.shape
-        x = x.flatten(2).transpose(1, 2)
-        cls_token = visual.class_embedding.to(x.dtype).expand(batch, 1, width)
-        pos = _resize_vit_pos_embed(visual.positional_embedding, visual.grid_size, (grid_h, grid_w))
-        x = torch.cat([cls_token, x], dim=1) + pos.to(x.dtype)
-        x = visual.ln_pre(x)
-        x = visual.transformer(x)
-        x = visual.ln_post(x[:, 1:])
-        x = x @ visual.proj
-        return x.transpose(1, 2).reshape(batch, -1, grid_h, grid_w)
+        return vit_tokens(model, x)[1]
 
     x = resnet_feature_map(model, x)
     pool = visual.attnpool
@@ -331,8 +396,23 @@ def encode_text_embeddings(model: nn.Module, embeddings: torch.Tensor) -> torch.
     return x @ projection
 
 
+def encode_tokens(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """CLIP's encode_text for padded token ids (N, context) -> (N, D), computed on the first L
+    positions only, L = the longest caption's end token + 1. The causal mask keeps every position
+    blind to the padding after it, so this is encode_text exactly, at a fraction of the cost for
+    short captions. Needs a causal CLIP text tower pooled at its end token (the largest id)."""
+    if getattr(text_tower(model), "text_pool_type", "argmax") != "argmax":
+        return model.encode_text(tokens)
+    ends = tokens.argmax(dim=-1)
+    length = int(ends.max()) + 1
+    outputs = encode_text_embeddings(model, token_embeddings(model, tokens[:, :length]))
+    return outputs[torch.arange(len(tokens)), ends]
+
+
+@functools.lru_cache(maxsize=8)
 def get_tokenizer(name: str):
-    """open_clip's tokenizer for a CLIP name (the tiny configs use CLIP's BPE tokenizer)."""
+    """open_clip's tokenizer for a CLIP name (the tiny configs use CLIP's BPE tokenizer); built once
+    per name (reading the BPE merges takes a fifth of a second) and shared, as it holds no state."""
     import open_clip
 
     register_tiny_configs()

@@ -13,6 +13,14 @@ The text side does not depend on the image, so outside training it is computed o
 source and cached. The source (the learned mirror or an ablation of it, text_sources.SOURCES) is an
 argument of every call, never a state of the model, so one model can serve callers that ask for
 different sources at the same time.
+
+The text path (config.text_path) is what stands between mirror and the joint space, for the claim
+experiment's controls: "pretrained" (the CLIP's own frozen text encoder), "random" (a randomly
+initialised text encoder of the same architecture, frozen, rebuilt from `random_text_seed`) or
+"none" (no text encoder: mirror is then (s, D) and its rows, normalised, are the s outputs). The
+image tower (config.image_tower) is the CLIP's own or a random one of the same architecture. The s
+maps are a linear map of rank <= s of the normalised patch features: with s well below D the text
+side is a real bottleneck, and which directions it can reach is what the text path decides.
 """
 from __future__ import annotations
 
@@ -28,6 +36,8 @@ from common.config import checked_fields
 from . import clip_backbone, text_sources
 from .decoder import DecoderConfig, DepthDecoder
 
+TEXT_PATHS = ("pretrained", "random", "none")
+
 
 @dataclass
 class MirrorDepthConfig:
@@ -39,6 +49,16 @@ class MirrorDepthConfig:
     min_depth: float = 1e-3
     prompt: str = text_sources.DEFAULT_PROMPT  # for the "prompt" and "prompt+mirror" ablations
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    text_path: str = "pretrained"  # TEXT_PATHS: the CLIP's own text encoder, a random one, or none
+    image_tower: str = "pretrained"  # clip_backbone.TOWERS: the CLIP's own image tower or a random one
+    random_text_seed: int = 0  # seed of the random text encoder (text_path="random")
+    random_image_seed: int = 0  # seed of the random image tower (image_tower="random")
+
+    def __post_init__(self) -> None:
+        if self.text_path not in TEXT_PATHS:
+            raise ValueError(f"text_path must be one of {TEXT_PATHS}, got {self.text_path!r}")
+        if self.image_tower not in clip_backbone.TOWERS:
+            raise ValueError(f"image_tower must be one of {clip_backbone.TOWERS}, got {self.image_tower!r}")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -66,14 +86,21 @@ class MirrorDepth(nn.Module):
             raise ValueError(f"need 0 < min_depth < max_depth, got {config.min_depth} and {config.max_depth}")
         self.config = config
         self.clip_info = clip_info
-        self.clip = clip
+        # Random towers are rebuilt from their seeds (never saved); the given CLIP is not modified.
+        self.clip = clip_backbone.with_random_towers(
+            clip, config.clip_name, image=config.image_tower, text="random" if config.text_path == "random" else "pretrained",
+            image_seed=config.random_image_seed, text_seed=config.random_text_seed)
         for param in self.clip.parameters():
             param.requires_grad_(False)
         self.clip.eval()
 
-        width = clip_backbone.text_width(clip)
-        # Same scale as CLIP's token-embedding init, so mirror starts where real tokens live.
-        self.mirror = nn.Parameter(torch.randn(config.mirror_tokens, width) * 0.02)
+        if config.text_path == "none":
+            # The s outputs themselves, unit rows in the D-wide joint space; no text encoder is read.
+            dim = clip_backbone.embed_dim(clip)
+            self.mirror = nn.Parameter(torch.randn(config.mirror_tokens, dim) / dim**0.5)
+        else:
+            # Same scale as CLIP's token-embedding init, so mirror starts where real tokens live.
+            self.mirror = nn.Parameter(torch.randn(config.mirror_tokens, clip_backbone.text_width(clip)) * 0.02)
         self.stride = clip_backbone.patch_stride(clip)
         self.decoder = DepthDecoder(
             config.decoder, config.mirror_tokens, clip_backbone.embed_dim(clip), self.stride
@@ -106,8 +133,11 @@ class MirrorDepth(nn.Module):
             self._text_cache.clear()
 
     def _compute_text_features(self, source: str = "learned") -> torch.Tensor:
-        embeddings = text_sources.source_embeddings(source, self.mirror, self.clip, self.tokenizer, self.config.prompt)
-        outputs = clip_backbone.encode_text_embeddings(self.clip, embeddings.unsqueeze(0))[0]
+        if self.config.text_path == "none":
+            outputs = text_sources.joint_space_outputs(source, self.mirror)
+        else:
+            embeddings = text_sources.source_embeddings(source, self.mirror, self.clip, self.tokenizer, self.config.prompt)
+            outputs = clip_backbone.encode_text_embeddings(self.clip, embeddings.unsqueeze(0))[0]
         return F.normalize(outputs[-self.config.mirror_tokens :].float(), dim=-1)
 
     def text_features(self, source: str = "learned") -> torch.Tensor:
@@ -142,7 +172,8 @@ class MirrorDepth(nn.Module):
         return clip_backbone.dense_image_features(self.clip, normalised).float()
 
     def similarity_maps(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """(B, D, h, w) features -> (B, s, h, w) scaled cosine similarities with the text outputs (s, D)."""
+        """(B, D, h, w) features -> (B, s, h, w) scaled cosine similarities with the text outputs (s, D),
+        which are unit rows (text_features); a patch's maps do not depend on its feature's norm."""
         scale = clip_backbone.logit_scale(self.clip).float()
         return scale * torch.einsum("bdhw,sd->bshw", F.normalize(features, dim=1), text)
 

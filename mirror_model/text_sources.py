@@ -12,6 +12,10 @@ ablation of it. All sources are (L, text_width) matrices; the decoder always rea
 - prompt+mirror:  the prompt's start token and subword embeddings (no end token) followed by mirror,
                   cut to CLIP's context length; the decoder reads the last s outputs, i.e. mirror's
                   positions, now conditioned on the prompt through the causal attention.
+
+With no text encoder on the path (the model's text_path "none"), mirror is (s, D) and is the outputs
+itself; there, "zeros" gives all-zero outputs (every map is 0), "random" unit Gaussian rows (fixed
+seed), and the two prompt sources do not exist (joint_space_outputs).
 """
 from __future__ import annotations
 
@@ -71,3 +75,18 @@ def source_embeddings(
     prefix = clip_backbone.token_embeddings(clip, ids[:end_pos]).to(mirror.dtype)
     limit = clip_backbone.context_length(clip)
     return torch.cat([prefix, mirror], dim=0)[:limit]
+
+
+def joint_space_outputs(source: str, mirror: torch.Tensor, seed: int = RANDOM_SEED) -> torch.Tensor:
+    """The (s, D) outputs of a model with no text encoder: mirror's rows themselves, zeros, or
+    Gaussian rows (fixed seed). Raises ValueError for the prompt sources, which need a text encoder."""
+    check_source(source)
+    if source == "learned":
+        return mirror
+    if source == "zeros":
+        return torch.zeros_like(mirror)
+    if source == "random":
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn(mirror.shape, generator=generator).to(device=mirror.device, dtype=mirror.dtype)
+    raise ValueError(f"mirror source '{source}' needs a text encoder; this model has none (text_path 'none'): "
+                     f"use learned, zeros or random")

@@ -38,3 +38,9 @@ def test_load_check_has_no_failures_and_disk_returns_to_baseline():
     out = run_benchmark("benchmarks.bench_load", "--clients", "2", "--seconds", "5", "--retention", "3")
     assert re.search(r"\d+ calls, 0 failures", out)
     assert "back to baseline" in out and "NOT back to baseline" not in out
+
+
+@pytest.mark.slow
+def test_world_clip_benchmark_reports_the_bf16_and_thread_ratios():
+    out = run_benchmark("benchmarks.bench_world_clip", "--batch-size", "8", "--steps", "1", "--threads", "1")
+    assert re.search(r"bf16/fp32 step time \d+\.\d+x", out) and "avx512_bf16" in out

@@ -61,18 +61,26 @@ def test_captions_agree_with_the_scene_graph():
 def test_pretraining_lowers_the_contrastive_loss(tmp_path):
     import json
 
-    from mirror_model.world_clip import pretrain
+    from mirror_model.world_clip import PretrainConfig, pretrain
     from scenes.captioned import read_captioned, write_captioned
 
     data = write_captioned(tmp_path / "world", rooms=6, views=2, size=(128, 160), seed=3, progress=False)
     images, records = read_captioned(data)
     assert len(images) == len(records) >= 20 and images.shape[1:] == (128, 160, 3)
     assert {r["kind"] for r in records} == {"view", "region"}
-    card = pretrain(data, data, tmp_path / "clip", steps=40, batch_size=16, lr=2e-3, seed=0, log_every=10)
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "clip" / "pretrain_log.jsonl").read_text().splitlines()]
-    assert len(losses) == 4 and losses[-1] < 0.8 * losses[0]
+    config = PretrainConfig(steps=32, batch_size=8, lr=2e-3, seed=0, log_every=8, eval_every=16, eval_batches=1, regions_per_view=1)
+    card = pretrain(data, data, tmp_path / "clip", config=config, progress=False, probe_limit=8)
+    records = [json.loads(line) for line in (tmp_path / "clip" / "pretrain_log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == 4 and losses[-1] < 0.85 * losses[0]
+    assert {"global", "region", "region_word"} <= set(records[0]["parts"])  # the region terms train too
+    held = [r["heldout"]["total"] for r in records if "heldout" in r]
+    assert [r["step"] for r in records if "heldout" in r] == [16, 32] and held[-1] < held[0]
+    assert card["heldout_last"]["total"] == held[-1] and card["heldout_flatness"]["evaluations"] == 2
     assert (tmp_path / "clip" / "clip.safetensors").is_file()
+    assert (tmp_path / "clip" / "learning_curve.png").stat().st_size > 10_000
     assert card["retrieval_train"]["i2t_r5"] > card["retrieval_train"]["chance_r5"]
+    assert set(card["probes"]) == {"pretrained", "random init"} and "region distance-word accuracy" in card["probes_table"]
 
 
 def test_a_maps_only_decoder_gets_no_gradient_but_through_the_maps():
