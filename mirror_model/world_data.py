@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scenes.captioned import read_captioned
+from scenes.captioned import DEPTH_STEP, read_captioned, read_captioned_depths
 from scenes.captions import DISTANCE_WORDS, VisibleObject, distance_word, region_caption
 
 WORDS = tuple(word for _, word in DISTANCE_WORDS)  # nearest first
@@ -77,11 +77,35 @@ def regions_of(record: dict) -> list[Region]:
     return regions
 
 
+class SampledDepth:
+    """The captioned folder's `depths.npy` (every `step`-th pixel from pixel step // 2) read as
+    full-resolution (N, H, W) depth: indexing the first axis returns the chosen images with each
+    sample repeated over its step x step block (nearest), so patch medians see the same depths."""
+
+    def __init__(self, sampled: np.ndarray, size: tuple[int, int], step: int):
+        self.sampled, self.step = sampled, int(step)
+        self.shape = (len(sampled), *size)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        chosen = np.asarray(self.sampled[first])
+        full = np.repeat(np.repeat(chosen, self.step, axis=-2), self.step, axis=-1)
+        full = full[..., : self.shape[1], : self.shape[2]]
+        return full[(slice(None), *rest)] if rest and full.ndim == 3 else full[rest] if rest else full
+
+
 def read_world(folder: str | Path) -> WorldData:
-    """A captioned folder; FileNotFoundError or ValueError (one line) when it is not one."""
+    """A captioned folder; FileNotFoundError or ValueError (one line) when it is not one. Per-pixel
+    depth comes from `depth.npy` (full resolution) or the sampled `depths.npy` that
+    python -m scenes.captioned writes (read through SampledDepth)."""
     folder = Path(folder)
     images, records = read_captioned(folder)
     depth = None
+    if not (folder / "depth.npy").is_file() and (folder / "depths.npy").is_file():
+        depth = SampledDepth(read_captioned_depths(folder), images.shape[1:3], DEPTH_STEP)
     if (folder / "depth.npy").is_file():
         depth = np.load(folder / "depth.npy", mmap_mode="r")
         if depth.shape != images.shape[:3]:

@@ -107,3 +107,17 @@ def test_text_encoding_on_the_captions_own_length_is_clips_encode_text():
                        "about one and a half metres up"], CLIP)
     with torch.no_grad():
         torch.testing.assert_close(clip_backbone.encode_tokens(model, tokens), model.encode_text(tokens), atol=2e-5, rtol=1e-5)
+
+
+def test_sampled_depths_of_a_captioned_folder_read_as_full_resolution_patches(tmp_path):
+    from mirror_model.world_data import SampledDepth, patch_depths
+
+    sampled = np.arange(2 * 8 * 10, dtype=np.float16).reshape(2, 8, 10) + 1  # every 4th pixel of 32x40 images
+    depth = SampledDepth(sampled, (32, 40), 4)
+    assert depth.shape == (2, 32, 40) and depth[np.array([1])].shape == (1, 32, 40)
+    full = depth[np.array([0, 1])]
+    np.testing.assert_array_equal(full[:, 2::4, 2::4], sampled)  # each sample where it was taken
+    # A 16-pixel patch holds 4x4 samples: its median is theirs.
+    expected = np.median(sampled[0, :4, :4].astype(np.float32))
+    assert patch_depths(full.astype(np.float32), 16)[0, 0, 0] == pytest.approx(expected)
+    assert depth[:, ::8, ::8].shape == (2, 4, 5)
