@@ -48,9 +48,12 @@ def test_batches_carry_regions_and_every_term_of_the_objective(world):
     from mirror_model import clip_backbone
 
     data = read_world(world)
-    assert data.region_count() > len(data) and data.depth is None  # every view names its objects
+    assert data.region_count() > len(data)  # every view names its objects
+    assert data.depth is not None and data.depth.shape == (len(data), 128, 160)  # the folder's sampled depths
     config = PretrainConfig(clip_name=CLIP, batch_size=8, regions_per_view=3)
     batch = make_batch(data, np.arange(8), np.random.default_rng(0), config.regions_per_view)
+    assert batch.depth is not None and batch.depth.shape == (8, 128, 160) and batch.depth.max() > 0
+    batch.depth = None  # first the terms that need no per-pixel depth
     assert len(batch.owners) == len(batch.region_captions) == len(batch.region_words) > 0
     assert np.bincount(batch.owners).max() <= 3
     model, _ = clip_backbone.load_clip(CLIP, None, seed=0)
