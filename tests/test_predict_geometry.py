@@ -143,3 +143,36 @@ def test_cli_takes_a_geometry(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--input", str(image), "--out", str(tmp_path), "--geometry", "tiles"])
     assert exit_info.value.code == 2
+
+
+def test_evaluation_goes_through_the_same_geometry_and_records_it(predictor):
+    from mirror_model.data import build_dataset
+    from mirror_model.evaluate import evaluate_predictor
+
+    dataset = build_dataset("synthetic", REPO / "examples" / "scenes")
+    result = evaluate_predictor(predictor, dataset, "synthetic", limit=1, progress=False)
+    assert (result["protocol"]["geometry"], result["protocol"]["scale"]) == ("grid", "fit")
+    assert result["protocol"]["input_size"] == [240, 320] and result["images"] == 1
+
+
+def test_seam_benchmark_refuses_bad_arguments_with_one_line(capsys):
+    from benchmarks.bench_seams import main as bench_main
+
+    assert bench_main(["--geometries", "tiles"]) == 2
+    assert bench_main(["--rooms", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error:") for line in err)
+
+
+@pytest.mark.slow
+def test_seam_benchmark_prints_its_table():
+    import re
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "benchmarks.bench_seams", "--geometries", "grid,windows", "--rooms", "2",
+                             "--video-frames", "1"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = re.findall(r"^(grid|windows)\s+(16:9|1:1|9:16)\s+(\d+\.\d+)", result.stdout, flags=re.M)
+    assert len(rows) == 6
+    assert all(float(ratio) > 1.5 for geometry, _, ratio in rows if geometry == "windows")
