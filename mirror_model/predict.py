@@ -115,9 +115,9 @@ def feather_weights(window: tuple[int, int]) -> torch.Tensor:
 
 def _fit_scale_shift(depth: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     """Least-squares s, t with s * depth + t ~ target (1-D tensors); (1, 0) when degenerate or s <= 0."""
-    design = torch.stack([depth, torch.ones_like(depth)], dim=1).double()
     if depth.numel() < 2 or float(depth.std()) == 0.0:
         return 1.0, 0.0
+    design = torch.stack([depth, torch.ones_like(depth)], dim=1).double()
     solution = torch.linalg.lstsq(design, target.double()[:, None]).solution[:, 0]
     scale, shift = float(solution[0]), float(solution[1])
     return (scale, shift) if scale > 0 else (1.0, 0.0)
@@ -144,6 +144,7 @@ def join_aligned(depths: list[torch.Tensor], corners: list[tuple[int, int]], can
             for b in range(batch):
                 mosaic = total[b][area][covered] / weight_sum[area][covered]
                 scale, shift = _fit_scale_shift(depth[b][covered], mosaic)
+                # a negative shift must not push the nearest pixels to or below zero
                 aligned[b] = (scale * depth[b] + shift).clamp_min(float(depth[b].min()) * 0.5)
         total[(slice(None), *area)] += aligned * weights
         weight_sum[area] += weights
@@ -227,7 +228,7 @@ class DepthPredictor:
         if len(depths) == 1:
             joined = depths[0]
         elif plan.join == "aligned":
-            joined = join_aligned(depths, list(plan.corners), plan.canvas)
+            joined = join_aligned(depths, list(plan.corners), plan.canvas).clamp_max(self.max_depth)
         else:
             total = torch.zeros(images.shape[0], *plan.canvas)
             count = torch.zeros(plan.canvas)
