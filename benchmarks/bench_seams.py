@@ -14,7 +14,8 @@ For every geometry (grid, windows, blend, letterbox) and aspect ratio (16:9, 1:1
   one upright), each room also rendered at 4:3 from the same viewpoint: seam ratio over the 4:3
   render's, AbsRel against the exact depth, and AbsRel with each map median-scaled (structure
   without the scale, which each geometry sets by how much it enlarges the frame); AbsRel of the
-  4:3 renders, which must not change;
+  4:3 renders, and of the 4:3 frames shipped with ground truth (examples/scenes, examples/video),
+  which must not change;
 - CPU milliseconds per frame (informative only, nothing asserts on them).
 
     python -m benchmarks.bench_seams                # the bundled model, every geometry
@@ -102,6 +103,19 @@ def video_frames(count: int) -> list[np.ndarray]:
     return frames[::step][:count]
 
 
+def example_frames() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(RGB, depth in metres) of the procedural 4:3 frames shipped with ground truth (examples/scenes, examples/video)."""
+    from common.depth_io import read_depth_png
+    from common.image_io import load_rgb
+    from common.scene_folder import rgbd_pairs
+
+    pairs = []
+    for folder in (REPO / "examples" / "scenes", REPO / "examples" / "video"):
+        if folder.is_dir():
+            pairs += [(load_rgb(rgb), read_depth_png(depth)) for rgb, depth in rgbd_pairs(folder)]
+    return pairs
+
+
 def rendered_rooms(count: int, size: tuple[int, int], seed: int = TEST_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
     """(RGB, depth in metres) of `count` held-out procedural rooms rendered at `size` (H, W) with the
     training camera's focal length in pixels; room i is the same room and viewpoint at every size."""
@@ -147,6 +161,7 @@ def run(model: str, geometries: list[str], video_count: int, room_count: int, de
 
     photo_ref = {name: predictor.predict(centre_crop(image, REFERENCE_ASPECT)) for name, image in photos.items()}
     video_ref = [predictor.predict(centre_crop(frame, REFERENCE_ASPECT)) for frame in video]
+    examples = example_frames()
     room_ref = predictor.predict([rgb for rgb, _ in rooms["4:3"]])
     room_ref_abs_rel = _abs_rel(room_ref, [gt for _, gt in rooms["4:3"]])
     rows = []
@@ -154,6 +169,8 @@ def run(model: str, geometries: list[str], video_count: int, room_count: int, de
         for geometry in geometries:
             four_three = predictor.predict([rgb for rgb, _ in rooms["4:3"]], geometry=geometry)
             four_three_abs_rel = _abs_rel(four_three, [gt for _, gt in rooms["4:3"]])
+            examples_abs_rel = _abs_rel(predictor.predict([rgb for rgb, _ in examples], geometry=geometry),
+                                        [gt for _, gt in examples]) if examples else math.nan
             for aspect_name, aspect in ASPECTS.items():
                 started = time.perf_counter()
                 ratios, shifts = {}, []
@@ -173,6 +190,7 @@ def run(model: str, geometries: list[str], video_count: int, room_count: int, de
                     "photo_log_shift": float(np.mean(shifts)), "video_seam_vs_43": geometric_mean(video_ratios),
                     "room_seam_vs_43": geometric_mean([_seam(d) / _seam(r) for d, r in zip(room_pred, room_ref)]),
                     "abs_rel_43": four_three_abs_rel, "abs_rel_43_default": room_ref_abs_rel,
+                    "abs_rel_examples_43": examples_abs_rel, "examples": len(examples),
                     "abs_rel_room": _abs_rel(room_pred, room_gt),
                     "abs_rel_room_median": _abs_rel(room_pred, room_gt, median_scaling=True), "ms_per_frame": elapsed,
                 })
@@ -193,6 +211,11 @@ def print_table(rows: list[dict]) -> None:
               f"{row['photo_log_shift']:>7.3f} {row['video_seam_vs_43']:>6.2f} {row['room_seam_vs_43']:>6.2f} "
               f"{row['abs_rel_room']:>7.4f} {row['abs_rel_room_median']:>7.4f} {row['abs_rel_43']:>10.4f} "
               f"{row['ms_per_frame']:>9.1f}")
+    firsts = {row["geometry"]: row for row in rows}
+    if firsts:
+        count = next(iter(firsts.values()))["examples"]
+        print(f"\nAbsRel of the {count} shipped 4:3 frames with ground truth (examples/scenes, examples/video): "
+              + ", ".join(f"{name} {row['abs_rel_examples_43']:.4f}" for name, row in firsts.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
