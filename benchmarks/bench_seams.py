@@ -20,6 +20,11 @@ For every geometry (grid, windows, blend, letterbox) and aspect ratio (16:9, 1:1
 
     python -m benchmarks.bench_seams                # the bundled model, every geometry
     python -m benchmarks.bench_seams --geometries grid,windows --rooms 8 --video-frames 4
+    python -m benchmarks.bench_seams --aspect-training    # training with other aspect ratios: 3 seeds x 2, slow
+
+`--aspect-training` trains the bundled recipe on a smaller budget twice per seed, on the 4:3
+frames alone and with a crop bucket per other aspect ratio (mirror_model.cached_training), and
+compares the rooms at every aspect ratio (AbsRel, median-scaled AbsRel, seam ratio vs 4:3).
 """
 from __future__ import annotations
 
@@ -218,6 +223,57 @@ def print_table(rows: list[dict]) -> None:
               + ", ".join(f"{name} {row['abs_rel_examples_43']:.4f}" for name, row in firsts.items()))
 
 
+TRAINING_VARIANTS = {"4:3 only": (), "+16:9, 1:1, 9:16 crops": (16 / 9, 1.0, 9 / 16)}
+
+
+def aspect_training(train_rooms: int, steps: int, seeds: list[int], room_count: int, work_dir: Path) -> dict:
+    """The bundled recipe on a smaller budget (world CLIP, cached features, `train_rooms` training
+    rooms of seed 100, 24 validation rooms of seed 200), trained on the 4:3 frames alone and with a
+    crop bucket per other aspect ratio (cached_training.build_cache(aspects=...)), per seed; each
+    model predicts the held-out rooms at every aspect ratio with the default geometry."""
+    from tqdm import tqdm
+
+    from mirror_model.bundle import world_config
+    from mirror_model.cached_training import CachedTrainConfig, build_cache, load_frames, train_cached
+    from mirror_model.model import build_mirror_depth
+    from mirror_model.predict import load_predictor
+    from scenes.io import write_scenes
+
+    train_dir, val_dir = work_dir / "train", work_dir / "val"
+    if not (train_dir / "rgb").is_dir():
+        write_scenes(train_dir, train_rooms, TRAINING_SIZE, seed=100)
+        write_scenes(val_dir, 24, TRAINING_SIZE, seed=200)
+    rooms = {name: rendered_rooms(room_count, size) for name, size in ROOM_SIZES.items()}
+    rgbs, depths = load_frames(train_dir, TRAINING_SIZE)
+    results: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
+    for label, aspects in TRAINING_VARIANTS.items():
+        for seed in tqdm(seeds, desc=f"training ({label})", unit="seed"):
+            model = build_mirror_depth(world_config(), seed=seed)
+            cache = build_cache(model, rgbs, depths, progress=False, aspects=aspects, seed=seed)
+            run_dir = work_dir / f"run-{len(aspects)}-{seed}"
+            train_cached(model, cache, val_dir, run_dir, CachedTrainConfig(steps=steps, seed=seed, val_every=max(1, steps // 4)),
+                         progress=False)
+            predictor = load_predictor(str(run_dir / "best"))
+            reference = predictor.predict([rgb for rgb, _ in rooms["4:3"]])
+            for name, frames in rooms.items():
+                pred, gt = predictor.predict([rgb for rgb, _ in frames]), [g for _, g in frames]
+                seams = geometric_mean([_seam(d) / _seam(r) for d, r in zip(pred, reference)])
+                results.setdefault(label, {}).setdefault(name, []).append(
+                    (_abs_rel(pred, gt), _abs_rel(pred, gt, median_scaling=True), seams))
+    print(f"\nrooms AbsRel / median-scaled AbsRel / seam ratio vs 4:3, mean ± sd over seeds {seeds} "
+          f"({train_rooms} training rooms, {steps} steps, {room_count} held-out rooms per aspect ratio)")
+    print(f"{'training':<24}" + "".join(f"{name:>34}" for name in ROOM_SIZES))
+    for label, by_aspect in results.items():
+        cells = []
+        for name in ROOM_SIZES:
+            values = np.array(by_aspect[name])
+            spread = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(3)
+            cells.append(f"{values[:, 0].mean():.4f}±{spread[0]:.4f} {values[:, 1].mean():.4f}±{spread[1]:.4f} "
+                         f"{values[:, 2].mean():.2f}")
+        print(f"{label:<24}" + "".join(f"{cell:>34}" for cell in cells))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     from mirror_model.predict import GEOMETRIES
 
@@ -227,7 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video-frames", type=int, default=8, help="frames sampled from the 16:9 video (0: none)")
     parser.add_argument("--rooms", type=int, default=24, help="held-out procedural rooms rendered per aspect ratio")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--aspect-training", action="store_true",
+                        help="instead: train small models with and without other aspect ratios and compare them (slow)")
+    parser.add_argument("--train-rooms", type=int, default=300, help="--aspect-training: training rooms")
+    parser.add_argument("--steps", type=int, default=1000, help="--aspect-training: steps per run")
+    parser.add_argument("--seeds", default="0,1,2", help="--aspect-training: comma-separated seeds")
+    parser.add_argument("--work-dir", help="--aspect-training: where rooms and runs go (default: a temporary folder)")
     args = parser.parse_args(argv)
+    if args.aspect_training:
+        return _aspect_training_main(args)
     geometries = [g.strip() for g in args.geometries.split(",") if g.strip()]
     unknown = [g for g in geometries if g not in GEOMETRIES]
     if args.rooms < 1 or args.video_frames < 0:
@@ -242,6 +306,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_table(rows)
+    return 0
+
+
+def _aspect_training_main(args: argparse.Namespace) -> int:
+    import tempfile
+
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or args.train_rooms < 2 or args.steps < 1 or args.rooms < 1:
+        print("error: need --seeds like 0,1,2, --train-rooms >= 2, --steps >= 1 and --rooms >= 1", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        work_dir = Path(args.work_dir) if args.work_dir else Path(scratch)
+        aspect_training(args.train_rooms, args.steps, seeds, args.rooms, work_dir)
     return 0
 
 
