@@ -1,4 +1,4 @@
-"""Spatial continuity of depth maps: patch-grid seams and depth-boundary quality.
+"""Spatial continuity of depth maps: patch-grid seams, straight seams anywhere, and depth-boundary quality.
 
     python -m analysis.spatial --pred PRED_DIR_OR_FILE [--gt GT_DIR_OR_FILE] --out spatial.json [--patch 16]
 
@@ -9,6 +9,18 @@
   direction and summed: (mean|dx| on grid + mean|dy| on grid) / (mean|dx| off grid + mean|dy| off
   grid), so a plain slope along one axis scores exactly 1. The patch size may be
   fractional, for maps resized from the model's input resolution (e.g. 16 * 480 / 224).
+- seam ratio (needs no ground truth and no knowledge of where any window or grid lay): the mean
+  |d log D / dx| across each column boundary (the difference D[:, j+1] vs D[:, j], over all rows)
+  and the mean |d log D / dy| across each row boundary. Log depth makes a step relative, so a seam
+  counts the same near and far. The ratio is the strongest column boundary over the median one
+  (likewise rows); `seam` is the larger of the two. A straight join between two predictions of
+  different scale puts one column far above the rest; a smooth map stays at the level of its own
+  texture. The outer 5 % of each side is left out: a model's zero-padded convolutions bend every
+  prediction along the frame's border (for the bundled model, the strongest row or column of each
+  of six real photos' 4:3 depth lies within 10 px of the border). The level of a seamless map
+  depends on its content (a whole-height object edge is a strong column too), so the ratio is read
+  against a reference: the same picture predicted at the model's training aspect ratio, or the
+  ground truth.
 - depth-boundary errors (iBims-1 style): edges of ground truth and prediction are found the same
   way (Canny on log depth normalised to the ground truth's range, so thresholds mean relative depth
   jumps); accuracy = mean distance (px) from each predicted edge pixel to the nearest ground-truth
@@ -52,9 +64,7 @@ def blockiness(depth: np.ndarray, patch: float = 16, offset: float = 0.0, mask: 
     depth = np.asarray(depth, dtype=np.float64)
     if depth.ndim != 2 or min(depth.shape) < 2:
         raise ValueError(f"blockiness needs an HxW depth map of at least 2x2, got shape {depth.shape}")
-    valid = np.isfinite(depth) & (depth > 0)
-    if mask is not None:
-        valid &= np.asarray(mask, dtype=bool)
+    valid = _valid_depth(depth, mask)
     h, w = depth.shape
     dx = np.abs(np.diff(depth, axis=1))
     dy = np.abs(np.diff(depth, axis=0))
@@ -76,6 +86,100 @@ def blockiness(depth: np.ndarray, patch: float = 16, offset: float = 0.0, mask: 
     if mean_inside == 0.0:
         return 1.0 if mean_boundary == 0.0 else math.inf
     return mean_boundary / mean_inside
+
+
+MIN_VALID_SHARE = 0.5  # a boundary is judged only where at least half its pixel pairs are valid
+SEAM_MARGIN = 0.05  # share of each side, at both ends, left out of the seam ratio (border effects)
+
+
+@dataclass(frozen=True)
+class SeamRatio:
+    """Seam ratios of one depth map (1.0 = no column or row stands out) and where the strongest lie.
+
+    `column` j is the boundary between columns j and j+1; `row` i between rows i and i+1."""
+
+    x: float  # strongest column boundary / median column boundary
+    y: float  # strongest row boundary / median row boundary
+    column: int
+    row: int
+
+    @property
+    def ratio(self) -> float:
+        return max(self.x, self.y)
+
+    def as_record(self, prefix: str = "") -> dict[str, float]:
+        return {f"{prefix}seam": self.ratio, f"{prefix}seam_x": self.x, f"{prefix}seam_y": self.y}
+
+
+def _valid_depth(depth: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    valid = np.isfinite(depth) & (depth > 0)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != depth.shape:
+            raise ValueError(f"mask shape {mask.shape} differs from the depth map's {depth.shape}")
+        valid &= mask
+    return valid
+
+
+def seam_profiles(depth: np.ndarray, mask: np.ndarray | None = None,
+                  min_valid_share: float = MIN_VALID_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Mean |forward difference of log depth| across every column boundary, shape (W-1,), and every
+    row boundary, shape (H-1,). A difference counts where both pixels are valid (finite, > 0, inside
+    `mask`); a boundary with fewer than `min_valid_share` of its pairs valid is NaN (not judged)."""
+    depth = np.asarray(depth, dtype=np.float64)
+    if depth.ndim != 2 or min(depth.shape) < 2:
+        raise ValueError(f"seam profiles need an HxW depth map of at least 2x2, got shape {depth.shape}")
+    valid = _valid_depth(depth, mask)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logd = np.where(valid, np.log(np.where(valid, depth, 1.0)), 0.0)
+    profiles = []
+    for axis in (1, 0):
+        diffs = np.abs(np.diff(logd, axis=axis))
+        pairs = np.logical_and(*_pair_masks(valid, axis))
+        count = pairs.sum(axis=1 - axis)
+        total = np.where(pairs, diffs, 0.0).sum(axis=1 - axis)
+        line_length = depth.shape[1 - axis]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            profile = np.where(count >= max(1.0, min_valid_share * line_length), total / count, np.nan)
+        profiles.append(profile)
+    return profiles[0], profiles[1]
+
+
+def _pair_masks(valid: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    if axis == 1:
+        return valid[:, 1:], valid[:, :-1]
+    return valid[1:, :], valid[:-1, :]
+
+
+def _strongest_over_median(profile: np.ndarray, margin: float) -> tuple[float, int]:
+    skip = int(round(margin * (profile.size + 1)))
+    judged = np.flatnonzero(np.isfinite(profile))
+    judged = judged[(judged >= skip) & (judged < profile.size - skip)]
+    if judged.size == 0:
+        return math.nan, -1
+    values = profile[judged]
+    strongest = int(np.argmax(values))
+    median = float(np.median(values))
+    if median == 0.0:
+        return (1.0 if values[strongest] == 0.0 else math.inf), int(judged[strongest])
+    return float(values[strongest]) / median, int(judged[strongest])
+
+
+def seam_ratio(depth: np.ndarray, mask: np.ndarray | None = None, min_valid_share: float = MIN_VALID_SHARE,
+               margin: float = SEAM_MARGIN) -> SeamRatio:
+    """Strongest over median mean |d log D| per column boundary (x) and per row boundary (y).
+
+    Boundaries within `margin` (a share of the side) of the map's edges are not judged: zero-padded
+    convolutions bend every prediction there, seams or not. No ground truth needed. NaN in a
+    direction where no boundary has enough valid pixels; 1.0 for a constant map; inf where the
+    median boundary is flat and one is not. Raises ValueError for a map that is not 2-D or smaller
+    than 2x2, a mask of another shape, or a margin outside [0, 0.5)."""
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"margin must be a share of the side in [0, 0.5), got {margin}")
+    cols, rows = seam_profiles(depth, mask, min_valid_share)
+    x, column = _strongest_over_median(cols, margin)
+    y, row = _strongest_over_median(rows, margin)
+    return SeamRatio(x=x, y=y, column=column, row=row)
 
 
 @dataclass(frozen=True)
@@ -171,11 +275,12 @@ def pair_depth_files(pred: str | Path, gt: str | Path | None) -> list[tuple[str,
 
 
 def analyze_pair(pred: np.ndarray, gt: np.ndarray | None, patch: float = 16, edge_config: EdgeConfig = EdgeConfig()) -> dict[str, float]:
-    """Blockiness of the prediction (and of the ground truth, as a reference level), plus
-    boundary errors and standard depth metrics when ground truth is given."""
-    record: dict[str, float] = {"blockiness": blockiness(pred, patch)}
+    """Blockiness and seam ratio of the prediction (and of the ground truth, as reference levels),
+    plus boundary errors and standard depth metrics when ground truth is given."""
+    record: dict[str, float] = {"blockiness": blockiness(pred, patch), **seam_ratio(pred).as_record()}
     if gt is not None:
         record["gt_blockiness"] = blockiness(gt, patch * gt.shape[1] / np.shape(pred)[1])
+        record.update(seam_ratio(gt).as_record("gt_"))
         if gt.shape != pred.shape:  # compare at the ground truth's resolution
             pred = cv2.resize(np.asarray(pred, dtype=np.float32), (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
         record.update(boundary_errors(pred, gt, edge_config))
@@ -216,8 +321,8 @@ def predict_folder(model: str, input_dir: str | Path, out_dir: Path, batch: int 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis.spatial",
-        description="Spatial continuity of depth maps: patch-grid blockiness, and depth-boundary "
-        "accuracy/completeness against ground truth.",
+        description="Spatial continuity of depth maps: patch-grid blockiness, seam ratio (straight "
+        "seams anywhere; no ground truth needed), and depth-boundary accuracy/completeness against ground truth.",
     )
     parser.add_argument("--pred", help="predicted depth: a .npy (metres) / 16-bit .png (mm) file or a folder of them")
     parser.add_argument("--gt", help="ground-truth depth file or folder (matched to predictions by file name)")

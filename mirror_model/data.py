@@ -49,6 +49,19 @@ def kb_crop(rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return rgb[top : top + crop_h, left : left + crop_w], depth[top : top + crop_h, left : left + crop_w]
 
 
+def aspect_crop_box(height: int, width: int, aspect: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """(top, left, crop height, crop width) of the largest crop of a height x width frame whose
+    width / height is `aspect`, at a random place along the side that has room to spare.
+
+    For training at other aspect ratios than the frames': a 16:9 crop of a 4:3 frame keeps its width,
+    a 9:16 crop its height. Raises ValueError for a non-positive aspect ratio or frame size."""
+    if not aspect > 0 or height < 1 or width < 1:
+        raise ValueError(f"need a positive aspect ratio and frame size, got {aspect} and {height}x{width}")
+    crop_h, crop_w = (height, max(1, min(width, round(height * aspect)))) if width / height >= aspect else \
+        (max(1, min(height, round(width / aspect))), width)
+    return int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1)), crop_h, crop_w
+
+
 class DepthDataset(Dataset):
     """Pairs of (rgb path, depth path or None, focal) read into tensors, with optional augmentation."""
 

@@ -9,8 +9,10 @@ Protocol (README, "Evaluation protocol"): metrics from common.depth_metrics (Abs
 RMSE log, log10, SILog, δ1/δ2/δ3), averaged per image as BTS does; NYU: Eigen crop and 10 m cap;
 KITTI: Garg crop and 80 m cap, applied to the 352x1216 benchmark crop (the AdaBins convention) or,
 with `--garg-frame full`, to the full frame with the prediction pasted back (the BTS convention);
-min depth 1e-3. Geometry: the predictor's windows (`--scale native` for NYU/KITTI, whose training
-crops are native-resolution windows; `fit` otherwise). DepthCLIP zero-shot models on NYU: a
+min depth 1e-3. Geometry: the predictor's (mirror_model.predict: by default one pass at the frame's
+own patch grid; `--geometry` picks another), with `--scale native` for NYU/KITTI, whose training
+crops are taken at native resolution (whole frames then go through at their own size, as BTS and
+AdaBins evaluate), and `fit` otherwise. DepthCLIP zero-shot models on NYU: a
 416x544 crop is predicted and pasted back, evaluated where it lies inside the Eigen crop, with
 flip averaging always on, as published. `--untrained` evaluates the same architecture with freshly
 initialised mirror and decoder.
@@ -28,6 +30,7 @@ import numpy as np
 from common.depth_metrics import MetricAccumulator, format_metrics_table
 
 from .data import MAX_DEPTH, build_dataset
+from .predict import DEFAULT_GEOMETRY, GEOMETRIES
 
 # DepthCLIP's NYU input: a 416x544 crop of the 480x640 frame (centred here), pasted back after.
 DEPTHCLIP_NYU_CROP = (32, 48, 416, 544)  # top, left, height, width
@@ -97,7 +100,8 @@ def evaluate_predictor(
                 depth, gt = pasted, np.where(inside, gt, 0.0)
             if (gt > 1e-3).any():
                 accumulator.update(depth, gt, dataset=crop, max_depth=max_depth, median_scaling=median_scaling)
-    protocol = {"data": data_kind, "scale": scale, "window": list(predictor.input_size), "flip_tta": flip_tta,
+    protocol = {"data": data_kind, "scale": scale, "geometry": predictor.geometry, "input_size": list(predictor.input_size),
+                "flip_tta": flip_tta,
                 "median_scaling": median_scaling, "crop": {"nyu": "Eigen", "kitti": f"Garg on {garg_frame}"}.get(data_kind, "none"),
                 "cap_m": max_depth, "input_crop": list(DEPTHCLIP_NYU_CROP) if depthclip_nyu else None}  # fmt: skip
     return {"metrics": accumulator.mean(), "images": accumulator.count, "protocol": protocol}
@@ -129,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--median-scaling", action="store_true", help="scale each prediction by median(gt)/median(pred)")
     parser.add_argument("--flip-tta", action="store_true", help="average with the horizontally flipped prediction")
     parser.add_argument("--scale", choices=("native", "fit"), help="geometry (default: native for nyu/kitti, fit otherwise)")
+    parser.add_argument("--geometry", default=DEFAULT_GEOMETRY, choices=GEOMETRIES,
+                        help="how frames meet the model (mirror_model.predict): grid = one pass at the frame's own patch grid")
     parser.add_argument("--garg-frame", choices=GARG_FRAMES, default="kb-crop",
                         help="KITTI: apply the Garg crop to the 352x1216 benchmark crop (AdaBins) or the full frame (BTS)")
     parser.add_argument("--limit", type=int, help="evaluate at most this many images")
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         predictor = load_predictor(args.model, device=args.device, mirror_source=args.mirror_source,
-                                   untrained=args.untrained, clip_weights=args.clip_weights)
+                                   untrained=args.untrained, clip_weights=args.clip_weights, geometry=args.geometry)
         dataset = build_dataset(args.data, args.data_root, args.split, args.split_file, args.gt_root,
                                 benchmark_crop=args.garg_frame == "kb-crop")
         result = evaluate_predictor(predictor, dataset, args.data, args.median_scaling, args.flip_tta, args.limit,

@@ -10,14 +10,26 @@ API:
 A predictor holds no per-request state: the text-side source is an argument of `predict`, so
 threads sharing one predictor (the app's users) never see each other's choices.
 
-Geometry (one code path for the app, the CLI, evaluation and training validation): the model
-always runs on windows of exactly its input size, the size of its training crops, so the ViT
-positional embeddings are resized to the same patch grid in training and testing. With
-`scale="fit"` (pictures of unknown scale: the app, the CLI) a frame is resized, keeping its aspect
-ratio, until it just covers one window; with `scale="native"` (data sets whose training crops were
-taken at native resolution: NYU 416x544, KITTI 352x704) it keeps its size. Either way a frame smaller than one window is enlarged to
-cover it, a larger one is covered by evenly spaced overlapping windows,
-the window predictions are averaged, and the depth map is resized back to the frame's own size.
+Geometry (one code path for the app, the CLI, evaluation and training validation: all of them
+call `predict`). The default, "grid", runs the model once per frame at the frame's own patch grid:
+with `scale="fit"` (pictures of unknown scale: the app, the CLI, video) the frame is resized,
+keeping its aspect ratio, to about the area of the training input (240x320 for the bundled model),
+each side snapped to a multiple of the patch stride, so a 16:9 frame becomes 208x368 (13x23
+patches) and a 4:3 frame exactly the training input; with `scale="native"` (data sets whose
+training crops were taken at native resolution: NYU 416x544, KITTI 352x704) it keeps its size,
+snapped to the stride, and the whole frame goes through in one pass, as BTS and AdaBins evaluate
+full frames. CLIP's ViT positional embeddings are resized (bicubic, from CLIP's own pretraining
+grid) to whatever grid the input has, by the same function in training and here, so a 13x23 grid
+gets the table a 15x20 training grid got, stretched to its shape. The depth map is resized back
+to the frame's own size.
+
+The other geometries, selectable with `geometry=` (or `--geometry`), were measured against it
+(benchmarks/bench_seams.py, docs/seams.md): "windows" covers the frame with evenly spaced
+overlapping windows of the training size and averages them (each window predicts its own scale,
+so every join is a straight edge: seam ratios 4-5x those of the same photos at 4:3); "blend"
+aligns each window's scale and shift to its overlap and feathers the joins; "letterbox" pads the
+frame with grey to the training aspect ratio and crops the depth back (no seams, but the frame gets
+fewer pixels and the model sees the padding).
 
 CLI:
     python -m mirror_model.predict --model synthetic-tiny --input examples/ --out outputs/depth
@@ -27,8 +39,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +61,9 @@ from .zeroshot import build_zeroshot
 log = logging.getLogger(__name__)
 
 SCALES = ("fit", "native")
+GEOMETRIES = ("grid", "windows", "blend", "letterbox")
+DEFAULT_GEOMETRY = "grid"  # chosen by measurement: benchmarks/bench_seams.py, docs/seams.md
+LETTERBOX_GREY = 0.5  # the padding colour of the letterbox geometry, in [0, 1]
 
 
 def window_starts(length: int, window: int) -> list[int]:
@@ -56,23 +73,114 @@ def window_starts(length: int, window: int) -> list[int]:
     count = -(-(length - window) // window) + 1  # the fewest windows that cover the length
     return [round(i * (length - window) / (count - 1)) for i in range(count)]
 
+
+def grid_size(frame_hw: tuple[int, int], input_size: tuple[int, int], stride: int, scale: str = "fit") -> tuple[int, int]:
+    """(H, W) a frame is resized to for one pass of the model at the frame's own patch grid.
+
+    "fit": the frame's aspect ratio at about the area of `input_size` (the training input), each
+    side rounded to a multiple of `stride`; a frame with the input's aspect ratio gets exactly the
+    input size when that is a multiple of the stride (240x320 at stride 16). "native": the frame's
+    own size rounded to the stride. At least one stride per side. (Depth Anything V2's
+    `infer_image` also keeps the aspect ratio and snaps to the patch size.)"""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    height, width = frame_hw
+    if scale == "fit":
+        aspect = width / height
+        height = math.sqrt(input_size[0] * input_size[1] / aspect)
+        width = height * aspect
+    return tuple(max(stride, round(side / stride) * stride) for side in (height, width))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one frame goes through the model: resized to `size`, placed at `offset` on a `canvas`
+    (larger than `size` only for the letterbox), the canvas cut into `window`-sized model inputs at
+    `corners`, and their depths joined by `join` ("mean" or "aligned")."""
+
+    size: tuple[int, int]
+    canvas: tuple[int, int]
+    offset: tuple[int, int]
+    window: tuple[int, int]
+    corners: tuple[tuple[int, int], ...]
+    join: str = "mean"
+
+
+def feather_weights(window: tuple[int, int]) -> torch.Tensor:
+    """(h, w) tent weights: largest at the window's centre, falling linearly towards its edges
+    (never 0), so a join fades from one window to the next instead of stepping."""
+    ramps = [torch.minimum(torch.arange(n) + 0.5, n - 0.5 - torch.arange(n)) / (n / 2) for n in window]
+    return ramps[0][:, None] * ramps[1][None, :]
+
+
+def _fit_scale_shift(depth: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+    """Least-squares s, t with s * depth + t ~ target (1-D tensors); (1, 0) when degenerate or s <= 0."""
+    if depth.numel() < 2 or float(depth.std()) == 0.0:
+        return 1.0, 0.0
+    design = torch.stack([depth, torch.ones_like(depth)], dim=1).double()
+    solution = torch.linalg.lstsq(design, target.double()[:, None]).solution[:, 0]
+    scale, shift = float(solution[0]), float(solution[1])
+    return (scale, shift) if scale > 0 else (1.0, 0.0)
+
+
+def join_aligned(depths: list[torch.Tensor], corners: list[tuple[int, int]], canvas: tuple[int, int]) -> torch.Tensor:
+    """Window depths (B, h, w) at `corners` -> (B, *canvas): each window is fitted (scale and shift,
+    least squares) onto what the windows before it left in their overlap, then all are blended with
+    feathered weights; finally the whole map is rescaled to the median of the plain average, so the
+    metric scale stays the windows' consensus rather than the first window's."""
+    batch, (win_h, win_w) = depths[0].shape[0], depths[0].shape[-2:]
+    weights = feather_weights((win_h, win_w))
+    total = torch.zeros(batch, *canvas)
+    weight_sum = torch.zeros(canvas)
+    plain = torch.zeros(batch, *canvas)
+    count = torch.zeros(canvas)
+    for depth, (top, left) in zip(depths, corners):
+        area = (slice(top, top + win_h), slice(left, left + win_w))
+        plain[(slice(None), *area)] += depth
+        count[area] += 1
+        covered = weight_sum[area] > 0
+        aligned = depth.clone()
+        if covered.any():
+            for b in range(batch):
+                mosaic = total[b][area][covered] / weight_sum[area][covered]
+                scale, shift = _fit_scale_shift(depth[b][covered], mosaic)
+                # a negative shift must not push the nearest pixels to or below zero
+                aligned[b] = (scale * depth[b] + shift).clamp_min(float(depth[b].min()) * 0.5)
+        total[(slice(None), *area)] += aligned * weights
+        weight_sum[area] += weights
+    joined = total / weight_sum
+    plain = plain / count
+    for b in range(batch):
+        joined[b] *= plain[b].median() / joined[b].median()
+    return joined
+
+
 HUB_REPO_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class DepthPredictor:
     """Wraps a depth model (MirrorDepth or ZeroShotDepth) with resizing, batching and its ModelInfo."""
 
-    def __init__(self, model: nn.Module, info: ModelInfo, device: str | torch.device = "cpu", batch_size: int = 8):
+    def __init__(self, model: nn.Module, info: ModelInfo, device: str | torch.device = "cpu", batch_size: int = 8,
+                 geometry: str = DEFAULT_GEOMETRY):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.info = info
         self.batch_size = max(1, int(batch_size))
         self.input_size: tuple[int, int] = tuple(model.config.input_size)
         self.max_depth: float = float(model.config.max_depth)
+        self.stride: int = int(model.stride)
+        self.geometry = self.check_geometry(geometry)
 
     @property
     def kind(self) -> str:
         return self.info.kind
+
+    @staticmethod
+    def check_geometry(geometry: str) -> str:
+        if geometry not in GEOMETRIES:
+            raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
+        return geometry
 
     def check_source(self, source: str | None) -> str | None:
         """The text-side source a call will use (None for zero-shot models); a ValueError otherwise."""
@@ -82,27 +190,54 @@ class DepthPredictor:
             return None
         return text_sources.check_source(source or self.info.default_source or "learned")
 
-    def plan(self, frame_hw: tuple[int, int], scale: str = "fit") -> tuple[tuple[int, int], list[tuple[int, int]]]:
-        """The size the frame is resized to, and the top-left corners of the input-size windows."""
+    def plan(self, frame_hw: tuple[int, int], scale: str = "fit", geometry: str | None = None) -> Plan:
+        """How a frame of `frame_hw` (H, W) goes through the model (see the module's notes on geometry)."""
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        geometry = self.check_geometry(geometry or self.geometry)
         (height, width), (win_h, win_w) = frame_hw, self.input_size
+        if geometry == "grid":
+            size = grid_size(frame_hw, self.input_size, self.stride, scale)
+            return Plan(size, size, (0, 0), size, ((0, 0),))
+        if geometry == "letterbox":
+            if scale != "fit":
+                raise ValueError("the letterbox geometry resizes the frame to fit one window; use scale='fit'")
+            factor = min(win_h / height, win_w / width)
+            size = (min(win_h, max(1, round(height * factor))), min(win_w, max(1, round(width * factor))))
+            offset = ((win_h - size[0]) // 2, (win_w - size[1]) // 2)
+            return Plan(size, (win_h, win_w), offset, (win_h, win_w), ((0, 0),))
         factor = max(win_h / height, win_w / width) if scale == "fit" else 1.0
         size = (max(win_h, round(height * factor)), max(win_w, round(width * factor)))
-        return size, [(top, left) for top in window_starts(size[0], win_h) for left in window_starts(size[1], win_w)]
+        corners = tuple((top, left) for top in window_starts(size[0], win_h) for left in window_starts(size[1], win_w))
+        return Plan(size, size, (0, 0), (win_h, win_w), corners, "aligned" if geometry == "blend" else "mean")
 
-    def _run_windows(self, images: torch.Tensor, corners: list[tuple[int, int]], source: str | None) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, H, W) depth, averaged over the input-size windows at `corners`."""
-        win_h, win_w = self.input_size
-        total = torch.zeros(images.shape[0], *images.shape[-2:])
-        count = torch.zeros(images.shape[-2:])
-        for top, left in corners:
+    def _run_plan(self, images: torch.Tensor, plan: Plan, source: str | None) -> torch.Tensor:
+        """(B, 3, *plan.size) images -> (B, *plan.size) depth, through the plan's windows and join."""
+        if plan.canvas != plan.size:  # letterbox: a grey canvas with the frame at its offset
+            canvas = torch.full((images.shape[0], 3, *plan.canvas), LETTERBOX_GREY, device=images.device)
+            top, left = plan.offset
+            canvas[..., top : top + plan.size[0], left : left + plan.size[1]] = images
+            images = canvas
+        win_h, win_w = plan.window
+        depths = []
+        for top, left in plan.corners:
             crop = images[..., top : top + win_h, left : left + win_w]
             with torch.inference_mode():
                 out = self.model(crop) if source is None else self.model(crop, source=source)
-            total[:, top : top + win_h, left : left + win_w] += out[:, 0].float().cpu()
-            count[top : top + win_h, left : left + win_w] += 1
-        return total / count
+            depths.append(out[:, 0].float().cpu())
+        if len(depths) == 1:
+            joined = depths[0]
+        elif plan.join == "aligned":
+            joined = join_aligned(depths, list(plan.corners), plan.canvas).clamp_max(self.max_depth)
+        else:
+            total = torch.zeros(images.shape[0], *plan.canvas)
+            count = torch.zeros(plan.canvas)
+            for depth, (top, left) in zip(depths, plan.corners):
+                total[:, top : top + win_h, left : left + win_w] += depth
+                count[top : top + win_h, left : left + win_w] += 1
+            joined = total / count
+        top, left = plan.offset
+        return joined[:, top : top + plan.size[0], left : left + plan.size[1]]
 
     def _resize(self, image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
         import cv2
@@ -114,13 +249,15 @@ class DepthPredictor:
         return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
     def predict(
-        self, rgb: np.ndarray | list[np.ndarray], source: str | None = None, scale: str = "fit"
+        self, rgb: np.ndarray | list[np.ndarray], source: str | None = None, scale: str = "fit",
+        geometry: str | None = None,
     ) -> np.ndarray | list[np.ndarray]:
         """(H, W, 3) uint8 -> (H, W) float32 metres; a list of frames -> a list of maps (batched).
 
         `source` picks the text side for this call (text_sources.SOURCES); None uses the predictor's
         default (the learned mirror unless it was loaded with another). `scale` is "fit" or
-        "native" (see the module's notes on geometry)."""
+        "native" and `geometry` one of GEOMETRIES, None for the predictor's own (see the module's
+        notes on geometry)."""
         source = self.check_source(source)
         single = isinstance(rgb, np.ndarray)
         frames = [rgb] if single else list(rgb)
@@ -129,16 +266,15 @@ class DepthPredictor:
                 raise ValueError(f"frame {index}: expected a numpy array (H, W, 3) uint8, got {type(frame).__name__}")
         frames = [to_rgb_uint8(frame, name=f"frame {i}") for i, frame in enumerate(frames)]
         depths: list[np.ndarray | None] = [None] * len(frames)
-        groups: dict[tuple, list[int]] = {}  # frames with one plan run as one batch
+        groups: dict[Plan, list[int]] = {}  # frames with one plan run as one batch
         for index, frame in enumerate(frames):
-            size, corners = self.plan(frame.shape[:2], scale)
-            groups.setdefault((size, tuple(corners)), []).append(index)
-        for (size, corners), indices in groups.items():
+            groups.setdefault(self.plan(frame.shape[:2], scale, geometry), []).append(index)
+        for plan, indices in groups.items():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
-                batch = np.stack([self._resize(frames[i], size) for i in chunk])
+                batch = np.stack([self._resize(frames[i], plan.size) for i in chunk])
                 images = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
-                for i, depth in zip(chunk, self._run_windows(images, list(corners), source).numpy()):
+                for i, depth in zip(chunk, self._run_plan(images, plan, source).numpy()):
                     depths[i] = self._resize(depth, frames[i].shape[:2]).astype(np.float32, copy=False)
         return depths[0] if single else depths
 
@@ -226,14 +362,17 @@ def load_predictor(
     clip_weights: str | None = None,
     batch_size: int = 8,
     hub_max_bytes: int | None = DEFAULT_HUB_MAX_BYTES,
+    geometry: str = DEFAULT_GEOMETRY,
 ) -> DepthPredictor:
     """A ready predictor for a preset name, a checkpoint directory or a Hugging Face Hub repo id.
 
     `untrained=True` builds a mirror model's architecture from its seed without trained weights
     (a reference for ablations). `clip_weights` is a local CLIP weights file for pretrained CLIPs.
     A Hub repo id fetches only the checkpoint's files, at most `hub_max_bytes` in all.
+    `geometry` is how frames of any aspect ratio meet the model (GEOMETRIES; module notes).
     """
     text_sources.check_source(mirror_source)
+    DepthPredictor.check_geometry(geometry)
     target = _pick_device(device)
     if spec in presets.PRESETS:
         preset = presets.get_preset(spec)
@@ -247,7 +386,7 @@ def load_predictor(
                                   card={"kind": "zeroshot", "config": model.config.to_dict(), "bins_m": list(model.config.bins_m())})
             if not info.trained:
                 log.warning("%s", info.message)
-            return DepthPredictor(model, info, target, batch_size)
+            return DepthPredictor(model, info, target, batch_size, geometry)
         if not untrained and ckpt.has_weights(preset.checkpoint_dir):
             model, info = _from_checkpoint_dir(spec, preset.checkpoint_dir, "bundled", False, clip_weights, mirror_source)
         else:
@@ -269,7 +408,7 @@ def load_predictor(
                 f"'{spec}' is not a preset ({', '.join(presets.PRESETS)}), an existing checkpoint directory "
                 f"or a Hugging Face Hub repo id (owner/name)"
             )
-    return DepthPredictor(model, info, target, batch_size)
+    return DepthPredictor(model, info, target, batch_size, geometry)
 
 
 # ---------------------------------------------------------------- CLI
@@ -331,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--mirror-source", default="learned", choices=text_sources.SOURCES, help="text-side ablation source")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--geometry", default=DEFAULT_GEOMETRY, choices=GEOMETRIES,
+                        help="how a frame of any aspect ratio meets the model: grid = one pass at the frame's own patch "
+                        "grid (default); windows = averaged training-size windows; blend = windows aligned and feathered; "
+                        "letterbox = padded to the training aspect ratio")
     parser.add_argument("--batch-size", type=number_argument(minimum=1, maximum=1024, integer=True), default=8)
     parser.add_argument("--max-pixels", type=number_argument(minimum=0, integer=True), default=None,
                         help=f"refuse images with more pixels than this, read from the file header before decoding "
@@ -349,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(args.input).is_dir():
             load_rgb(files[0], max_pixels, hint)  # a bad single image fails before the model loads
         predictor = load_predictor(
-            args.model, args.device, args.mirror_source, args.untrained, args.clip_weights, args.batch_size
+            args.model, args.device, args.mirror_source, args.untrained, args.clip_weights, args.batch_size,
+            geometry=args.geometry,
         )
     except (ValueError, FileNotFoundError, clip_backbone.WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Known answers for blockiness and depth-boundary errors, and the spatial CLI."""
+"""Known answers for blockiness, the seam ratio and depth-boundary errors, and the spatial CLI."""
 import json
 import math
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from analysis.spatial import EdgeConfig, blockiness, boundary_errors, depth_edges, main
+from analysis.spatial import EdgeConfig, blockiness, boundary_errors, depth_edges, main, seam_profiles, seam_ratio
 from common.depth_io import write_depth_png
 
 
@@ -51,6 +51,71 @@ def test_fractional_patch_size_follows_a_resized_grid():
     blocky = patch_grid_depth((224, 224), 16)
     resized = cv2.resize(blocky, (336, 336), interpolation=cv2.INTER_NEAREST)
     assert blockiness(resized, 16 * 336 / 224) > 5.0
+
+
+def two_windows(shape=(180, 320), join=160, factor=1.1, seed=0):
+    """Two predictions of one smooth scene that disagree in scale, joined at a column: the left
+    part from one window, the rest from another that reads everything `factor` times as far."""
+    depth = smooth_field(shape, seed)
+    depth[:, join:] *= factor
+    return depth
+
+
+def test_seam_ratio_flags_a_join_between_two_windows_of_different_scale():
+    smooth = seam_ratio(smooth_field((180, 320)))
+    joined = seam_ratio(two_windows(join=160, factor=1.1))
+    assert joined.column == 159  # the difference D[:, 160] - D[:, 159] crosses the join
+    # A step of log(1.1) across every row, against about 0.01 per pixel of smooth relief.
+    assert joined.x > 8 * smooth.x and joined.ratio == joined.x
+    assert joined.y == pytest.approx(smooth.y, rel=1e-6)  # the rows do not see a column join
+    assert seam_ratio(two_windows(factor=1.02)).x > 2 * smooth.x  # even a 2 % disagreement stands out
+
+
+def test_smooth_maps_stay_near_a_smooth_reference_and_log_depth_makes_near_and_far_alike():
+    references = [seam_ratio(smooth_field((180, 320), seed)).ratio for seed in range(4)]
+    assert all(1.0 < r < 2.5 for r in references)
+    near, far = smooth_field((180, 320), 1), 10.0 * smooth_field((180, 320), 1)
+    assert seam_ratio(far).x == pytest.approx(seam_ratio(near).x, rel=1e-5)  # a scale change is not a seam
+    assert seam_ratio(np.full((32, 32), 2.0)).ratio == 1.0
+    # the log: the same relative step at 1 m and at 8 m weighs the same
+    depth = np.ones((64, 96))
+    depth[:, 48:] = 8.0
+    depth[:, 20:] *= 1.05
+    depth[:, 70:] *= 1.05
+    cols, _ = seam_profiles(depth)
+    assert cols[19] == pytest.approx(cols[69]) == pytest.approx(np.log(1.05))
+
+
+def test_seam_ratio_is_symmetric_for_rows():
+    depth = two_windows((180, 320), join=160, factor=1.1, seed=2)
+    by_columns, by_rows = seam_ratio(depth), seam_ratio(depth.T.copy())
+    assert (by_rows.y, by_rows.row) == pytest.approx((by_columns.x, by_columns.column))
+    assert by_rows.x == pytest.approx(by_columns.y)
+
+
+def test_seam_ratio_ignores_invalid_pixels_masks_and_the_border():
+    depth = two_windows(factor=1.1)
+    holes = depth.copy()
+    holes[:, 200:230] = 0.0  # no depth here: its edges are not seams
+    holes[50:60, :] = np.nan
+    assert seam_ratio(holes).column == 159 and seam_ratio(holes).x > 5
+    cols, rows = seam_profiles(holes)
+    assert np.isnan(cols[199:230]).all() and np.isfinite(cols[:199]).all()  # both pixels must be valid
+    assert np.isnan(rows[49:60]).all()  # boundaries touching the empty rows
+    assert np.isfinite(np.delete(rows, np.s_[49:60])).all()  # the others lack 30 of 320 pairs: still judged
+    outside = np.ones(depth.shape, bool)
+    outside[:, 150:170] = False  # a mask that hides the join hides the seam
+    assert seam_ratio(depth, mask=outside).x == pytest.approx(seam_ratio(smooth_field((180, 320))).x, rel=0.3)
+    border = smooth_field((180, 320))
+    border[:, :4] *= 0.8  # a zero-padding artefact at the frame's edge is not a seam
+    assert seam_ratio(border).column > 4 and seam_ratio(border, margin=0.0).column == 3
+    with pytest.raises(ValueError, match="mask shape"):
+        seam_ratio(depth, mask=np.ones((10, 10), bool))
+    with pytest.raises(ValueError, match="margin"):
+        seam_ratio(depth, margin=0.5)
+    with pytest.raises(ValueError, match="2x2"):
+        seam_ratio(np.ones(5))
+    assert math.isnan(seam_ratio(np.zeros((20, 20))).ratio)  # nothing valid: nothing to judge
 
 
 def step_depth(shape=(64, 80), column=40, near=2.0, far=4.0):
@@ -103,6 +168,9 @@ def test_spatial_cli_on_npy_and_png(tmp_path, capsys):
     assert report["maps"]["a"]["blockiness"] > 5.0
     assert report["maps"]["b"]["blockiness"] == pytest.approx(1.0, abs=0.1)
     assert report["maps"]["b"]["abs_rel"] < 1e-3  # mm-rounded ground truth
+    assert report["maps"]["b"]["seam"] == pytest.approx(seam_ratio(smooth_field()).ratio, rel=1e-5)
+    assert report["maps"]["b"]["gt_seam"] == pytest.approx(report["maps"]["b"]["seam"], rel=0.05)  # mm rounding
+    assert {"seam_x", "seam_y", "gt_seam_x", "gt_seam_y"} <= set(report["maps"]["a"])
     assert report["mean"]["blockiness"] == pytest.approx(np.mean([report["maps"][k]["blockiness"] for k in "ab"]))
 
 

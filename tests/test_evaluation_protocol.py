@@ -33,23 +33,29 @@ def test_training_refuses_model_selection_on_a_test_split(tmp_path):
         build_train_and_val(config)
 
 
-def test_windows_cover_the_frame_evenly_and_fit_keeps_the_aspect_ratio():
+def test_one_pass_at_the_frames_own_grid_and_windows_on_request():
     from mirror_model.predict import load_predictor
 
     assert window_starts(320, 320) == [0]
     assert window_starts(1216, 704) == [0, 512]
     assert window_starts(640, 544) == [0, 96]
-    predictor = load_predictor("synthetic-tiny", device="cpu")  # window 240x320
-    assert predictor.plan((480, 640), "fit") == ((240, 320), [(0, 0)])
-    size, corners = predictor.plan((360, 640), "fit")  # 16:9 keeps its shape: two windows side by side
-    assert size == (240, 427) and corners == [(0, 0), (0, 107)]
-    size, corners = predictor.plan((480, 640), "native")
-    assert size == (480, 640) and len(corners) == 4
+    predictor = load_predictor("synthetic-tiny", device="cpu")  # training input 240x320, 16-px patches
+    four_three = predictor.plan((480, 640), "fit")
+    assert four_three.size == four_three.window == (240, 320) and four_three.corners == ((0, 0),)
+    wide = predictor.plan((360, 640), "fit")  # 16:9 at about the training area, snapped to the patches
+    assert wide.size == wide.window == (208, 368) and wide.corners == ((0, 0),)
+    native = predictor.plan((480, 640), "native")  # NYU's full frame in one pass, as BTS/AdaBins evaluate
+    assert native.size == native.window == (480, 640) and native.corners == ((0, 0),)
+    windows = predictor.plan((360, 640), "fit", geometry="windows")
+    assert windows.size == (240, 427) and windows.window == (240, 320) and windows.corners == ((0, 0), (0, 107))
+    assert len(predictor.plan((480, 640), "native", geometry="windows").corners) == 4
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     np.testing.assert_array_equal(predictor.predict(frame, scale="fit"), predictor.predict(frame, scale="native"))
-    wide = predictor.predict(np.concatenate([frame, frame[:, ::-1]], axis=1), scale="native")
-    assert wide.shape == (240, 640)
-    np.testing.assert_allclose(wide[:, :320], predictor.predict(frame), atol=1e-4)  # each window as alone
+    twice = np.concatenate([frame, frame[:, ::-1]], axis=1)
+    side_by_side = predictor.predict(twice, scale="native", geometry="windows")
+    assert side_by_side.shape == (240, 640)
+    np.testing.assert_allclose(side_by_side[:, :320], predictor.predict(frame), atol=1e-4)  # each window as alone
+    assert predictor.predict(twice, scale="native").shape == (240, 640)
 
 
 def test_depthclip_nyu_input_is_a_pasted_416x544_crop_and_kitti_full_frame_pastes_the_benchmark_crop():
