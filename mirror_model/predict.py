@@ -380,7 +380,9 @@ def load_predictor(
             if mirror_source != "learned":
                 raise ValueError(f"model '{spec}' is a zero-shot baseline; it has no mirror to swap")
             model = build_zeroshot(preset.zeroshot, seed=preset.seed, clip_weights=clip_weights)
-            origin = {"open_clip": "open_clip", "file": "file"}.get(model.clip_info.weights_from if model.clip_info else "", "untrained")
+            # A CLIP pretrained by this project (checkpoints/) counts as bundled weights, not as untrained.
+            origins = {"open_clip": "open_clip", "file": "file", "project": "bundled"}
+            origin = origins.get(model.clip_info.weights_from if model.clip_info else "", "untrained")
             info = describe_model(spec, model, weights_from=origin, trained=origin != "untrained",
                                   description=preset.description, default_source=None,
                                   card={"kind": "zeroshot", "config": model.config.to_dict(), "bins_m": list(model.config.bins_m())})

@@ -300,3 +300,11 @@ def test_threads_with_different_sources_each_get_their_own_result(predictor):
     assert not errors and len(results) == 2 * len(SOURCES)
     for (source, _), depth in results.items():
         np.testing.assert_allclose(depth, expected[source], rtol=1e-5, atol=1e-5, err_msg=source)
+
+
+def test_depthclip_on_the_project_world_clip_is_reported_as_bundled_not_untrained():
+    from mirror_model.predict import load_predictor
+
+    info = load_predictor("depthclip-tiny").info
+    assert info.trained and info.weights_from == "bundled"
+    assert "UNTRAINED" not in info.message.upper()
