@@ -186,6 +186,7 @@ def test_image_example_runs_on_click_with_model_line_colourbar_and_3d_view(page,
     assert len(model_calls) == 1
     # The before/after slider holds exactly two different 320x240 pictures: the input and its depth.
     sides = page.get_by_test_id("imageslider-image").and_(page.locator(":visible"))
+    sides.nth(1).wait_for(timeout=RESULT_TIMEOUT_MS)  # the slider may draw after the summary text on a busy machine
     assert sides.count() == 2
     for side in (sides.nth(0), sides.nth(1)):
         assert side.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
