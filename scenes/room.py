@@ -96,6 +96,13 @@ class _Builder:
                 return x, y, yaw
         return None
 
+    def placed(self, name: str, against_wall: bool):
+        """A catalogue size for kind `name` and a free spot for it: ((width, depth, height), x, y,
+        yaw, local-to-world map), or None when it does not fit."""
+        size = catalog.draw_size(self.rng, name)
+        place = self.spot(size[0], size[1], against_wall)
+        return None if place is None else (size, *place, _local(*place))
+
     # --- furniture kinds (sizes from scenes.catalog) -------------------------------------------
     def table(self) -> None:
         rng = self.rng
@@ -143,12 +150,10 @@ class _Builder:
 
     def desk(self) -> None:
         rng = self.rng
-        sx, sy, h = catalog.draw_size(rng, "desk")
-        place = self.spot(sx, sy, against_wall=True)
-        if place is None:
+        found = self.placed("desk", against_wall=True)
+        if found is None:
             return
-        x, y, yaw = place
-        at = _local(x, y, yaw)
+        (sx, sy, h), x, y, yaw, at = found
         top = 0.03
         parts = [box_on_floor(x, y, h - top, (sx, sy, top), yaw)]
         for lx in (-1, 1):  # side panels
@@ -160,12 +165,10 @@ class _Builder:
 
     def bed(self) -> None:
         rng = self.rng
-        w, length, h = catalog.draw_size(rng, "bed")
-        place = self.spot(w, length, against_wall=True)  # the head against the wall
-        if place is None:
+        found = self.placed("bed", against_wall=True)  # the head against the wall
+        if found is None:
             return
-        x, y, yaw = place
-        at = _local(x, y, yaw)
+        (w, length, h), x, y, yaw, at = found
         mattress = rng.uniform(0.18, 0.25)
         parts = [box_on_floor(x, y, 0.0, (w, length, h - mattress), yaw)]
         self.add("bed", parts + [box_on_floor(*at(0.0, -length / 2 + 0.04), 0.0, (w, 0.08, rng.uniform(0.9, 1.2)), yaw)],
@@ -177,14 +180,11 @@ class _Builder:
             self.add("pillow", [pillow], "object", obstacle=False)
 
     def wardrobe(self) -> None:
-        rng = self.rng
-        w, d, h = catalog.draw_size(rng, "wardrobe")
-        h = min(h, self.height - 0.1)
-        place = self.spot(w, d, against_wall=True)
-        if place is None:
+        found = self.placed("wardrobe", against_wall=True)
+        if found is None:
             return
-        x, y, yaw = place
-        at = _local(x, y, yaw)
+        (w, d, h), x, y, yaw, at = found
+        h = min(h, self.height - 0.1)
         doors = 2 if w < 1.3 else 3
         parts = [box_on_floor(x, y, 0.0, (w, d, h), yaw)]
         for k in range(doors):  # door panels stand a centimetre proud, with a gap between them
@@ -213,12 +213,10 @@ class _Builder:
 
     def shelf(self) -> None:
         rng = self.rng
-        sx, sy, h = catalog.draw_size(rng, "shelf")
-        place = self.spot(sx, sy, against_wall=True)
-        if place is None:
+        found = self.placed("shelf", against_wall=True)
+        if found is None:
             return
-        x, y, yaw = place
-        at = _local(x, y, yaw)
+        (sx, sy, h), x, y, yaw, at = found
         t = 0.03
         parts = [box_on_floor(*at(-sx / 2 + t / 2, 0), 0.0, (t, sy, h), yaw), box_on_floor(*at(sx / 2 - t / 2, 0), 0.0, (t, sy, h), yaw)]
         parts.append(box_on_floor(*at(0, -sy / 2 + t / 2), 0.0, (sx, t, h), yaw))  # back panel, against the wall
@@ -234,12 +232,10 @@ class _Builder:
 
     def cabinet(self) -> None:
         rng = self.rng
-        sx, sy, h = catalog.draw_size(rng, "cabinet")
-        place = self.spot(sx, sy, against_wall=True)
-        if place is None:
+        found = self.placed("cabinet", against_wall=True)
+        if found is None:
             return
-        x, y, yaw = place
-        at = _local(x, y, yaw)
+        (sx, sy, h), x, y, yaw, at = found
         parts = [box_on_floor(x, y, 0.0, (sx, sy, h), yaw)]
         for level in range(int(rng.integers(1, 4))):  # drawer fronts stand out a centimetre
             if 0.24 + level * 0.25 > h - 0.03:
@@ -251,12 +247,10 @@ class _Builder:
 
     def sofa(self) -> None:
         rng = self.rng
-        sx, sy, back = catalog.draw_size(rng, "sofa")
-        place = self.spot(sx, sy, against_wall=True)
-        if place is None:
+        found = self.placed("sofa", against_wall=True)
+        if found is None:
             return
-        x, y, yaw = place
-        at = _local(x, y, yaw)
+        (sx, sy, back), x, y, yaw, at = found
         seat = rng.uniform(0.40, 0.48)
         parts = [box_on_floor(x, y, 0.0, (sx, sy, seat), yaw)]
         parts.append(box_on_floor(*at(0.0, -sy / 2 + 0.1), seat, (sx, 0.2, back - seat), yaw))
