@@ -286,7 +286,10 @@ def _pick_device(device: str | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device '{device}' requested but CUDA is not available here; use --device cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device '{device}': use cpu, cuda or cuda:N") from None
 
 
 def _from_checkpoint_dir(name: str, directory: Path, weights_from: str, untrained: bool, clip_weights: str | None,

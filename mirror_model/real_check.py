@@ -227,6 +227,8 @@ def meaningful(info) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .predict import DEFAULT_GEOMETRY, GEOMETRIES, load_predictor
+
     parser = argparse.ArgumentParser(
         prog="python -m mirror_model.real_check",
         description="Score depth models on real pictures with ground truth (Middlebury Motorcycle and Aloe, from "
@@ -244,18 +246,21 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"small: each scene shrunk until its longer side is about {SMALL_SIDE} px (for tests)")
     parser.add_argument("--limit", type=number_argument(minimum=1, integer=True), default=None, help="score only the first N scenes")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    parser.add_argument("--geometry", default=None, choices=GEOMETRIES,
+                        help="how frames of other shapes meet the model (default: the predictor's, grid; docs/seams.md)")
     parser.add_argument("--no-figure", action="store_true", help="skip real_check.png")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-
-    from .predict import load_predictor
-
+    geometry = args.geometry or DEFAULT_GEOMETRY
     models = args.model or [presets.DEFAULT_PRESET]
+    out = Path(args.out)
     try:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out.name} is a file; give a folder")
         scenes, notes = load_scenes(args.data, args.size, args.limit, args.opencv_samples)
         predictors = {}
         for spec in dict.fromkeys(models):
-            predictors[spec] = load_predictor(spec, args.device)
+            predictors[spec] = load_predictor(spec, args.device, geometry=geometry)
     except (ValueError, FileNotFoundError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -273,7 +278,6 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(per_scene, means, names)
     verdict_lines = [v["line"] for v in verdicts.values()]
 
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = {
         "scenes": [{"name": s.name, "size_hw": list(s.size), "metric": s.metric, "valid_fraction": float(s.valid.mean()),
@@ -281,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": {spec: p.info.message for spec, p in predictors.items()},
         "baselines": {CONSTANT: "each image's true median depth (Spearman undefined: NaN)",
                       ROW_PRIOR: "depth linear in the row, top row twice the bottom row's depth, median-scaled"},
-        "data": args.data, "size": args.size,
+        "data": args.data, "size": args.size, "geometry": geometry,
         "scores": per_scene, "mean": means, "verdicts": verdicts,
     }
     (out / "real_check.json").write_text(json.dumps(json_safe(record), indent=1, ensure_ascii=False) + "\n")
