@@ -511,9 +511,14 @@ def main(argv: list[str] | None = None) -> int:
                         val_every=args.val_every, patience=args.patience)  # fmt: skip
         from .clip_backbone import load_clip
 
-        load_clip(*recipe.clip_parts())  # a missing CLIP is said before anything is rendered or trained
+        clip, _ = load_clip(*recipe.clip_parts())  # a missing CLIP is said before anything is rendered or trained
         if min(recipe.train_count, recipe.val_count, recipe.test_count, recipe.steps, recipe.val_every) < 1:
             raise ValueError("counts, --steps and --val-every must be at least 1")
+        from .clip_backbone import context_length
+
+        if not 1 <= recipe.mirror_tokens <= context_length(clip):
+            raise ValueError(f"--mirror-tokens must be in 1..{context_length(clip)} (the CLIP's context length), "
+                             f"got {recipe.mirror_tokens}")
         runs, data_dir = Path(args.runs), Path(args.data_dir)
         if not args.report_only:
             run_factorial(recipe, data_dir, runs, seeds, [ARM_BY_SLUG[s] for s in slugs])

@@ -179,10 +179,10 @@ def run_probes(models: dict[str, ProbedModel], data: WorldData | None, depth_dat
     elif data is not None and data.depth is not None:
         keep = np.flatnonzero(np.asarray(data.depth[:, ::8, ::8]).reshape(len(data), -1).max(axis=1) > 0)[:depth_limit]
         images, depths = np.asarray(data.images[keep]), np.asarray(data.depth[keep], dtype=np.float32)
-        depth_source = f"{len(images)} views of {data.name} (depth.npy)"
+        depth_source = f"{len(images)} views of {data.name} (its per-pixel depths)"
     else:
         images = depths = None
-        depth_source = "untested: no per-pixel depth (give --depth-data or a folder with depth.npy)"
+        depth_source = "untested: no per-pixel depth (give --depth-data, or a folder with depths.npy or depth.npy)"
     results = {}
     for name, model in models.items():
         result: dict = {"depth_source": depth_source}
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", default="world-vit-256/procedural-world", help="CLIP as NAME/TAG (NAME alone: random init)")
     parser.add_argument("--data", help="captioned folder (python -m scenes.captioned): region words and retrieval")
     parser.add_argument("--depth-data", help="RGB-D scene folder (python -m scenes) for the patch probe, "
-                        "when --data has no depth.npy")
+                        "when --data has no depths.npy or depth.npy")
     parser.add_argument("--limit", type=int, default=400, help="views with regions to probe")
     parser.add_argument("--depth-limit", type=int, default=48, help="RGB-D frames for the patch probe")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-init CLIP beside it")

@@ -12,7 +12,8 @@ Objective, summed (weights --region-weight, --word-weight):
 - region: the dense patch features (ln_post + projection, as mirror reads them) of a view, pooled
   inside a region's box (weighted by how much of each patch the box covers), contrasted with the
   region captions of the batch (symmetric InfoNCE; identical captions count as positives);
-- words: the pooled region, and every patch when the folder has depth.npy (its median depth), is
+- words: the pooled region, and every patch when the folder has per-pixel depth (depths.npy, as
+  python -m scenes.captioned writes it, or depth.npy; its median depth), is
   classified among the five distance words through their text embeddings ("this object is far", ...).
 Regions come from mirror_model.world_data (per-view "regions" records, or the view's facts).
 
@@ -302,6 +303,11 @@ def pretrain(train_dir: Path, heldout_dir: Path, out: Path, steps: int = 3000, b
     model, _ = clip_backbone.load_clip(config.clip_name, None, seed=config.seed)
     if not clip_backbone.is_vit(model):
         raise ValueError(f"CLIP '{config.clip_name}' is not a ViT; the world CLIP's dense terms need patch tokens")
+    expected = tuple(int(v) for v in model.visual.image_size)
+    for folder in (data, held):  # checked before any step, not after hours of training
+        if tuple(folder.images.shape[1:3]) != expected:
+            raise ValueError(f"{folder.name}: images are {folder.images.shape[1]}x{folder.images.shape[2]}, but "
+                             f"{config.clip_name} takes {expected[0]}x{expected[1]}; render them with --size {expected[0]}x{expected[1]}")
     model.train()
     for param in model.parameters():
         param.requires_grad_(True)
@@ -394,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--train", required=True, help="captioned training folder (python -m scenes.captioned)")
     parser.add_argument("--heldout", required=True, help="captioned folder of unseen rooms: held-out loss, retrieval, probes")
-    parser.add_argument("--depth-data", help="RGB-D scene folder for the patch-depth probe when --heldout has no depth.npy")
+    parser.add_argument("--depth-data", help="RGB-D scene folder for the patch-depth probe when --heldout has no depths.npy or depth.npy")
     parser.add_argument("--out", default="checkpoints/world-clip-256")
     parser.add_argument("--clip", default=defaults.clip_name, help="open_clip config to pretrain (world-vit-256, world-vit)")
     parser.add_argument("--steps", type=int, default=defaults.steps)
