@@ -249,11 +249,21 @@ def boundary_errors(pred: np.ndarray, gt: np.ndarray, config: EdgeConfig = EdgeC
 
 
 def _depth_files(path: Path) -> dict[str, Path]:
+    """Depth maps by name. A folder written by python -m mirror_model.predict holds NAME.npy (metres),
+    NAME_depth.png (the same in millimetres) and NAME_color.png (a picture): the .npy is read, the
+    coloured picture never."""
     if path.is_file():
         return {path.stem: path}
     if not path.is_dir():
-        raise FileNotFoundError(f"not found: {path}")
-    files = {p.stem: p for p in sorted(path.iterdir()) if p.suffix.lower() in DEPTH_SUFFIXES}
+        raise FileNotFoundError(f"not found: {path.name}")
+    candidates = [p for p in sorted(path.iterdir()) if p.suffix.lower() in DEPTH_SUFFIXES and not p.stem.endswith("_color")]
+    npy_names = {p.stem for p in candidates if p.suffix.lower() == ".npy"}
+    files = {}
+    for p in candidates:
+        name = p.stem[: -len("_depth")] if p.stem.endswith("_depth") and p.suffix.lower() == ".png" else p.stem
+        if p.suffix.lower() == ".png" and name in npy_names:
+            continue  # predict's millimetre copy of a map whose .npy is here
+        files[name] = p
     if not files:
         raise ValueError(f"{path}: no .npy or .png depth maps inside")
     return files
@@ -339,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         if out.suffix.lower() != ".json":
             raise ValueError(f"--out must be a .json file, got {out}")
+        if any(parent.exists() and not parent.is_dir() for parent in out.parents):
+            raise ValueError(f"--out {out.name}: a folder on its path is a file")
         if args.model or args.input:
             if not (args.model and args.input):
                 raise ValueError("--model and --input go together: a depth model and a folder of images to predict")

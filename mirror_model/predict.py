@@ -493,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     max_pixels = default_max_pixels() if args.max_pixels is None else (args.max_pixels or None)
     hint = " (or raise --max-pixels)"
     try:
+        if any(part.exists() and not part.is_dir() for part in (Path(args.out), *Path(args.out).parents)):
+            raise ValueError(f"--out {Path(args.out).name}: a file stands where the output folder would be")
         files = _input_files(Path(args.input), args.pattern)
         if not Path(args.input).is_dir():
             load_rgb(files[0], max_pixels, hint)  # a bad single image fails before the model loads

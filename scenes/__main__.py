@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         size = parse_size(args.size)
+        if args.video and args.world != "room":
+            raise ValueError("--video renders a walk through a room; outdoor walks are not written as videos yet (drop --world)")
         if args.video:
             out = write_video(args.out, args.frames, size, args.seed, args.fps, args.fov)
             print(f"wrote a {args.frames}-frame video at {size[0]}x{size[1]} to {out}")

@@ -177,6 +177,8 @@ def _comparison(facts: ViewFacts, rng: np.random.Generator) -> str | None:
     first, second = (things[i] for i in rng.choice(len(things), size=2, replace=False))
     if abs(first.distance_m - second.distance_m) < 0.5:
         return None
+    if (first.colour, first.kind) == (second.colour, second.kind):
+        return None  # "the yellow chair is farther away than the yellow chair" names no difference
     near, far = sorted((first, second), key=lambda o: o.distance_m)
     if rng.random() < 0.5:
         return f"the {near.colour} {near.kind} is nearer than the {far.colour} {far.kind}"

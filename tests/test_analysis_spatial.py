@@ -194,3 +194,18 @@ def test_spatial_cli_predicts_with_the_model_first(tmp_path):
     assert all(row["blockiness"] > 0 and row["abs_rel"] >= 0 for row in report["maps"].values())
     assert sorted(p.name for p in (tmp_path / "report" / "spatial_pred").iterdir()) == ["scene_00000.npy", "scene_00001.npy"]
     assert main(["--model", "synthetic-tiny", "--out", str(out)]) == 2  # --input missing
+
+
+def test_a_predict_output_folder_is_read_by_its_npy_maps_not_its_coloured_pictures(tmp_path):
+    import cv2
+
+    from analysis.spatial import pair_depth_files
+    from common.depth_io import write_depth_png
+
+    depth = np.linspace(1.0, 3.0, 64 * 80, dtype=np.float32).reshape(64, 80)
+    np.save(tmp_path / "room.npy", depth)  # what python -m mirror_model.predict writes for one image
+    write_depth_png(tmp_path / "room_depth.png", depth)
+    cv2.imwrite(str(tmp_path / "room_color.png"), np.zeros((64, 80, 3), np.uint8))
+    write_depth_png(tmp_path / "other_depth.png", depth)  # a millimetre map without its .npy still counts
+    assert [(name, path.name) for name, path, _ in pair_depth_files(tmp_path, None)] == [
+        ("other", "other_depth.png"), ("room", "room.npy")]

@@ -303,3 +303,14 @@ def test_threads_with_different_sources_each_get_their_own_result(predictor):
     for (source, _), depth in results.items():
         np.testing.assert_allclose(depth, expected[source], rtol=1e-5, atol=1e-5, err_msg=source)
 
+
+
+def test_the_cli_refuses_a_file_for_out_and_an_unknown_device_in_one_line(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    photo = Path(__file__).resolve().parents[1] / "examples" / "photos" / "coffee.jpg"
+    for extra, words in ((["--out", str(blocker)], "file stands"), (["--out", str(tmp_path / "o"), "--device", "banana"], "unknown device")):
+        result = subprocess.run([sys.executable, "-m", "mirror_model.predict", "--input", str(photo), *extra],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2 and "Traceback" not in result.stderr and words in result.stderr
+        assert str(tmp_path) not in result.stderr  # no server path
