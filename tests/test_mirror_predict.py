@@ -309,7 +309,8 @@ def test_the_cli_refuses_a_file_for_out_and_an_unknown_device_in_one_line(tmp_pa
     blocker = tmp_path / "afile"
     blocker.write_text("")
     photo = Path(__file__).resolve().parents[1] / "examples" / "photos" / "coffee.jpg"
-    for extra, words in ((["--out", str(blocker)], "file stands"), (["--out", str(tmp_path / "o"), "--device", "banana"], "unknown device")):
+    cases = ((["--out", str(blocker)], "file stands"), (["--out", str(tmp_path / "o"), "--device", "banana"], "unknown device"))
+    for extra, words in cases:
         result = subprocess.run([sys.executable, "-m", "mirror_model.predict", "--input", str(photo), *extra],
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 2 and "Traceback" not in result.stderr and words in result.stderr
