@@ -66,7 +66,8 @@ def check_number(
     if not math.isfinite(number):
         raise InputError(f"{name} must be a finite number{bounds}; got {number}.")
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise InputError(f"{name} must be{bounds or ' in range'}; got {number:g}.")
+        limit = bounds.removeprefix(" of") or " in range"  # "must be at least 1", not "must be of at least 1"
+        raise InputError(f"{name} must be{limit}; got {number:g}.")
     if integer:
         if number != int(number):
             raise InputError(f"{name} must be a whole number; got {number:g}.")

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common.validate import number_argument
+
 from . import clip_backbone
 from .world_data import WORD_TEMPLATE, WORDS, WorldData, box_weights, patch_depths, read_world, word_prompts
 
@@ -242,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="captioned folder (python -m scenes.captioned): region words and retrieval")
     parser.add_argument("--depth-data", help="RGB-D scene folder (python -m scenes) for the patch probe, "
                         "when --data has no depths.npy or depth.npy")
-    parser.add_argument("--limit", type=int, default=400, help="views with regions to probe")
+    parser.add_argument("--limit", type=number_argument(minimum=1, integer=True), default=400,
+                        help="views with regions to probe (default 400)")
     parser.add_argument("--depth-limit", type=int, default=48, help="RGB-D frames for the patch probe")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-init CLIP beside it")
     parser.add_argument("--out", help="write the results JSON here")

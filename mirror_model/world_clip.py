@@ -39,6 +39,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common.validate import number_argument
+
 from . import clip_backbone
 from .probes import pooled_regions
 from .world_data import WorldData, patch_depths, read_world, word_index, word_prompts
@@ -401,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", required=True, help="captioned training folder (python -m scenes.captioned)")
     parser.add_argument("--heldout", required=True, help="captioned folder of unseen rooms: held-out loss, retrieval, probes")
     parser.add_argument("--depth-data", help="RGB-D scene folder for the patch-depth probe when --heldout has no depths.npy or depth.npy")
-    parser.add_argument("--out", default="checkpoints/world-clip-256")
+    parser.add_argument("--out", default="checkpoints/world-clip-256",
+                        help="output folder (default: checkpoints/world-clip-256, the weights world-vit-256/procedural-world loads: "
+                        "give another folder for trial runs)")
     parser.add_argument("--clip", default=defaults.clip_name, help="open_clip config to pretrain (world-vit-256, world-vit)")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -413,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the training steps (see benchmarks/bench_world_clip.py)")
     parser.add_argument("--eval-every", type=int, default=defaults.eval_every)
     parser.add_argument("--save-every", type=int, default=defaults.save_every)
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=number_argument(minimum=1, integer=True), help="torch threads (default: torch's choice)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last (same --steps, batch, lr, seed)")
     parser.add_argument("--stop-after", type=int, help="end this session after this many steps in all (the schedule "
                         "is unchanged); --resume continues")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from common.camera import intrinsics_for
 from common.sizes import parse_size
 
 
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         size = parse_size(args.size)
+        intrinsics_for(size, args.fov)  # a bad field of view is refused before any folder is made
+        out_path = Path(args.out)
+        if any(part.exists() and not part.is_dir() for part in (out_path, *out_path.parents)):
+            raise ValueError(f"--out {out_path.name}: a file stands where the output folder would be")
         if args.video and args.world != "room":
             raise ValueError("--video renders a walk through a room; outdoor walks are not written as videos yet (drop --world)")
         if args.video:
