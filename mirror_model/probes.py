@@ -237,6 +237,31 @@ def load_probed_clip(spec: str, seed: int = 0) -> tuple[ClipProbe, ClipProbe, st
     return ClipProbe(clip, name, info.mean, info.std), ClipProbe(random_clip, name, info.mean, info.std), name
 
 
+DEPTHCLIP_KEYS = ("abs_rel", "d1", "abs_rel_median_scaled", "d1_median_scaled")
+
+
+def depthclip_against_constant(clip_spec: str, folder: str | Path, seed: int = 0) -> dict[str, dict[str, float]]:
+    """DepthCLIP (as published, mirror_model.zeroshot) on the CLIP `clip_spec` (NAME/TAG) and on a
+    random-init CLIP of the same config (seed `seed`), beside the oracle constant (each image's true
+    median), on the RGB-D scene folder `folder` at 240x320: per-image means of AbsRel and δ1, raw
+    and median-scaled. The premise check of DESIGN.md §4: DepthCLIP should beat the constant after
+    median scaling on a CLIP whose patches know near from far."""
+    from .claim import SIZE, constant_metrics, per_image_metrics
+    from .model_info import describe_model
+    from .predict import DepthPredictor
+    from .zeroshot import ZeroShotConfig, ZeroShotDepth
+
+    name, _, tag = clip_spec.partition("/")
+    rows = {}
+    for label, pretrained in ((f"DepthCLIP on {clip_spec}", tag or None), ("DepthCLIP on random init", None)):
+        clip, info = clip_backbone.load_clip(name, pretrained, seed=seed)
+        model = ZeroShotDepth(ZeroShotConfig(clip_name=name, clip_pretrained=pretrained, input_size=SIZE), clip, info)
+        described = describe_model(label, model, weights_from="untrained", trained=False, default_source=None)
+        rows[label] = per_image_metrics(DepthPredictor(model, described), Path(folder))
+    rows["oracle constant (each image's true median)"] = constant_metrics(Path(folder))
+    return {label: {key: float(np.mean(values[key])) for key in DEPTHCLIP_KEYS} for label, values in rows.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mirror_model.probes", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -248,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="views with regions to probe (default 400)")
     parser.add_argument("--depth-limit", type=int, default=48, help="RGB-D frames for the patch probe")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-init CLIP beside it")
+    parser.add_argument("--depthclip", action="store_true",
+                        help="also DepthCLIP on both CLIPs against the oracle constant, on --depth-data")
     parser.add_argument("--out", help="write the results JSON here")
     args = parser.parse_args(argv)
     from tqdm import tqdm
@@ -260,14 +287,21 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for label, model in tqdm([(args.clip, probed), ("random init", random_init)], desc="probing", unit="CLIP"):
             results.update(run_probes({label: model}, data, args.depth_data, args.limit, args.depth_limit))
+        if args.depthclip and not args.depth_data:
+            raise ValueError("--depthclip needs --depth-data (an RGB-D scene folder)")
+        depthclip = depthclip_against_constant(args.clip, args.depth_data, args.seed) if args.depthclip else None
     except (ValueError, FileNotFoundError, clip_backbone.WeightsUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     table = probe_table(results)
+    if depthclip:
+        table += "\n\n| DepthCLIP vs constant | AbsRel | δ1 | AbsRel, median-scaled | δ1, median-scaled |\n|---|---:|---:|---:|---:|\n"
+        table += "\n".join(f"| {label} | " + " | ".join(f"{row[k]:.3f}" for k in DEPTHCLIP_KEYS) + " |" for label, row in depthclip.items())
     print(table)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"clip": args.clip, "results": results, "table": table}, indent=2) + "\n")
+        record = {"clip": args.clip, "results": results, "depthclip": depthclip, "table": table}
+        Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 

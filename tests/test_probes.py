@@ -146,3 +146,18 @@ def test_probes_cli_on_a_real_clip_beside_its_random_init(tmp_path, capsys):
     assert "region distance-word accuracy" in capsys.readouterr().out
     assert main(["--clip", "tiny-vit", "--data", str(tmp_path / "missing")]) == 2
     assert "images.npy" in capsys.readouterr().err
+
+
+def test_depthclip_against_the_constant_on_a_scene_folder():
+    from pathlib import Path
+
+    from mirror_model.probes import depthclip_against_constant
+
+    scenes = Path(__file__).resolve().parents[1] / "examples" / "scenes"
+    rows = depthclip_against_constant("world-vit/procedural-world", scenes)
+    assert len(rows) == 3 and "DepthCLIP on world-vit/procedural-world" in rows and "DepthCLIP on random init" in rows
+    constant = rows["oracle constant (each image's true median)"]
+    # The constant sits at each image's true median already: median scaling changes nothing.
+    assert constant["abs_rel"] == pytest.approx(constant["abs_rel_median_scaled"])
+    for row in rows.values():
+        assert 0 < row["abs_rel"] < 2 and 0 <= row["d1"] <= 1
