@@ -210,9 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     local = Path(args.local) if getattr(args, "local", None) else None
     try:
         if args.command == "fetch":
-            records = build_library(Path(args.out), SOURCES, tuple(args.packages), args.tile_size, args.quality, local,
+            out = Path(args.out)
+            before = read_manifest(out) if (out / MANIFEST_NAME).is_file() else None
+            records = build_library(out, SOURCES, tuple(args.packages), args.tile_size, args.quality, local,
                                     "photo tiles fetched with python -m scenes.photos fetch")
             print(f"wrote {len(records)} tiles and {MANIFEST_NAME} to {args.out}")
+            after = read_manifest(out)
+            if before is not None and before[1] != after[1]:  # say so: scenes rendered before will not repeat
+                print(f"note: replaced the library that was there ({len(before[0])} tiles, identity {before[1]}) with "
+                      f"{len(after[0])} tiles, identity {after[1]}; scenes rendered with the old one will not render the same")
         elif args.command == "bundle":
             records = make_bundle(Path(args.out), local)
             print(f"wrote {len(records)} committed tiles to {args.out}")

@@ -262,3 +262,12 @@ def test_command_line_reports_bad_input_in_one_line(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nowhere")]) == 2
     assert main(["info", str(ASSETS_DIR)]) == 0
     assert load_library(ASSETS_DIR).identity in capsys.readouterr().out
+
+
+def test_fetching_over_a_library_says_that_it_replaced_it(tmp_path, capsys):
+    pytest.importorskip("skimage", reason="the scikit-image photos are read from the installed package (requirements-dev)")
+    out = str(tmp_path / "library")
+    assert main(["fetch", "--out", out, "--packages", "scikit-image", "--tile-size", "96"]) == 0
+    assert "replaced" not in capsys.readouterr().out  # a new folder: nothing replaced
+    assert main(["fetch", "--out", out, "--packages", "scikit-image", "--tile-size", "128"]) == 0
+    assert "note: replaced the library that was there" in capsys.readouterr().out
