@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common import scene_folder
 from common.depth_io import colorize_depth, read_depth_png
 from common.depth_metrics import MetricAccumulator, format_metrics_table
 from common.image_io import IMAGE_SUFFIXES, load_rgb
@@ -148,8 +149,8 @@ def read_inputs(path: Path) -> tuple[list[str], list[np.ndarray], list[np.ndarra
     files = sorted(p for p in rgb_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise FileNotFoundError(f"{path}: no pictures found (expected images or an rgb/ folder)")
-    depth_dir = path / "depth"
-    gts = [read_depth_png(depth_dir / f"{p.stem}.png") if (depth_dir / f"{p.stem}.png").is_file() else None for p in files]
+    depth_dir, scale = path / "depth", scene_folder.folder_depth_scale(path)
+    gts = [read_depth_png(depth_dir / f"{p.stem}.png", scale) if (depth_dir / f"{p.stem}.png").is_file() else None for p in files]
     return [p.stem for p in files], [load_rgb(p) for p in files], gts
 
 

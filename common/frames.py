@@ -105,6 +105,7 @@ class FrameSource:
 
     def _iter_scene(self) -> Iterator[FrameSample]:
         yielded = 0
+        depth_scale = scene_folder.folder_depth_scale(self.path)  # read poses.json once, not per frame
         for index, rgb_path in enumerate(self._frame_paths):
             if self.max_frames is not None and yielded >= self.max_frames:
                 return
@@ -116,7 +117,7 @@ class FrameSource:
             depth_path = self.path / "depth" / f"{rgb_path.stem}.png"
             depth = None
             if depth_path.is_file():
-                depth = read_depth_png(depth_path, scene_folder.folder_depth_scale(self.path))
+                depth = read_depth_png(depth_path, depth_scale)
                 if depth.shape != rgb.shape[:2]:  # nearest keeps depth edges sharp (no mixed depths)
                     depth = cv2.resize(depth, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
             K = None if self._intrinsics is None else scale_intrinsics(self._intrinsics, full_hw, rgb.shape[:2])

@@ -29,7 +29,7 @@ import torch
 
 from common.depth_io import read_depth_png
 from common.image_io import load_rgb
-from common.scene_folder import rgbd_pairs
+from common.scene_folder import folder_depth_scale, rgbd_pairs
 
 from .checkpoint import save_checkpoint
 from .data import aspect_crop_box, build_dataset
@@ -85,9 +85,9 @@ def load_frames(folder: str | Path, size: tuple[int, int]) -> tuple[np.ndarray, 
     pairs = rgbd_pairs(folder)
     if not pairs:
         raise ValueError(f"{Path(folder).name}: no rgb/depth pairs")
-    rgbs, depths = [], []
+    rgbs, depths, scale = [], [], folder_depth_scale(folder)
     for rgb_path, depth_path in pairs:
-        rgb, depth = load_rgb(rgb_path), read_depth_png(depth_path)
+        rgb, depth = load_rgb(rgb_path), read_depth_png(depth_path, scale)
         if rgb.shape[:2] != tuple(size):
             rgb = cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA)
             depth = cv2.resize(depth, size[::-1], interpolation=cv2.INTER_NEAREST)

@@ -164,12 +164,13 @@ def read_depth_folder(folder: str | Path, limit: int | None = None) -> tuple[np.
     """RGB uint8 (N, H, W, 3) and depth metres (N, H, W) of an RGB-D scene folder (python -m scenes)."""
     from common.depth_io import read_depth_png
     from common.image_io import load_rgb
-    from common.scene_folder import rgbd_pairs
+    from common.scene_folder import folder_depth_scale, rgbd_pairs
 
     pairs = rgbd_pairs(folder)[:limit]
     if not pairs:
         raise ValueError(f"{Path(folder).name}: no rgb/depth pairs")
-    return np.stack([load_rgb(rgb) for rgb, _ in pairs]), np.stack([read_depth_png(depth) for _, depth in pairs])
+    scale = folder_depth_scale(folder)  # millimetres, or what the folder's poses.json states
+    return np.stack([load_rgb(rgb) for rgb, _ in pairs]), np.stack([read_depth_png(depth, scale) for _, depth in pairs])
 
 
 def run_probes(models: dict[str, ProbedModel], data: WorldData | None, depth_data: str | Path | None = None,

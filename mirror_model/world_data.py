@@ -94,7 +94,9 @@ class SampledDepth:
         chosen = np.asarray(self.sampled[first])
         full = np.repeat(np.repeat(chosen, self.step, axis=-2), self.step, axis=-1)
         full = full[..., : self.shape[1], : self.shape[2]]
-        return full[(slice(None), *rest)] if rest and full.ndim == 3 else full[rest] if rest else full
+        if rest:  # the remaining indices address (H, W), behind the image axis when one is kept
+            full = full[(slice(None), *rest)] if full.ndim == 3 else full[rest]
+        return full
 
 
 def read_world(folder: str | Path) -> WorldData:

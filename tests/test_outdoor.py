@@ -290,6 +290,15 @@ def test_the_outdoor_split_keeps_depth_beyond_65_m_and_states_its_units_and_cap(
         truth = render_scene(scene_seed(3, index), (48, 64), world="outdoor").depth
         assert np.abs(depth - np.minimum(truth, 65535 / 256)).max() <= 0.5 / 256 + 1e-6  # 3.9 mm steps, 256 m limit
         assert np.array_equal(depth == 0, truth == 0)  # the sky stays "no depth"
+    # Every other reader of a scene folder applies the folder's scale too.
+    from analysis.ablation import read_inputs
+    from mirror_model.cached_training import load_frames
+    from mirror_model.probes import read_depth_folder
+
+    expected = np.stack([depth for _, _, depth, _ in read_rgbd_folder(out)])
+    np.testing.assert_array_equal(load_frames(out, (48, 64))[1], expected)
+    np.testing.assert_array_equal(read_depth_folder(out, 2)[1], expected)
+    np.testing.assert_array_equal(np.stack(read_inputs(out)[2]), expected)
     # A car 75 m away survives the round trip (millimetre PNGs would clip it at 65.5 m).
     far = tmp_path / "far"
     write_rgbd_frame(far, "f", np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 75.0, np.float32), depth_scale=256.0)
