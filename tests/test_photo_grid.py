@@ -1,0 +1,45 @@
+"""analysis.photo_grid: the before/after grid of real photos and their depth."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from analysis import photo_grid
+
+
+def test_model_labels_parse_and_empty_ones_are_refused():
+    assert photo_grid.parse_model("before=checkpoints/x") == ("before", "checkpoints/x")
+    assert photo_grid.parse_model("synthetic-tiny") == ("synthetic-tiny", "synthetic-tiny")
+    with pytest.raises(ValueError, match="LABEL=MODEL"):
+        photo_grid.parse_model("before=")
+
+
+def test_shrink_keeps_the_aspect_ratio_and_never_enlarges():
+    tall = np.zeros((2048, 1024, 3), np.uint8)
+    assert photo_grid.shrink(tall).shape == (512, 256, 3)
+    small = np.zeros((100, 60, 3), np.uint8)
+    assert photo_grid.shrink(small) is small
+
+
+def test_grid_has_one_row_per_photo_and_one_column_per_model(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, shape in (("a.png", (90, 160)), ("b.jpg", (120, 120))):
+        Image.fromarray(rng.integers(0, 255, (*shape, 3), dtype=np.uint8)).save(folder / name)
+    (folder / "notes.txt").write_text("not a photo")
+    out = tmp_path / "grid.png"
+    code = photo_grid.main(["--model", "one=synthetic-tiny", "--model", "two=synthetic-tiny",
+                            "--photos", str(folder), "--out", str(out)])
+    assert code == 0
+    width, height = Image.open(out).size
+    # 3 columns x 2.6 in and 2 rows x 2.2 in at 90 dpi: the layout follows photos and models.
+    assert (width, height) == (round(3 * 2.6 * 90), round(2 * 2.2 * 90))
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert photo_grid.main(["--model", "synthetic-tiny", "--photos", str(tmp_path / "empty")]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: --photos empty: no .jpg or .png") and str(tmp_path) not in message
