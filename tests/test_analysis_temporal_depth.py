@@ -145,7 +145,7 @@ def test_compare_a_model_with_a_sequence_on_one_clip(static, tmp_path):
 
 
 def test_flow_at_160_px_keeps_opw_within_the_stated_tolerance():
-    """README: optical flow on frames downscaled to 160 px moves OPW by a few per cent at most."""
+    """docs/analysis.md (temporal consistency, speed): optical flow on frames downscaled to 160 px moves OPW by a few per cent at most."""
     from test_analysis_temporal import LookupPredictor
 
     from analysis.temporal import FLOW_MAX_SIDE, analyze_stream

@@ -2,7 +2,7 @@
 example by clicking it and checks what the page shows, at desktop (1400x900) and phone (390x844)
 width. The webcam tab gets Chromium's synthetic camera and its frame rate is measured.
 
-Screenshots go to $SCREENSHOT_DIR when set (the README's come from
+Screenshots go to $SCREENSHOT_DIR when set (those in docs/app.md and the README come from
 `SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/test_browser.py`), else to a temp folder.
 Every wait is for a condition on the page, each with its own bound; none is a fixed pause.
 """
@@ -43,7 +43,7 @@ TABS = {"Image": "image", "Webcam": "webcam", "Video": "video", "Ablation": "mir
 FPS_WINDOW_S = 20
 # The target is 20 depth images per second at 320 px. On the shared 2-core test machine the browser,
 # the server and the model share the cores (with other work), so the test asserts a floor reached
-# there with margin; the figure is printed and kept in $SCREENSHOT_DIR/webcam_fps.txt (see README).
+# there with margin; the figure is printed and kept in $SCREENSHOT_DIR/webcam_fps.txt (see docs/app.md).
 FPS_TARGET = 20.0
 FPS_FLOOR = float(os.environ.get("WEBCAM_FPS_FLOOR", "3"))
 # The first image example is examples/scenes/rgb/scene_00000.png, 320x240, at the tab's default FOV of 63°.

@@ -1,4 +1,4 @@
-"""The layers of the README's layout section, checked on the source: every import of every module
+"""The layers of docs/development.md (layout), checked on the source: every import of every module
 (imports inside functions too) points to the same package or a lower layer, and no two project
 modules import each other in a cycle."""
 from __future__ import annotations
