@@ -69,7 +69,7 @@ def flow_pair(image_a: np.ndarray, image_b: np.ndarray, method: str = "dis", max
     """Forward (a->b) and backward (b->a) flow at the images' size, computed on copies downscaled
     so the longest side is at most `max_side` (None: full size) and scaled back up (vectors
     multiplied by the size ratio). Flow is smooth, so a reduced size changes the measures little
-    and costs a fraction of the time (see README, temporal consistency)."""
+    and costs a fraction of the time (docs/analysis.md, temporal consistency)."""
     h, w = np.shape(image_a)[:2]
     if max_side is None or max(h, w) <= max_side:
         return optical_flow(image_a, image_b, method), optical_flow(image_b, image_a, method)

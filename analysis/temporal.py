@@ -40,7 +40,7 @@ from common.video_io import VideoWriter, side_by_side
 VIDEO_MAX_FRAMES = 240
 VIDEO_MAX_SIDE = 640
 VIDEO_MAX_DURATION_S = 120.0
-FLOW_MAX_SIDE = 160  # see README: OPW within a stated tolerance of full-size flow, at a fraction of the time
+FLOW_MAX_SIDE = 160  # docs/analysis.md: OPW within a stated tolerance of full-size flow, at a fraction of the time
 RECORD_FIELDS = ("index", "time_s", "mean_depth", "flicker", "opw", "median_ratio", "drift_scale", "drift_shift",
                  "scale_to_gt", "tae", "abs_rel", "d1")  # fmt: skip
 CURVE_FIELDS = ("flicker", "opw", "median_ratio", "scale_to_gt", "tae", "abs_rel")
@@ -565,7 +565,7 @@ def run_temporal_study(
     cfg = config or TemporalConfig()
     flow_note = "at full size" if cfg.flow_max_side is None else f"on frames downscaled to {cfg.flow_max_side} px (longest side)"
     notes = [f"{result.summary['frames']} frames at {frames.fps:g} fps; optical flow ({cfg.flow_method}) {flow_note}.",
-             "Measures are defined in the project's README (temporal consistency of video depth)."]  # fmt: skip
+             "Measures are defined in the project's docs/analysis.md (temporal consistency of video depth)."]  # fmt: skip
     write_html_report(out_dir / "report.html", title, rows, described, png, notes)
     return result
 

@@ -25,7 +25,7 @@ a BERT whose token embeddings are concatenations of per-byte embeddings, with as
 as bytes. The *Attention viewer* shows where each head looks and how much head *n* really reads byte *n*.
 
 Neither paper published code or weights; both are implemented here from the papers' descriptions.
-See the README for the studies and their numbers."""
+docs/analysis.md holds the studies and their numbers."""
 
 CSS = COLOURBAR_CSS + """
 .gradio-container {max-width: 1400px !important}

@@ -91,7 +91,7 @@ def load_bundled_or(path: str | Path | None = None) -> LoadedModel:
     how to make it."""
     target = Path(path) if path else BUNDLED_CHECKPOINT
     if not (target / CARD).is_file():
-        hint = ("the bundled model is missing; recreate it with the command in the README "
+        hint = ("the bundled model is missing; recreate it with the command in docs/elementwise.md "
                 "(python -m eembed_model.compare ... --bundle checkpoints/eembed-debtags)") if path is None \
             else "pass a directory written by 'python -m eembed_model.train'"
         raise FileNotFoundError(f"no eembed checkpoint at {target}: {hint}")

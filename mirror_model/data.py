@@ -204,7 +204,7 @@ def bts_dataset(
     data_root = Path(data_root)
     gt_root = Path(gt_root) if gt_root is not None else data_root
     if not data_root.is_dir():
-        raise FileNotFoundError(f"{dataset}: data root {data_root} does not exist (see README: datasets)")
+        raise FileNotFoundError(f"{dataset}: data root {data_root} does not exist (see docs/mirror-depth.md: datasets)")
     if not Path(split_file).is_file():
         raise FileNotFoundError(f"{dataset}: split file {split_file} does not exist")
     entries = read_split_file(Path(split_file))

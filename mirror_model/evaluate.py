@@ -5,7 +5,7 @@ training validation (model selection) too.
     python -m mirror_model.evaluate --model runs/nyu/best --data nyu --data-root nyu/official_splits/test \
         --split-file splits/nyu_test.txt --flip-tta --out nyu.json
 
-Protocol (README, "Evaluation protocol"): metrics from common.depth_metrics (AbsRel, SqRel, RMSE,
+Protocol (docs/mirror-depth.md, "Evaluation protocol"): metrics from common.depth_metrics (AbsRel, SqRel, RMSE,
 RMSE log, log10, SILog, δ1/δ2/δ3), averaged per image as BTS does; NYU: Eigen crop and 10 m cap;
 KITTI: Garg crop and 80 m cap, applied to the 352x1216 benchmark crop (the AdaBins convention) or,
 with `--garg-frame full`, to the full frame with the prediction pasted back (the BTS convention);
