@@ -1,8 +1,13 @@
 """Real photographs beside the depth that each of several models gives them: the README's
 before/after picture of what a model change did to depth on pictures the model never saw.
 
-    python -m analysis.photo_grid --model before=PATH --model after=synthetic-tiny \\
+    python -m analysis.photo_grid --depths before=DIR --model after=synthetic-tiny \\
         --photos examples/photos --out docs/results/real-photos/grid.png
+
+A column is a model (`--model LABEL=MODEL`, predicted here) or depth maps saved earlier
+(`--depths LABEL=DIR`: DIR/NAME.npy in metres, as `python -m mirror_model.predict` writes them,
+e.g. by an older revision of the project whose model needs weights that are gone); saved columns
+come first.
 
 No ground truth exists for these photos, so each depth map is shown in its own range (2nd-98th
 percentile; near is warm) and the panel title gives its median in metres: the grid shows
@@ -29,6 +34,20 @@ def parse_model(text: str) -> tuple[str, str]:
     if not label.strip() or not spec.strip():
         raise ValueError(f"--model {text!r}: give LABEL=MODEL or MODEL")
     return label.strip(), spec.strip()
+
+
+def load_saved_depth(folder: Path, photo: Path, shape: tuple[int, int]) -> np.ndarray:
+    """FOLDER/STEM.npy (float metres, 2-D) resized to `shape` (H, W). Raises ValueError when it is
+    missing or not a 2-D numeric map."""
+    import cv2
+
+    path = folder / f"{photo.stem}.npy"
+    if not path.is_file():
+        raise ValueError(f"--depths {folder.name}: no {path.name} for {photo.name}")
+    depth = np.load(path, mmap_mode="r", allow_pickle=False)
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
+        raise ValueError(f"--depths {folder.name}: {path.name} is not a 2-D depth map")
+    return cv2.resize(np.asarray(depth, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def list_photos(folder: Path, limit: int | None) -> list[Path]:
@@ -88,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m analysis.photo_grid",
         description="A grid of real photos with each model's depth beside them (before/after pictures).")
-    parser.add_argument("--model", action="append", required=True,
+    parser.add_argument("--model", action="append", default=[],
                         help="LABEL=MODEL (preset, checkpoint folder or Hub repo id); repeat, one column each")
+    parser.add_argument("--depths", action="append", default=[],
+                        help="LABEL=DIR of saved maps (NAME.npy, metres, as mirror_model.predict writes); repeat")
     parser.add_argument("--photos", default="examples/photos", help="folder of .jpg/.png photos (default: examples/photos)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many photos (default: all)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
@@ -98,14 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.limit is not None and args.limit < 1:
             raise ValueError("--limit must be at least 1")
+        if not args.model and not args.depths:
+            raise ValueError("give at least one --model or --depths column")
         models = [parse_model(text) for text in args.model]
+        saved = [parse_model(text) for text in args.depths]
         paths = list_photos(Path(args.photos), args.limit)
         predictors = {label: load_predictor(spec, args.device) for label, spec in models}
         photos = [(p.name, shrink(load_rgb(p))) for p in paths]
+        depths = {label: [load_saved_depth(Path(folder), path, rgb.shape[:2]) for path, (_, rgb) in zip(paths, photos)]
+                  for label, folder in saved}
     except (ValueError, FileNotFoundError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    depths = {label: [] for label in predictors}
+    depths.update({label: [] for label in predictors})
     for _, rgb in tqdm(photos, desc="photos", unit="photo"):
         for label, predictor in predictors.items():
             depths[label].append(predictor.predict(rgb))

@@ -43,3 +43,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert photo_grid.main(["--model", "synthetic-tiny", "--photos", str(tmp_path / "empty")]) == 2
     message = capsys.readouterr().err
     assert message.startswith("error: --photos empty: no .jpg or .png") and str(tmp_path) not in message
+
+
+def test_saved_depth_columns_come_first_and_a_missing_map_is_named(tmp_path, capsys):
+    folder, saved = tmp_path / "photos", tmp_path / "saved"
+    folder.mkdir()
+    saved.mkdir()
+    Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(folder / "room.png")
+    np.save(saved / "room.npy", np.linspace(1, 5, 30 * 40, dtype=np.float32).reshape(30, 40))
+    depth = photo_grid.load_saved_depth(saved, folder / "room.png", (60, 80))
+    assert depth.shape == (60, 80) and 1.0 <= depth.min() < depth.max() <= 5.0
+    out = tmp_path / "grid.png"
+    assert photo_grid.main(["--depths", f"before={saved}", "--photos", str(folder), "--out", str(out)]) == 0
+    assert Image.open(out).size == (round(2 * 2.6 * 90), round(1 * 2.2 * 90))
+    (saved / "room.npy").unlink()
+    assert photo_grid.main(["--depths", f"before={saved}", "--photos", str(folder), "--out", str(out)]) == 2
+    assert "no room.npy for room.png" in capsys.readouterr().err
