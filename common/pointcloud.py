@@ -18,6 +18,10 @@ def depth_to_point_cloud(
 ):
     """An open3d PointCloud of the depth map, coloured by `rgb`, flipped to a y-up viewer frame.
 
+    depth: (H, W) metres (<= 0 or non-finite = no point); rgb: (H, W, 3) uint8 or None;
+    intrinsics: (3, 3) pixels. Frame of the points (and of a written .ply): metres, camera at the
+    origin, x right, y up, looking down -z (OpenCV's camera frame with y and z negated).
+
     `voxel_size` (metres) downsamples; None picks ~1/150 of the scene's depth extent. `max_points`
     caps the result by uniform striding after downsampling, so viewers stay responsive.
     """

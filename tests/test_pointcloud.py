@@ -43,3 +43,20 @@ def test_point_cloud_is_coloured_downsampled_and_written(tmp_path):
 def test_point_cloud_rejects_empty_depth():
     with pytest.raises(ValueError, match="no valid"):
         depth_to_point_cloud(np.zeros((4, 4)), None, intrinsics_for((4, 4), 60))
+
+
+def test_point_cloud_frame_is_y_up_looking_down_minus_z():
+    """The .ply frame (docs/app.md): x right, y up, the camera at the origin looking down -z, metres.
+    A pixel above the principal point lands at +y; every point in front of the camera has z < 0."""
+    K = intrinsics_for((5, 5), 90.0)  # principal point at (2, 2)
+    depth = np.zeros((5, 5), np.float32)
+    depth[0, 2] = 2.0  # top centre pixel
+    depth[2, 4] = 3.0  # right middle pixel
+    cloud = depth_to_point_cloud(depth, None, K, voxel_size=0)
+    points = {round(float(-z), 3): (x, y) for x, y, z in np.asarray(cloud.points)}
+    assert set(points) == {2.0, 3.0}  # z = -depth: in front of the camera is -z
+    top_x, top_y = points[2.0]
+    right_x, right_y = points[3.0]
+    assert top_y > 0 and abs(top_x) < 1e-9  # up in the picture is +y
+    assert right_x > 0 and abs(right_y) < 1e-9  # right in the picture is +x
+    assert top_y == pytest.approx(2.0 * 2 / K[1, 1])  # metric: depth x offset / focal length
