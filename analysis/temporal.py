@@ -591,10 +591,9 @@ def limit_notes(frames: FrameSource, max_frames: int | None, max_side: int | Non
     if info is None:
         return []
     notes = []
-    rate = min(frames.target_fps, info.fps) if frames.target_fps else info.fps
-    wanted = int(info.duration_s * rate) + 1
-    if max_frames and wanted > max_frames:
-        notes.append(f"the video has about {wanted} frames at {rate:g} fps ({info.duration_s:.0f} s); "
+    wanted = frames.available_count
+    if max_frames and wanted is not None and wanted > max_frames:
+        notes.append(f"the video has {wanted} frames at {frames.fps:g} fps ({info.duration_s:.0f} s); "
                      f"only the first {max_frames} are analysed (--max-frames lifts the limit, 0 = none)")
     if max_side and max(info.width, info.height) > max_side:
         notes.append(f"frames are {info.width}x{info.height}; they are downscaled to {max_side} px on the longest "

@@ -77,6 +77,16 @@ class FrameSource:
         return min(self.target_fps, self.source_fps) if self.target_fps else self.source_fps
 
     @property
+    def available_count(self) -> int | None:
+        """How many frames the source holds at the yielded rate, before max_frames; from the
+        container's frame count, else estimated from its duration; None when neither is known."""
+        if self.source_count > 0:
+            return sampled_count(self.source_count, self.source_fps, self.target_fps)
+        if self.video is not None and self.video.duration_s > 0:
+            return int(self.video.duration_s * self.fps)
+        return None
+
+    @property
     def expected_count(self) -> int | None:
         """How many frames iteration yields; None when the container does not say."""
         if self.source_count <= 0:

@@ -60,9 +60,9 @@ def _open_video(path: str, target_fps: float, max_frames: int, max_side: int, tr
     notes = []
     if info.duration_s > MAX_DURATION_S:
         notes.append(f"The video lasts {info.duration_s:.0f} s; only its first frames (up to {max_frames}) are analysed.")
-    wanted = int(info.duration_s * min(target_fps, info.fps)) + 1
-    if wanted > max_frames:
-        notes.append(f"At {target_fps:g} fps the video has about {wanted} frames; the first {max_frames} are analysed.")
+    wanted = frames.available_count
+    if wanted is not None and wanted > max_frames:
+        notes.append(f"At {frames.fps:g} fps the video has {wanted} frames; the first {max_frames} are analysed.")
     if max(info.width, info.height) > max_side:
         notes.append(f"Frames are {info.width}x{info.height}; they are downscaled to {max_side} px on the longest side.")
     return frames, notes
