@@ -421,13 +421,13 @@ def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values
 
 
 def _is_stack(path: Path) -> bool:
-    """Whether an .npy/.npz holds (N, H, W) with N > 1, from its header; an unreadable file is not
+    """Whether an .npy/.npz holds (N, H, W) (or more axes) with N > 1, from its header; an unreadable file is not
     (it is then a frame, skipped with a note when the others are read)."""
     try:
         shape = depth_header(path).shape
     except ValueError:
         return False
-    return len(shape) == 3 and shape[0] > 1
+    return len(shape) >= 3 and shape[0] > 1  # 4-D: refused as a stack, with the advice to squeeze
 
 
 def _renamed(sequence: DepthSequence, name: str) -> DepthSequence:

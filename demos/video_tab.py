@@ -37,6 +37,7 @@ MAX_SIDE = VIDEO_MAX_SIDE
 FPS_RANGE = (1.0, 30.0)
 SLIDER_FRAMES = 60  # at most this many analysed frames are kept for the frame slider (evenly spaced)
 FRAMES_FILE = "slider_frames.bin"  # one file: for each kept frame its RGB (uint8) then its depth (float16)
+FLOAT16_MAX = 65504.0  # metres: farther depths are kept at this for the slider (beyond any camera's range)
 SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
 
 
@@ -89,7 +90,7 @@ class SliderFrames:
         if sample.index % self.every or len(self.entries) >= SLIDER_FRAMES:
             return
         rgb = np.ascontiguousarray(sample.rgb, dtype=np.uint8)
-        half = np.ascontiguousarray(depth, dtype=np.float16)
+        half = np.ascontiguousarray(np.minimum(depth, FLOAT16_MAX), dtype=np.float16)  # no overflow to infinity
         with open(self.path, "ab") as file:
             file.write(rgb.tobytes())
             file.write(half.tobytes())
@@ -223,11 +224,13 @@ def frame_cloud(state: dict | None, position: float, fov_deg: float):
         raise gr.Error("The analysed frames have been cleaned up (results are kept for a limited time). "
                        "Analyse the video again.")
     rgb, depth = read_slider_frame(state["frames_file"], entry)
+    vmin, vmax = state.get("range") or display_range(depth)
+    what = f"analysed frame {position + 1} of {len(entries)}"
+    if not (np.isfinite(depth) & (depth > 0)).any():  # e.g. a depth frame that was skipped as unreadable
+        return None, colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=f"{what}: no depth, no point cloud")
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, storage.request_dir("frame") / f"frame_{entry[0]:06d}.ply")
-    vmin, vmax = state.get("range") or display_range(depth)
-    bar = colourbar(vmin, vmax, what=f"analysed frame {position + 1} of {len(entries)}")
-    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), bar
+    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=what)
 
 
 def build() -> gr.Markdown:
