@@ -108,7 +108,7 @@ def _npz_of_zeros(path: Path, **shapes: tuple[int, ...]) -> Path:
     return path
 
 
-def make_hostile_inputs(folder: Path) -> list[tuple[str, str, object]]:
+def make_hostile_inputs(folder: Path, url: str) -> list[tuple[str, str, object]]:
     """(name, what is expected: "refused" or "answered", call(client)) for every hostile upload of
     the issue, written into `folder` (small files; the zeros are compressed)."""
     import cv2
@@ -118,11 +118,11 @@ def make_hostile_inputs(folder: Path) -> list[tuple[str, str, object]]:
     video = handle_file(str(EXAMPLE_VIDEO))
     frames = 24  # the example video's frame count
     bomb = _npz_of_zeros(folder / "bomb.npz", depth=(16000, 16000))  # ~1 MB holding 1 GB
-    stack = _npz_of_zeros(folder / "stack.npz", depth=(frames, 4000, 3200))
+    stack = _npz_of_zeros(folder / "stack.npz", depth=(frames, 3000, 4000))  # 12 MP frames, the video's 4:3
     truth = folder / "truth.npz"
     with zipfile.ZipFile(truth, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        _zip_member_of_zeros(archive, "depth.npy", _npy_header((frames, 4000, 3200)), 4 * frames * 4000 * 3200)
-        archive.writestr("K.npy", _npy_bytes(np.array([[2000.0, 0, 1600], [0, 2000.0, 2000], [0, 0, 1]])))
+        _zip_member_of_zeros(archive, "depth.npy", _npy_header((frames, 3000, 4000)), 4 * frames * 3000 * 4000)
+        archive.writestr("K.npy", _npy_bytes(np.array([[2500.0, 0, 2000], [0, 2500.0, 1500], [0, 0, 1]])))
     zero_member = folder / "zero_member.zip"
     with zipfile.ZipFile(zero_member, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for i in range(20):
@@ -168,11 +168,11 @@ def make_hostile_inputs(folder: Path) -> list[tuple[str, str, object]]:
 
     return [
         ("1 MB .npz of a 16000x16000 float32 map, as depth", "refused", video_call([bomb])),
-        ("(24, 4000, 3200) stack of zeros, as depth", "answered", video_call([stack])),
-        ("(24, 4000, 3200) stack inside a ground-truth .npz", "answered", video_call(gt=[truth], include_model=True)),
+        ("(24, 3000, 4000) stack of zeros (1.2 GB), as depth", "answered", video_call([stack])),
+        ("(24, 3000, 4000) stack inside a ground-truth .npz", "answered", video_call(gt=[truth], include_model=True)),
         ("zip: 20 frames beside a 1 GB zero member", "refused", video_call([zero_member])),
         ("zip with 20,000 members", "refused", video_call([many])),
-        ("200 MB upload nobody uses", "refused", video_call([big])),
+        ("200 MB upload nobody uses (raw HTTP)", "refused", lambda c: upload_raw(url, big)),
         ("random bytes named bad.png as a depth frame", "refused", video_call([garbage_png])),
         ("garbage ground-truth .npz", "refused", video_call(gt=[garbage_npz], include_model=True)),
         ("16384x8 picture", "refused", lambda c: c.predict(handle_file(str(thin_picture)), "turbo", True, 0.5, 10.0, 63.0,
@@ -186,6 +186,17 @@ def make_hostile_inputs(folder: Path) -> list[tuple[str, str, object]]:
         ("poses.json of 42", "refused",
          video_call(gt=[depth_png, poses_dir / "intrinsics.json", poses_dir / "poses.json"], include_model=True)),
     ]
+
+
+def upload_raw(url: str, path: Path) -> None:
+    """POSTs a file to the upload route as a browser would (gradio_client refuses a file over the
+    limit before sending it, so the server's own refusal is tested this way); raises on refusal."""
+    import httpx
+
+    with open(path, "rb") as file:
+        response = httpx.post(url + "gradio_api/upload", files={"files": (path.name, file)}, timeout=120)
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -281,7 +292,7 @@ def run(clients: int, seconds: float, retention_s: float, startup_timeout_s: flo
         for thread in warmers:
             thread.join(startup_timeout_s + 600)
         rss_warm = server_rss_mb(server.pid)
-        hostile_rows = send_hostile(sessions[0], server.pid, make_hostile_inputs(work / "hostile")) if hostile else []
+        hostile_rows = send_hostile(sessions[0], server.pid, make_hostile_inputs(work / "hostile", url)) if hostile else []
         latencies: dict[str, list[float]] = {name: [] for name, _ in calls}
         failures: dict[str, list[str]] = {name: [] for name, _ in calls}
         lock = threading.Lock()
