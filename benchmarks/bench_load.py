@@ -372,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.clients, args.seconds, args.retention, rounds=args.rounds, hostile=not args.no_hostile)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{report['clients']} clients x {report['rounds']} rounds x {report['seconds']:g} s: {report['calls']} calls "
-          f"and {len(report['hostile'])} hostile uploads, {report['failures']} failures")
+    print(f"{report['clients']} clients x {report['rounds']} rounds x {report['seconds']:g} s, and "
+          f"{len(report['hostile'])} hostile uploads: {report['calls'] + len(report['hostile'])} calls, {report['failures']} failures")
     for row in report["hostile"]:
         print(f"  hostile: {row['name']:52s} {row['outcome']:8s} ({'as expected' if row['ok'] else 'NOT as expected'}) "
               f"{row['seconds']:5.1f} s  peak RSS {row['peak_over_baseline_mb']:+6.0f} MB  {row['message'][:90]!r}")
