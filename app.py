@@ -3,12 +3,22 @@
     python app.py [--host 0.0.0.0] [--port 7860] [--model synthetic-tiny|PATH|HUB_ID] [--share]
 
 Each flag has an environment variable: APP_HOST (or GRADIO_SERVER_NAME), APP_PORT (or
-GRADIO_SERVER_PORT), MIRROR_MODEL, APP_SHARE=1.
+GRADIO_SERVER_PORT), MIRROR_MODEL, APP_SHARE=1. Uploads are bounded per file (APP_MAX_FILE_MB) and
+per request body (APP_MAX_REQUEST_MB) before any handler runs (see docs/limits.md).
+
+Memory: many handler threads each get their own glibc malloc arena, and freed memory stays in
+those arenas, so a long-running server's resident size creeps up with every burst of requests. The
+server caps the arenas (APP_MALLOC_ARENAS, default 2) and hands freed heap back to the system after
+each sweep interval (malloc_trim). Neither changes any result; on other C libraries both are skipped.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
+import threading
+import time
 
 from demos.layout import build_demo
 from demos.models import DEFAULT_MODEL, MODEL_ENV_VAR
@@ -28,8 +38,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter number for the arena cap
+ARENAS_ENV, DEFAULT_ARENAS = "APP_MALLOC_ARENAS", 2
+TRIM_EVERY_S = 60.0
+
+
+def bound_allocator(arenas: int | None = None, trim_every_s: float = TRIM_EVERY_S) -> bool:
+    """Caps glibc's malloc arenas and starts a daemon thread that returns freed heap to the system
+    every `trim_every_s`; False (and nothing done) where the C library is not glibc. Call it before
+    the server starts its threads: an arena cap applies to arenas created after it."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = libc.malloc_trim if libc is not None else None
+    except (OSError, AttributeError):
+        return False
+    if trim is None:
+        return False
+    if arenas is None:
+        text = os.environ.get(ARENAS_ENV, "")
+        arenas = int(text) if text.strip().isdigit() and int(text) > 0 else DEFAULT_ARENAS
+    libc.mallopt(M_ARENA_MAX, int(arenas))
+
+    def trim_forever() -> None:
+        while True:
+            time.sleep(trim_every_s)
+            trim(0)
+
+    threading.Thread(target=trim_forever, name="malloc-trim", daemon=True).start()
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    bound_allocator()
     demo = build_demo(args.model)
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, share=args.share,
                                                    **demo.launch_options)

@@ -17,7 +17,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +229,7 @@ MAX_SOURCES = 4  # sources compared on one clip (the ground-truth reference row 
 # Every queue is bounded, so memory stays flat in clip length.
 
 _END = object()
+STAGE_JOIN_S = 60.0  # a stage finishes its current frame (decode, flow) well within this once stopped
 
 
 def read_ahead_bound(batch_size: int) -> int:
@@ -248,9 +249,10 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def _in_background(items: Iterable, maxsize: int, stop: threading.Event) -> Iterator:
-    """Iterates `items` in a worker thread, at most `maxsize` ahead of the consumer; an error in
-    the worker is raised here; `stop` ends the worker early."""
+def _in_background(items: Iterable, maxsize: int, stop: threading.Event, threads: list[threading.Thread]) -> Iterator:
+    """Iterates `items` in a worker thread (appended to `threads`, for the caller to join), at
+    most `maxsize` ahead of the consumer; an error in the worker is raised here; `stop` ends the
+    worker early, and this iterator with it."""
     results: queue.Queue = queue.Queue(maxsize)
 
     def work() -> None:
@@ -262,9 +264,16 @@ def _in_background(items: Iterable, maxsize: int, stop: threading.Event) -> Iter
         except BaseException as error:  # handed to the consumer, raised there
             _put(results, (False, error), stop)
 
-    threading.Thread(target=work, daemon=True, name="temporal-stage").start()
+    thread = threading.Thread(target=work, daemon=True, name="temporal-stage")
+    threads.append(thread)
+    thread.start()
     while True:
-        ok, item = results.get()
+        try:
+            ok, item = results.get(timeout=0.05)
+        except queue.Empty:
+            if stop.is_set():  # the run was abandoned: no more items will come
+                return
+            continue
         if not ok:
             raise item
         if item is _END:
@@ -342,8 +351,9 @@ def analyze_sources(
             bar.update(1)
 
     stop = threading.Event()
+    stages: list[threading.Thread] = []
     if pipeline:
-        items = _in_background(with_flows(_in_background(frames, batch_size, stop)), batch_size, stop)
+        items = _in_background(with_flows(_in_background(frames, batch_size, stop, stages)), batch_size, stop, stages)
         consumer = _Consumer(measure, 2)
     else:
         items, consumer = with_flows(frames), None
@@ -364,6 +374,10 @@ def analyze_sources(
         stop.set()
         if consumer is not None:
             consumer.close(abort=True)
+        # No stage may outlive the run: a thread still inside OpenCV at interpreter exit aborts
+        # the whole process (SIGABRT) instead of letting the error reach the caller.
+        for thread in stages:
+            thread.join(STAGE_JOIN_S)
         bar.close()
     if not analyzers[0].records:
         raise ValueError("no frames to analyse (empty video or scene, or max frames 0)")
@@ -647,6 +661,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def warn_skipped(message: str) -> None:
+    """One `warning:` line on stderr for a skipped frame (above the progress bar)."""
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -656,7 +675,12 @@ def main(argv: list[str] | None = None) -> int:
         frames = open_frames(args.source, args.fps, args.max_frames or None, args.max_side or None, args.gt)
         for note in limit_notes(frames, args.max_frames, args.max_side):
             print(f"note: {note}", file=sys.stderr)
-        sequences = [open_depth_sequence(path, args.depth_values, args.depth_polarity) for path in args.depth or []]
+        frames.on_skip = warn_skipped  # an unreadable frame is skipped with a warning, never the end of the run
+        if frames.ground_truth is not None:
+            truth = frames.ground_truth
+            frames.ground_truth = replace(truth, sequence=replace(truth.sequence, on_skip=warn_skipped))
+        sequences = [replace(open_depth_sequence(path, args.depth_values, args.depth_polarity), on_skip=warn_skipped)
+                     for path in args.depth or []]  # fmt: skip
         models = args.model or ([] if sequences else ["synthetic-tiny"])
         sources: list = []
         for spec in models:

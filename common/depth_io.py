@@ -5,7 +5,10 @@ Depth PNGs are 16-bit, 0 meaning "no depth": one unit per millimetre by default 
 """
 from __future__ import annotations
 
+import math
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +50,7 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M, max_pixels: int | 
     """A 16-bit depth PNG as float32 metres. `scale` is units per metre (1000 for mm, 256 for KITTI).
 
     `max_pixels` caps width x height from the PNG header before decoding (-1: the default cap,
-    common.validate.default_max_pixels(); None or 0: no cap)."""
+    common.validate.default_max_pixels(); None or 0: no cap). Errors name the file, never its folder."""
     import cv2
 
     from common.image_io import image_header_size
@@ -56,7 +59,7 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M, max_pixels: int | 
     if max_pixels == -1:
         max_pixels = default_max_pixels()
     if max_pixels and image_header_size(path, max_pixels, f"depth map {path.name}") is None:
-        raise ValueError(f"{path}: not a readable depth image (expected a 16-bit PNG)")
+        raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
@@ -67,6 +70,66 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M, max_pixels: int | 
 
 DEPTH_SUFFIXES = (".npy", ".npz", ".png")
 NPZ_DEPTH_KEYS = ("depth", "depths", "arr_0")  # which array of an .npz holds depth, when it has several
+NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats: what a depth array may hold
+MAX_NPZ_ARRAYS = 64  # an .npz is a zip: members beyond this are refused before any is read
+MAX_ARRAY_BYTES = 2 * 2**30  # arrays read whole (not memory-mapped or streamed) are refused above this
+
+
+@dataclass(frozen=True)
+class ArrayHeader:
+    """What an .npy header (or an .npz member's) says about its array, read without the data."""
+
+    key: str  # the .npz member name without .npy ("" for an .npy file)
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran_order: bool
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    @property
+    def numeric(self) -> bool:
+        return self.dtype.kind in NUMERIC_KINDS and not self.dtype.hasobject
+
+
+def _read_header(file) -> tuple[tuple[int, ...], np.dtype, bool]:
+    version = np.lib.format.read_magic(file)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(file)
+    return tuple(int(side) for side in shape), np.dtype(dtype), bool(fortran_order)
+
+
+def read_array_headers(path: str | Path) -> dict[str, ArrayHeader]:
+    """Shape and dtype of every array in an .npy or .npz, from the headers alone (an .npz member's
+    header is the first bytes of its stream, so nothing else is decompressed). A ValueError naming
+    the file for anything that is not such a file, and for an .npz with more than MAX_NPZ_ARRAYS
+    members."""
+    path = Path(path)
+    unreadable = f"{path.name}: not a readable {path.suffix.lower() or 'array'} file (save it with numpy.save or numpy.savez)"
+    try:
+        if path.suffix.lower() != ".npz":
+            with open(path, "rb") as file:
+                return {"": ArrayHeader("", *_read_header(file))}
+        headers = {}
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_NPZ_ARRAYS:
+                raise ValueError(f"{path.name} holds {len(members)} arrays; an .npz may hold at most {MAX_NPZ_ARRAYS}")
+            for member in members:
+                if not member.filename.endswith(".npy") or member.is_dir():
+                    raise ValueError(unreadable)
+                with archive.open(member) as file:
+                    key = member.filename[: -len(".npy")]
+                    headers[key] = ArrayHeader(key, *_read_header(file))
+        if not headers:
+            raise ValueError(f"{path.name}: the .npz holds no arrays")
+        return headers
+    except (OSError, EOFError, SyntaxError, TypeError, KeyError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+            zipfile.LargeZipFile):  # fmt: skip
+        raise ValueError(unreadable) from None
+    except ValueError as error:
+        raise ValueError(str(error) if str(error).startswith(path.name) else unreadable) from None
 
 
 def npz_depth_key(keys: list[str], name: str) -> str:
@@ -79,70 +142,100 @@ def npz_depth_key(keys: list[str], name: str) -> str:
     raise ValueError(f"{name}: holds arrays {', '.join(sorted(keys))}; name the depth array one of {', '.join(NPZ_DEPTH_KEYS)}")
 
 
-def _as_depth_map(depth: np.ndarray, name: str) -> np.ndarray:
-    if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
-        depth = depth.squeeze()
-    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
-        raise ValueError(f"{name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
-    return depth.astype(np.float32)
+def depth_header(path: str | Path) -> ArrayHeader:
+    """The header of the depth array of an .npy or .npz (see npz_depth_key), checked to hold numbers."""
+    path = Path(path)
+    headers = read_array_headers(path)
+    header = headers[npz_depth_key(list(headers), path.name)]
+    if not header.numeric:
+        raise ValueError(f"{path.name}: holds {header.dtype} values, not numbers")
+    return header
 
 
-def load_array(path: Path, mmap: bool = False) -> np.ndarray:
-    """The array of an .npy, or the depth array of an .npz (see npz_depth_key); mmap maps an .npy
-    instead of reading it (an .npz is always read whole)."""
-    unreadable = ValueError(f"{path.name}: not a readable {path.suffix.lower()} array")
+def map_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """An (H, W), (1, H, W) or (H, W, 1) shape as (H, W); any other shape unchanged."""
+    if len(shape) == 3 and 1 in (shape[0], shape[-1]):
+        return shape[1:] if shape[0] == 1 else shape[:2]
+    return shape
+
+
+def check_map_shape(shape: tuple[int, ...], name: str, max_pixels: int | None) -> tuple[int, int]:
+    """(H, W) of a depth map's array shape, or a ValueError: not HxW, empty, or over `max_pixels`."""
+    hw = map_shape(shape)
+    if len(hw) != 2:
+        raise ValueError(f"{name}: expected an HxW depth array, got shape {tuple(shape)}")
+    if min(hw) < 1:
+        raise ValueError(f"{name}: the depth map is empty ({hw[1]}x{hw[0]} pixels)")
+    check_pixels(hw[1], hw[0], max_pixels, f"depth map {name}")
+    return int(hw[0]), int(hw[1])
+
+
+def load_array(path: str | Path, mmap: bool = False, max_bytes: int | None = MAX_ARRAY_BYTES) -> np.ndarray:
+    """The array of an .npy, or the depth array of an .npz (see npz_depth_key), after its header
+    says it holds numbers and, unless memory-mapped, at most `max_bytes` (None: no cap). mmap maps
+    an .npy instead of reading it; an .npz member is always read whole. Never unpickles."""
+    path = Path(path)
+    header = depth_header(path)
+    mapped = mmap and path.suffix.lower() == ".npy"
+    if not mapped and max_bytes and header.nbytes > max_bytes:
+        raise ValueError(f"{path.name}: its array {tuple(header.shape)} is {header.nbytes / 2**20:.0f} MB; "
+                         f"the limit is {max_bytes / 2**20:.0f} MB")
+    unreadable = ValueError(f"{path.name}: not a readable {path.suffix.lower()} array (cut short or damaged)")
     try:
-        loaded = np.load(path, allow_pickle=False, mmap_mode="r" if mmap and path.suffix.lower() == ".npy" else None)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r" if mapped else None)
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded:
+            return loaded[header.key]
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         raise unreadable from None
-    if isinstance(loaded, np.ndarray):
-        return loaded
-    with loaded:
-        key = npz_depth_key(list(loaded.keys()), path.name)
-        try:
-            return loaded[key]
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile):
-            raise unreadable from None
+
+
+def iter_stack_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """The (H, W) frames of an (N, H, W) stack in an .npy (memory-mapped) or .npz one at a time: an
+    .npz member is decompressed as it is read, so memory holds one frame whatever N is."""
+    path = Path(path)
+    header = depth_header(path)
+    if len(header.shape) != 3:
+        raise ValueError(f"{path.name}: expected a (frames, height, width) depth stack, got shape {header.shape}")
+    if path.suffix.lower() == ".npy":
+        stack = load_array(path, mmap=True)
+        for index in range(header.shape[0]):
+            yield np.asarray(stack[index])
+        return
+    if header.fortran_order:
+        raise ValueError(f"{path.name}: the stack is stored in Fortran order; save it in C order "
+                         "(numpy.ascontiguousarray) so that it can be read frame by frame")
+    frame_bytes = math.prod(header.shape[1:]) * header.dtype.itemsize
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{header.key}.npy") as file:
+            _read_header(file)
+            for index in range(header.shape[0]):
+                data = file.read(frame_bytes)
+                if len(data) != frame_bytes:
+                    raise ValueError(f"{path.name}: the stack ends at frame {index} of {header.shape[0]} (cut short)")
+                yield np.frombuffer(data, dtype=header.dtype).reshape(header.shape[1:])
+    except (OSError, EOFError, zipfile.BadZipFile):
+        raise ValueError(f"{path.name}: not a readable .npz array (cut short or damaged)") from None
 
 
 def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray:
     """A depth map in metres from .npy or .npz (float metres) or a 16-bit PNG (millimetres).
 
-    `max_pixels` caps the map's size, read from the .npy or PNG header before the data are loaded
-    (-1: the default cap; None or 0: no cap)."""
+    `max_pixels` caps the map's size, read from the .npy/.npz or PNG header before the data are
+    loaded (-1: the default cap; None or 0: no cap). A ValueError naming the file (never its
+    folder) for anything unreadable, empty, not HxW or not numeric."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"depth file not found: {path.name}")
     if max_pixels == -1:
         max_pixels = default_max_pixels()
-    if path.suffix.lower() == ".npy":
-        try:
-            with open(path, "rb") as file:  # the header only: shape before any data are read
-                version = np.lib.format.read_magic(file)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                header_shape, _, _ = read_header(file)
-        except (ValueError, OSError, SyntaxError):
-            raise ValueError(f"{path.name}: not a readable .npy array") from None
-        shape = tuple(int(side) for side in header_shape)
-        if len(shape) == 3 and 1 in (shape[0], shape[-1]):
-            shape = tuple(side for side in shape if side != 1) if shape.count(1) < 3 else (1, 1)
-        if len(shape) != 2:
-            raise ValueError(f"{path.name}: expected an HxW depth array, got shape {tuple(header_shape)}")
-        check_pixels(shape[1], shape[0], max_pixels, f"depth map {path.name}")
-        try:
-            depth = np.load(path, allow_pickle=False)
-        except (ValueError, OSError):
-            raise ValueError(f"{path.name}: not a readable .npy array") from None
-        if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):
-            depth = depth.squeeze()
-        if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
-            raise ValueError(f"{path.name}: expected an HxW depth array, got {depth.dtype} with shape {depth.shape}")
-        return depth.astype(np.float32)
-    if path.suffix.lower() == ".npz":  # compressed: the size is known only once loaded
-        depth = _as_depth_map(load_array(path), path.name)
-        check_pixels(depth.shape[1], depth.shape[0], max_pixels, f"depth map {path.name}")
-        return depth
-    if path.suffix.lower() == ".png":
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        check_map_shape(depth_header(path).shape, path.name, max_pixels)  # before any data are read
+        depth = load_array(path)
+        return depth.reshape(map_shape(depth.shape)).astype(np.float32)
+    if suffix == ".png":
         return read_depth_png(path, max_pixels=max_pixels)
     raise ValueError(f"{path.name}: depth maps must be .npy or .npz (metres) or 16-bit .png (millimetres)")
 
@@ -172,6 +265,8 @@ def display_range(depth_m: np.ndarray, vmin: float | None = None, vmax: float | 
     lo, hi = (vmin if vmin is not None else 0.0), (vmax if vmax is not None else 1.0)
     if not hi > lo:
         hi = lo + 1e-6
+    if not hi > lo:  # 1e-6 vanishes beside a huge value (an integer stack of 2**62): the next float32 up
+        hi = float(np.nextafter(np.float32(lo), np.float32(np.inf)))
     return lo, hi
 
 
@@ -194,7 +289,7 @@ def colorize_depth(
     valid = np.isfinite(depth) & (depth > 0)
     lo, hi = display_range(depth, vmin, vmax)
     norm = depth - np.float32(lo)
-    norm *= np.float32(1.0 / (hi - lo))
+    norm *= np.float32(1.0 / (hi - lo)) if math.isfinite(hi - lo) else np.float32(0.0)
     np.clip(norm, 0.0, 1.0, out=norm)
     if invert:
         np.subtract(np.float32(1.0), norm, out=norm)

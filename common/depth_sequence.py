@@ -19,22 +19,30 @@ poses.json; see common.scene_folder) or one .npz with `depth` (N, H, W metres), 
 """
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from common import scene_folder
-from common.depth_io import DEPTH_SUFFIXES, load_array, read_depth_file
+from common.depth_io import DEPTH_SUFFIXES, check_map_shape, depth_header, iter_stack_frames, read_array_headers, read_depth_file
+from common.validate import check_pixels, default_max_pixels
+
+log = logging.getLogger(__name__)
 
 VALUE_KINDS = ("metric", "relative", "disparity")
 POLARITIES = ("near-dark", "near-bright")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 STACK_SUFFIXES = (".npz", ".npy")
+MAX_ZIP_MEMBERS = 5000  # members of an uploaded .zip, counted from its central directory before extracting
+MAX_ZIP_BYTES = 2 * 2**30  # their total uncompressed size, from the same directory
+MAX_UPLOAD_JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json (a 240-frame poses.json is ~70 kB)
 
 
 def natural_key(name: str) -> list:
@@ -44,7 +52,11 @@ def natural_key(name: str) -> list:
 
 @dataclass(frozen=True)
 class DepthSequence:
-    """An opened depth sequence; iterate it (any number of times) for (index, float32 HxW)."""
+    """An opened depth sequence; iterate it (any number of times) for (index, float32 HxW).
+
+    A frame that cannot be read (a damaged file, another size, a stack or video cut short) is
+    skipped: it comes as zeros (no depth, so it is left out of every measure) and `on_skip` gets
+    a sentence saying which frame and why (without it, the sentence is logged as a warning)."""
 
     name: str  # the file or folder name, for messages and tables (never a full path)
     kind: str  # "files", "stack" or "video"
@@ -55,73 +67,105 @@ class DepthSequence:
     bit_depth: int | None = None  # grey videos only: 8 or 16
     _files: tuple[Path, ...] = ()
     _path: Path | None = None
+    max_pixels: int | None = -1  # per frame, from each file's header (-1: common.validate's default cap)
+    on_skip: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         if self.kind == "files":
             for index, path in enumerate(self._files):
-                yield index, self._checked(index, read_depth_file(path), path.name)
-        elif self.kind == "stack":
-            stack = load_array(self._path, mmap=True)
-            for index in range(self.count):
-                yield index, self._checked(index, np.asarray(stack[index], dtype=np.float32), self.name)
+                try:
+                    frame = self._checked(index, read_depth_file(path, self.max_pixels), path.name)
+                except (ValueError, OSError) as error:
+                    frame = self._skipped(index, error)
+                yield index, frame
         else:
-            yield from self._iter_video()
+            frames = iter_stack_frames(self._path) if self.kind == "stack" else self._iter_video()
+            yield from self._guarded(frames)
+
+    def _guarded(self, frames: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames of a stack or video by index; when the source fails, the rest are skipped (one note)."""
+        failed = None
+        for index in range(self.count):
+            if failed is None:
+                try:
+                    frame = self._checked(index, np.asarray(next(frames), dtype=np.float32), self.name)
+                except StopIteration:
+                    failed = self._skipped(index, ValueError(f"{self.name} ends at frame {index} of {self.count}"))
+                except (ValueError, OSError) as error:
+                    failed = self._skipped(index, error)
+                if failed is None:
+                    yield index, frame
+                    continue
+            yield index, failed
+
+    def _skipped(self, index: int, error: Exception) -> np.ndarray:
+        message = f"skipped depth frame {index} of {self.name} ({error}); it counts as a frame without depth"
+        if self.on_skip is not None:
+            self.on_skip(message)
+        else:
+            log.warning(message)
+        return np.zeros(self.shape, dtype=np.float32)
 
     def _checked(self, index: int, frame: np.ndarray, name: str) -> np.ndarray:
         if frame.shape != self.shape:
-            raise ValueError(f"{self.name}: frame {index} ({name}) is {frame.shape[1]}x{frame.shape[0]}, "
+            raise ValueError(f"frame {index} ({name}) is {frame.shape[1]}x{frame.shape[0]}, "
                              f"the first is {self.shape[1]}x{self.shape[0]}; every depth frame must have one size")
         return np.where(np.isfinite(frame), frame, 0.0).astype(np.float32)
 
-    def _iter_video(self) -> Iterator[tuple[int, np.ndarray]]:
+    def _iter_video(self) -> Iterator[np.ndarray]:
         capture = _open_grey_video(self._path, raw=self.bit_depth == 16)
         try:
             for index in range(self.count):
                 ok, frame = capture.read()
                 if not ok or frame is None:
-                    raise ValueError(f"{self.name}: frame {index} cannot be decoded (the video says it has {self.count})")
-                yield index, self._checked(index, _grey_values(frame, self.values, self.polarity), self.name)
+                    raise ValueError(f"frame {index} cannot be decoded (the video says it has {self.count})")
+                yield _grey_values(frame, self.values, self.polarity)
         finally:
             capture.release()
 
 
 def open_depth_sequence(
-    source: str | Path | list[str | Path], values: str | None = None, polarity: str | None = None
+    source: str | Path | list[str | Path], values: str | None = None, polarity: str | None = None,
+    max_pixels: int | None = -1,
 ) -> DepthSequence:
     """A DepthSequence for a folder of depth files, a list of them, an .npz/.npy stack or a grey
     video (decided by what the path is). `values` defaults to "metric" for files and stacks and
-    "disparity" for videos; `polarity` (videos only) to the one natural for `values`."""
+    "disparity" for videos; `polarity` (videos only) to the one natural for `values`. `max_pixels`
+    caps each frame, read from headers before any frame is decoded (-1: the default cap)."""
     if values is not None and values not in VALUE_KINDS:
         raise ValueError(f"unknown depth values {values!r}: use one of {', '.join(VALUE_KINDS)}")
     if polarity is not None and polarity not in POLARITIES:
         raise ValueError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
+    if max_pixels == -1:
+        max_pixels = default_max_pixels()
     if isinstance(source, (list, tuple)):
         files = [Path(p) for p in source]
-        return _open_files(files, "uploaded files", values)
+        return _open_files(files, "uploaded files", values, max_pixels)
     path = Path(source)
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DEPTH_SUFFIXES]
         if not files:
             raise ValueError(f"{path.name}: holds no depth files (16-bit .png in mm, .npy or .npz in metres)")
-        return _open_files(files, path.name, values)
+        return _open_files(files, path.name, values, max_pixels)
     if not path.is_file():
         raise FileNotFoundError(f"depth sequence not found: {path.name}")
     suffix = path.suffix.lower()
     if suffix in STACK_SUFFIXES:
-        stack = load_array(path, mmap=True)
-        if stack.ndim == 4 and 1 in (stack.shape[1], stack.shape[-1]):
-            raise ValueError(f"{path.name}: squeeze the channel axis first; expected (frames, height, width), got {stack.shape}")
-        if stack.ndim != 3 or not np.issubdtype(stack.dtype, np.number):
-            raise ValueError(f"{path.name}: expected a (frames, height, width) depth stack, got {stack.dtype} with shape {stack.shape}")
-        return DepthSequence(path.name, "stack", int(stack.shape[0]), tuple(stack.shape[1:]), values or "metric", _path=path)
+        shape = depth_header(path).shape  # the header only: nothing is decompressed or loaded here
+        if len(shape) == 4 and 1 in (shape[1], shape[-1]):
+            raise ValueError(f"{path.name}: squeeze the channel axis first; expected (frames, height, width), got {shape}")
+        if len(shape) != 3:
+            raise ValueError(f"{path.name}: expected a (frames, height, width) depth stack, got shape {shape}")
+        size = check_map_shape(shape[1:], path.name, max_pixels)
+        return DepthSequence(path.name, "stack", int(shape[0]), size, values or "metric", _path=path, max_pixels=max_pixels)
     if suffix in VIDEO_SUFFIXES:
         values = values or "disparity"
         if values == "metric":
             raise ValueError(f"{path.name}: a grey video holds relative depth or disparity; say which "
                              "(metric depth needs files or a stack)")
         polarity = polarity or ("near-bright" if values == "disparity" else "near-dark")
-        bit_depth = 16 if _is_16_bit(path) else 8
-        capture = _open_grey_video(path, raw=bit_depth == 16)
+        bit_depth = 16 if _is_16_bit(path, max_pixels) else 8
+        capture = _open_grey_video(path, raw=bit_depth == 16, max_pixels=max_pixels)
         try:
             ok, frame = capture.read()
             count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -131,41 +175,61 @@ def open_depth_sequence(
             raise ValueError(f"{path.name}: no decodable video frame (corrupt file or not a video)")
         if count <= 0:
             count = sum(1 for _ in _count_frames(path))
-        return DepthSequence(path.name, "video", count, tuple(frame.shape[:2]), values, polarity, bit_depth, _path=path)
+        return DepthSequence(path.name, "video", count, tuple(frame.shape[:2]), values, polarity, bit_depth, _path=path,
+                             max_pixels=max_pixels)
     if suffix in DEPTH_SUFFIXES:
-        return _open_files([path], path.name, values)
+        return _open_files([path], path.name, values, max_pixels)
     raise ValueError(f"{path.name}: a depth sequence is a folder of .png/.npy/.npz frames, an .npz/.npy stack "
                      f"or a grey video ({', '.join(VIDEO_SUFFIXES)})")
 
 
-def _open_files(files: list[Path], name: str, values: str | None) -> DepthSequence:
+def _open_files(files: list[Path], name: str, values: str | None, max_pixels: int | None) -> DepthSequence:
+    """The sequence's size comes from its first readable frame; unreadable ones are skipped later,
+    each with a note, unless none is readable."""
     bad = [p.name for p in files if p.suffix.lower() not in DEPTH_SUFFIXES]
     if bad:
         raise ValueError(f"{bad[0]}: depth frames must be 16-bit .png (mm), .npy or .npz (metres)")
     if not files:
         raise ValueError("no depth frames given")
     files = sorted(files, key=lambda p: natural_key(p.name))
-    first = read_depth_file(files[0])
-    return DepthSequence(name, "files", len(files), first.shape, values or "metric", _files=tuple(files))
+    first_error = None
+    for path in files:
+        try:
+            first = read_depth_file(path, max_pixels)
+        except (ValueError, OSError) as error:
+            first_error = first_error or error
+            continue
+        return DepthSequence(name, "files", len(files), first.shape, values or "metric", _files=tuple(files),
+                             max_pixels=max_pixels)
+    if len(files) == 1:
+        raise first_error
+    raise ValueError(f"none of the {len(files)} depth frames can be read; the first says: {first_error}")
 
 
-def _open_grey_video(path: Path, raw: bool = False) -> cv2.VideoCapture:
-    """raw=True: frames as the stream stores them (a 16-bit grey stream stays 16-bit)."""
+def _open_grey_video(path: Path, raw: bool = False, max_pixels: int | None = None) -> cv2.VideoCapture:
+    """raw=True: frames as the stream stores them (a 16-bit grey stream stays 16-bit). `max_pixels`
+    is checked against the size the container states, before the first frame is decoded."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
         raise ValueError(f"{path.name}: cannot be opened as a video (corrupt file or unsupported format)")
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    try:
+        check_pixels(width, height, max_pixels, f"the frames of {path.name}")
+    except ValueError:
+        capture.release()
+        raise
     if raw:
         capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
     return capture
 
 
-def _is_16_bit(path: Path) -> bool:
+def _is_16_bit(path: Path, max_pixels: int | None = None) -> bool:
     """Whether the video's first frame decodes to 16-bit grey (e.g. FFV1 gray16le), read unconverted."""
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # 8-bit YUV read raw warns; only the dtype matters
     try:
-        capture = _open_grey_video(path, raw=True)
+        capture = _open_grey_video(path, raw=True, max_pixels=max_pixels)
         try:
             ok, frame = capture.read()
         finally:
@@ -210,23 +274,45 @@ def check_matches(sequence: DepthSequence, frame_count: int | None, frame_shape:
                          "depth must be at the video's size (or that size scaled evenly)")
 
 
-def extract_zip(archive: str | Path, destination: str | Path) -> Path:
+def extract_zip(archive: str | Path, destination: str | Path, max_members: int = MAX_ZIP_MEMBERS,
+                max_bytes: int = MAX_ZIP_BYTES) -> Path:
     """Unpack an uploaded .zip into `destination` (members may not leave it); returns the folder
-    that holds the content (the single top folder when the archive has one)."""
+    that holds the content (the single top folder when the archive has one). The member count and
+    their total uncompressed size are read from the central directory and checked against
+    `max_members` and `max_bytes` before anything is written (zipfile never writes more than a
+    member's stated size)."""
     archive, destination = Path(archive), Path(destination)
-    destination.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(archive) as handle:
+            members = handle.infolist()
+            if len(members) > max_members:
+                raise ValueError(f"{archive.name} holds {len(members)} files; a .zip may hold at most {max_members}")
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > max_bytes:
+                raise ValueError(f"{archive.name} unpacks to {unpacked / 2**20:,.0f} MB; the limit is "
+                                 f"{max_bytes / 2**20:,.0f} MB")
+            destination.mkdir(parents=True, exist_ok=True)
             root = destination.resolve()
-            for member in handle.infolist():
+            for member in members:
                 target = (destination / member.filename).resolve()
                 if root not in target.parents and target != root:
-                    raise ValueError(f"{archive.name}: a member points outside the archive ({member.filename})")
+                    raise ValueError(f"{archive.name}: a member points outside the archive ({Path(member.filename).name})")
             handle.extractall(destination)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, RuntimeError):
         raise ValueError(f"{archive.name}: not a readable .zip archive") from None
     entries = [p for p in destination.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else destination
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Bounds on what uploaded depth and ground truth may unpack to, checked before decoding or
+    extracting (the app sets its own; the defaults suit local files)."""
+
+    max_pixels: int | None = -1  # per depth frame, from headers (-1: common.validate's default cap)
+    zip_members: int = MAX_ZIP_MEMBERS
+    zip_bytes: int = MAX_ZIP_BYTES
+    json_bytes: int = MAX_UPLOAD_JSON_BYTES
 
 
 # ---------------------------------------------------------------- ground truth
@@ -245,17 +331,18 @@ class GroundTruth:
         return self.sequence.count
 
 
-def open_ground_truth(source: str | Path) -> GroundTruth:
+def open_ground_truth(source: str | Path, max_pixels: int | None = -1) -> GroundTruth:
     """Ground truth from a scene folder (depth/, intrinsics.json, poses.json) or one .npz with
-    `depth` (N, H, W metres), `K` (3x3) and `poses` (N, 4, 4)."""
+    `depth` (N, H, W metres), `K` (3x3) and `poses` (N, 4, 4); every array's shape is read from
+    its header before anything is loaded. `max_pixels` caps each depth frame (-1: the default)."""
     path = Path(source)
     if path.is_dir():
         depth_dir = path / "depth"
         if not depth_dir.is_dir():
             raise ValueError(f"{path.name}: ground truth is a scene folder with depth/ (16-bit PNGs in mm), "
                              "intrinsics.json and poses.json")
-        sequence = open_depth_sequence(depth_dir)
-        sequence = DepthSequence(path.name, sequence.kind, sequence.count, sequence.shape, "metric", _files=sequence._files)
+        sequence = open_depth_sequence(depth_dir, max_pixels=max_pixels)
+        sequence = replace(sequence, name=path.name, values="metric")
         intrinsics = scene_folder.read_intrinsics(path)
         if intrinsics is None:
             raise ValueError(f"{path.name}: intrinsics.json is missing (K, or fx/fy/cx/cy)")
@@ -265,17 +352,26 @@ def open_ground_truth(source: str | Path) -> GroundTruth:
             poses = scene_folder.parse_poses(record, [p.stem for p in sequence._files])
         return _checked_ground_truth(GroundTruth(path.name, sequence, intrinsics, None if poses is None else tuple(poses)))
     if path.suffix.lower() == ".npz" and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as loaded:
-                keys = set(loaded.keys())
-                if "depth" not in keys or "K" not in keys:
-                    raise ValueError(f"{path.name}: a ground-truth .npz needs arrays depth (N, H, W metres) and K (3x3), "
-                                     f"and poses (N, 4, 4) for TAE; it has {', '.join(sorted(keys))}")
+        headers = read_array_headers(path)
+        if "depth" not in headers or "K" not in headers:
+            raise ValueError(f"{path.name}: a ground-truth .npz needs arrays depth (N, H, W metres) and K (3x3), "
+                             f"and poses (N, 4, 4) for TAE; it has {', '.join(sorted(headers))}")
+        if headers["K"].shape != (3, 3) or not headers["K"].numeric:
+            raise ValueError(f"{path.name}: K must be a 3x3 matrix of numbers, got {headers['K'].dtype} {headers['K'].shape}")
+        sequence = open_depth_sequence(path, max_pixels=max_pixels)  # the stack's header: (N, H, W)
+        poses = None
+        if "poses" in headers:
+            pose_header = headers["poses"]
+            if pose_header.shape != (sequence.count, 4, 4) or not pose_header.numeric:
+                raise ValueError(f"{path.name}: poses must be ({sequence.count}, 4, 4) numbers, one per depth frame; "
+                                 f"got {pose_header.dtype} {pose_header.shape}")
+        with np.load(path, allow_pickle=False) as loaded:  # K and poses only, their sizes checked above
+            try:
                 intrinsics = scene_folder.parse_intrinsics(loaded["K"])
-                poses = scene_folder.parse_poses(loaded["poses"].tolist(), []) if "poses" in keys else None
-        except (OSError, EOFError, zipfile.BadZipFile):
-            raise ValueError(f"{path.name}: not a readable .npz file") from None
-        sequence = open_depth_sequence(path)
+                if "poses" in headers:
+                    poses = scene_folder.parse_poses(loaded["poses"].tolist(), [])
+            except (OSError, EOFError, KeyError, zipfile.BadZipFile):
+                raise ValueError(f"{path.name}: not a readable .npz file (cut short or damaged)") from None
         return _checked_ground_truth(GroundTruth(path.name, sequence, intrinsics, None if poses is None else tuple(poses)))
     if not path.exists():
         raise FileNotFoundError(f"ground truth not found: {path.name}")
@@ -297,47 +393,66 @@ FRAME_SUFFIXES = DEPTH_SUFFIXES  # loose depth frames
 
 
 def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values: str | None = None,
-                            polarity: str | None = None) -> list[DepthSequence]:  # fmt: skip
+                            polarity: str | None = None, limits: UploadLimits = UploadLimits()) -> list[DepthSequence]:  # fmt: skip
     """Depth sequences from a set of uploaded files: loose frames (.png/.npy, and .npz files that
     hold one HxW map) together form one sequence, ordered by name; every .zip (of a folder of
-    frames), stack (.npz/.npy with N, H, W) and grey video is one sequence of its own."""
+    frames), stack (.npz/.npy with N, H, W) and grey video is one sequence of its own. Sizes are
+    checked against `limits` from headers and the zip directory before anything is decoded."""
     workdir = Path(workdir)
     frames, sequences = [], []
     for number, path in enumerate(Path(p) for p in paths):
         suffix = path.suffix.lower()
         if suffix == ".zip":
-            folder = extract_zip(path, workdir / f"sequence_{number}")
-            sequence = open_depth_sequence(folder, values, polarity)
+            folder = extract_zip(path, workdir / f"sequence_{number}", limits.zip_members, limits.zip_bytes)
+            sequence = open_depth_sequence(folder, values, polarity, limits.max_pixels)
             sequences.append(_renamed(sequence, path.stem))
         elif suffix in VIDEO_SUFFIXES:
-            sequences.append(open_depth_sequence(path, values, polarity))
-        elif suffix in STACK_SUFFIXES and load_array(path, mmap=True).ndim == 3 and load_array(path, mmap=True).shape[0] > 1:
-            sequences.append(open_depth_sequence(path, values, polarity))
+            sequences.append(open_depth_sequence(path, values, polarity, limits.max_pixels))
+        elif suffix in STACK_SUFFIXES and _is_stack(path):
+            sequences.append(open_depth_sequence(path, values, polarity, limits.max_pixels))
         elif suffix in FRAME_SUFFIXES:
             frames.append(path)
         else:
             raise ValueError(f"{path.name}: not a depth sequence; upload depth frames (.png in mm, .npy/.npz in metres), "
                              "an .npz stack, a .zip of frames or a grey depth video")
     if frames:
-        sequences.insert(0, _renamed(open_depth_sequence(frames, values, polarity), "uploaded frames"))
+        sequences.insert(0, _renamed(open_depth_sequence(frames, values, polarity, limits.max_pixels), "uploaded frames"))
     return sequences
 
 
-def _renamed(sequence: DepthSequence, name: str) -> DepthSequence:
-    from dataclasses import replace
+def _is_stack(path: Path) -> bool:
+    """Whether an .npy/.npz holds (N, H, W) (or more axes) with N > 1, from its header; an unreadable file is not
+    (it is then a frame, skipped with a note when the others are read)."""
+    try:
+        shape = depth_header(path).shape
+    except ValueError:
+        return False
+    return len(shape) >= 3 and shape[0] > 1  # 4-D: refused as a stack, with the advice to squeeze
 
+
+def _renamed(sequence: DepthSequence, name: str) -> DepthSequence:
     return replace(sequence, name=name)
 
 
-def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path) -> GroundTruth:
+def _check_json_sizes(folder: Path, max_bytes: int) -> None:
+    for name in ("intrinsics.json", "poses.json"):
+        path = folder / name
+        if path.is_file() and path.stat().st_size > max_bytes:
+            raise ValueError(f"{name} is {path.stat().st_size / 2**20:.1f} MB; it may be at most {max_bytes / 2**20:g} MB")
+
+
+def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path, limits: UploadLimits = UploadLimits()) -> GroundTruth:
     """Ground truth from uploaded files: one .npz (depth, K, poses), a .zip of a scene folder, or
-    the loose files of one: depth PNGs (mm) with intrinsics.json and poses.json."""
+    the loose files of one: depth PNGs (mm) with intrinsics.json and poses.json. Sizes are checked
+    against `limits` before anything is decoded or extracted."""
     paths = [Path(p) for p in paths]
     workdir = Path(workdir)
     if len(paths) == 1 and paths[0].suffix.lower() == ".npz":
-        return open_ground_truth(paths[0])
+        return open_ground_truth(paths[0], limits.max_pixels)
     if len(paths) == 1 and paths[0].suffix.lower() == ".zip":
-        return open_ground_truth(extract_zip(paths[0], workdir / "ground_truth"))
+        folder = extract_zip(paths[0], workdir / "ground_truth", limits.zip_members, limits.zip_bytes)
+        _check_json_sizes(folder, limits.json_bytes)
+        return open_ground_truth(folder, limits.max_pixels)
     folder = workdir / "ground_truth"
     (folder / "depth").mkdir(parents=True, exist_ok=True)
     for path in paths:
@@ -348,10 +463,11 @@ def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path) -> 
         else:
             raise ValueError(f"{path.name}: ground truth is depth PNGs (mm) with intrinsics.json and poses.json, "
                              "a .zip of a scene folder, or one .npz with depth, K and poses")
-        target.write_bytes(path.read_bytes())
+        shutil.copyfile(path, target)
+    _check_json_sizes(folder, limits.json_bytes)
     if not any((folder / "depth").iterdir()):
         raise ValueError("the ground truth has no depth PNGs: add the depth frames (16-bit PNGs in mm)")
     if not (folder / "intrinsics.json").is_file():
         raise ValueError("the ground truth needs intrinsics.json (K, or fx/fy/cx/cy) beside the depth PNGs")
-    truth = open_ground_truth(folder)
+    truth = open_ground_truth(folder, limits.max_pixels)
     return GroundTruth("uploaded ground truth", _renamed(truth.sequence, "uploaded ground truth"), truth.intrinsics, truth.poses)

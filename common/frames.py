@@ -12,8 +12,9 @@ common.depth_sequence.open_ground_truth), matched to its frames by index.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -24,7 +25,9 @@ from common.camera import scale_intrinsics
 from common.depth_io import read_depth_png
 from common.depth_sequence import DepthSequence, GroundTruth, check_matches, open_ground_truth
 from common.image_io import load_rgb
-from common.video_io import VideoInfo, check_max_side, iter_video, probe_video, resize_max_side, sample_indices_keep
+from common.video_io import VideoInfo, check_frame_size, check_max_side, iter_video, probe_video, resize_max_side, sample_indices_keep
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,6 +69,8 @@ class FrameSource:
     _frame_paths: tuple[Path, ...] = ()
     _intrinsics: np.ndarray | None = None
     _poses: tuple[np.ndarray, ...] | None = None
+    # Hears of every scene frame skipped as unreadable (a sentence); None: logged as a warning.
+    on_skip: Callable[[str], None] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -121,19 +126,34 @@ class FrameSource:
                 return
             if not sample_indices_keep(index, self.source_fps, self.target_fps):
                 continue
-            rgb = load_rgb(rgb_path)
+            try:
+                rgb = load_rgb(rgb_path)
+            except (ValueError, OSError) as error:  # the frame is left out; the pairs around it still count
+                self._skipped(f"skipped frame {index} of {self.name} ({error})")
+                continue
             full_hw = rgb.shape[:2]
             rgb = resize_max_side(rgb, self.max_side)
             depth_path = self.path / "depth" / f"{rgb_path.stem}.png"
             depth = None
             if depth_path.is_file():
-                depth = read_depth_png(depth_path, depth_scale)
-                if depth.shape != rgb.shape[:2]:  # nearest keeps depth edges sharp (no mixed depths)
+                try:
+                    depth = read_depth_png(depth_path, depth_scale)
+                except (ValueError, OSError) as error:
+                    self._skipped(f"skipped the ground-truth depth of frame {index} of {self.name} ({error}); "
+                                  "the frame is measured without it")
+                if depth is not None and depth.shape != rgb.shape[:2]:  # nearest keeps depth edges sharp
                     depth = cv2.resize(depth, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
             K = None if self._intrinsics is None else scale_intrinsics(self._intrinsics, full_hw, rgb.shape[:2])
             pose = None if self._poses is None else self._poses[index]
             yield FrameSample(index, index / self.source_fps, rgb, depth, pose, K)
             yielded += 1
+
+
+    def _skipped(self, message: str) -> None:
+        if self.on_skip is not None:
+            self.on_skip(message)
+        else:
+            log.warning(message)
 
 
 def _check_limits(target_fps: float | None, max_frames: int | None, max_side: int | None) -> None:
@@ -170,10 +190,13 @@ def open_frames(
     max_frames: int | None = None,
     max_side: int | None = None,
     ground_truth: str | Path | GroundTruth | None = None,
+    max_pixels: int | None = -1,
 ) -> FrameSource:
     """A FrameSource for a video file or a scene folder (decided by what the path is). A video's
     `ground_truth` (a scene folder or .npz, or an opened GroundTruth) gives its frames depth, K and
-    poses by index; a scene folder has its own."""
+    poses by index; a scene folder has its own. A video's stated frame size is checked against
+    `max_pixels` (-1: the default cap) before a frame is decoded, and its frames, once downscaled
+    to `max_side`, must keep common.video_io.MIN_SIDE pixels on each side (an InputError otherwise)."""
     _check_limits(target_fps, max_frames, max_side)
     path = Path(source)
     if scene_folder.is_scene_dir(path):
@@ -183,7 +206,8 @@ def open_frames(
     if path.is_dir():
         raise ValueError(f"{path.name}: a folder but not a scene folder (expected rgb/, depth/, poses.json); "
                          "pass a video file or a scene folder")
-    info = probe_video(path)
+    info = probe_video(path, max_pixels)
+    check_frame_size(info.width, info.height, max_side, path.name)
     truth = None
     if ground_truth is not None:
         truth = ground_truth if isinstance(ground_truth, GroundTruth) else open_ground_truth(ground_truth)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.validate import ImageTooLargeError, check_pixels, default_max_pixels
+from common.validate import ImageTooLargeError, ImageTooSmallError, check_pixels, default_max_pixels
 
 MIN_SIDE = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -52,7 +52,8 @@ def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
         array = ((array[..., :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
     height, width = array.shape[:2]
     if height < MIN_SIDE or width < MIN_SIDE:
-        raise ValueError(f"{name}: image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+        raise ImageTooSmallError(f"{name}: image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed",
+                                 width, height)
     return np.ascontiguousarray(array)
 
 
@@ -154,27 +155,28 @@ def image_header_size(path: str | Path, max_pixels: int | None = None, what: str
 
 
 def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages.
+    """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages
+    that name the file, never its folder.
 
     `max_pixels` caps width x height, checked from the header before decoding (-1: the default cap,
     common.validate.default_max_pixels(); None or 0: no cap). A file whose header Pillow cannot read
     is refused when a cap applies, since its size cannot be known before decoding."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path.name}: no such file")
     if path.is_dir():
-        raise ValueError(f"{path}: is a directory, expected an image file")
+        raise ValueError(f"{path.name}: is a directory, expected an image file")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: file is empty (0 bytes), not an image")
+        raise ValueError(f"{path.name}: file is empty (0 bytes), not an image")
     if max_pixels == -1:
         max_pixels = default_max_pixels()
-    if image_header_size(path, max_pixels, str(path), hint) is None and max_pixels:
-        raise ValueError(f"{path}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
+    if image_header_size(path, max_pixels, path.name, hint) is None and max_pixels:
+        raise ValueError(f"{path.name}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
     data = path.read_bytes()
     # OpenCV first (keeps 16-bit colour PNG/TIFF exact); Pillow for what OpenCV cannot read (GIF, ...).
     array = _decode_with_opencv(data)
     if array is None:
         array = _decode_with_pillow(path)
     if array is None:
-        raise ValueError(f"{path}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
-    return to_rgb_uint8(apply_orientation(array, _exif_orientation(data)), name=str(path))
+        raise ValueError(f"{path.name}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
+    return to_rgb_uint8(apply_orientation(array, _exif_orientation(data)), name=path.name)

@@ -24,6 +24,7 @@ import numpy as np
 
 from common.depth_io import MM_PER_M, read_depth_png, write_depth_png
 from common.image_io import load_rgb, write_rgb
+from common.jsonio import read_json
 
 POSE_CONVENTION = "camera-to-world 4x4, OpenCV camera axes (x right, y down, z forward), world z up, metres"
 FRAME_SUFFIXES = (".png", ".jpg")
@@ -83,20 +84,36 @@ def frame_paths(folder: str | Path) -> list[Path]:
     return sorted((p for p in rgb_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()), key=lambda p: p.name)
 
 
-def parse_intrinsics(data: Any) -> np.ndarray:
-    """A 3x3 K from {"K": ...}, {"fx", "fy", "cx", "cy"} or a nested list."""
-    if isinstance(data, dict):
-        for key in ("K", "intrinsics", "matrix"):
-            if key in data:
-                return parse_intrinsics(data[key])
-        if all(k in data for k in ("fx", "fy", "cx", "cy")):
-            return np.array([[data["fx"], 0.0, data["cx"]], [0.0, data["fy"], data["cy"]], [0.0, 0.0, 1.0]], dtype=np.float64)
+def _as_matrix(data: Any, rows: int, cols: int, what: str) -> np.ndarray:
+    """A finite float64 rows x cols matrix from nested lists (or an array), or a ValueError naming `what`."""
     try:
         matrix = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("intrinsics must be a 3x3 matrix or fx/fy/cx/cy") from None
-    if matrix.shape != (3, 3):
-        raise ValueError(f"intrinsics must be a 3x3 matrix or fx/fy/cx/cy, got shape {matrix.shape}")
+    except (TypeError, ValueError, OverflowError):  # strings, ragged lists, objects
+        raise ValueError(f"{what} must be a {rows}x{cols} matrix of numbers") from None
+    if matrix.shape != (rows, cols):
+        raise ValueError(f"{what} must be a {rows}x{cols} matrix of numbers, got shape {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"{what} holds a value that is not a finite number")
+    return matrix
+
+
+def parse_intrinsics(data: Any, _depth: int = 0) -> np.ndarray:
+    """A 3x3 K from {"K": ...}, {"fx", "fy", "cx", "cy"} or a nested list; a ValueError in plain
+    words when it is not one, or not a pinhole camera (fx, fy > 0, last row 0 0 1)."""
+    if isinstance(data, dict) and _depth < 2:
+        for key in ("K", "intrinsics", "matrix"):
+            if key in data:
+                return parse_intrinsics(data[key], _depth + 1)
+    if isinstance(data, dict) and all(k in data for k in ("fx", "fy", "cx", "cy")):
+        values = [data[k] for k in ("fx", "fy", "cx", "cy")]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError("intrinsics: fx, fy, cx and cy must be numbers")
+        data = [[values[0], 0.0, values[2]], [0.0, values[1], values[3]], [0.0, 0.0, 1.0]]
+    elif isinstance(data, dict):
+        raise ValueError("intrinsics must be a 3x3 matrix K or fx/fy/cx/cy")
+    matrix = _as_matrix(data, 3, 3, "intrinsics K")
+    if not (matrix[0, 0] > 0 and matrix[1, 1] > 0) or not np.allclose(matrix[2], (0.0, 0.0, 1.0)):
+        raise ValueError("intrinsics K must be a pinhole camera: focal lengths fx and fy above 0 and a last row of 0 0 1")
     return matrix
 
 
@@ -109,31 +126,36 @@ def read_intrinsics(folder: str | Path) -> np.ndarray | None:
 
 
 def parse_poses(data: Any, names: list[str]) -> list[np.ndarray]:
-    """Poses as a list, {"poses": list}, {"frames": [{"name", "pose"}]} or {frame name: pose}."""
+    """Poses as a list, {"poses": list}, {"frames": [{"name", "pose"}]} or {frame name: pose};
+    a ValueError in plain words for anything else."""
+    shapes = "a list of 4x4 poses, {'poses': [...]}, {'frames': [...]} or one pose per frame name"
     if isinstance(data, dict):
         if "poses" in data:
-            return parse_poses(data["poses"], names)
+            data = data["poses"]
+            if not isinstance(data, list):
+                raise ValueError(f"poses.json: 'poses' must be a list of 4x4 poses; expected {shapes}")
+            return _checked_poses(data)
         if "frames" in data:
             frames = data["frames"]
+            if not isinstance(frames, list):
+                raise ValueError(f"poses.json: 'frames' must be a list; expected {shapes}")
             if frames and all(isinstance(f, dict) and "name" in f for f in frames):
-                by_name = {f["name"]: f["pose"] for f in frames}
+                by_name = {str(f["name"]): f.get("pose") for f in frames}
                 missing = [name for name in names if name not in by_name]
                 if missing:
                     raise ValueError(f"poses.json has no pose for frame(s) {', '.join(missing[:3])}")
-                return _checked_poses([by_name[name] for name in names])
-            return _checked_poses([f["pose"] if isinstance(f, dict) else f for f in frames])
+                return _checked_poses([by_name[name] for name in names] if names else list(by_name.values()))
+            return _checked_poses([f.get("pose") if isinstance(f, dict) else f for f in frames])
         if names and all(name in data for name in names):
             return _checked_poses([data[name] for name in names])
-        raise ValueError("poses.json: expected a list of 4x4 poses, {'poses': [...]}, {'frames': [...]} or one pose per frame name")
+        raise ValueError(f"poses.json: expected {shapes}")
+    if not isinstance(data, (list, tuple, np.ndarray)):
+        raise ValueError(f"poses.json: expected {shapes}")
     return _checked_poses(list(data))
 
 
 def _checked_poses(raw: list) -> list[np.ndarray]:
-    poses = [np.asarray(p, dtype=np.float64) for p in raw]
-    for pose in poses:
-        if pose.shape != (4, 4):
-            raise ValueError(f"poses.json: every pose must be 4x4 camera-to-world, got shape {pose.shape}")
-    return poses
+    return [_as_matrix(pose, 4, 4, f"poses.json: pose {number}") for number, pose in enumerate(raw)]
 
 
 def read_pose_record(folder: str | Path) -> dict | list | None:
@@ -229,7 +251,4 @@ def read_rgbd_folder(folder: str | Path) -> list[tuple[str, np.ndarray, np.ndarr
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path.parent.name}/{path.name} is not valid JSON ({error.__class__.__name__})") from None
+    return read_json(path, label=f"{path.parent.name}/{path.name}")

@@ -19,6 +19,14 @@ class ImageTooLargeError(InputError):
     """A picture or depth map with more pixels than the configured cap (read from its header)."""
 
 
+class ImageTooSmallError(InputError):
+    """A picture with a side under the minimum the models need; `width` and `height` say its size."""
+
+    def __init__(self, message: str, width: int, height: int):
+        super().__init__(message)
+        self.width, self.height = width, height
+
+
 # Pixel cap for pictures and depth maps read from files (checked from the header, before decoding).
 MAX_PIXELS_ENV = "MAX_IMAGE_PIXELS_CAP"
 DEFAULT_MAX_PIXELS = 100_000_000

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from common.depth_io import colorize_depth
+from common.validate import InputError, check_pixels, default_max_pixels
 
 
 @dataclass(frozen=True)
@@ -30,23 +31,29 @@ class VideoInfo:
 def _open_capture(path: str | Path) -> cv2.VideoCapture:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"video file not found: {path}")
+        raise FileNotFoundError(f"video file not found: {path.name}")
     if not path.is_file():
-        raise ValueError(f"{path} is not a file: pass a video file (mp4, avi, mov, ...)")
+        raise ValueError(f"{path.name} is not a file: pass a video file (mp4, avi, mov, ...)")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise ValueError(f"{path}: cannot be opened as a video (corrupt file or unsupported format)")
+        raise ValueError(f"{path.name}: cannot be opened as a video (corrupt file or unsupported format)")
     return cap
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Frame rate, frame count and size of a video; raises ValueError when no frame can be decoded."""
+def probe_video(path: str | Path, max_pixels: int | None = -1) -> VideoInfo:
+    """Frame rate, frame count and size of a video; raises ValueError when no frame can be decoded.
+    `max_pixels` caps the frame size the container states, checked before the first frame is
+    decoded (-1: common.validate's default cap; None or 0: no cap)."""
+    if max_pixels == -1:
+        max_pixels = default_max_pixels()
     cap = _open_capture(path)
     try:
+        stated = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        check_pixels(*stated, max_pixels, f"the frames of {Path(path).name}")
         ok, frame = cap.read()
         if not ok or frame is None:
-            raise ValueError(f"{path}: no decodable video frame (corrupt file or not a video)")
+            raise ValueError(f"{Path(path).name}: no decodable video frame (corrupt file or not a video)")
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         height, width = frame.shape[:2]
@@ -57,7 +64,19 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(str(path), fps, max(count, 0), width, height)
 
 
-MIN_SIDE = 16  # smaller frames leave optical flow (DIS needs 12 px) nothing to work with
+MIN_SIDE = 16  # smallest max_side: smaller frames leave optical flow (DIS needs 12 px) nothing to work with
+FLOW_MIN_SIDE = 12  # DIS optical flow fails on frames with a side under this
+
+
+def check_frame_size(width: int, height: int, max_side: int | None, name: str = "the video") -> None:
+    """An InputError when frames of width x height, downscaled so that the longest side is at most
+    `max_side` (as resize_max_side does), would be under FLOW_MIN_SIDE pixels on a side."""
+    scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
+    short = max(1, round(min(width, height) * scale))
+    if short < FLOW_MIN_SIDE:
+        cut = f"; downscaled to {max_side} px on the longest side they would be {short} px" if scale < 1.0 else ""
+        raise InputError(f"The frames of {name} are {width}x{height} pixels{cut}: too small for optical flow, which needs "
+                         f"at least {FLOW_MIN_SIDE} px on each side. Use a larger frame size or a less elongated video.")
 
 
 def check_max_side(max_side: int | None) -> None:

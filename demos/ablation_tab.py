@@ -27,7 +27,8 @@ MAX_SIDE = 640
 
 
 def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """A 16-bit PNG (millimetres) or .npy (metres) depth map at the picture's size."""
+    """A 16-bit PNG (millimetres) or .npy/.npz (metres) depth map at the picture's size, checked
+    from its header (size) and its values (some valid depth) before use."""
     if not path:
         return None
     import cv2
@@ -37,9 +38,13 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
     except ImageTooLargeError:
         raise gr.Error(f"The ground truth is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels. "
                        "Downscale it and upload it again.") from None
-    except (ValueError, OSError):
-        raise gr.Error("The ground truth is not a readable depth map. Upload a 16-bit PNG in millimetres or a .npy in metres.") from None
+    except (ValueError, OSError) as error:
+        raise gr.Error(f"The ground truth is not a readable depth map ({error}). Upload a 16-bit PNG in millimetres or a .npy in "
+                       "metres.") from None
     depth[~np.isfinite(depth)] = 0.0  # NaN / infinity: no depth
+    if not (depth > 0).any():
+        raise gr.Error("The ground truth has no valid depth: every pixel is 0, negative or not a number. Upload a depth "
+                       "map with depth in it, or remove it to see the maps without metrics.")
     if depth.shape != shape:
         depth = cv2.resize(depth, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return depth
@@ -60,7 +65,9 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     try:
         result = run_ablation(loaded.predictor, [rgb], [gt], sources=tuple(sources), zeroshot=zeroshot)
     except ValueError:
-        raise gr.Error("The ablation could not run on this picture and model; try the bundled model.") from None
+        bundled = loaded.predictor is registry().get().predictor
+        raise gr.Error("The ablation could not run on this picture with this model"
+                       + ("." if bundled else "; try the bundled model.")) from None
     variants = list(result.depths)
     # One colour range for every map: the ground truth's (or the first source's) 2nd-98th percentile.
     reference = gt[gt > 0] if gt is not None and (gt > 0).any() else result.depths[variants[0]][0]

@@ -4,6 +4,7 @@
 
 - gr.Error passes through (the handler already wrote a plain sentence);
 - InputError (common.validate) becomes a gr.Error with its own message, which is written for users;
+- in both, any absolute path left in the message is cut down to the file's own name;
 - anything else is logged on the server with its traceback and an id, and the user sees only a
   short sentence with that id: never the exception's text, which may hold server paths.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
 import uuid
 
 import gradio as gr
@@ -31,11 +33,25 @@ def unexpected_error(error: BaseException) -> gr.Error:
     return gr.Error(UNEXPECTED.format(id=error_id))
 
 
+# An absolute path (two or more parts) anywhere in a message; its last part (the file's own name) is kept.
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"`(),:;]+/)+([^\s/'\"`(),:;]*)")
+
+
+def without_paths(message: str) -> str:
+    """`message` with every absolute path cut down to its last part: the upload's own file name
+    means something to the user, the server's folders never do (a last guard: readers already
+    name files by their names)."""
+    return _PATH.sub(lambda match: match.group(1) or "…", message)
+
+
 def _translate(error: Exception) -> gr.Error:
     if isinstance(error, gr.Error):
-        return error
+        message = without_paths(str(error.message))
+        if message == error.message:
+            return error
+        return gr.Error(message, duration=error.duration, visible=error.visible, title=error.title)
     if isinstance(error, InputError):
-        return gr.Error(str(error))
+        return gr.Error(without_paths(str(error)))
     return unexpected_error(error)
 
 

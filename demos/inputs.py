@@ -1,6 +1,7 @@
 """Checking and shaping what users upload, with messages they can act on."""
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
@@ -8,12 +9,16 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from common.image_io import load_rgb, to_rgb_uint8
-from common.validate import InputError, check_number
+from common.depth_sequence import UploadLimits
+from common.image_io import MIN_SIDE, load_rgb, to_rgb_uint8
+from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, check_number
+
+log = logging.getLogger(__name__)
 
 MAX_IMAGE_SIDE = 1024  # larger uploads are downscaled (with a visible warning) to keep the app responsive
 MAX_PIXELS_ENV = "APP_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 25_000_000
+READABLE_FORMATS = "Upload a PNG, JPEG, WebP or BMP image."
 
 
 def max_upload_pixels() -> int:
@@ -23,6 +28,37 @@ def max_upload_pixels() -> int:
     except ValueError:
         return DEFAULT_MAX_PIXELS
     return value if value > 0 else DEFAULT_MAX_PIXELS
+
+
+# Upload sizes (MB), each with its environment variable; see docs/limits.md.
+FILE_MB_ENV, DEFAULT_FILE_MB = "APP_MAX_FILE_MB", 100  # one uploaded file (Gradio's max_file_size)
+REQUEST_MB_ENV, DEFAULT_REQUEST_MB = "APP_MAX_REQUEST_MB", 256  # one request body (demos.body_limit)
+UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB = "APP_MAX_UNPACKED_MB", 512  # what one uploaded .zip unpacks to
+ZIP_FILES_ENV, DEFAULT_ZIP_FILES = "APP_MAX_ZIP_FILES", 2000  # members of one uploaded .zip
+JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json
+
+
+def _env_positive(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
+
+
+def max_file_bytes() -> int:
+    return int(_env_positive(FILE_MB_ENV, DEFAULT_FILE_MB) * 2**20)
+
+
+def max_request_bytes() -> int:
+    return int(_env_positive(REQUEST_MB_ENV, DEFAULT_REQUEST_MB) * 2**20)
+
+
+def upload_limits() -> UploadLimits:
+    """The bounds on uploaded depth sequences and ground truth (pixels per frame, zip members and
+    unpacked size, JSON size), checked before anything is decoded or extracted."""
+    return UploadLimits(max_pixels=max_upload_pixels(), zip_members=int(_env_positive(ZIP_FILES_ENV, DEFAULT_ZIP_FILES)),
+                        zip_bytes=int(_env_positive(UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB) * 2**20), json_bytes=JSON_BYTES)
 
 
 # Gradio decodes some inputs itself (numpy images); Pillow then refuses anything over the cap at open.
@@ -50,7 +86,8 @@ def choice(value, name: str, allowed) -> str:
 
 def as_rgb_image(image, what: str = "image") -> np.ndarray:
     """A gradio image value (a file path or an array) as RGB uint8 (H, W, 3), read by the same
-    loader as the command-line tools; raises gr.Error with a readable message otherwise."""
+    loader as the command-line tools; raises gr.Error with a plain sentence otherwise (never the
+    upload's server path or the decoder's own words)."""
     if image is None:
         raise gr.Error(f"No {what} given: upload one or pick an example below.")
     try:
@@ -60,19 +97,18 @@ def as_rgb_image(image, what: str = "image") -> np.ndarray:
         if array.ndim >= 2 and array.shape[0] * array.shape[1] > max_upload_pixels():
             raise gr.Error(too_large_message())
         return to_rgb_uint8(array, name=f"the {what}")
-    except (ValueError, OSError) as error:
-        raise gr.Error(_without_paths(str(error), image)) from None
-
-
-def _without_paths(message: str, image) -> str:
-    """Loader messages name the file; an upload's server-side path means nothing to the user."""
-    if isinstance(image, str):
-        message = message.replace(image, "the uploaded file")
-    return message[0].upper() + message[1:] if message else message
+    except ImageTooLargeError:
+        raise gr.Error(too_large_message()) from None
+    except ImageTooSmallError as error:
+        raise gr.Error(f"The {what} is {error.width}x{error.height} pixels; depth estimation needs at least "
+                       f"{MIN_SIDE}x{MIN_SIDE}. Upload a larger picture.") from None
+    except (ValueError, OSError):
+        raise gr.Error(f"The uploaded file is not a readable {what}. {READABLE_FORMATS}") from None
 
 
 def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = True) -> np.ndarray:
-    """Downscale so the longest side is at most `max_side`."""
+    """Downscale so the longest side is at most `max_side`; an InputError when the shorter side
+    would then fall under the models' minimum (a picture far longer than wide)."""
     import cv2
 
     height, width = rgb.shape[:2]
@@ -81,6 +117,11 @@ def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = Tru
         return rgb
     scale = max_side / longest
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if min(size) < MIN_SIDE:
+        raise InputError(
+            f"The picture is {width}x{height} pixels: downscaled to {max_side} px on its longest side it would be "
+            f"{min(size)} px on the other, and depth estimation needs at least {MIN_SIDE}. Crop it to at most "
+            f"{max_side // MIN_SIDE}:1 and upload it again.")
     if warn:
         gr.Warning(f"The image is {width}x{height}; it was downscaled to {size[0]}x{size[1]} for depth estimation.")
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
@@ -104,7 +145,5 @@ class PictureInput(gr.Image):
         except Image.DecompressionBombError:
             raise gr.Error(too_large_message()) from None
         except Exception as error:  # whatever the decoder raised, the user needs the same advice
-            raise gr.Error(
-                f"The uploaded file is not a readable picture ({type(error).__name__}). "
-                "Upload a PNG, JPEG, WebP or BMP image."
-            ) from None
+            log.info("picture upload refused by the decoder: %s", type(error).__name__)
+            raise gr.Error(f"The uploaded file is not a readable picture. {READABLE_FORMATS}") from None

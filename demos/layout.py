@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from . import ablation_tab, attention_tab, image_tab, storage, video_tab, webcam_tab
+from .body_limit import BodyLimit
 from .errors import guarded
+from .inputs import max_file_bytes, max_request_bytes
 from .labels import COLOURBAR_CSS, output_line
 from .models import registry, set_default_model
 
@@ -78,6 +81,8 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
                 attention_tab.build()
         demo.load(guarded(model_lines), None, [image_line, webcam_line, video_line, ablation_line], api_visibility="private",
                   show_progress="hidden")
-    demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": True}
+    # Uploads are bounded per file (Gradio) and per request body (demos.body_limit), before any handler runs.
+    demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": True, "max_file_size": max_file_bytes(),
+                           "app_kwargs": {"middleware": [Middleware(BodyLimit, max_bytes=max_request_bytes())]}}
     registry()  # the default model loads on first use (the page's first load), not at start
     return demo

@@ -194,7 +194,10 @@ class ModelRegistry:
         """The plain message for a failed load: the loader's own sentence (paths scrubbed) when it
         is an expected problem, else an error id whose traceback goes to the server log."""
         message = None
-        if isinstance(error, (ValueError, OSError, RuntimeError)):
+        if isinstance(error, (ValueError, KeyError)) and "card.json" in str(error):  # another kind of checkpoint
+            message = ("it is not a mirror depth checkpoint (its card.json does not describe one, or it has none); "
+                       "choose a folder written by mirror_model training")
+        elif isinstance(error, (ValueError, OSError, RuntimeError)):
             message = self.scrub(str(error).replace(spec.load, spec.label)) or type(error).__name__
             if not isinstance(error, (ValueError, FileNotFoundError)) and "weights" not in message.lower():
                 message = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -19,12 +20,13 @@ from common.depth_io import colorize_depth, display_range
 from common.depth_sequence import POLARITIES, VALUE_KINDS, check_matches, open_uploaded_ground_truth, open_uploaded_sequences
 from common.frames import open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
+from common.validate import ImageTooLargeError, InputError
 
 from . import storage
 from .errors import guarded
 from .examples import example_video_ground_truth, example_videos
 from .image_tab import DEFAULT_FOV, FOV_RANGE, VIEW_HINT
-from .inputs import number
+from .inputs import max_upload_pixels, number, upload_limits
 from .labels import colourbar, output_line
 from .model_panel import model_panel
 from .models import registry
@@ -35,6 +37,7 @@ MAX_SIDE = VIDEO_MAX_SIDE
 FPS_RANGE = (1.0, 30.0)
 SLIDER_FRAMES = 60  # at most this many analysed frames are kept for the frame slider (evenly spaced)
 FRAMES_FILE = "slider_frames.bin"  # one file: for each kept frame its RGB (uint8) then its depth (float16)
+FLOAT16_MAX = 65504.0  # metres: farther depths are kept at this for the slider (beyond any camera's range)
 SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
 
 
@@ -46,14 +49,19 @@ GT_FILE_TYPES = [".png", ".json", ".npz", ".zip"]
 def _open_video(path: str, target_fps: float, max_frames: int, max_side: int, truth=None):
     """The upload opened once as a frame source, and warnings for the limits that apply to it."""
     try:
-        frames = open_frames(path, target_fps, max_frames, max_side)
+        frames = open_frames(path, target_fps, max_frames, max_side, max_pixels=max_upload_pixels())
+    except ImageTooLargeError:
+        raise gr.Error(f"The video's frames are too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels. "
+                       "Downscale the video and upload it again.") from None
+    except InputError:  # readable but unusable (frames too small for optical flow): its own plain sentence
+        raise
     except (ValueError, OSError):
         raise gr.Error("Could not read the video (corrupt file or unsupported format). Upload an .mp4, .webm, .avi or .mov file.") from None
     if truth is not None and frames.video is not None:
         try:
-            frames = open_frames(path, target_fps, max_frames, max_side, ground_truth=truth)
+            frames = open_frames(path, target_fps, max_frames, max_side, ground_truth=truth, max_pixels=max_upload_pixels())
         except ValueError as error:
-            raise gr.Error(f"The ground truth does not fit the video: {error}") from None
+            raise gr.Error(f"The ground truth does not fit the video: {_sentence(str(error))}") from None
     if frames.video is None:
         raise gr.Error("Upload a video file (.mp4, .webm, .avi or .mov).")
     info = frames.video
@@ -82,7 +90,7 @@ class SliderFrames:
         if sample.index % self.every or len(self.entries) >= SLIDER_FRAMES:
             return
         rgb = np.ascontiguousarray(sample.rgb, dtype=np.uint8)
-        half = np.ascontiguousarray(depth, dtype=np.float16)
+        half = np.ascontiguousarray(np.minimum(depth, FLOAT16_MAX), dtype=np.float16)  # no overflow to infinity
         with open(self.path, "ab") as file:
             file.write(rgb.tobytes())
             file.write(half.tobytes())
@@ -104,21 +112,40 @@ def _file_paths(files) -> list[str]:
     return [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
 
 
-def _uploaded_inputs(depth_files, depth_values: str, polarity: str, gt_files, work_dir: Path):
-    """The uploaded depth sequences and ground truth, opened (readable messages, no paths)."""
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _uploaded_inputs(depth_files, depth_values: str, polarity: str, gt_files, work_dir: Path, on_skip=None):
+    """The uploaded depth sequences and ground truth, opened with the upload limits (readable
+    messages, no paths); `on_skip` hears of every frame skipped later as unreadable."""
     values = None if depth_values in (None, AUTO) else depth_values
     polarity = None if polarity in (None, AUTO) else polarity
+    limits = upload_limits()
     truth = None
     if gt_files:
         try:
-            truth = open_uploaded_ground_truth(_file_paths(gt_files), work_dir)
+            truth = open_uploaded_ground_truth(_file_paths(gt_files), work_dir, limits)
+        except ImageTooLargeError:
+            raise gr.Error(f"The ground truth is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
+                           "per depth frame. Downscale it and upload it again.") from None
         except (ValueError, OSError) as error:
-            raise gr.Error(f"Could not read the ground truth: {error}") from None
+            raise gr.Error(f"Could not read the ground truth: {_sentence(str(error))}") from None
+        truth = replace(truth, sequence=replace(truth.sequence, on_skip=on_skip))
     try:
-        sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity) if depth_files else []
+        sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity, limits) if depth_files else []
+    except ImageTooLargeError:
+        raise gr.Error(f"The depth sequence is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
+                       "per depth frame. Downscale it and upload it again.") from None
     except (ValueError, OSError) as error:
-        raise gr.Error(f"Could not read the depth sequence: {error}") from None
-    return sequences, truth
+        raise gr.Error(f"Could not read the depth sequence: {_sentence(str(error))}") from None
+    return [replace(sequence, on_skip=on_skip) for sequence in sequences], truth
+
+
+def skipped_note(skipped: list[str], shown: int = 3) -> str:
+    """The frames skipped as unreadable, in one warning line (the first few named)."""
+    more = f" (and {len(skipped) - shown} more)" if len(skipped) > shown else ""
+    return "Some depth frames could not be read and count as frames without depth: " + "; ".join(skipped[:shown]) + more + "."
 
 
 def analyse_video(video: str | None, target_fps: float, max_frames: float, max_side: float, model_choice: str,
@@ -132,7 +159,8 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     max_frames = number(max_frames, "Max frames", 2, MAX_FRAMES, integer=True)
     max_side = number(max_side, "The frame size (longest side, px)", 96, MAX_SIDE, integer=True)
     out_dir = storage.request_dir("video")
-    sequences, truth = _uploaded_inputs(depth_files, depth_values, polarity, gt_files, out_dir / "uploads")
+    skipped: list[str] = []  # frames of the uploaded depth or ground truth that could not be read
+    sequences, truth = _uploaded_inputs(depth_files, depth_values, polarity, gt_files, out_dir / "uploads", skipped.append)
     frames, notes = _open_video(video, target_fps, max_frames, max_side, truth)
     for note in notes:
         gr.Warning(note)
@@ -142,7 +170,7 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
         try:
             check_matches(sequence, info.frame_count, (info.height, info.width))
         except ValueError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(f"The depth sequence does not fit the video: {_sentence(str(error))}") from None
     sources = [ModelSource(loaded.predictor)] if include_model else []
     for sequence in sequences:
         sources += sequence_sources(sequence, align, frames.has_ground_truth)
@@ -160,6 +188,8 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     summary["sources"] = {item["name"]: item["note"] for item in result.summary["sources"]}
     table = markdown_table(result.summary["measures"])
     count = len(kept.entries)
+    if skipped:
+        notes.append(skipped_note(skipped))
     warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(result.records)} frames."
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
     video_range = result.summary.get("depth_video_range_m")
@@ -194,11 +224,13 @@ def frame_cloud(state: dict | None, position: float, fov_deg: float):
         raise gr.Error("The analysed frames have been cleaned up (results are kept for a limited time). "
                        "Analyse the video again.")
     rgb, depth = read_slider_frame(state["frames_file"], entry)
+    vmin, vmax = state.get("range") or display_range(depth)
+    what = f"analysed frame {position + 1} of {len(entries)}"
+    if not (np.isfinite(depth) & (depth > 0)).any():  # e.g. a depth frame that was skipped as unreadable
+        return None, colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=f"{what}: no depth, no point cloud")
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, storage.request_dir("frame") / f"frame_{entry[0]:06d}.ply")
-    vmin, vmax = state.get("range") or display_range(depth)
-    bar = colourbar(vmin, vmax, what=f"analysed frame {position + 1} of {len(entries)}")
-    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), bar
+    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=what)
 
 
 def build() -> gr.Markdown:

@@ -38,6 +38,7 @@ def test_load_check_has_no_failures_and_disk_returns_to_baseline():
     out = run_benchmark("benchmarks.bench_load", "--clients", "2", "--seconds", "5", "--retention", "3")
     assert re.search(r"\d+ calls, 0 failures", out)
     assert "back to baseline" in out and "NOT back to baseline" not in out
+    assert out.count("hostile: ") == 14 and "NOT as expected" not in out
 
 
 @pytest.mark.slow

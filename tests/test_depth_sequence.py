@@ -1,6 +1,7 @@
 """Depth sequences made elsewhere and separately given ground truth (common.depth_sequence)."""
 import json
 import subprocess
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -48,8 +49,10 @@ def test_stack_files_and_shape_errors(tmp_path):
     (tmp_path / "mixed").mkdir()
     np.save(tmp_path / "mixed" / "a.npy", DEPTHS[0])
     np.save(tmp_path / "mixed" / "b.npy", DEPTHS[0][:6])
-    with pytest.raises(ValueError, match="one size"):
-        list(open_depth_sequence(tmp_path / "mixed"))
+    notes = []  # a frame of another size is skipped (no depth), with a note naming it
+    frames = list(replace(open_depth_sequence(tmp_path / "mixed"), on_skip=notes.append))
+    assert np.array_equal(frames[0][1], DEPTHS[0]) and frames[1][1].shape == (12, 16) and not frames[1][1].any()
+    assert len(notes) == 1 and "frame 1 (b.npy) is 16x6" in notes[0] and "one size" in notes[0]
     with pytest.raises(ValueError, match="unknown depth values"):
         open_depth_sequence(tmp_path / "stack.npz", values="inverse")
 

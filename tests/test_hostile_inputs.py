@@ -1,0 +1,422 @@
+"""Hostile and degenerate uploads sent to every handler as the app wires it (behind the error
+boundary): each answer is a plain sentence with the expected words, never a server path, an
+exception class name, library text or a traceback, and the degenerate inputs get a plain answer,
+not an error id. Every input is made here, small: sizes are declared in headers, not allocated."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import threading
+import tracemalloc
+import zipfile
+import zlib
+from pathlib import Path
+
+import cv2
+import gradio as gr
+import numpy as np
+import pytest
+
+from demos.errors import guarded
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_RGB = str(ROOT / "examples" / "scenes" / "rgb" / "scene_00000.png")
+EXAMPLE_VIDEO = str(ROOT / "examples" / "video" / "video.mp4")  # 24 frames, 320x240
+VIDEO_FRAMES, VIDEO_HW = 24, (240, 320)
+BUNDLED = "synthetic-tiny"
+
+FORBIDDEN = [
+    re.compile(r"/tmp/|/root/|/work|/home/|\\\\"),  # server paths
+    re.compile(r"\b[A-Z]\w*(Error|Exception|Warning)\b"),  # exception class names
+    re.compile(r"Traceback|File \"", re.I),
+    re.compile(r"allow_pickle|pickled|could not convert|invalid literal|cv2\.|numpy\.core|dtype\('", re.I),  # library text
+]
+
+
+def message_of(handler, *args) -> str | None:
+    """The message the user sees from `handler(*args)` behind the error boundary; None on success."""
+    try:
+        result = guarded(handler)(*args)
+        if hasattr(result, "__next__"):
+            list(result)
+    except gr.Error as error:
+        return str(error.message)
+    return None
+
+
+def assert_plain(message: str | None, *words: str) -> None:
+    assert message is not None, "expected a refusal"
+    for pattern in FORBIDDEN:
+        assert not pattern.search(message), f"{pattern.pattern!r} in {message!r}"
+    assert "error id" not in message, f"an error id where a plain answer is due: {message!r}"
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+# ---------------------------------------------------------------- inputs, made small
+
+def png_header_only(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> str:
+    """A PNG that declares width x height but holds almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return str(path)
+
+
+def npy_header_bytes(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def npz_declaring(path: Path, **shapes: tuple[int, ...]) -> str:
+    """An .npz whose members declare these shapes (float32) and carry a few bytes: what a small
+    upload of compressed zeros looks like before it is decompressed."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, shape in shapes.items():
+            archive.writestr(f"{key}.npy", npy_header_bytes(shape) + b"\x00" * 64)
+    return str(path)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def write_video(path: Path, width: int, height: int, frames: int = 4) -> str:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    for i in range(frames):
+        writer.write(np.full((height, width, 3), (40 * i) % 256, np.uint8))
+    writer.release()
+    return str(path)
+
+
+def depth_png(path: Path, shape=VIDEO_HW, mm: int = 2000) -> str:
+    cv2.imwrite(str(path), np.full(shape, mm, np.uint16))
+    return str(path)
+
+
+# ---------------------------------------------------------------- handlers as wired
+
+def predict_picture(image):
+    from demos.image_tab import predict_image
+
+    return predict_image(image, "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, "")
+
+
+def webcam_frame(image):
+    from demos.webcam_tab import single_frame
+
+    return single_frame(image, 320, BUNDLED, "")
+
+
+def ablate(image, ground_truth=None):
+    from demos.ablation_tab import ablate
+
+    return ablate(image, ground_truth, ["learned"], False, BUNDLED, "")
+
+
+def analyse(video=EXAMPLE_VIDEO, depth_files=None, gt_files=None, include_model=False, max_side=160):
+    from demos.video_tab import analyse_video
+
+    return analyse_video(video, 5, 8, max_side, BUNDLED, "", depth_files, "auto", "auto", "both", gt_files,
+                         include_model or not depth_files)
+
+
+PICTURE_HANDLERS = [predict_picture, webcam_frame, ablate]
+
+
+# ---------------------------------------------------------------- pictures
+
+@pytest.mark.parametrize("handler", PICTURE_HANDLERS, ids=lambda h: h.__name__)
+def test_unreadable_pictures_get_one_plain_sentence(tmp_path, handler):
+    garbage = tmp_path / "bad.png"
+    garbage.write_bytes(np.random.default_rng(0).bytes(2000))
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(Path(EXAMPLE_RGB).read_bytes()[:400])
+    for path in (garbage, empty, text, cut):
+        assert_plain(message_of(handler, str(path)), "not a readable")
+
+
+@pytest.mark.parametrize("handler", PICTURE_HANDLERS, ids=lambda h: h.__name__)
+def test_oversized_tiny_and_thin_pictures_get_plain_answers(tmp_path, handler):
+    assert_plain(message_of(handler, png_header_only(tmp_path / "bomb.png", 20000, 20000)), "too large", "25 megapixels")
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.zeros((4, 4, 3), np.uint8))
+    assert_plain(message_of(handler, str(tiny)), "4x4 pixels", "at least 8x8")
+    thin = tmp_path / "thin.png"  # 16384x8: downscaled to the model's size it would be 1 px high
+    cv2.imwrite(str(thin), np.full((8, 16384, 3), 128, np.uint8))
+    assert_plain(message_of(handler, str(thin)), "16384x8 pixels", "Crop it")
+
+
+def test_the_picture_component_refuses_undecodable_uploads_in_plain_words(tmp_path):
+    from demos.inputs import PictureInput
+
+    garbage = tmp_path / "bad.webp"
+    garbage.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 64)
+    component = PictureInput(type="numpy")
+    with pytest.raises(gr.Error) as refused:
+        component.preprocess(gr.FileData(path=str(garbage), orig_name="bad.webp"))
+    assert_plain(str(refused.value.message), "not a readable picture")
+
+
+# ---------------------------------------------------------------- ground truth of the ablation tab
+
+def test_ablation_ground_truth_degenerate_and_hostile(tmp_path):
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros((0, 0), np.float32))
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(empty)), "empty (0x0 pixels)")
+    nothing = tmp_path / "zeros.npy"
+    np.save(nothing, np.zeros((24, 32), np.float32))
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(nothing)), "no valid depth")
+    large = png_header_only(tmp_path / "large.png", 6000, 5000, bit_depth=16, colour_type=0)  # 30 megapixels
+    assert_plain(message_of(ablate, EXAMPLE_RGB, large), "The ground truth is too large", "25 megapixels")
+    large_npy = tmp_path / "large.npy"
+    large_npy.write_bytes(npy_header_bytes((6000, 5000)))
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(large_npy)), "The ground truth is too large", "25 megapixels")
+    pickled = tmp_path / "objects.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(pickled)), "not a readable depth map")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(np.random.default_rng(1).bytes(3000))
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(garbage)), "not a readable depth map")
+
+
+# ---------------------------------------------------------------- the video tab
+
+def test_unreadable_and_degenerate_videos(tmp_path):
+    garbage = tmp_path / "clip.mp4"
+    garbage.write_bytes(np.random.default_rng(2).bytes(4000))
+    assert_plain(message_of(analyse, str(garbage)), "Could not read the video")
+    thin = write_video(tmp_path / "thin.avi", 2000, 16)  # downscaled to 160 px it would be 1 px high
+    assert_plain(message_of(analyse, thin), "2000x16 pixels", "optical flow")
+
+
+def test_depth_sequences_sized_from_headers_before_loading(tmp_path):
+    bomb = npz_declaring(tmp_path / "bomb.npz", depth=(16000, 16000))  # a GB of float32, declared in a few bytes
+    stack = npz_declaring(tmp_path / "stack.npz", depth=(VIDEO_FRAMES, 6000, 6000))
+    tracemalloc.start()
+    try:
+        for upload in (bomb, stack):
+            assert_plain(message_of(analyse, EXAMPLE_VIDEO, [upload]), "The depth sequence is too large", "25 megapixels")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20  # nothing near the declared size was allocated
+
+
+def test_unreadable_depth_files_are_named_without_paths(tmp_path):
+    garbage = tmp_path / "bad.png"
+    garbage.write_bytes(np.random.default_rng(3).bytes(500))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(garbage)]), "Could not read the depth sequence", "bad.png")
+    pickled = tmp_path / "objects.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(pickled)]), "objects.npy", "not numbers")
+    four_d = tmp_path / "channels.npy"
+    np.save(four_d, np.ones((VIDEO_FRAMES, 1, 12, 16), np.float32))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(four_d)]), "squeeze the channel axis")
+
+
+def test_zips_are_sized_from_their_directory_before_extracting(tmp_path, monkeypatch):
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as archive:
+        for i in range(2001):
+            archive.writestr(f"f/{i}.npy", b"")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(many)]), "holds 2001 files", "at most 2000")
+    monkeypatch.setenv("APP_MAX_UNPACKED_MB", "1")  # the same check as the default 512 MB, on a 3 MB member
+    zeros = tmp_path / "zeros.zip"
+    with zipfile.ZipFile(zeros, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("seq/0.npy", npy_bytes(np.ones(VIDEO_HW, np.float32)))
+        archive.writestr("seq/padding.bin", b"\x00" * (3 * 2**20))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(zeros)]), "unpacks to 3 MB", "the limit is 1 MB")
+
+
+@pytest.mark.parametrize("content, words", [
+    ("[" * 50_000 + "]" * 50_000, "nests lists or objects more than 32 levels"),
+    ('{"fx": "a", "fy": 1, "cx": 1, "cy": 1}', "must be numbers"),
+    ('{"fx": 0, "fy": 0, "cx": 0, "cy": 0}', "focal lengths fx and fy above 0"),
+    ("[[1, 2], [3]]", "3x3 matrix"),
+    ("{not json", "not valid JSON (line 1, column 2)"),
+])  # fmt: skip
+def test_bad_intrinsics_get_plain_answers(tmp_path, content, words):
+    (tmp_path / "intrinsics.json").write_text(content)
+    files = [depth_png(tmp_path / "0.png"), str(tmp_path / "intrinsics.json")]
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, files, True), "Could not read the ground truth", words)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("42", "expected a list of 4x4 poses"),
+    ('{"frames": 5}', "'frames' must be a list"),
+    ('[[["a", 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]]', "pose 0 must be a 4x4 matrix of numbers"),
+    ('{"poses": [[1, 2]]}', "pose 0 must be a 4x4 matrix of numbers"),
+])  # fmt: skip
+def test_bad_poses_get_plain_answers(tmp_path, content, words):
+    (tmp_path / "intrinsics.json").write_text('{"fx": 200, "fy": 200, "cx": 160, "cy": 120}')
+    (tmp_path / "poses.json").write_text(content)
+    files = [depth_png(tmp_path / "0.png"), str(tmp_path / "intrinsics.json"), str(tmp_path / "poses.json")]
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, files, True), "Could not read the ground truth", words)
+
+
+def test_ground_truth_npz_checked_from_headers(tmp_path):
+    garbage = tmp_path / "truth.npz"
+    garbage.write_bytes(np.random.default_rng(4).bytes(3000))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [str(garbage)], True), "Could not read the ground truth",
+                 "truth.npz: not a readable .npz")
+    large = npz_declaring(tmp_path / "large.npz", depth=(VIDEO_FRAMES, 4000, 8000), K=(3, 3))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [large], True), "The ground truth is too large", "25 megapixels")
+    huge_k = npz_declaring(tmp_path / "huge_k.npz", depth=(VIDEO_FRAMES, 24, 32), K=(30000, 30000))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [huge_k], True), "K must be a 3x3 matrix")
+    poses = npz_declaring(tmp_path / "poses.npz", depth=(VIDEO_FRAMES, 24, 32), K=(3, 3), poses=(10**6, 4, 4))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [poses], True), f"poses must be ({VIDEO_FRAMES}, 4, 4)")
+
+
+def test_a_huge_integer_stack_is_analysed_not_an_error(tmp_path):
+    stack = tmp_path / "huge.npy"  # 2**62 metres: nonsense, but numbers; colouring once divided by zero
+    np.save(stack, np.full((VIDEO_FRAMES, 24, 32), 2**62, np.int64))
+    assert message_of(analyse, EXAMPLE_VIDEO, [str(stack)]) is None
+
+
+def test_a_bad_depth_frame_is_skipped_with_a_note_not_blamed_on_the_video(tmp_path):
+    from demos.video_tab import analyse_video
+
+    files = [str(tmp_path / f"{i:02d}.npy") for i in range(VIDEO_FRAMES)]
+    for i, path in enumerate(files):
+        np.save(path, np.full((24, 32), 1.0 + 0.01 * i, np.float32))
+    Path(files[5]).write_bytes(b"garbage, not an array")
+    result = guarded(analyse_video)(EXAMPLE_VIDEO, 5, 8, 160, BUNDLED, "", files, "auto", "auto", "both", None, False)
+    notes = result[6]
+    assert "05.npy" in notes and "count as frames without depth" in notes
+    assert not any(pattern.search(notes) for pattern in FORBIDDEN)
+
+
+def test_frame_cloud_and_attention_refuse_plainly():
+    from demos.attention_tab import analyse_text
+    from demos.video_tab import frame_cloud
+
+    assert_plain(message_of(frame_cloud, None, 0, 63.0), "Analyse a video first")
+    assert_plain(message_of(frame_cloud, {"frames_file": "/nowhere/x.bin", "entries": [[0, 0, 8, 8]]}, 0, 63.0),
+                 "Analyse the video again")
+    assert_plain(message_of(analyse_text, "x" * 5000, 0, 0), "at most 2000")
+    assert_plain(message_of(analyse_text, "   ", 0, 0), "The text is empty")
+
+
+def test_a_non_depth_checkpoint_is_named_in_plain_words():
+    from demos.models import registry
+
+    status = registry().get("custom", "checkpoints/eembed-debtags").status
+    assert "not a mirror depth checkpoint" in status and "unknown fields" not in status and "[" not in status.split("—")[1][:200]
+
+
+# ---------------------------------------------------------------- the request body limit
+
+def test_the_body_limit_refuses_declared_and_streamed_oversize():
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from demos.body_limit import BodyLimit
+
+    async def echo(request):
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = Starlette(routes=[Route("/upload", echo, methods=["POST"])], middleware=[Middleware(BodyLimit, max_bytes=1000)])
+    with TestClient(app) as client:
+        assert client.post("/upload", content=b"x" * 1000).text == "1000"
+        refused = client.post("/upload", content=b"x" * 1001)
+        assert refused.status_code == 413 and "larger than this server accepts" in refused.text
+        streamed = client.post("/upload", content=(b"x" * 600 for _ in range(3)))  # chunked: no Content-Length
+        assert streamed.status_code == 413
+
+
+def test_the_app_refuses_an_oversized_request_before_reading_it(app_url):
+    import socket
+    from urllib.parse import urlparse
+
+    from demos.inputs import max_request_bytes
+
+    url = urlparse(app_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: multipart/form-data; "
+                     f"boundary=x\r\nContent-Length: {max_request_bytes() + 1}\r\n\r\n".encode())
+        reply = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after its answer
+            reply += chunk
+        reply = reply.decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 413") and "larger than this server accepts" in reply
+
+
+def test_the_launch_options_bound_every_uploaded_file():
+    from demos.inputs import max_file_bytes
+
+    assert max_file_bytes() == 100 * 2**20
+
+
+# ---------------------------------------------------------------- threads of the temporal pipeline
+
+def test_a_failing_source_leaves_no_stage_thread_behind():
+    """The model (calling thread) fails while the decoding and flow stages still have frames to
+    give: every stage is stopped and joined before the error reaches the caller (a stage left
+    inside OpenCV at interpreter exit aborted the process with SIGABRT)."""
+    from analysis.temporal import analyze_sources
+    from common.frames import FrameSample
+
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    frames = (FrameSample(index, index / 10, rgb) for index in range(200))
+
+    class FailsAtFrame6:
+        name, note, is_reference = "fails", "", False
+
+        def prepare(self, source):
+            pass
+
+        def depths(self, batch):
+            if batch[-1].index >= 6:
+                raise ValueError("the model failed at frame 6")
+            return [np.ones((24, 32), np.float32) for _ in batch]
+
+    with pytest.raises(ValueError, match="failed at frame 6"):
+        analyze_sources(frames, [FailsAtFrame6()], batch_size=2, progress=False)
+    assert not [t for t in threading.enumerate() if t.name.startswith("temporal-") and t.is_alive()]
+
+
+def test_json_reader_limits(tmp_path):
+    from common.jsonio import read_json
+
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps({"a": [[[[1]]]]}))
+    assert read_json(path) == {"a": [[[[1]]]]}
+    with pytest.raises(ValueError, match="more than 3 levels"):
+        read_json(path, max_depth=3)
+    with pytest.raises(ValueError, match="deep.json is 0.0 MB; a JSON file may be at most"):
+        read_json(path, max_bytes=10)
+
+
+def test_temporal_cli_skips_a_garbage_frame_with_a_warning_and_finishes(tmp_path):
+    import subprocess
+    import sys
+
+    video = write_video(tmp_path / "clip.avi", 32, 24, frames=20)
+    depths = tmp_path / "depths"
+    depths.mkdir()
+    for i in range(20):
+        np.save(depths / f"{i:02d}.npy", np.full((24, 32), 1.0 + 0.01 * i, np.float32))
+    (depths / "07.npy").write_bytes(np.random.default_rng(5).bytes(300))
+    done = subprocess.run([sys.executable, "-m", "analysis.temporal", video, "--depth", str(depths), "--out",
+                           str(tmp_path / "out"), "--quiet", "--no-video"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warning: skipped depth frame 7 of depths (07.npy: not a readable .npy file" in done.stderr
+    assert "Traceback" not in done.stderr and str(tmp_path) not in done.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["frames"] == 20
