@@ -1,6 +1,8 @@
 """The app's page: a compact header, the two research ideas one click away, and one tab per demo module."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 from starlette.middleware import Middleware
 
@@ -62,6 +64,7 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
     if default_model:
         set_default_model(default_model)
     outputs = storage.store()
+    outputs.backstop_dirs = (Path(gr.utils.get_upload_folder()),)  # Gradio's cache: swept by us too
     outputs.cleanup()
     outputs.start_sweeper()
     with gr.Blocks(title="Mirror depth and elementwise embedding", delete_cache=outputs.gradio_cache_policy()) as demo:

@@ -5,7 +5,9 @@ Every handler that writes files asks `request_dir()` for a fresh folder under th
 call (and a background sweep every `sweep_s` seconds) first removes folders older than the
 retention time, then, while the root holds more than the budget, the oldest folders. Gradio copies
 what a handler returns into its own cache, which `gradio_cache_policy()` has Gradio clean on the
-same schedule (`gr.Blocks(delete_cache=...)`).
+same schedule (`gr.Blocks(delete_cache=...)`). Gradio's own sweep can stop for good when its
+file set changes while it walks it, so the background sweep is also the backstop for Gradio's cache
+folder (`backstop_dirs`): any file there older than retention + one sweep interval is removed.
 
 Settings (environment variables, read when the app starts):
     APP_OUTPUT_DIR          the output root (default: a folder in the system's temporary directory)
@@ -53,15 +55,39 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
+def remove_stale_files(folder: Path, max_age_s: float, now: float) -> list[Path]:
+    """Remove files under `folder` last modified more than `max_age_s` seconds before `now`, then
+    the sub-folders left empty; the removed files. Files that vanish or change meanwhile are
+    skipped: other threads (Gradio's) write and delete here too."""
+    removed: list[Path] = []
+    for root, _dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            path = Path(root) / name
+            try:
+                if not path.is_symlink() and now - path.stat().st_mtime > max_age_s:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:
+                pass
+        if Path(root) != Path(folder):
+            try:
+                os.rmdir(root)  # only succeeds when empty
+            except OSError:
+                pass
+    return removed
+
+
 @dataclass
 class OutputStore:
     root: Path
     retention_s: float = DEFAULT_RETENTION_S
     budget_bytes: int = int(DEFAULT_BUDGET_MB * 2**20)
     sweep_s: float = DEFAULT_SWEEP_S
+    backstop_dirs: tuple[Path, ...] = ()  # other folders (Gradio's cache) whose stale files the sweep removes
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        self.backstop_dirs = tuple(Path(d) for d in self.backstop_dirs)
         self._lock = threading.Lock()
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
@@ -108,6 +134,8 @@ class OutputStore:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
                 total -= size
+        for folder in self.backstop_dirs:
+            removed.extend(remove_stale_files(folder, self.retention_s + self.sweep_s, now))
         return removed
 
     def total_bytes(self) -> int:
