@@ -8,9 +8,11 @@
 
 What the numbers mean is `values`: "metric" (metres), "relative" (depth up to an unknown scale
 and shift) or "disparity" (inverse depth up to an unknown scale and shift). Files and stacks are
-metric unless told otherwise; grey videos are relative or disparity, read as intensity in [0, 1]
-(8-bit / 255, 16-bit / 65535), turned round by `polarity` so that a larger value means farther
-for "relative" and nearer for "disparity". Turning relative values into metres (alignment to
+metric unless told otherwise; videos are relative or disparity, read as intensity in [0, 1]
+(8-bit / 255, 16-bit / 65535; a video painted with a known colormap, such as Video Depth
+Anything's inferno, is read as the position along that colormap, and a colour video that fits no
+known colormap is refused: common.colormap_inverse), turned round by `polarity` so that a larger
+value means farther for "relative" and nearer for "disparity". Turning relative values into metres (alignment to
 ground truth) is the analysis's job.
 
 Ground truth for a clip (`open_ground_truth`): a scene folder (depth/ 16-bit mm PNGs, intrinsics.json,
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 
 from common import scene_folder
+from common.colormap_inverse import detect_colormap, invert_colormap
 from common.depth_io import DEPTH_SUFFIXES, check_map_shape, depth_header, iter_stack_frames, read_array_headers, read_depth_file
 from common.validate import check_pixels, default_max_pixels
 
@@ -65,6 +68,7 @@ class DepthSequence:
     values: str  # see VALUE_KINDS
     polarity: str | None = None  # grey videos only
     bit_depth: int | None = None  # grey videos only: 8 or 16
+    colormap: str | None = None  # videos painted with a known colormap (common.colormap_inverse); None = grey
     _files: tuple[Path, ...] = ()
     _path: Path | None = None
     max_pixels: int | None = -1  # per frame, from each file's header (-1: common.validate's default cap)
@@ -119,7 +123,7 @@ class DepthSequence:
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     raise ValueError(f"frame {index} cannot be decoded (the video says it has {self.count})")
-                yield _grey_values(frame, self.values, self.polarity)
+                yield _video_values(frame, self.values, self.polarity, self.colormap)
         finally:
             capture.release()
 
@@ -173,10 +177,16 @@ def open_depth_sequence(
             capture.release()
         if not ok or frame is None:
             raise ValueError(f"{path.name}: no decodable video frame (corrupt file or not a video)")
+        colormap = None
+        if bit_depth == 8 and frame.ndim == 3 and frame.shape[2] >= 3:
+            try:
+                colormap = detect_colormap(cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2RGB))
+            except ValueError as error:
+                raise ValueError(f"{path.name}: {error}; upload the depth as a grey video, 16-bit PNGs or an .npz stack") from None
         if count <= 0:
             count = sum(1 for _ in _count_frames(path))
-        return DepthSequence(path.name, "video", count, tuple(frame.shape[:2]), values, polarity, bit_depth, _path=path,
-                             max_pixels=max_pixels)
+        return DepthSequence(path.name, "video", count, tuple(frame.shape[:2]), values, polarity, bit_depth, colormap,
+                             _path=path, max_pixels=max_pixels)
     if suffix in DEPTH_SUFFIXES:
         return _open_files([path], path.name, values, max_pixels)
     raise ValueError(f"{path.name}: a depth sequence is a folder of .png/.npy/.npz frames, an .npz/.npy stack "
@@ -248,12 +258,16 @@ def _count_frames(path: Path) -> Iterator[None]:
         capture.release()
 
 
-def _grey_values(frame: np.ndarray, values: str, polarity: str) -> np.ndarray:
-    """Intensity in [0, 1], turned so that larger means farther (relative) or nearer (disparity)."""
-    if frame.ndim == 3:
-        frame = frame[..., 0] if frame.shape[2] in (1, 3, 4) else frame.mean(axis=-1)
-    full = 65535.0 if frame.dtype == np.uint16 else 255.0
-    value = frame.astype(np.float32) / np.float32(full)
+def _video_values(frame: np.ndarray, values: str, polarity: str, colormap: str | None = None) -> np.ndarray:
+    """Intensity in [0, 1] (a grey frame's level, or a colour-mapped BGR frame's position along its
+    colormap), turned so that larger means farther (relative) or nearer (disparity)."""
+    if colormap is not None:
+        value = invert_colormap(cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2RGB), colormap)
+    else:
+        if frame.ndim == 3:
+            frame = frame[..., 0] if frame.shape[2] in (1, 3, 4) else frame.mean(axis=-1)
+        full = 65535.0 if frame.dtype == np.uint16 else 255.0
+        value = frame.astype(np.float32) / np.float32(full)
     natural = "near-bright" if values == "disparity" else "near-dark"
     if polarity != natural:
         value = np.where(value > 0, 1.0 - value, 0.0).astype(np.float32)
