@@ -42,6 +42,7 @@ from .metrics import (
     per_label_thresholds,
     precision_at_1,
 )
+from .model import CANINE_DOWNSAMPLING
 from .robustness import is_noise_split
 from .train import TrainConfig, multi_hot, train
 
@@ -53,10 +54,19 @@ class Variant:
     name: str
     pretraining: str          # the pretraining run it fine-tunes (shared between variants)
     embedding: str
-    share_layers: bool = False
+    encoder: str = "bert"
     aligned: bool = False
     loss: str = "bce"
     about: str = ""
+
+    def settings(self, base: TrainConfig) -> dict:
+        """The TrainConfig fields this variant sets. CANINE reads characters: v = 4 bytes (every
+        character fits), the same width w, and 4 characters per material position of the others,
+        so its deep stack (which sees positions / 4) runs at their length."""
+        out = {"encoder": self.encoder, "embedding": self.embedding, "aligned": self.aligned}
+        if self.encoder == "canine":
+            out.update(v=4, c=base.v * base.c // 4, max_len=CANINE_DOWNSAMPLING * base.max_len)
+        return out
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
@@ -67,16 +77,19 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("elementwise-balanced", "elementwise", "elementwise", loss="balanced",
             about="elementwise, class-balanced loss"),
     Variant("subword-balanced", "subword", "subword", loss="balanced", about="subword, class-balanced loss"),
-    Variant("albert-elementwise", "albert-elementwise", "elementwise", share_layers=True,
-            about="ALBERT-style shared layer, elementwise"),
-    Variant("albert-subword", "albert-subword", "subword", share_layers=True,
-            about="ALBERT-style shared layer, subword"),
+    Variant("albert-elementwise", "albert-elementwise", "elementwise", encoder="albert",
+            about="ALBERT (one shared layer), elementwise"),
+    Variant("albert-subword", "albert-subword", "subword", encoder="albert", about="ALBERT (one shared layer), subword"),
+    Variant("canine-elementwise", "canine-elementwise", "elementwise", encoder="canine",
+            about="CANINE, each character's UTF-8 bytes as elements"),
+    Variant("canine-hash", "canine-hash", "hash", encoder="canine", about="CANINE, its own code-point hash embedding"),
 )}
 # (A, B, what the difference tests): paired bootstrap of A - B on every test set.
 PAIRS: tuple[tuple[str, str, str], ...] = (
     ("elementwise", "subword", "elementwise vs subword"),
     ("elementwise-balanced", "subword-balanced", "the same with the class-balanced loss"),
     ("albert-elementwise", "albert-subword", "the same in ALBERT"),
+    ("canine-elementwise", "canine-hash", "elementwise vs hash embedding in CANINE"),
     ("aligned", "elementwise", "literal head alignment vs free"),
 )
 # (A, B): does A lose less than B from the clean test set to each robustness set?
@@ -99,15 +112,13 @@ def reusable_run(run_dir: Path, wanted: TrainConfig) -> dict | None:
 
 
 def pretraining_config(base: TrainConfig, variant: Variant, out: Path, steps: int) -> TrainConfig:
-    return replace(base, task="mlm", embedding=variant.embedding, share_layers=variant.share_layers,
-                   aligned=variant.aligned, loss="bce", steps=steps, init=None,
+    return replace(base, task="mlm", **variant.settings(base), loss="bce", steps=steps, init=None,
                    out=str(out / f"pretrain-{variant.pretraining}"))
 
 
 def fine_tuning_config(base: TrainConfig, variant: Variant, out: Path, steps: int, lr: float,
                        seed: int) -> TrainConfig:
-    return replace(base, task="multilabel", embedding=variant.embedding, share_layers=variant.share_layers,
-                   aligned=variant.aligned, loss=variant.loss, steps=steps, lr=lr, seed=seed,
+    return replace(base, task="multilabel", **variant.settings(base), loss=variant.loss, steps=steps, lr=lr, seed=seed,
                    init=str(out / f"pretrain-{variant.pretraining}"), out=str(out / variant.name / f"seed{seed}"))
 
 

@@ -23,7 +23,7 @@ REPO = Path(__file__).parent.parent
 
 def first_layer_attention(model: EEmbedModel, grid: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model(grid, torch.ones(grid.shape[:2], dtype=torch.bool)).attentions[0][0]  # (heads, L, L)
+        return model(grid, torch.ones(grid.shape[:2], dtype=torch.bool), output_attentions=True).attentions[0][0]
 
 
 @pytest.mark.parametrize("aligned", [True, False])
@@ -40,6 +40,11 @@ def test_the_aligned_first_layer_reads_only_element_n(aligned):
     if aligned:
         assert moved[others].max() == 0.0          # heads n != 5 do not see byte 5 at all
         assert moved[5] > 1e-4                      # head 5 does
+        # The mask is a weight parametrization of the library's Linear layers; their forward is untouched.
+        from torch.nn.utils import parametrize
+        first = model.encoder.encoder.layer[0].attention.self
+        assert all(parametrize.is_parametrized(getattr(first, name), "weight") for name in ("query", "key", "value"))
+        assert type(first.query).forward is torch.nn.Linear.forward
     else:
         assert moved[others].min() > 1e-6           # a free model mixes every byte into every head
 
@@ -63,8 +68,8 @@ def test_an_aligned_checkpoint_loads_back_block_diagonal(tmp_path):
     save_checkpoint(model, tmp_path, {"task": "mlm"})
     loaded = load_checkpoint(tmp_path).model
     assert alignment_report(loaded)["own_byte_share"][0] == [1.0] * 8
-    with pytest.raises(ValueError, match="aligned needs the elementwise embedding"):
-        EEmbedConfig(v=8, c=8, aligned=True, share_layers=True)
+    with pytest.raises(ValueError, match="aligned needs the elementwise embedding in the BERT encoder"):
+        EEmbedConfig(v=8, c=8, aligned=True, encoder="albert")
 
 
 def test_noise_is_deterministic_changes_the_stated_share_of_words_and_keeps_rate_zero_clean():

@@ -56,7 +56,7 @@ def test_fine_tuning_starts_from_the_pretrained_encoder(elementwise_models):
     # The fine-tuned element table moved away from, but started at, the pretrained one: compare
     # against a fresh model with the same seed to show it was not re-initialised.
     fresh = EEmbedModel(load_checkpoint(ft).config)
-    table = lambda m: m.encoder.embeddings.materials.elements.weight
+    table = lambda m: m.material_table.elements.weight
     assert (table(tuned) - table(pre)).abs().mean() < (table(fresh) - table(pre)).abs().mean()
 
 
@@ -139,12 +139,12 @@ def test_attention_api_returns_materials_grids_and_normalised_attention(elementw
     _, ft = elementwise_models
     model = attention.load_attention_model(str(ft))
     result = attention.attention_for_text("vim café 日本語", model=model)
-    assert result["materials"] == ["[CLS]", "vim", "café", "日本語", "[SEP]"]
+    assert result["materials"] == ["[CLS]", "vim", "café", "日", "本", "語", "[SEP]"]  # CJK apart, as BERT
     assert result["v"] == 8 and result["layers"] == 2
-    assert [len(row) for row in result["byte_grids"]] == [8] * 5
+    assert [len(row) for row in result["byte_grids"]] == [8] * 7
     att = torch.tensor(result["attentions"])
-    assert att.shape == (2, 8, 5, 5)
-    assert torch.allclose(att.sum(-1), torch.ones(2, 8, 5), atol=1e-5)
+    assert att.shape == (2, 8, 7, 7)
+    assert torch.allclose(att.sum(-1), torch.ones(2, 8, 7), atol=1e-5)
     summary = result["per_head_summary"]
     assert len(summary) == 2 * 8
     for row in summary:
