@@ -193,6 +193,20 @@ def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
     (out / "comparison.md").unlink()
     assert compare_report.main(["--out", str(out)]) == 0  # redraws from comparison.json alone
     assert (out / "comparison.md").read_text() == table and (out / "robustness.png").is_file()
+    # The stored predictions alone rebuild every number: move the runs away and recompute.
+    stored = out / "predictions"
+    assert (stored / "gold.npz").is_file() and (stored / "elementwise" / "seed0.npz").is_file()
+    assert sum(f.stat().st_size for f in stored.rglob("*.npz")) < 200_000
+    for run in ("elementwise", "subword"):
+        (out / run).rename(tmp_path / f"moved-{run}")
+    before = json.loads((out / "comparison.json").read_text())
+    (out / "comparison.md").unlink()
+    assert compare.main(["--recompute", str(out)]) == 0
+    after = json.loads((out / "comparison.json").read_text())
+    assert after["comparisons"] == before["comparisons"] and after["results"] == before["results"]
+    assert (out / "comparison.md").read_text() == table
+    assert compare.main(["--recompute", str(tmp_path / "nothing")]) == 2
+    assert "no comparison.json" in capsys.readouterr().err
     assert compare_report.main(["--out", str(tmp_path)]) == 2
     assert "no comparison.json" in capsys.readouterr().err
 
