@@ -123,7 +123,8 @@ def library_config(config: EEmbedConfig):
                                eos_token_id=0xE001)
     else:
         vocab = config.vocab_size if config.embedding == "subword" else 1  # elementwise: replaced below
-        common.update(vocab_size=vocab, pad_token_id=config.pad_id)
+        # No begin/end-of-sequence ids: [CLS] and [SEP] are the materials' own business here.
+        common.update(vocab_size=vocab, pad_token_id=config.pad_id, bos_token_id=None, eos_token_id=None)
         if config.encoder == "albert":
             # One shared layer applied `layers` times; embedding size = w on both sides, so the
             # comparison with BERT changes only the sharing.
