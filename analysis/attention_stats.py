@@ -101,13 +101,15 @@ def corpus_statistics(texts: list[str], model=None, progress: bool = True) -> di
 # ------------------------------------------------------------------ figures (plotly for the app)
 
 def _cell_label(material: str, grid_row: list[int], n: int) -> str:
-    from eembed_model.attention import nth_character
+    """The character byte n of the row spells (read from the row's bytes, never from the material's
+    full spelling: a character that did not fit in the row has no byte n), '·' for filler."""
+    from eembed_model.materials import nth_character_of_row
 
     if _is_special(material):
         return material.strip("[]")[:3]
-    if n >= len(grid_row) or grid_row[n] >= 0xF8:
+    character = nth_character_of_row(grid_row, n)
+    if not character:
         return "·"  # past the spelling: filler
-    character = nth_character(material, n)
     return character if character.isprintable() and character.strip() else f"{grid_row[n]:02x}"
 
 

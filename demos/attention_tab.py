@@ -68,16 +68,45 @@ def alignment_note(result: dict, layer: int) -> str:
             "so the n-th characters below are a way to look at the heads, not what they are built from.")
 
 
+def code_span(text: str) -> str:
+    """`text` as a Markdown code span whatever it holds: the fence is one backtick longer than the
+    longest run inside, and a space pads text that starts or ends with a backtick (CommonMark)."""
+    longest, run = 0, 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def summary_markdown(result: dict, layer: int) -> str:
     lines = [f"**Layer {layer}** — {alignment_note(result, layer)} Top materials by attention received:", ""]
     for row in result["per_head_summary"]:
         if row["layer"] != layer:
             continue
-        tops = ", ".join(f"`{t['material']}` (n-th char `{t['nth_character'] or '·'}`, {t['attention']:.2f})"
-                         for t in row["top_materials"])
+        tops = ", ".join(f"{code_span(t['material'])} (n-th char {code_span(t['nth_character'] or '·')}, "
+                         f"{t['attention']:.2f})" for t in row["top_materials"])
         own = "" if row.get("own_byte_share") is None else f", reads byte {row['head']}: {100 * row['own_byte_share']:.0f} %"
         lines.append(f"- head {row['head']} (entropy {row['mean_entropy']:.2f}{own}): {tops}")
     return "\n".join(lines)
+
+
+def input_notice(result: dict) -> str:
+    """What the model read: its positions and width, long words spelled on, and a warning when part
+    of the text is not in its input."""
+    notice = (f"{len(result['materials'])} materials (with [CLS]/[SEP]), v = {result['v']} bytes each, "
+              f"{result['layers']} layers x {result['heads']} heads.")
+    words = result.get("word_index") or []
+    spelled_on = len({w for i, w in enumerate(words) if w >= 0 and i and words[i - 1] == w})
+    if spelled_on:
+        notice += f" {spelled_on} word(s) longer than {result['v']} bytes are spelled over consecutive materials."
+    if result.get("truncated"):
+        cut_words = "a word longer than v bytes was cut (this model cuts long words), or " \
+            if result.get("long_words") == "truncate" else ""
+        notice += (f" ⚠️ Part of the text is not in the model's input: {cut_words}the text needs more than "
+                   f"the model's {result.get('max_len', len(result['materials']))} positions.")
+    return notice
 
 
 def analyse_text(text: str, layer: float, head: float, progress=gr.Progress()):
@@ -96,10 +125,7 @@ def analyse_text(text: str, layer: float, head: float, progress=gr.Progress()):
         raise gr.Error("The attention viewer could not read this text; try a shorter or plainer one.") from None
     layer = min(int(layer), result["layers"] - 1)
     head = min(int(head), result["heads"] - 1)
-    notice = (f"{len(result['materials'])} materials (with [CLS]/[SEP]), v = {result['v']} bytes each, "
-              f"{result['layers']} layers x {result['heads']} heads.")
-    if result.get("truncated"):
-        notice += " ⚠️ The text was longer than the model's input; only its start is shown."
+    notice = input_notice(result)
     return (
         result,
         notice,

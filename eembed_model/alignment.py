@@ -1,8 +1,9 @@
 """How much head n reads byte n: the Q/K/V weight energy each head draws from each byte slice.
 
 The elementwise input of width w = v*c is v slices of c values, slice m holding byte m's element
-vector. Head n's query, key and value are rows [n*d, (n+1)*d) of the fused Q/K/V weight (d = c
-when heads = v); the share of the squared weights of those rows that falls in the columns of
+vector. Head n's query, key and value are rows [n*d, (n+1)*d) of the encoder layer's query, key
+and value weights (d = c when heads = v; the aligned first layer's as its parametrization applies
+them); the share of the squared weights of those rows that falls in the columns of
 slice m is the share of head n's input weight energy that comes from byte m. Uniform mixing gives
 1/v in every cell; the aligned variant's first layer gives 1 on the diagonal.
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_bundled_or
-from .model import EEmbedModel
+from .model import EEmbedModel, attention_layers
 
 PROJECTIONS = ("query", "key", "value")
 
@@ -34,9 +35,8 @@ def qkv_byte_energies(model: EEmbedModel) -> np.ndarray:
     config = model.config
     heads, v, width = config.heads, config.v, config.width
     out = np.zeros((config.layers, 3, heads, v))
-    for layer_index in range(config.layers):
-        layer = model.encoder.layers[0 if config.share_layers else layer_index]
-        weight = layer.attention.qkv_weight().double().pow(2)                       # (3w, w)
+    for layer_index, attention in enumerate(attention_layers(model)):
+        weight = torch.cat([getattr(attention, name).weight for name in PROJECTIONS]).double().pow(2)  # (3w, w)
         out[layer_index] = weight.view(3, heads, width // heads, v, width // v).sum(dim=(2, 4)).numpy()
     return out
 
@@ -50,11 +50,14 @@ def qkv_byte_shares(model: EEmbedModel) -> np.ndarray:
 def alignment_report(model: EEmbedModel) -> dict:
     """The shares, Q/K/V together (summed energies) and apart, plus each head's own-byte share.
 
-    Only an elementwise model has byte slices; a subword model gets {"applies": False}.
+    Only an elementwise BERT or ALBERT model has byte slices at its layers' input; a subword model,
+    and CANINE (whose layers read convolved characters), get {"applies": False}.
     """
     config = model.config
     if config.embedding != "elementwise":
-        return {"applies": False, "reason": "subword model: the hidden width has no byte slices"}
+        return {"applies": False, "reason": f"{config.embedding} model: the hidden width has no byte slices"}
+    if config.encoder == "canine":
+        return {"applies": False, "reason": "CANINE: its deep layers read a convolution of 4 characters, not byte slices"}
     energy = qkv_byte_energies(model)                                           # (layers, 3, heads, v)
     shares = energy / np.clip(energy.sum(-1, keepdims=True), 1e-30, None)
     combined = energy.sum(1) / energy.sum((1, 3))[..., None]                   # (layers, heads, v)

@@ -22,7 +22,13 @@ import torch
 from .alignment import alignment_report
 from .batching import ElementwiseTextEncoder
 from .checkpoint import LoadedModel, load_bundled_or
-from .materials import FILLER_BYTE, RESERVED_BYTES, SPECIAL_TOKENS, encode_material, split_words
+from .materials import (
+    FILLER_BYTE,
+    RESERVED_BYTES,
+    SPECIAL_TOKENS,
+    encode_material,
+    nth_character_of_row,
+)
 
 
 def load_attention_model(path: str | Path | None = None) -> LoadedModel:
@@ -41,22 +47,18 @@ def _alignment_of(model) -> dict:
     return _ALIGNMENT_BY_MODEL[model]
 
 
-def nth_character(material: str, n: int) -> str:
-    """The character whose UTF-8 spelling covers byte n of the material ('' past its end)."""
-    position = 0
-    for ch in material:
-        size = len(ch.encode("utf-8"))
-        if position <= n < position + size:
-            return ch
-        position += size
-    return ""
+def nth_character(material: str, n: int, v: int | None = None) -> str:
+    """The character whose UTF-8 spelling covers byte n of the material's row ('' when byte n is
+    filler or past the end). With v, the material is first cut to the row that v bytes hold, so a
+    character that did not fit (the é of 'abcdefgé' at v = 8) is never named."""
+    return nth_character_of_row(encode_material(material, v) if v else list(material.encode("utf-8")), n)
 
 
 def _encode(loaded: LoadedModel, text: str, material_level: str):
     config = loaded.config
     if config.embedding == "elementwise" and material_level != config.material_level:
         tokenizer = loaded.tokenizer if material_level == "subword" else None
-        encoder = ElementwiseTextEncoder(config.v, config.max_len, material_level, tokenizer)
+        encoder = ElementwiseTextEncoder(config.v, config.max_len, material_level, tokenizer, config.long_words)
     else:
         encoder = loaded.text_encoder
     return encoder([text])
@@ -72,11 +74,14 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
     config = loaded.config
     batch = _encode(loaded, text, material_level)
     loaded.model.eval()
-    out = loaded.model(batch.inputs, batch.attention_mask)
+    if config.encoder == "canine":
+        raise ValueError("the attention viewer shows material x material attention of BERT and ALBERT encoders; "
+                         "CANINE's deep layers attend over groups of 4 characters")
+    out = loaded.model(batch.inputs, batch.attention_mask, output_attentions=True)
     materials = batch.materials[0]
     if config.embedding == "elementwise":
         grids = batch.inputs[0].tolist()
-    else:  # subword baseline: show the token spellings' bytes for comparison
+    else:  # subword baseline: show the token spellings' bytes (first row of each) for comparison
         grids = [encode_material(m, config.v) for m in materials]
     attentions = [layer[0].tolist() for layer in out.attentions]          # [layer][head][q][k]
     alignment = _alignment_of(loaded.model)
@@ -98,11 +103,10 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
                     "material": materials[k],
                     "attention": float(received[k]),
                     "nth_byte": grids[k][head] if head < len(grids[k]) else None,
-                    "nth_character": nth_character(materials[k], head) if materials[k] not in
-                    SPECIAL_TOKENS else materials[k],
+                    "nth_character": materials[k] if materials[k] in SPECIAL_TOKENS
+                    else nth_character_of_row(grids[k], head),
                 } for k in top],
             })
-    full_count = len(split_words(text)) if material_level == "word" else None
     return {
         "text": text,
         "model": loaded.path,
@@ -111,11 +115,14 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
         "v": config.v,
         "heads": config.heads,
         "layers": config.layers,
+        "max_len": config.max_len,
         "materials": materials,
+        "word_index": batch.word_index[0],
         "byte_grids": grids,
+        "long_words": config.long_words,
         "filler_byte": FILLER_BYTE,
         "reserved_bytes": sorted(RESERVED_BYTES),
-        "truncated": bool(full_count is not None and full_count > len(materials) - 2),
+        "truncated": bool(batch.truncated[0]),   # part of the text is not in the model's input
         "attentions": attentions,
         "alignment": alignment,
         "per_head_summary": summary,

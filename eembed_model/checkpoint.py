@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_model
 
 from .batching import make_text_encoder
 from .config import EEmbedConfig
@@ -55,6 +55,23 @@ def read_card(path: str | Path) -> dict:
     return json.loads(card_path.read_text())
 
 
+def load_weights(model: EEmbedModel, weights: Path) -> None:
+    """Load model.safetensors into `model`, converting a checkpoint of the pre-transformers code
+    (eembed_model.legacy) on the way. Strict: a missing or unexpected tensor is an error."""
+    from .legacy import convert_legacy_state, is_legacy_state
+
+    state = load_file(str(weights))
+    if is_legacy_state(state):
+        state = convert_legacy_state(state, model.config)
+    # Tied tables are stored once (save_model keeps one name of a shared tensor); fill in the others.
+    wanted = model.state_dict()
+    tied = {name: state[other] for name, tensor in wanted.items() if name not in state
+            for other, same in wanted.items() if other in state and same.data_ptr() == tensor.data_ptr()}
+    missing, unexpected = model.load_state_dict({**state, **tied}, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{weights} does not fit this model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
 def load_checkpoint(path: str | Path, num_labels: int | None = None) -> LoadedModel:
     """Load a checkpoint. num_labels overrides the stored head size (used when fine-tuning an
     MLM checkpoint: the multilabel head is then new and starts from scratch)."""
@@ -72,11 +89,11 @@ def load_checkpoint(path: str | Path, num_labels: int | None = None) -> LoadedMo
         # Load into a model shaped like the stored one, then carry over all but the multilabel
         # head, which is new (fine-tuning an MLM checkpoint) and keeps its fresh initialisation.
         stored = EEmbedModel(EEmbedConfig.from_dict(card["config"]))
-        load_model(stored, str(weights))
+        load_weights(stored, weights)
         state = {k: v for k, v in stored.state_dict().items() if not k.startswith("multilabel_head.")}
         model.load_state_dict(state, strict=False)
     else:
-        load_model(model, str(weights))
+        load_weights(model, weights)
     model.eval()
     tokenizer = None
     if (path / TOKENIZER).is_file():

@@ -9,9 +9,12 @@ are chosen on validation only.
 
     python -m eembed_model.compare --data data/debtags-claims --out runs/claims --jobs 2
 
-Writes comparison.json (every number), comparison.md (the tables and the claims verdicts) and
-the figures (robustness, training curves, alignment) into --out. A run whose checkpoint in --out
-was trained with identical settings is reused, so an interrupted comparison resumes.
+Writes comparison.json (every number), comparison.md (the tables and the claims verdicts), the
+figures (robustness, training curves, alignment) and predictions/ (every run's test predictions,
+compressed, and the gold labels: eembed_model.predictions) into --out. A run whose checkpoint in
+--out was trained with identical settings is reused, so an interrupted comparison resumes.
+
+    python -m eembed_model.compare --recompute docs/results/eembed-claims   # tables from predictions/, seconds
 """
 from __future__ import annotations
 
@@ -25,27 +28,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .alignment import alignment_report
 from .checkpoint import load_checkpoint
 from .compare_report import write_report
+from .compare_scores import PREDICTIONS, VALIDATION, mean_sd, prediction_path, recompute, score_comparison
 from .data import load_labels, load_split
 from .evaluate import evaluate_checkpoint, predict_probs
-from .metrics import (
-    best_threshold,
-    change_bootstrap,
-    f1_scores,
-    frequency_breakdown,
-    paired_bootstrap,
-    per_label_thresholds,
-    precision_at_1,
-)
-from .robustness import is_noise_split
+from .model import CANINE_DOWNSAMPLING
+from .predictions import GOLD_FILE, save_golds, save_predictions
 from .train import TrainConfig, multi_hot, train
-
-VALIDATION = "validation"
 
 
 @dataclass(frozen=True)
@@ -53,10 +46,19 @@ class Variant:
     name: str
     pretraining: str          # the pretraining run it fine-tunes (shared between variants)
     embedding: str
-    share_layers: bool = False
+    encoder: str = "bert"
     aligned: bool = False
     loss: str = "bce"
     about: str = ""
+
+    def settings(self, base: TrainConfig) -> dict:
+        """The TrainConfig fields this variant sets. CANINE reads characters: v = 4 bytes (every
+        character fits), the same width w, and 4 characters per material position of the others,
+        so its deep stack (which sees positions / 4) runs at their length."""
+        out = {"encoder": self.encoder, "embedding": self.embedding, "aligned": self.aligned}
+        if self.encoder == "canine":
+            out.update(v=4, c=base.v * base.c // 4, max_len=CANINE_DOWNSAMPLING * base.max_len)
+        return out
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
@@ -67,22 +69,13 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("elementwise-balanced", "elementwise", "elementwise", loss="balanced",
             about="elementwise, class-balanced loss"),
     Variant("subword-balanced", "subword", "subword", loss="balanced", about="subword, class-balanced loss"),
-    Variant("albert-elementwise", "albert-elementwise", "elementwise", share_layers=True,
-            about="ALBERT-style shared layer, elementwise"),
-    Variant("albert-subword", "albert-subword", "subword", share_layers=True,
-            about="ALBERT-style shared layer, subword"),
+    Variant("albert-elementwise", "albert-elementwise", "elementwise", encoder="albert",
+            about="ALBERT (one shared layer), elementwise"),
+    Variant("albert-subword", "albert-subword", "subword", encoder="albert", about="ALBERT (one shared layer), subword"),
+    Variant("canine-elementwise", "canine-elementwise", "elementwise", encoder="canine",
+            about="CANINE, each character's UTF-8 bytes as elements"),
+    Variant("canine-hash", "canine-hash", "hash", encoder="canine", about="CANINE, its own code-point hash embedding"),
 )}
-# (A, B, what the difference tests): paired bootstrap of A - B on every test set.
-PAIRS: tuple[tuple[str, str, str], ...] = (
-    ("elementwise", "subword", "elementwise vs subword"),
-    ("elementwise-balanced", "subword-balanced", "the same with the class-balanced loss"),
-    ("albert-elementwise", "albert-subword", "the same in ALBERT"),
-    ("aligned", "elementwise", "literal head alignment vs free"),
-)
-# (A, B): does A lose less than B from the clean test set to each robustness set?
-DEGRADATION_PAIRS: tuple[tuple[str, str], ...] = (("elementwise", "subword"), ("albert-elementwise", "albert-subword"))
-
-
 # ------------------------------------------------------------------ runs
 
 def reusable_run(run_dir: Path, wanted: TrainConfig) -> dict | None:
@@ -91,6 +84,8 @@ def reusable_run(run_dir: Path, wanted: TrainConfig) -> dict | None:
     if not card_path.is_file():
         return None
     card = json.loads(card_path.read_text())
+    if "encoder" not in card.get("train", {}):
+        return None  # trained by the project's own encoder code, before the transformers encoders: retrain
     # Settings a card predates must still be at their defaults; settings this code does not know
     # are an error (TrainConfig.from_dict), not silently taken as equal.
     stored = vars(TrainConfig.from_dict(card.get("train", {}), f"'train' of {card_path}"))
@@ -99,15 +94,13 @@ def reusable_run(run_dir: Path, wanted: TrainConfig) -> dict | None:
 
 
 def pretraining_config(base: TrainConfig, variant: Variant, out: Path, steps: int) -> TrainConfig:
-    return replace(base, task="mlm", embedding=variant.embedding, share_layers=variant.share_layers,
-                   aligned=variant.aligned, loss="bce", steps=steps, init=None,
+    return replace(base, task="mlm", **variant.settings(base), loss="bce", steps=steps, init=None,
                    out=str(out / f"pretrain-{variant.pretraining}"))
 
 
 def fine_tuning_config(base: TrainConfig, variant: Variant, out: Path, steps: int, lr: float,
                        seed: int) -> TrainConfig:
-    return replace(base, task="multilabel", embedding=variant.embedding, share_layers=variant.share_layers,
-                   aligned=variant.aligned, loss=variant.loss, steps=steps, lr=lr, seed=seed,
+    return replace(base, task="multilabel", **variant.settings(base), loss=variant.loss, steps=steps, lr=lr, seed=seed,
                    init=str(out / f"pretrain-{variant.pretraining}"), out=str(out / variant.name / f"seed{seed}"))
 
 
@@ -122,26 +115,27 @@ def run_training(cfg: TrainConfig, command: str) -> dict:
     card = reusable_run(Path(cfg.out), cfg)
     if card is not None:
         return card
-    stale = Path(cfg.out) / "predictions.npz"
+    stale = Path(cfg.out) / RUN_PREDICTIONS
     if stale.is_file():
         stale.unlink()
     return train(cfg, command)
 
 
+RUN_PREDICTIONS = "predictions-v2.npz"   # the compact format of eembed_model.predictions
+
+
 def fine_tune_and_predict(cfg: TrainConfig, command: str, sets: list[str]) -> str:
-    """One fine-tuning run, then its probabilities on validation and every test set (saved as
-    predictions.npz, float16) so the tables can be recomputed without the models."""
+    """One fine-tuning run, then its predictions on validation and every test set (compact, see
+    eembed_model.predictions) so the tables can be recomputed without the models."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run_training(cfg, command)
-    target = Path(cfg.out) / "predictions.npz"
+    target = Path(cfg.out) / RUN_PREDICTIONS
     if not target.is_file():
         loaded = load_checkpoint(cfg.out)
-        arrays = {}
-        for name in [VALIDATION, *sets]:
-            texts = [r["text"] for r in load_split(cfg.data, name)]
-            arrays[name] = predict_probs(loaded.model, loaded.text_encoder, texts, cfg.eval_batch_size).numpy()
-        np.savez_compressed(target, **{k: v.astype(np.float16) for k, v in arrays.items()})
+        probs = {name: predict_probs(loaded.model, loaded.text_encoder, [r["text"] for r in load_split(cfg.data, name)],
+                                     cfg.eval_batch_size) for name in [VALIDATION, *sets]}
+        save_predictions(target, probs)
     return cfg.out
 
 
@@ -168,64 +162,6 @@ def gold_matrix(data: str, name: str, labels: list[str]) -> torch.Tensor:
     return multi_hot([r["labels"] for r in load_split(data, name)], index).bool()
 
 
-@dataclass
-class RunPredictions:
-    """One fine-tuned run's stored probabilities, with its thresholds chosen on validation."""
-    probs: dict[str, torch.Tensor]
-    threshold: float
-    validation_micro_f1: float
-    per_label: torch.Tensor
-
-    def predicted(self, name: str) -> torch.Tensor:
-        """Boolean predictions on one set at the global threshold."""
-        return self.probs[name] >= self.threshold
-
-
-def load_run(run_dir: Path, golds: dict[str, torch.Tensor]) -> RunPredictions:
-    stored = np.load(run_dir / "predictions.npz")
-    probs = {name: torch.from_numpy(stored[name].astype(np.float32)) for name in stored.files}
-    threshold, val_f1 = best_threshold(probs[VALIDATION], golds[VALIDATION])
-    return RunPredictions(probs, threshold, val_f1, per_label_thresholds(probs[VALIDATION], golds[VALIDATION], threshold))
-
-
-def score_run(run: RunPredictions, run_dir: Path, golds: dict[str, torch.Tensor], train_counts: list[int]) -> dict:
-    """Metrics of one fine-tuned run on every set, at the global and the per-label thresholds."""
-    log = [json.loads(line) for line in open(run_dir / "train_log.jsonl")]
-    result = {"threshold": run.threshold, "validation_micro_f1": run.validation_micro_f1,
-              "curve": [{"step": e["step"], "val_micro_f1": e["val_micro_f1"]} for e in log if "val_micro_f1" in e],
-              "sets": {}}
-    for name, gold in golds.items():
-        if name == VALIDATION:
-            continue
-        entry = {"precision_at_1": precision_at_1(run.probs[name], gold)}
-        for kind, cut in (("global", run.threshold), ("per_label", run.per_label)):
-            pred = run.probs[name] >= cut
-            entry[kind] = {**f1_scores(pred, gold),
-                           "by_frequency": [b["macro_f1"] for b in frequency_breakdown(pred, gold, train_counts)]}
-        result["sets"][name] = entry
-    return result
-
-
-def mean_sd(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values, dtype=float)
-    return {"mean": float(array.mean()), "sd": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
-            "values": array.tolist()}
-
-
-def aggregate(scores: list[dict]) -> dict:
-    """Mean and standard deviation over seeds of every metric of every set."""
-    out = {}
-    for name in scores[0]["sets"]:
-        entry = {"precision_at_1": mean_sd([s["sets"][name]["precision_at_1"] for s in scores])}
-        for kind in ("global", "per_label"):
-            runs = [s["sets"][name][kind] for s in scores]
-            entry[kind] = {metric: mean_sd([r[metric] for r in runs])
-                           for metric in ("micro_f1", "macro_f1", "micro_precision", "micro_recall")}
-            entry[kind]["by_frequency"] = [mean_sd([r["by_frequency"][i] for r in runs]) for i in range(3)]
-        out[name] = entry
-    return out
-
-
 # ------------------------------------------------------------------ the whole comparison
 
 def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], mlm_steps: int, ft_steps: int,
@@ -244,60 +180,40 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     golds = {name: gold_matrix(data, name, labels) for name in [VALIDATION, *sets]}
     train_counts = multi_hot([r["labels"] for r in load_split(data, "train")],
                              {label: i for i, label in enumerate(labels)}).sum(0).int().tolist()
-    results, runs = {}, {}
+    save_golds(out_dir / PREDICTIONS / GOLD_FILE, golds)
+    results = {}
     for variant in chosen:
         run_dirs = [out_dir / variant.name / f"seed{seed}" for seed in seeds]
-        runs[variant.name] = [load_run(d, golds) for d in run_dirs]  # loaded and thresholded once
-        scores = [score_run(r, d, golds, train_counts) for r, d in zip(runs[variant.name], run_dirs)]
+        for seed, run_dir in zip(seeds, run_dirs):
+            target = prediction_path(out_dir, variant.name, seed)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(run_dir / RUN_PREDICTIONS, target)
         pre_dir = Path(pretrainings[variant.pretraining].out)
         pre_card = json.loads((pre_dir / "card.json").read_text())
         pre_log = [json.loads(line) for line in open(pre_dir / "train_log.jsonl")]
         results[variant.name] = {
             "about": variant.about, "pretraining": variant.pretraining, "runs": [str(d) for d in run_dirs],
-            "seeds": scores, "summary": aggregate(scores),
+            "seeds": [{"curve": training_curve(d)} for d in run_dirs],
             "parameters": json.loads((run_dirs[0] / "card.json").read_text())["parameters"],
             "pretraining_metrics": pre_card["metrics"], "pretraining_seconds": pre_card["train_seconds"],
             "pretraining_curve": [{"step": e["step"], "val_mlm_loss": e["val_mlm_loss"]} for e in pre_log
                                   if "val_mlm_loss" in e],
             "fine_tuning_seconds": mean_sd([json.loads((d / "card.json").read_text())["train_seconds"] for d in run_dirs]),
         }
-    comparisons = []
-    for a, b, what in PAIRS:
-        if a in runs and b in runs:
-            comparisons.append({"a": a, "b": b, "what": what, "sets": {
-                name: paired_bootstrap([r.predicted(name) for r in runs[a]], [r.predicted(name) for r in runs[b]],
-                                       golds[name], resamples) for name in sets}})
-    degradation = noise_degradation(runs, sets, golds, resamples)
     summary = {"data": data, "sets": sets, "set_sizes": {n: int(g.shape[0]) for n, g in golds.items()},
                "seeds": seeds, "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "multilabel_lr": ft_lr,
-               "train_config": vars(base), "labels": len(labels), "results": results,
-               "comparisons": comparisons, "degradation": degradation,
-               "alignment": alignment_of_runs(results), "wall_seconds": round(time.time() - started, 1),
-               "command": command}
+               "train_config": vars(base), "labels": len(labels), "label_train_counts": train_counts,
+               "results": results, "alignment": alignment_of_runs(results),
+               "wall_seconds": round(time.time() - started, 1), "command": command}
+    score_comparison(summary, out_dir, golds, resamples)
     (out_dir / "comparison.json").write_text(json.dumps(summary, indent=1) + "\n")
     write_report(summary, out_dir)
     return summary
 
 
-def noise_degradation(runs: dict[str, list[RunPredictions]], sets: list[str], golds: dict,
-                      resamples: int) -> list[dict]:
-    """Does elementwise lose less micro-F1 than subword from `test` to each robustness set?"""
-    out = []
-    for a, b in DEGRADATION_PAIRS:
-        if a not in runs or b not in runs:
-            continue
-        for name in sets:
-            if name == "test":
-                continue
-            clean = {side: [r.predicted("test") for r in runs[side]] for side in (a, b)}
-            other = {side: [r.predicted(name) for r in runs[side]] for side in (a, b)}
-            drops = {side: [f1_scores(o, golds[name])["micro_f1"] - f1_scores(c, golds["test"])["micro_f1"]
-                            for c, o in zip(clean[side], other[side])] for side in (a, b)}
-            interval = change_bootstrap(clean[a], other[a], clean[b], other[b], golds["test"], golds[name],
-                                        paired=is_noise_split(name), resamples=resamples)
-            out.append({"a": a, "b": b, "set": name, "change_a": mean_sd(drops[a]), "change_b": mean_sd(drops[b]),
-                        "difference": float(np.mean(drops[a]) - np.mean(drops[b])), **interval})
-    return out
+def training_curve(run_dir: Path) -> list[dict]:
+    log = [json.loads(line) for line in open(run_dir / "train_log.jsonl")]
+    return [{"step": e["step"], "val_micro_f1": e["val_micro_f1"]} for e in log if "val_micro_f1" in e]
 
 
 def alignment_of_runs(results: dict) -> dict:
@@ -333,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m eembed_model.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="dataset directory (python -m eembed_model.robustness ...)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--recompute", default=None, metavar="FOLDER",
+                   help="only rebuild comparison.json/.md and the figures in FOLDER from its stored predictions")
+    p.add_argument("--data", help="dataset directory (python -m eembed_model.robustness ...)")
+    p.add_argument("--out")
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"comma-separated, from: {', '.join(VARIANTS)} (default: all)")
     p.add_argument("--seeds", default="0,1,2", help="fine-tuning seeds (default %(default)s)")
@@ -355,6 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bundle", default=None, help="copy the first elementwise fine-tuned model here")
     a = p.parse_args(argv)
     command = "python -m eembed_model.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if a.recompute:
+        try:
+            summary = recompute(a.recompute, a.resamples if "--resamples" in (argv or sys.argv) else None)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        (Path(a.recompute) / "comparison.json").write_text(json.dumps(summary, indent=1) + "\n")
+        write_report(summary, Path(a.recompute))
+        print((Path(a.recompute) / "comparison.md").read_text())
+        return 0
+    if not a.data or not a.out:
+        p.error("--data and --out are required (or --recompute FOLDER)")
     try:
         variants = [v.strip() for v in a.variants.split(",") if v.strip()]
         unknown = [v for v in variants if v not in VARIANTS]

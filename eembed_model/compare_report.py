@@ -13,6 +13,8 @@ import numpy as np
 
 SET_TITLES = {"test": "in-domain test", "test-shift": "held-out sections"}
 STILL_IMPROVING = 0.005   # validation micro-F1 gained over the last fifth of the steps that counts as "still improving"
+UNCLEAR_GAP = 0.005       # a difference this large whose interval still includes 0 asks for 5 seeds
+MORE_SEEDS = 5
 
 
 def set_title(name: str) -> str:
@@ -26,15 +28,39 @@ def pm(stat: dict, digits: int = 3) -> str:
 
 
 def interval(entry: dict) -> str:
-    return f"{entry['difference']:+.3f} [{entry['ci_low']:+.3f}, {entry['ci_high']:+.3f}]"
+    """'+0.006 [-0.001, +0.012], Welch p 0.10' (the p of the per-seed scores, when there is one)."""
+    text = f"{entry['difference']:+.3f} [{entry['ci_low']:+.3f}, {entry['ci_high']:+.3f}]"
+    if entry.get("welch_p") is not None:
+        text += f", Welch p {entry['welch_p']:.2g}"
+    return text
 
 
-def verdict(low: float, high: float) -> str:
+def needs_more_seeds(entry: dict) -> bool:
+    """The interval includes 0 but the means differ by more than UNCLEAR_GAP, on fewer than
+    MORE_SEEDS seeds a side: run MORE_SEEDS before calling it."""
+    seeds = entry.get("seeds") or [MORE_SEEDS, MORE_SEEDS]
+    return entry["ci_low"] <= 0 <= entry["ci_high"] and abs(entry["difference"]) > UNCLEAR_GAP \
+        and min(seeds) < MORE_SEEDS
+
+
+def verdict(low: float, high: float, entry: dict | None = None) -> str:
     if low > 0:
         return "supported"
     if high < 0:
         return "not supported (reversed)"
+    if entry is not None and needs_more_seeds(entry):
+        return f"not shown (interval includes 0; run {MORE_SEEDS} seeds)"
     return "not shown (interval includes 0)"
+
+
+def beats_baseline(summary: dict, *variants: str) -> bool:
+    """Every seed of every variant scores above the constant baseline on the clean test set: a
+    model that does not has learned nothing from the texts, and its "robustness" means nothing."""
+    baseline = summary.get("constant_baseline")
+    if baseline is None:
+        return True
+    return all(value > baseline["test_micro_f1"] for name in variants
+               for value in summary["results"][name]["summary"]["test"]["global"]["micro_f1"]["values"])
 
 
 def noise_sets(summary: dict) -> list[str]:
@@ -84,10 +110,11 @@ def results_table(summary: dict) -> str:
 
 
 def pairs_table(summary: dict) -> str:
-    rows = ["| A − B | set | Δ micro-F1 [95 % CI] | Δ macro-F1 [95 % CI] |", "|---|---|---|---|"]
+    rows = ["| A − B | set | Δ micro-F1 [95 % CI, seeds and texts] | Δ macro-F1 [95 % CI] |", "|---|---|---|---|"]
     for entry in summary["comparisons"]:
         for name, diff in entry["sets"].items():
-            rows.append(f"| {entry['a']} − {entry['b']} | {set_title(name)} | {interval(diff['micro_f1'])} | "
+            flag = f" (needs {MORE_SEEDS} seeds)" if needs_more_seeds(diff["micro_f1"]) else ""
+            rows.append(f"| {entry['a']} − {entry['b']} | {set_title(name)} | {interval(diff['micro_f1'])}{flag} | "
                         f"{interval(diff['macro_f1'])} |")
     return "\n".join(rows)
 
@@ -122,12 +149,13 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
     if pair:
         test = pair["sets"]["test"]
         rows.append(("(b) better than subword on domain-specific multilabel data",
-                     f"test micro-F1, {len(summary['seeds'])} seeds, paired bootstrap",
-                     f"Δ {interval(test['micro_f1'])}", verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"])))
+                     f"test micro-F1, {len(summary['seeds'])} seeds, bootstrap over seeds and texts",
+                     f"Δ {interval(test['micro_f1'])}",
+                     verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"], test["micro_f1"])))
         rare = [results[n]["summary"]["test"]["per_label"]["by_frequency"][2] for n in ("elementwise", "subword")]
         rows.append(("(b) … on imbalanced labels", "test macro-F1 (all labels; rare third with per-label thresholds)",
                      f"Δ macro {interval(test['macro_f1'])}; rare third {pm(rare[0])} vs {pm(rare[1])}",
-                     verdict(test["macro_f1"]["ci_low"], test["macro_f1"]["ci_high"])))
+                     verdict(test["macro_f1"]["ci_low"], test["macro_f1"]["ci_high"], test["macro_f1"])))
     else:
         rows.append(("(b) better than subword", "elementwise vs subword", "—", untested))
     balanced = _pair(summary, "elementwise-balanced", "subword-balanced")
@@ -135,7 +163,7 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
         test = balanced["sets"]["test"]
         rows.append(("(b) … with a class-balanced loss on both sides", "test macro-F1, paired bootstrap",
                      f"Δ macro {interval(test['macro_f1'])}; Δ micro {interval(test['micro_f1'])}",
-                     verdict(test["macro_f1"]["ci_low"], test["macro_f1"]["ci_high"])))
+                     verdict(test["macro_f1"]["ci_low"], test["macro_f1"]["ci_high"], test["macro_f1"])))
     for name, claim in ((noise_sets(summary)[-1] if noise_sets(summary) else None, "(c) robust to misspelt words"),
                         ("test-shift" if "test-shift" in summary["sets"] else None, "(c) robust to domain shift")):
         d = _degradation(summary, "elementwise", name) if name else None
@@ -147,17 +175,28 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
         said = verdict(d["ci_low"], d["ci_high"])
         if said == "supported" and on_set and on_set["ci_low"] <= 0:
             said = "smaller drop only: not a higher score on that set"
+        if not beats_baseline(summary, d["a"], d["b"]):
+            said = (f"not counted: a clean score does not beat the constant baseline "
+                    f"({summary['constant_baseline']['test_micro_f1']:.3f})")
         rows.append((claim, f"micro-F1 change, test → {set_title(name)} (A − B > 0: elementwise loses less)",
                      f"{pm(d['change_a'])} vs {pm(d['change_b'])}; A − B {d['difference']:+.3f} "
                      f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{level}", said))
     albert = _pair(summary, "albert-elementwise", "albert-subword")
     if albert:
         test = albert["sets"]["test"]
-        rows.append(("(d) transfers to ALBERT", "shared-layer encoder, elementwise vs subword, test micro-F1",
-                     f"Δ {interval(test['micro_f1'])}", verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"])))
+        rows.append(("(d) transfers to ALBERT", "AlbertModel, elementwise vs subword, test micro-F1",
+                     f"Δ {interval(test['micro_f1'])}",
+                     verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"], test["micro_f1"])))
     else:
-        rows.append(("(d) transfers to ALBERT", "shared-layer encoder", "—", untested))
-    rows.append(("(d) transfers to CANINE", "—", "no CANINE encoder in this project", "untested"))
+        rows.append(("(d) transfers to ALBERT", "AlbertModel", "—", untested))
+    canine = _pair(summary, "canine-elementwise", "canine-hash")
+    if canine:
+        test = canine["sets"]["test"]
+        rows.append(("(d) transfers to CANINE", "CanineModel, characters' bytes vs its hash embedding, test micro-F1",
+                     f"Δ {interval(test['micro_f1'])}",
+                     verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"], test["micro_f1"])))
+    else:
+        rows.append(("(d) transfers to CANINE", "CanineModel, elementwise vs hash", "—", untested))
     free = summary["alignment"].get("elementwise")
     if free:
         first = np.asarray(free["own_byte_share"][0])
@@ -168,7 +207,8 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
     if aligned:
         test = aligned["sets"]["test"]
         rows.append(("mechanism: making it literal helps", "aligned − free elementwise, test micro-F1",
-                     f"Δ {interval(test['micro_f1'])}", verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"])))
+                     f"Δ {interval(test['micro_f1'])}",
+                     verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"], test["micro_f1"])))
     return rows
 
 
@@ -183,7 +223,12 @@ def markdown(summary: dict) -> str:
     return "\n\n".join([
         f"Data `{summary['data']}` ({sizes} texts; {summary['labels']} labels). Seeds {summary['seeds']}; "
         f"{summary['mlm_steps']} pretraining and {summary['multilabel_steps']} fine-tuning steps. "
-        "Mean ± sd over seeds; thresholds chosen on validation.",
+        "Mean ± sd over seeds; thresholds chosen on validation. Intervals: 95 % hierarchical bootstrap "
+        f"({summary.get('resamples', 1000):,} resamples: each side's seeds drawn with replacement, then the texts), "
+        "with Welch's p of the per-seed scores. Robustness counts only when every seed's clean score beats "
+        + (f"the constant baseline (the {summary['constant_baseline']['k']} most frequent labels for every text: "
+           f"test micro-F1 {summary['constant_baseline']['test_micro_f1']:.3f})."
+           if summary.get("constant_baseline") else "the constant baseline."),
         "## Claims", claims_table(summary),
         "## Every variant", results_table(summary),
         "## Paired differences", pairs_table(summary),

@@ -2,7 +2,9 @@
 
 Sources:
   debtags  Debian's package index on this machine (apt lists): text = package name + one-line
-           Description, labels = Tag: facets. Offline, real, ~30k short texts.
+           Description, labels = Tag: facets. Offline, real, ~30k short texts. With --long, the
+           text also holds the package's long description (multi-paragraph, from the lists'
+           Translation-en files): the same labels on long texts, for the long-sequence study.
   file     any JSONL/CSV with `text` and `labels` (a list, or a separator-joined string in CSV).
   hf       a Hugging Face `datasets` dataset when reachable (optional; `pip install datasets`).
 
@@ -11,6 +13,7 @@ Every record: {"text", "labels", "source", "package"} (debtags adds "description
 (Debian source package, so related binaries stay on one side).
 
 CLI: python -m eembed_model.data debtags --out data/debtags
+     python -m eembed_model.data debtags --long --lists /tmp/apt-lists-en --out data/debtags-long
 """
 from __future__ import annotations
 
@@ -151,7 +154,44 @@ def debtags_record(stanza: dict[str, str]) -> dict | None:
     source = re.sub(r"\s*\(.*\)$", "", stanza.get("Source", package)).strip() or package
     labels = sorted({t.strip() for t in tags.replace("\n", " ").split(",") if t.strip()})
     return {"text": f"{package} {description}".strip(), "labels": labels, "source": source,
-            "package": package, "description": description, "section": stanza.get("Section", "")}
+            "package": package, "description": description, "section": stanza.get("Section", ""),
+            "description_md5": stanza.get("Description-md5", "")}
+
+
+TRANSLATION_HINT = ("the apt lists hold no Translation-en files (long descriptions); fetch them into a separate "
+                    "lists folder with 'mkdir -p /tmp/apt-lists-en/partial && apt-get update "
+                    "-o Dir::State::Lists=/tmp/apt-lists-en -o Acquire::Languages=en' (as root) and pass "
+                    "--lists /tmp/apt-lists-en")
+
+
+def long_description(field: str) -> str:
+    """The long part of a Description field (its lines after the first), as Debian writes it:
+    continuation lines joined by spaces, a line holding only '.' a paragraph break."""
+    paragraphs, current = [], []
+    for line in field.split("\n")[1:]:
+        if line.strip() == ".":
+            if current:
+                paragraphs.append(" ".join(current))
+            current = []
+        elif line.strip():
+            current.append(line.strip())
+    if current:
+        paragraphs.append(" ".join(current))
+    return "\n\n".join(paragraphs)
+
+
+def read_long_descriptions(lists_dir: str = APT_LISTS) -> dict[str, str]:
+    """Description-md5 -> long description, from every Translation-en file in the lists folder."""
+    files = sorted(f for f in glob.glob(os.path.join(lists_dir, "*Translation-en*")) if os.path.isfile(f))
+    if not files:
+        raise FileNotFoundError(f"{lists_dir}: {TRANSLATION_HINT}")
+    out: dict[str, str] = {}
+    for path in tqdm(files, desc="translation files", unit="file"):
+        for stanza in iter_stanzas(_read_index_file(path)):
+            md5, text = stanza.get("Description-md5"), stanza.get("Description-en")
+            if md5 and text:
+                out.setdefault(md5, long_description(text))
+    return out
 
 
 def find_index_files(lists_dir: str = APT_LISTS) -> list[str]:
@@ -181,8 +221,20 @@ def read_debtags(lists_dir: str = APT_LISTS) -> tuple[list[dict], int]:
     return list(records.values()), stanzas
 
 
-def build_debtags(out_dir: str | Path, min_count: int = 20, lists_dir: str = APT_LISTS) -> dict:
+def build_debtags(out_dir: str | Path, min_count: int = 20, lists_dir: str = APT_LISTS, long: bool = False) -> dict:
     raw, stanzas = read_debtags(lists_dir)
+    extra = {}
+    if long:
+        descriptions_by_md5 = read_long_descriptions(lists_dir)
+        with_long = [r for r in raw if descriptions_by_md5.get(r["description_md5"])]
+        for r in with_long:
+            r["long_description"] = descriptions_by_md5[r["description_md5"]]
+            r["text"] = f"{r['text']}\n{r['long_description']}"
+        extra = {"texts": "package name, one-line and long description", "without_long_description":
+                 len(raw) - len(with_long), "characters_per_text": sum(len(r["text"]) for r in with_long) /
+                 max(len(with_long), 1), "words_per_text": sum(len(split_words(r["text"])) for r in with_long) /
+                 max(len(with_long), 1)}
+        raw = with_long
     records, kept, counts = filter_labels(raw, min_count)
     descriptions = [r["description"] for r in raw]
     stats = {
@@ -197,6 +249,7 @@ def build_debtags(out_dir: str | Path, min_count: int = 20, lists_dir: str = APT
         "labels_per_text": sum(len(r["labels"]) for r in records) / max(len(records), 1),
         "words_per_description": sum(len(d.split()) for d in descriptions) / len(raw),
         **word_length_shares(descriptions),
+        **extra,
     }
     return write_dataset(records, out_dir, kept, stats)
 
@@ -292,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--min-count", type=int, default=20, help="drop labels with fewer examples (default 20)")
     p.add_argument("--lists", default=APT_LISTS, help="apt lists directory (default %(default)s)")
+    p.add_argument("--long", action="store_true",
+                   help="add each package's long description (needs Translation-en files in --lists)")
     p = sub.add_parser("file", help="any JSONL/CSV with text and labels")
     p.add_argument("--input", required=True)
     p.add_argument("--out", required=True)
@@ -308,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.source == "debtags":
-            stats = build_debtags(args.out, args.min_count, args.lists)
+            stats = build_debtags(args.out, args.min_count, args.lists, args.long)
         elif args.source == "file":
             stats = build_from_file(args.input, args.out, args.min_count, args.separator)
         else:

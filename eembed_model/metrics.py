@@ -1,6 +1,7 @@
 """Multilabel metrics on probability and target matrices (N, labels)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -103,37 +104,74 @@ def _interval(values: torch.Tensor) -> tuple[float, float]:
     return low, high
 
 
+def seed_draws(seeds: int, resamples: int, generator: torch.Generator) -> torch.Tensor:
+    """(resamples, seeds) one-hot counts: which fine-tuning seeds each resample draws, with
+    replacement (the outer level of the hierarchical bootstrap)."""
+    draws = torch.randint(0, seeds, (resamples, seeds), generator=generator)
+    return torch.zeros(resamples, seeds, dtype=torch.float64).scatter_add_(
+        1, draws, torch.ones(resamples, seeds, dtype=torch.float64)) / seeds
+
+
+def _seed_mean(per_seed: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    """per_seed (seeds, R) scores of every seed on every text resample -> (R,) the mean over each
+    resample's drawn seeds."""
+    return (draws * per_seed.t()).sum(1)
+
+
 def change_bootstrap(clean_a: list[torch.Tensor], other_a: list[torch.Tensor], clean_b: list[torch.Tensor],
                      other_b: list[torch.Tensor], gold_clean: torch.Tensor, gold_other: torch.Tensor, paired: bool,
                      resamples: int = 1000, seed: int = 1) -> dict[str, float]:
     """95 % interval of (change of A) - (change of B) in seed-averaged micro-F1 from a clean set to
-    another. paired: the other set holds the clean texts in the same order (a misspelt copy), so
-    both are scored on one draw; otherwise each set is resampled on its own."""
+    another, by a hierarchical bootstrap: each resample draws each side's seeds with replacement,
+    then the texts. paired: the other set holds the clean texts in the same order (a misspelt
+    copy), so both are scored on one text draw; otherwise each set is resampled on its own."""
     generator = torch.Generator().manual_seed(seed)
     w_clean = bootstrap_weights(gold_clean.shape[0], resamples, generator)
     w_other = w_clean if paired else bootstrap_weights(gold_other.shape[0], resamples, generator)
 
     def change(clean: list[torch.Tensor], other: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack([_resampled_micro_f1(o, gold_other, w_other) - _resampled_micro_f1(c, gold_clean, w_clean)
-                            for c, o in zip(clean, other)]).mean(0)
+        per_seed = torch.stack([_resampled_micro_f1(o, gold_other, w_other) - _resampled_micro_f1(c, gold_clean, w_clean)
+                                for c, o in zip(clean, other)])                       # (seeds, R)
+        return _seed_mean(per_seed, seed_draws(len(clean), resamples, generator))
 
     low, high = _interval(change(clean_a, other_a) - change(clean_b, other_b))
     return {"ci_low": low, "ci_high": high, "paired": paired}
 
 
+def welch_p(a: list[float], b: list[float]) -> float | None:
+    """Two-sided p of Welch's t-test on per-seed scores (scipy); None with fewer than 2 seeds a
+    side or no spread at all."""
+    import warnings
+
+    from scipy import stats
+
+    if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return None
+    with warnings.catch_warnings():  # one side without spread is a valid case, not a precision problem
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(a, b, equal_var=False)
+    p = float(result.pvalue)
+    return None if p != p else p  # NaN when both sides have zero spread
+
+
 def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], gold: torch.Tensor,
                      resamples: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Difference A - B in micro- and macro-F1, seed-averaged, with a 95 % paired bootstrap interval.
+    """Difference A - B in micro- and macro-F1, seed-averaged, with a 95 % hierarchical bootstrap
+    interval that includes seed variance.
 
     preds_a / preds_b: one (N, L) boolean prediction per fine-tuning seed of each side, on the same
-    N texts. Each resample draws N texts with replacement and scores every seed on that same draw,
-    so text difficulty cancels between the sides; macro-F1 averages the labels present in the split.
+    N texts. Each resample draws each side's seeds with replacement (the seeds of A and B are
+    separate trainings, so they are drawn apart), then N texts with replacement, shared by both
+    sides so that text difficulty cancels. With one seed a side this is the paired bootstrap of
+    texts alone. Macro-F1 averages the labels present in the split. Each entry also holds the
+    Welch p-value of the per-seed scores on the whole set.
     """
     gold = gold.bool()
-    weights = bootstrap_weights(gold.shape[0], resamples, torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    weights = bootstrap_weights(gold.shape[0], resamples, generator)
     present = gold.any(0)
 
-    def scores(preds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def scores(preds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
         micro, macro = [], []
         for pred in preds:
             pred = pred.bool()
@@ -142,15 +180,34 @@ def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], g
             fn = weights @ (~pred & gold).double()
             micro.append(2 * tp.sum(1) / (2 * tp.sum(1) + fp.sum(1) + fn.sum(1)).clamp(min=1))
             macro.append((2 * tp / (2 * tp + fp + fn).clamp(min=1))[:, present].mean(1))
-        point = [f1_scores(p, gold) for p in preds]
-        return (torch.stack(micro).mean(0), torch.stack(macro).mean(0),
-                torch.tensor([p["micro_f1"] for p in point]).mean(), torch.tensor([p["macro_f1"] for p in point]).mean())
+        draws = seed_draws(len(preds), resamples, generator)
+        return (_seed_mean(torch.stack(micro), draws), _seed_mean(torch.stack(macro), draws),
+                [f1_scores(p, gold) for p in preds])
 
-    micro_a, macro_a, point_micro_a, point_macro_a = scores(preds_a)
-    micro_b, macro_b, point_micro_b, point_macro_b = scores(preds_b)
+    micro_a, macro_a, point_a = scores(preds_a)
+    micro_b, macro_b, point_b = scores(preds_b)
     out = {}
-    for name, diff, point in (("micro_f1", micro_a - micro_b, point_micro_a - point_micro_b),
-                              ("macro_f1", macro_a - macro_b, point_macro_a - point_macro_b)):
+    for name, diff in (("micro_f1", micro_a - micro_b), ("macro_f1", macro_a - macro_b)):
+        per_a, per_b = [p[name] for p in point_a], [p[name] for p in point_b]
         low, high = _interval(diff)
-        out[name] = {"difference": float(point), "ci_low": low, "ci_high": high}
+        out[name] = {"difference": float(np.mean(per_a) - np.mean(per_b)), "ci_low": low, "ci_high": high,
+                     "welch_p": welch_p(per_a, per_b), "seeds": [len(per_a), len(per_b)]}
     return out
+
+
+def constant_baseline(train_counts: list[int], validation_gold: torch.Tensor, test_gold: torch.Tensor) -> dict:
+    """The trivial multilabel predictor: the same k most frequent training labels for every text,
+    k chosen for the best validation micro-F1. A model whose score does not beat it has learned
+    nothing from the texts (a near-constant model), so its robustness means nothing."""
+    order = torch.tensor(train_counts).argsort(descending=True)
+
+    def constant(k: int, n: int) -> torch.Tensor:
+        pred = torch.zeros(n, len(train_counts), dtype=torch.bool)
+        pred[:, order[:k]] = True
+        return pred
+
+    best_k = max(range(1, min(len(train_counts), 20) + 1),
+                 key=lambda k: f1_scores(constant(k, validation_gold.shape[0]), validation_gold)["micro_f1"])
+    return {"k": best_k, "validation_micro_f1": f1_scores(constant(best_k, validation_gold.shape[0]),
+                                                          validation_gold)["micro_f1"],
+            "test_micro_f1": f1_scores(constant(best_k, test_gold.shape[0]), test_gold)["micro_f1"]}

@@ -2,6 +2,7 @@
 
     python -m eembed_model.train --task mlm --embedding elementwise --data data/debtags --out runs/ee-mlm
     python -m eembed_model.train --task multilabel --data data/debtags --init runs/ee-mlm --out runs/ee-ft
+    python -m eembed_model.train --task mlm --encoder canine --v 4 --c 48 --max-len 128 --data data/debtags --out runs/canine
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ CURVE_TEXTS = 1000   # validation texts scored for the training curve (the final
 @dataclass
 class TrainConfig:
     task: str = "mlm"
-    embedding: str = "elementwise"
+    encoder: str = "bert"            # bert | albert | canine (the transformers class)
+    embedding: str = "elementwise"   # elementwise | subword | hash (CANINE's own)
     data: str = "data/debtags"
     out: str = "runs/eembed"
     init: str | None = None          # checkpoint to start from (MLM pretraining for fine-tuning)
@@ -47,10 +49,10 @@ class TrainConfig:
     v: int = 8
     c: int = 24
     layers: int = 3
-    share_layers: bool = False
     max_len: int = 32
     vocab_size: int = 8000           # subword table size (WordPiece training target)
-    material_level: str = "word"
+    material_level: str = "word"     # CANINE: always codepoint (every character, spaces included)
+    long_words: str = "spell"        # spell | truncate: a word longer than v bytes
     pooling: str = "cls"             # multilabel head input: cls | mean
     prior_init: bool = True          # new multilabel head starts at the label log-odds
     loss: str = "bce"                # multilabel: bce | balanced (positives of rare labels weigh more)
@@ -61,6 +63,8 @@ class TrainConfig:
     threads: int = 0                 # torch CPU threads; 0 keeps torch's default
 
     def __post_init__(self) -> None:
+        if self.encoder == "canine":
+            self.material_level = "codepoint"
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}")
         if self.curve_every and self.curve_every % self.log_every:
@@ -118,7 +122,7 @@ def build_model(cfg: TrainConfig, train_texts: list[str], labels: list[str]):
     if cfg.init:
         stored_labels = read_card(cfg.init).get("labels") or []
         loaded = load_checkpoint(cfg.init, num_labels=num_labels if cfg.task == "multilabel" else None)
-        for name in ("embedding", "aligned", "share_layers"):  # the architecture comes from --init
+        for name in ("encoder", "embedding", "aligned"):  # the architecture comes from --init
             if getattr(loaded.config, name) != getattr(cfg, name):
                 print(f"note: --init has {name}={getattr(loaded.config, name)!r}; using that", file=sys.stderr)
         # A head trained for other labels (or none) is replaced, even when the count matches.
@@ -133,8 +137,8 @@ def build_model(cfg: TrainConfig, train_texts: list[str], labels: list[str]):
         from .wordpiece import train_wordpiece
         tokenizer = train_wordpiece(train_texts, vocab_size=cfg.vocab_size)
     config = EEmbedConfig(
-        embedding=cfg.embedding, v=cfg.v, c=cfg.c, layers=cfg.layers, share_layers=cfg.share_layers,
-        aligned=cfg.aligned,
+        encoder=cfg.encoder, embedding=cfg.embedding, v=cfg.v, c=cfg.c, layers=cfg.layers, aligned=cfg.aligned,
+        long_words=cfg.long_words,
         max_len=cfg.max_len, material_level=cfg.material_level, pooling=cfg.pooling,
         vocab_size=tokenizer.get_vocab_size() if cfg.embedding == "subword" else 0,
         num_labels=num_labels if cfg.task == "multilabel" else 0,
@@ -276,7 +280,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="python -m eembed_model.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=TASKS, default=d.task)
-    p.add_argument("--embedding", choices=("elementwise", "subword"), default=d.embedding)
+    p.add_argument("--encoder", choices=("bert", "albert", "canine"), default=d.encoder,
+                   help="transformers encoder class (albert: one shared layer; canine: characters, downsampled x4)")
+    p.add_argument("--embedding", choices=("elementwise", "subword", "hash"), default=d.embedding,
+                   help="material table (hash: CANINE's own code-point hashing, the CANINE baseline)")
     p.add_argument("--data", required=True, help="dataset directory (python -m eembed_model.data ...)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--init", default=None, help="start from this checkpoint (e.g. an MLM pretraining)")
@@ -290,10 +297,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--v", type=int, default=d.v, help="bytes per material = attention heads")
     p.add_argument("--c", type=int, default=d.c, help="element width; hidden width is v*c")
     p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--share-layers", action="store_true", help="ALBERT-style shared encoder layer")
     p.add_argument("--max-len", type=int, default=d.max_len)
     p.add_argument("--vocab-size", type=int, default=d.vocab_size)
-    p.add_argument("--material-level", choices=("word", "subword", "char"), default=d.material_level)
+    p.add_argument("--material-level", choices=("word", "subword", "char", "codepoint"), default=d.material_level)
+    p.add_argument("--long-words", choices=("spell", "truncate"), default=d.long_words,
+                   help="a word longer than v bytes: spelled on over the next materials (default) or cut")
     p.add_argument("--pooling", choices=("cls", "mean"), default=d.pooling,
                    help="multilabel head input: [CLS] state or mean of materials (default %(default)s)")
     p.add_argument("--no-prior-init", dest="prior_init", action="store_false",

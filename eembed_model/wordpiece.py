@@ -14,10 +14,12 @@ WORDPIECE_SPECIALS = list(SPECIAL_TOKEN_NAMES)
 
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:
-    """Case-preserving WordPiece with BERT's whitespace+punctuation pre-split, the same split the
-    elementwise model's word materials use, so both models see the same text units."""
+    """Case-preserving WordPiece after NFC and BERT's CJK rule, with BERT's whitespace+punctuation
+    pre-split: the same normalisation and split as the elementwise model's word materials
+    (materials.split_words), so both models see the same text units."""
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.BertNormalizer(
+        clean_text=False, handle_chinese_chars=True, strip_accents=False, lowercase=False)])
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece(prefix="##")
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,

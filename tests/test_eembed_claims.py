@@ -23,7 +23,7 @@ REPO = Path(__file__).parent.parent
 
 def first_layer_attention(model: EEmbedModel, grid: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model(grid, torch.ones(grid.shape[:2], dtype=torch.bool)).attentions[0][0]  # (heads, L, L)
+        return model(grid, torch.ones(grid.shape[:2], dtype=torch.bool), output_attentions=True).attentions[0][0]
 
 
 @pytest.mark.parametrize("aligned", [True, False])
@@ -40,6 +40,11 @@ def test_the_aligned_first_layer_reads_only_element_n(aligned):
     if aligned:
         assert moved[others].max() == 0.0          # heads n != 5 do not see byte 5 at all
         assert moved[5] > 1e-4                      # head 5 does
+        # The mask is a weight parametrization of the library's Linear layers; their forward is untouched.
+        from torch.nn.utils import parametrize
+        first = model.encoder.encoder.layer[0].attention.self
+        assert all(parametrize.is_parametrized(getattr(first, name), "weight") for name in ("query", "key", "value"))
+        assert type(first.query).forward is torch.nn.Linear.forward
     else:
         assert moved[others].min() > 1e-6           # a free model mixes every byte into every head
 
@@ -63,8 +68,8 @@ def test_an_aligned_checkpoint_loads_back_block_diagonal(tmp_path):
     save_checkpoint(model, tmp_path, {"task": "mlm"})
     loaded = load_checkpoint(tmp_path).model
     assert alignment_report(loaded)["own_byte_share"][0] == [1.0] * 8
-    with pytest.raises(ValueError, match="aligned needs the elementwise embedding"):
-        EEmbedConfig(v=8, c=8, aligned=True, share_layers=True)
+    with pytest.raises(ValueError, match="aligned needs the elementwise embedding in the BERT encoder"):
+        EEmbedConfig(v=8, c=8, aligned=True, encoder="albert")
 
 
 def test_noise_is_deterministic_changes_the_stated_share_of_words_and_keeps_rate_zero_clean():
@@ -139,11 +144,37 @@ def test_paired_bootstrap_is_zero_for_identical_predictions_and_positive_for_a_b
     noise = torch.rand(300, 6) < 0.2
     good, bad = gold ^ (noise & (torch.rand(300, 6) < 0.3)), gold ^ noise
     same = paired_bootstrap([bad, bad], [bad, bad], gold, resamples=200)
-    assert same["micro_f1"] == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    assert same["micro_f1"] == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "welch_p": None, "seeds": [2, 2]}
     better = paired_bootstrap([good], [bad], gold, resamples=200)
     assert better["micro_f1"]["ci_low"] > 0 and better["macro_f1"]["ci_low"] > 0
     assert better["micro_f1"]["difference"] == pytest.approx(
         f1_scores(good, gold)["micro_f1"] - f1_scores(bad, gold)["micro_f1"])
+
+
+def test_the_interval_counts_seeds_a_side_whose_seeds_disagree_is_not_shown_better():
+    torch.manual_seed(0)
+    gold = torch.rand(300, 6) < 0.3
+    noise = torch.rand(300, 6) < 0.2
+    good, bad = gold ^ (noise & (torch.rand(300, 6) < 0.3)), gold ^ noise
+    # Over texts alone two good seeds and a bad one beat three bad ones; but one draw in 27 of A's
+    # seeds is bad three times (3.7 % > 2.5 %), so once seeds are resampled the interval reaches 0.
+    mixed = paired_bootstrap([good, good, bad], [bad, bad, bad], gold, resamples=2000)["micro_f1"]
+    assert mixed["difference"] > 0 and mixed["ci_low"] <= 1e-12 and mixed["ci_high"] > 0
+    assert mixed["welch_p"] is not None and mixed["seeds"] == [3, 3]
+    consistent = paired_bootstrap([good, good, good], [bad, bad, bad], gold, resamples=2000)["micro_f1"]
+    assert consistent["ci_low"] > 0
+
+
+def test_the_constant_baseline_picks_the_frequent_labels_on_validation():
+    from eembed_model.metrics import constant_baseline
+
+    gold = torch.zeros(100, 4, dtype=torch.bool)
+    gold[:, 0] = True            # every text has label 0
+    gold[:60, 1] = True          # most have label 1
+    gold[:5, 2] = True
+    baseline = constant_baseline([90, 50, 5, 1], gold, gold)
+    assert baseline["k"] == 2    # labels 0 and 1 for every text: 160 right, 40 wrong, 5 missed
+    assert baseline["test_micro_f1"] == pytest.approx(2 * 160 / (2 * 160 + 40 + 5))
 
 
 def test_alignment_cli_prints_each_heads_own_byte_share_and_writes_the_report(tmp_path, capsys):
@@ -171,3 +202,42 @@ def test_change_interval_is_zero_for_equal_sides_and_positive_when_one_side_keep
     assert same["ci_low"] == same["ci_high"] == 0.0 and same["paired"] is True
     kept = change_bootstrap([clean], [clean], [clean], [hurt], gold, gold, paired=True, resamples=200)
     assert kept["ci_low"] > 0  # A loses nothing, B loses: A - B > 0
+
+
+def test_compact_predictions_give_every_threshold_decision_and_the_top_label_exactly(tmp_path):
+    from eembed_model.metrics import THRESHOLDS
+    from eembed_model.predictions import load_golds, load_predictions, save_golds, save_predictions
+
+    torch.manual_seed(0)
+    probs = torch.rand(200, 30) ** 3                      # mostly small, like a multilabel model's
+    probs[0, :3] = torch.tensor([0.05, 0.1499, 0.95])      # on and just under grid points
+    save_predictions(tmp_path / "p.npz", {"test": probs})
+    back, top = load_predictions(tmp_path / "p.npz")
+    for t in THRESHOLDS:
+        assert torch.equal(back["test"] >= t, probs >= t), t
+    assert torch.equal(top["test"], probs.argmax(1))
+    gold = torch.rand(200, 30) < 0.2
+    save_golds(tmp_path / "g.npz", {"test": gold})
+    assert torch.equal(load_golds(tmp_path / "g.npz")["test"], gold)
+
+
+def test_a_near_constant_model_is_never_called_robust():
+    from eembed_model.compare_report import beats_baseline, claims_rows
+
+    def result(clean):
+        per_set = {"global": {"micro_f1": {"mean": clean, "sd": 0.0, "values": [clean, clean, clean]}}}
+        return {"summary": {"test": per_set}, "parameters": {"material_table": 1}}
+
+    summary = {"seeds": [0, 1, 2], "sets": ["test", "test-shift"], "comparisons": [], "alignment": {},
+               "constant_baseline": {"k": 3, "test_micro_f1": 0.40},
+               "results": {"elementwise": result(0.41), "subword": result(0.39)},
+               "degradation": [{"a": "elementwise", "b": "subword", "set": "test-shift", "difference": 0.05,
+                                "ci_low": 0.02, "ci_high": 0.08, "change_a": {"mean": -0.01, "sd": 0.0},
+                                "change_b": {"mean": -0.06, "sd": 0.0}}]}
+    assert not beats_baseline(summary, "elementwise", "subword")
+    shift = [row for row in claims_rows(summary) if row[0] == "(c) robust to domain shift"][0]
+    assert shift[3].startswith("not counted: a clean score does not beat the constant baseline (0.400)")
+    summary["results"]["subword"] = result(0.55)
+    summary["results"]["elementwise"] = result(0.56)
+    shift = [row for row in claims_rows(summary) if row[0] == "(c) robust to domain shift"][0]
+    assert shift[3] == "supported"

@@ -56,7 +56,7 @@ def test_fine_tuning_starts_from_the_pretrained_encoder(elementwise_models):
     # The fine-tuned element table moved away from, but started at, the pretrained one: compare
     # against a fresh model with the same seed to show it was not re-initialised.
     fresh = EEmbedModel(load_checkpoint(ft).config)
-    table = lambda m: m.encoder.embeddings.materials.elements.weight
+    table = lambda m: m.material_table.elements.weight
     assert (table(tuned) - table(pre)).abs().mean() < (table(fresh) - table(pre)).abs().mean()
 
 
@@ -139,12 +139,12 @@ def test_attention_api_returns_materials_grids_and_normalised_attention(elementw
     _, ft = elementwise_models
     model = attention.load_attention_model(str(ft))
     result = attention.attention_for_text("vim café 日本語", model=model)
-    assert result["materials"] == ["[CLS]", "vim", "café", "日本語", "[SEP]"]
+    assert result["materials"] == ["[CLS]", "vim", "café", "日", "本", "語", "[SEP]"]  # CJK apart, as BERT
     assert result["v"] == 8 and result["layers"] == 2
-    assert [len(row) for row in result["byte_grids"]] == [8] * 5
+    assert [len(row) for row in result["byte_grids"]] == [8] * 7
     att = torch.tensor(result["attentions"])
-    assert att.shape == (2, 8, 5, 5)
-    assert torch.allclose(att.sum(-1), torch.ones(2, 8, 5), atol=1e-5)
+    assert att.shape == (2, 8, 7, 7)
+    assert torch.allclose(att.sum(-1), torch.ones(2, 8, 7), atol=1e-5)
     summary = result["per_head_summary"]
     assert len(summary) == 2 * 8
     for row in summary:
@@ -193,6 +193,20 @@ def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
     (out / "comparison.md").unlink()
     assert compare_report.main(["--out", str(out)]) == 0  # redraws from comparison.json alone
     assert (out / "comparison.md").read_text() == table and (out / "robustness.png").is_file()
+    # The stored predictions alone rebuild every number: move the runs away and recompute.
+    stored = out / "predictions"
+    assert (stored / "gold.npz").is_file() and (stored / "elementwise" / "seed0.npz").is_file()
+    assert sum(f.stat().st_size for f in stored.rglob("*.npz")) < 200_000
+    for run in ("elementwise", "subword"):
+        (out / run).rename(tmp_path / f"moved-{run}")
+    before = json.loads((out / "comparison.json").read_text())
+    (out / "comparison.md").unlink()
+    assert compare.main(["--recompute", str(out)]) == 0
+    after = json.loads((out / "comparison.json").read_text())
+    assert after["comparisons"] == before["comparisons"] and after["results"] == before["results"]
+    assert (out / "comparison.md").read_text() == table
+    assert compare.main(["--recompute", str(tmp_path / "nothing")]) == 2
+    assert "no comparison.json" in capsys.readouterr().err
     assert compare_report.main(["--out", str(tmp_path)]) == 2
     assert "no comparison.json" in capsys.readouterr().err
 

@@ -41,7 +41,7 @@ def test_encoding_is_v_bytes_with_filler_and_round_trips(material, expected_byte
     ("🙂🙂🙂", "🙂🙂"),
     ("naïvetés", "naïvet"),           # 2-byte ï counted as 2
 ])
-def test_long_materials_are_truncated_at_a_character_boundary(material, kept):
+def test_long_materials_truncated_keep_their_first_piece_at_a_character_boundary(material, kept):
     row = encode_material(material, V)
     assert len(row) == V
     assert truncate_spelling(material, V) == kept
@@ -67,14 +67,15 @@ def test_special_tokens_use_reserved_bytes_that_text_can_never_produce():
 
 
 def test_encode_text_wraps_in_cls_sep_and_decodes_back():
-    materials, grid = encode_text("libfoo-dev: naïve 日本 🙂", V)
-    assert materials == ["[CLS]", "libfoo", "-", "dev", ":", "naïve", "日本", "🙂", "[SEP]"]
+    spelled = encode_text("libfoo-dev: naïve 日本 🙂", V)
+    materials, grid = spelled.materials, spelled.grid
+    assert materials == ["[CLS]", "libfoo", "-", "dev", ":", "naïve", "日", "本", "🙂", "[SEP]"]  # CJK apart, as BERT
     assert all(len(row) == V for row in grid)
     assert decode_grid(grid) == materials
-    empty_materials, empty_grid = encode_text("", V)
-    assert empty_materials == ["[CLS]", "[SEP]"] and len(empty_grid) == 2
-    cut, _ = encode_text("a b c d e", V, max_materials=2)
-    assert cut == ["[CLS]", "a", "b", "[SEP]"]
+    empty = encode_text("", V)
+    assert empty.materials == ["[CLS]", "[SEP]"] and len(empty.grid) == 2 and not empty.truncated
+    cut = encode_text("a b c d e", V, max_materials=2)
+    assert cut.materials == ["[CLS]", "a", "b", "[SEP]"] and cut.truncated
 
 
 def test_material_levels():
@@ -99,3 +100,5 @@ def test_corpus_report_counts_long_materials_and_collisions():
     assert report.collision_groups == 1
     assert report.colliding_materials == 3
     assert sorted(report.examples[0]) == ["internat", "internationalisation", "internationalization"]
+    # Spelled on instead: the two 20-byte words take 3 rows each, the other five 1.
+    assert report.rows_per_material == pytest.approx((2 * 3 + 5) / 7)

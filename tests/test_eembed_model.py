@@ -1,4 +1,8 @@
-"""Elementwise embedding, encoder attention and the two training objectives on tiny models."""
+"""Elementwise embedding in the transformers encoders, attention and the two training objectives
+on tiny models."""
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -34,7 +38,7 @@ def test_heads_equal_v_and_attention_rows_sum_to_one():
     config = EEmbedConfig(**TINY)
     model = EEmbedModel(config).eval()
     batch = ElementwiseTextEncoder(config.v, config.max_len)(["vim editor", "a much longer text with more words"])
-    out = model(batch.inputs, batch.attention_mask)
+    out = model(batch.inputs, batch.attention_mask, output_attentions=True, output_hidden_states=True)
     assert config.heads == config.v
     assert len(out.attentions) == config.layers
     assert len(out.hidden_states) == config.layers + 1
@@ -48,19 +52,78 @@ def test_heads_equal_v_and_attention_rows_sum_to_one():
     assert out.last_hidden_state.shape == (2, length, config.width)
 
 
-def test_shared_layers_reuse_one_block():
+def test_albert_shares_one_layer():
     separate = EEmbedModel(EEmbedConfig(**{**TINY, "layers": 4}))
-    shared = EEmbedModel(EEmbedConfig(**{**TINY, "layers": 4, "share_layers": True}))
-    assert len(shared.encoder.layers) == 1 and len(separate.encoder.layers) == 4
+    shared = EEmbedModel(EEmbedConfig(**{**TINY, "layers": 4, "encoder": "albert"}))
+    assert len(shared.encoder.encoder.albert_layer_groups) == 1 and len(separate.encoder.encoder.layer) == 4
     batch = ElementwiseTextEncoder(8, 16)(["gcc GNU C compiler"])
-    assert len(shared(batch.inputs, batch.attention_mask).attentions) == 4
+    assert len(shared(batch.inputs, batch.attention_mask, output_attentions=True).attentions) == 4
     assert parameter_counts(shared)["encoder_total"] < parameter_counts(separate)["encoder_total"]
+
+
+@pytest.mark.parametrize("encoder, embedding, library_class", [
+    ("bert", "elementwise", "BertModel"), ("bert", "subword", "BertModel"), ("albert", "elementwise", "AlbertModel"),
+    ("canine", "elementwise", "CanineModel"), ("canine", "hash", "CanineModel"),
+])
+def test_encoders_are_transformers_classes_with_their_own_forward(encoder, embedding, library_class):
+    import transformers
+
+    extra = {"vocab_size": 50} if embedding == "subword" else {}
+    if encoder == "canine":
+        extra.update(v=4, c=16, material_level="codepoint", max_len=24)
+    model = EEmbedModel(EEmbedConfig(**{**TINY, **extra, "encoder": encoder, "embedding": embedding}))
+    cls = getattr(transformers, library_class)
+    assert type(model.encoder) is cls                       # the class itself, not a subclass
+    assert model.encoder.forward.__func__ is cls.forward    # no forward patched onto the instance
+    # Every module inside is the library's, except the ones put in its slots (the material table,
+    # the aligned variant's slice norm): the layers and their forward methods are transformers'.
+    ours = {type(m).__name__ for m in model.encoder.modules() if type(m).__module__.startswith("eembed_model")}
+    assert ours <= {"ElementwiseEmbedding", "SliceNorm"}
+    assert all("forward" not in vars(m) for m in model.encoder.modules())
+    if embedding == "elementwise" and encoder != "canine":
+        assert isinstance(model.encoder.get_input_embeddings(), ElementwiseEmbedding)  # in the word-table slot
+    if embedding == "elementwise" and encoder == "canine":
+        assert not hasattr(model.encoder.char_embeddings, "HashBucketCodepointEmbedder_0")
+
+
+def test_canine_reads_characters_and_its_elementwise_table_is_tiny():
+    from eembed_model.batching import make_text_encoder
+
+    base = dict(TINY, v=4, c=16, encoder="canine", material_level="codepoint", max_len=24)
+    texts = ["vim editor", "日本 café"]
+    sizes = {}
+    for embedding in ("elementwise", "hash"):
+        config = EEmbedConfig(**base, embedding=embedding, num_labels=3)
+        model = EEmbedModel(config).eval()
+        batch = make_text_encoder(config)(texts)
+        assert batch.materials[1] == ["[CLS]", "日", "本", " ", "c", "a", "f", "é", "[SEP]"]
+        out = model.multilabel(batch.inputs, batch.attention_mask)
+        assert out.logits.shape == (2, 3)
+        masked, targets, where = mask_materials(batch, config, rate=0.5, generator=torch.Generator().manual_seed(0))
+        assert targets.shape == (2, batch.inputs.shape[1], 4)  # both variants predict the characters' bytes
+        assert model.masked_materials(masked, batch.attention_mask, targets, where).loss > 0
+        sizes[embedding] = parameter_counts(model)["material_table"]
+    assert sizes == {"elementwise": 256 * 16, "hash": 16384 * 64}
+
+
+def test_the_bundled_round_two_checkpoint_loads_into_bert_with_the_old_outputs():
+    from eembed_model.checkpoint import load_bundled_or
+
+    golden = json.loads((Path(__file__).parent / "fixtures" / "eembed_bundled_golden.json").read_text())
+    loaded = load_bundled_or()
+    assert loaded.config.encoder == "bert" and loaded.config.long_words == "truncate"
+    batch = loaded.text_encoder(golden["texts"])
+    with torch.no_grad():
+        out = loaded.model.multilabel(batch.inputs, batch.attention_mask, output_attentions=True)
+    torch.testing.assert_close(out.logits, torch.tensor(golden["logits"]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.encoder.attentions[-1][0], torch.tensor(golden["last_layer_attention_text0"]),
+                               atol=1e-4, rtol=0)
 
 
 def test_output_table_is_tied_to_the_element_table():
     model = EEmbedModel(EEmbedConfig(**TINY))
-    table = model.encoder.embeddings.materials.elements.weight
-    assert model.mlm_head.embedding.elements.weight is table
+    table = model.encoder.get_input_embeddings().elements.weight
+    assert model.mlm_head.table.weight is table
     batch = ElementwiseTextEncoder(8, 16)(["vim editor"])
     logits = model.mlm_head(model(batch.inputs, batch.attention_mask).last_hidden_state)
     assert logits.shape == (1, batch.inputs.shape[1], 8, 256)
@@ -171,7 +234,10 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="vocab_size"):
         EEmbedConfig(embedding="subword")
     assert EEmbedConfig.from_dict(EEmbedConfig(v=4, num_labels=3).to_dict()) == EEmbedConfig(v=4, num_labels=3)
-    assert EEmbedConfig.from_dict({"v": 4}) == EEmbedConfig(v=4)  # missing fields take their defaults
+    assert EEmbedConfig.from_dict({"encoder": "bert", "v": 4}) == EEmbedConfig(v=4)  # missing fields: defaults
+    # A config from before the transformers encoders: share_layers meant ALBERT, long words were cut.
+    assert EEmbedConfig.from_dict({"v": 4, "share_layers": True}) == EEmbedConfig(v=4, encoder="albert",
+                                                                                  long_words="truncate")
     with pytest.raises(ValueError, match=r"eembed model config has unknown fields \['unknown'\]"):
         EEmbedConfig.from_dict({**EEmbedConfig().to_dict(), "unknown": 1})
 

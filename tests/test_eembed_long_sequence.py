@@ -1,0 +1,94 @@
+"""The long-sequence study: long descriptions from Translation-en, and the study command on tiny
+models (coverage, cost and accuracy per model and L)."""
+import json
+from pathlib import Path
+
+from eembed_model import data, long_sequence
+
+FIXTURE = Path(__file__).parent / "fixtures" / "debtags_small.jsonl"
+
+PACKAGES = """Package: vim
+Source: vim (2:9.0-1)
+Description: Vi IMproved - enhanced vi editor
+Description-md5: aaaa
+Tag: devel::editor, use::editing
+
+Package: nano
+Description: small, friendly text editor inspired by Pico
+Description-md5: bbbb
+Tag: devel::editor, use::editing
+
+Package: orphan
+Description: a tagged package whose long description is missing
+Description-md5: cccc
+Tag: use::editing
+"""
+TRANSLATION = """Package: vim
+Description-md5: aaaa
+Description-en: Vi IMproved - enhanced vi editor
+ Vim is an almost compatible version of the UNIX editor Vi.
+ .
+ Many new features have been added:
+ multi level undo, syntax highlighting.
+
+Package: nano
+Description-md5: bbbb
+Description-en: small, friendly text editor inspired by Pico
+ GNU nano is an easy-to-use text editor.
+"""
+
+
+def test_long_descriptions_join_lines_and_keep_paragraphs(tmp_path):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "x_main_binary-amd64_Packages").write_text(PACKAGES)
+    assert data.main(["debtags", "--long", "--lists", str(lists), "--out", str(tmp_path / "none"), "--min-count", "1"]) == 2
+    (lists / "x_main_i18n_Translation-en").write_text(TRANSLATION)
+    assert data.main(["debtags", "--long", "--lists", str(lists), "--out", str(tmp_path / "long"), "--min-count", "1"]) == 0
+    rows = [json.loads(line) for split in data.SPLITS for line in (tmp_path / "long" / f"{split}.jsonl").read_text().splitlines()]
+    by_name = {r["package"]: r for r in rows}
+    assert set(by_name) == {"vim", "nano"}     # no long description, no record
+    assert by_name["vim"]["text"] == ("vim Vi IMproved - enhanced vi editor\nVim is an almost compatible version of the "
+                                      "UNIX editor Vi.\n\nMany new features have been added: multi level undo, syntax "
+                                      "highlighting.")
+    stats = json.loads((tmp_path / "long" / "stats.json").read_text())
+    assert stats["without_long_description"] == 1 and stats["words_per_text"] > 10
+
+
+def test_the_study_measures_coverage_cost_and_accuracy_per_model_and_length(tmp_path, capsys):
+    source = tmp_path / "data"
+    assert data.main(["file", "--input", str(FIXTURE), "--out", str(source), "--min-count", "5"]) == 0
+    out = tmp_path / "study"
+    args = ["--data", str(source), "--out", str(out), "--kinds", "elementwise,canine", "--lengths", "8,32",
+            "--mlm-steps", "2", "--ft-steps", "2", "--batch-size", "8", "--cost-batch", "2", "--c", "4",
+            "--layers", "1"]
+    assert long_sequence.main(args) == 0
+    summary = json.loads((out / "long_sequence.json").read_text())
+    rows = {(r["kind"], r["length"]): r for r in summary["rows"]}
+    assert set(rows) == {("elementwise", 8), ("elementwise", 32), ("canine", 8), ("canine", 32)}
+    for kind in ("elementwise", "canine"):
+        assert rows[kind, 8]["share_of_words_seen"] < rows[kind, 32]["share_of_words_seen"] <= 1
+        assert rows[kind, 8]["activation_mb"] < rows[kind, 32]["activation_mb"]
+        assert 0 <= rows[kind, 32]["micro_f1"] <= 1 and len(rows[kind, 32]["runs"]) == 1
+    # A position holds a word on one side, a character on the other (the fixture's short texts fit
+    # whole into 32 elementwise positions).
+    assert rows["elementwise", 8]["share_of_words_seen"] > 2 * rows["canine", 8]["share_of_words_seen"]
+    assert rows["elementwise", 32]["share_of_words_seen"] == 1.0 > rows["canine", 32]["share_of_words_seen"]
+    assert rows["canine", 32]["deep_stack_positions"] == 8
+    assert (out / "long_sequence.png").is_file() and "| canine | 32 |" in (out / "long_sequence.md").read_text()
+    weights = out / "elementwise" / "L32" / "seed0" / "model.safetensors"
+    trained_at = weights.stat().st_mtime_ns
+    assert long_sequence.main(args) == 0 and weights.stat().st_mtime_ns == trained_at   # resumed, not retrained
+    capsys.readouterr()
+    assert long_sequence.main([*args[:4], "--kinds", "gpt"]) == 2
+    assert "unknown model kind(s) gpt" in capsys.readouterr().err
+    assert long_sequence.main([*args[:4], "--lengths", "4"]) == 2
+
+
+def test_words_seen_counts_the_words_whose_first_position_is_inside():
+    from eembed_model.batching import ElementwiseTextEncoder
+
+    batch = ElementwiseTextEncoder(8, 5)(["alpha internationalization gamma delta"])
+    # 3 positions after [CLS]/[SEP]: 'alpha', then two rows of 'internationalization': 2 of 4 words.
+    assert long_sequence.words_seen("elementwise", batch, ["alpha internationalization gamma delta"], 5) == [0.5]
+    assert long_sequence.words_seen("canine", None, ["abc defgh ij"], 8) == [2 / 3]  # 'abc defgh'[:6] = 'abc de'
