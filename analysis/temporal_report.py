@@ -86,9 +86,14 @@ def markdown_table(rows: list[dict[str, Any]], with_key: bool = False) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if c not in ("measure", "better", "meaning") else "---"
                                                                 for c in columns) + "|"]  # fmt: skip
     for row in rows:
-        lines.append("| " + " | ".join(shown(row[c]) if c not in ("measure", "better", "meaning") else str(row[c])
+        lines.append("| " + " | ".join(shown(row[c]) if c not in ("measure", "better", "meaning") else _cell(str(row[c]))
                                        for c in columns) + " |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell: a bare | would end the cell (|depth - truth| in a meaning)."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def write_measures_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:

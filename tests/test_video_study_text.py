@@ -1,5 +1,5 @@
-"""The "only the first N frames are analysed" note appears exactly when frames are cut, in the CLI
-and in the app (one count: common.frames.FrameSource.available_count)."""
+"""What the video study says in words: the "only the first N frames are analysed" note appears exactly
+when frames are cut (one count: common.frames.FrameSource.available_count), and table cells stay whole."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,3 +32,15 @@ def test_the_app_says_the_same():
     assert notes == []
     _, notes = _open_video(str(VIDEO), 5.0, 11, 640)
     assert notes == ["At 5 fps the video has 12 frames; the first 11 are analysed."]
+
+
+def test_meaning_cells_survive_a_bar_in_their_text():
+    from analysis.temporal_report import markdown_table, measure_rows
+
+    rows = measure_rows({"model": {"abs_rel_mean": 0.2, "scale_to_gt_drift_max_abs_log": 0.1}}, None)
+    lines = markdown_table(rows).splitlines()
+    header_cells = lines[0].count(" | ") + 1
+    for line in lines[2:]:
+        cells = line.replace("\\|", "").count(" | ") + 1  # an escaped bar stays inside its cell
+        assert cells == header_cells, line
+    assert "mean \\|depth - truth\\| / truth per frame" in lines[2]
