@@ -60,12 +60,33 @@ def read_depth_png(path: str | Path, scale: float = MM_PER_M, max_pixels: int | 
         max_pixels = default_max_pixels()
     if max_pixels and image_header_size(path, max_pixels, f"depth map {path.name}") is None:
         raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
+    png_depth_shape(path)  # an 8-bit or colour picture is refused from its header, in words
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
     if raw.ndim != 2 or raw.dtype != np.uint16:
         raise ValueError(f"{path.name}: expected a single-channel 16-bit depth PNG, got {raw.dtype} with shape {raw.shape}")
     return raw.astype(np.float32) / np.float32(scale)
+
+
+def png_depth_shape(path: str | Path) -> tuple[int, int]:
+    """(height, width) of a depth PNG from its header, or a ValueError in words when the file is
+    not one Pillow can identify or not single-channel 16-bit (an 8-bit or colour picture)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from common.image_io import decoded_bytes_per_pixel
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            channels, bits, _ = decoded_bytes_per_pixel(img)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)") from None
+    if channels != 1 or bits != 16:
+        kind = f"{bits}-bit {'grey' if channels == 1 else f'{channels}-channel'} picture"
+        raise ValueError(f"{path.name}: a {kind}, not a depth map; depth PNGs are single-channel 16-bit, in millimetres")
+    return height, width
 
 
 DEPTH_SUFFIXES = (".npy", ".npz", ".png")
@@ -191,40 +212,91 @@ def load_array(path: str | Path, mmap: bool = False, max_bytes: int | None = MAX
         raise unreadable from None
 
 
+READ_CHUNK_BYTES = 8 * 2**20  # stored values converted to float32 at a time
+
+
+def _open_array_data(path: Path, header: ArrayHeader):
+    """A binary file object positioned at the first value of the array `header` describes (an
+    .npy file, or an .npz member decompressed as it is read); the caller closes it (and the
+    archive it came from: both are returned)."""
+    if path.suffix.lower() != ".npz":
+        file = open(path, "rb")
+        _read_header(file)
+        return file, None
+    archive = zipfile.ZipFile(path)
+    try:
+        file = archive.open(f"{header.key}.npy")
+        _read_header(file)
+    except BaseException:
+        archive.close()
+        raise
+    return file, archive
+
+
+def _read_float32(file, dtype: np.dtype, shape: tuple[int, int], fortran_order: bool, name: str) -> np.ndarray:
+    """An (H, W) map of stored `dtype` values read from `file` as float32, a few MB at a time (so
+    float64 and float128 maps need the float32 result and READ_CHUNK_BYTES, never their stored
+    size); Fortran-order data (stored column by column) land in their right places."""
+    out = np.empty(shape, np.float32)
+    target = out.T if fortran_order else out  # Fortran order stores the transposed map row by row
+    row_values = target.shape[1]
+    rows_at_once = max(1, READ_CHUNK_BYTES // max(1, row_values * dtype.itemsize))
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become inf, later "no depth"
+        for start in range(0, target.shape[0], rows_at_once):
+            rows = min(rows_at_once, target.shape[0] - start)
+            wanted = rows * row_values * dtype.itemsize
+            data = file.read(wanted)
+            if len(data) != wanted:
+                raise ValueError(f"{name}: the array is cut short")
+            target[start:start + rows] = np.frombuffer(data, dtype=dtype).reshape(rows, row_values)
+    return out
+
+
 def iter_stack_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """The (H, W) frames of an (N, H, W) stack in an .npy (memory-mapped) or .npz one at a time: an
-    .npz member is decompressed as it is read, so memory holds one frame whatever N is."""
+    """The (H, W) frames of an (N, H, W) stack in an .npy or .npz one at a time, as float32: the
+    file (or the .npz member, decompressed as it is read) is read frame by frame, so memory holds
+    one float32 frame whatever N and the stored dtype are. A stack in Fortran order cannot be read
+    frame by frame and is refused (check_stack_header says so before any frame is read)."""
+    path = Path(path)
+    header = check_stack_header(path)
+    frame_shape = header.shape[1:]
+    try:
+        file, archive = _open_array_data(path, header)
+        try:
+            for index in range(header.shape[0]):
+                try:
+                    yield _read_float32(file, header.dtype, frame_shape, header.fortran_order, path.name)  # Fortran: N is 1
+                except ValueError:
+                    raise ValueError(f"{path.name}: the stack ends at frame {index} of {header.shape[0]} (cut short)") from None
+        finally:
+            file.close()
+            if archive is not None:
+                archive.close()
+    except (OSError, EOFError, zipfile.BadZipFile):
+        raise ValueError(f"{path.name}: not a readable {path.suffix.lower()} array (cut short or damaged)") from None
+
+
+def check_stack_header(path: str | Path) -> ArrayHeader:
+    """The header of an (N, H, W) depth stack, or a ValueError in words: not 3-D, or stored in
+    Fortran order (which cannot be read one frame at a time)."""
     path = Path(path)
     header = depth_header(path)
     if len(header.shape) != 3:
         raise ValueError(f"{path.name}: expected a (frames, height, width) depth stack, got shape {header.shape}")
-    if path.suffix.lower() == ".npy":
-        stack = load_array(path, mmap=True)
-        for index in range(header.shape[0]):
-            yield np.asarray(stack[index])
-        return
-    if header.fortran_order:
-        raise ValueError(f"{path.name}: the stack is stored in Fortran order; save it in C order "
-                         "(numpy.ascontiguousarray) so that it can be read frame by frame")
-    frame_bytes = math.prod(header.shape[1:]) * header.dtype.itemsize
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open(f"{header.key}.npy") as file:
-            _read_header(file)
-            for index in range(header.shape[0]):
-                data = file.read(frame_bytes)
-                if len(data) != frame_bytes:
-                    raise ValueError(f"{path.name}: the stack ends at frame {index} of {header.shape[0]} (cut short)")
-                yield np.frombuffer(data, dtype=header.dtype).reshape(header.shape[1:])
-    except (OSError, EOFError, zipfile.BadZipFile):
-        raise ValueError(f"{path.name}: not a readable .npz array (cut short or damaged)") from None
+    if header.fortran_order and header.shape[0] > 1:
+        raise ValueError(f"{path.name}: the stack is stored in Fortran order (column by column), which cannot be read "
+                         "one frame at a time; save it in C order (numpy.ascontiguousarray) and upload it again")
+    return header
 
 
 def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray:
-    """A depth map in metres from .npy or .npz (float metres) or a 16-bit PNG (millimetres).
+    """A depth map in metres (float32) from .npy or .npz (metres) or a 16-bit PNG (millimetres).
 
     `max_pixels` caps the map's size, read from the .npy/.npz or PNG header before the data are
-    loaded (-1: the default cap; None or 0: no cap). A ValueError naming the file (never its
-    folder) for anything unreadable, empty, not HxW or not numeric."""
+    loaded (-1: the default cap; None or 0: no cap). Arrays are read a few MB at a time straight
+    into float32, so a float64 or float128 map takes no more memory than a float32 one; Fortran-
+    order maps are read correctly. A ValueError naming the file (never its folder) for anything
+    unreadable, empty, not HxW or not numeric."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"depth file not found: {path.name}")
@@ -232,9 +304,18 @@ def read_depth_file(path: str | Path, max_pixels: int | None = -1) -> np.ndarray
         max_pixels = default_max_pixels()
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
-        check_map_shape(depth_header(path).shape, path.name, max_pixels)  # before any data are read
-        depth = load_array(path)
-        return depth.reshape(map_shape(depth.shape)).astype(np.float32)
+        header = depth_header(path)
+        shape = check_map_shape(header.shape, path.name, max_pixels)  # before any data are read
+        try:
+            file, archive = _open_array_data(path, header)
+            try:
+                return _read_float32(file, header.dtype, shape, header.fortran_order, path.name)
+            finally:
+                file.close()
+                if archive is not None:
+                    archive.close()
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile):
+            raise ValueError(f"{path.name}: not a readable {suffix} array (cut short or damaged)") from None
     if suffix == ".png":
         return read_depth_png(path, max_pixels=max_pixels)
     raise ValueError(f"{path.name}: depth maps must be .npy or .npz (metres) or 16-bit .png (millimetres)")

@@ -34,7 +34,17 @@ import numpy as np
 
 from common import scene_folder
 from common.colormap_inverse import detect_colormap, invert_colormap
-from common.depth_io import DEPTH_SUFFIXES, check_map_shape, depth_header, iter_stack_frames, read_array_headers, read_depth_file
+from common.depth_io import (
+    DEPTH_SUFFIXES,
+    check_map_shape,
+    check_stack_header,
+    depth_header,
+    iter_stack_frames,
+    png_depth_shape,
+    read_array_headers,
+    read_depth_file,
+)
+from common.image_io import image_header_size
 from common.validate import check_pixels, default_max_pixels
 
 log = logging.getLogger(__name__)
@@ -114,7 +124,9 @@ class DepthSequence:
         if frame.shape != self.shape:
             raise ValueError(f"frame {index} ({name}) is {frame.shape[1]}x{frame.shape[0]}, "
                              f"the first is {self.shape[1]}x{self.shape[0]}; every depth frame must have one size")
-        return np.where(np.isfinite(frame), frame, 0.0).astype(np.float32)
+        frame = np.asarray(frame, dtype=np.float32)
+        frame[~np.isfinite(frame)] = 0.0  # in place: the readers hand over frames of their own
+        return frame
 
     def _iter_video(self) -> Iterator[np.ndarray]:
         capture = _open_grey_video(self._path, raw=self.bit_depth == 16)
@@ -130,12 +142,13 @@ class DepthSequence:
 
 def open_depth_sequence(
     source: str | Path | list[str | Path], values: str | None = None, polarity: str | None = None,
-    max_pixels: int | None = -1,
+    max_pixels: int | None = -1, name: str | None = None,
 ) -> DepthSequence:
     """A DepthSequence for a folder of depth files, a list of them, an .npz/.npy stack or a grey
     video (decided by what the path is). `values` defaults to "metric" for files and stacks and
     "disparity" for videos; `polarity` (videos only) to the one natural for `values`. `max_pixels`
-    caps each frame, read from headers before any frame is decoded (-1: the default cap)."""
+    caps each frame, read from headers before any frame is decoded (-1: the default cap). `name`
+    names a folder or list of files in messages (an uploaded zip's own name, not its folder's)."""
     if values is not None and values not in VALUE_KINDS:
         raise ValueError(f"unknown depth values {values!r}: use one of {', '.join(VALUE_KINDS)}")
     if polarity is not None and polarity not in POLARITIES:
@@ -144,13 +157,13 @@ def open_depth_sequence(
         max_pixels = default_max_pixels()
     if isinstance(source, (list, tuple)):
         files = [Path(p) for p in source]
-        return _open_files(files, "uploaded files", values, max_pixels)
+        return _open_files(files, name or "uploaded files", values, max_pixels)
     path = Path(source)
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DEPTH_SUFFIXES]
         if not files:
-            raise ValueError(f"{path.name}: holds no depth files (16-bit .png in mm, .npy or .npz in metres)")
-        return _open_files(files, path.name, values, max_pixels)
+            raise ValueError(f"{name or path.name}: holds no depth files (16-bit .png in mm, .npy or .npz in metres)")
+        return _open_files(files, name or path.name, values, max_pixels)
     if not path.is_file():
         raise FileNotFoundError(f"depth sequence not found: {path.name}")
     suffix = path.suffix.lower()
@@ -158,8 +171,7 @@ def open_depth_sequence(
         shape = depth_header(path).shape  # the header only: nothing is decompressed or loaded here
         if len(shape) == 4 and 1 in (shape[1], shape[-1]):
             raise ValueError(f"{path.name}: squeeze the channel axis first; expected (frames, height, width), got {shape}")
-        if len(shape) != 3:
-            raise ValueError(f"{path.name}: expected a (frames, height, width) depth stack, got shape {shape}")
+        check_stack_header(path)  # 3-D, and in C order (read frame by frame)
         size = check_map_shape(shape[1:], path.name, max_pixels)
         return DepthSequence(path.name, "stack", int(shape[0]), size, values or "metric", _path=path, max_pixels=max_pixels)
     if suffix in VIDEO_SUFFIXES:
@@ -176,6 +188,8 @@ def open_depth_sequence(
         finally:
             capture.release()
         if not ok or frame is None:
+            if count == 0:
+                raise ValueError(f"{path.name}: the video holds no frames; upload a depth video with one frame per video frame")
             raise ValueError(f"{path.name}: no decodable video frame (corrupt file or not a video)")
         colormap = None
         if bit_depth == 8 and frame.ndim == 3 and frame.shape[2] >= 3:
@@ -194,8 +208,9 @@ def open_depth_sequence(
 
 
 def _open_files(files: list[Path], name: str, values: str | None, max_pixels: int | None) -> DepthSequence:
-    """The sequence's size comes from its first readable frame; unreadable ones are skipped later,
-    each with a note, unless none is readable."""
+    """The sequence's size comes from the header of its first file whose header reads (nothing is
+    decoded here, so the frame count can be checked against the video before any frame is read);
+    frames that cannot be read are skipped later, each with a note, unless no header reads."""
     bad = [p.name for p in files if p.suffix.lower() not in DEPTH_SUFFIXES]
     if bad:
         raise ValueError(f"{bad[0]}: depth frames must be 16-bit .png (mm), .npy or .npz (metres)")
@@ -205,15 +220,25 @@ def _open_files(files: list[Path], name: str, values: str | None, max_pixels: in
     first_error = None
     for path in files:
         try:
-            first = read_depth_file(path, max_pixels)
+            shape = frame_file_shape(path, max_pixels)
         except (ValueError, OSError) as error:
             first_error = first_error or error
             continue
-        return DepthSequence(name, "files", len(files), first.shape, values or "metric", _files=tuple(files),
+        return DepthSequence(name, "files", len(files), shape, values or "metric", _files=tuple(files),
                              max_pixels=max_pixels)
     if len(files) == 1:
         raise first_error
     raise ValueError(f"none of the {len(files)} depth frames can be read; the first says: {first_error}")
+
+
+def frame_file_shape(path: Path, max_pixels: int | None) -> tuple[int, int]:
+    """(height, width) of one depth frame file from its header alone, checked against `max_pixels`
+    (an ImageTooLargeError) and for what it holds (a ValueError in words)."""
+    if path.suffix.lower() == ".png":
+        if image_header_size(path, max_pixels, f"depth map {path.name}") is None and max_pixels:
+            raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)")
+        return png_depth_shape(path)
+    return check_map_shape(depth_header(path).shape, path.name, max_pixels)
 
 
 def _open_grey_video(path: Path, raw: bool = False, max_pixels: int | None = None) -> cv2.VideoCapture:
@@ -279,7 +304,8 @@ def check_matches(sequence: DepthSequence, frame_count: int | None, frame_shape:
     (height, width, before any downscaling): counts must agree, sizes must agree up to a uniform
     scale (a model may work at a lower resolution)."""
     if frame_count and sequence.count != frame_count:
-        raise ValueError(f"{sequence.name} has {sequence.count} depth frames but the video has {frame_count}; "
+        frames = "1 depth frame" if sequence.count == 1 else f"{sequence.count} depth frames"
+        raise ValueError(f"{sequence.name} has {frames} but the video has {frame_count}; "
                          "give one depth frame per video frame (matched by index)")
     h, w = sequence.shape
     fh, fw = frame_shape
@@ -314,8 +340,28 @@ def extract_zip(archive: str | Path, destination: str | Path, max_members: int =
             handle.extractall(destination)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, RuntimeError):
         raise ValueError(f"{archive.name}: not a readable .zip archive") from None
+    expanded = unpacked + _npz_expansion(destination)
+    if expanded > max_bytes:  # .npz members are zips too: what their arrays hold counts, not their stored size
+        shutil.rmtree(destination, ignore_errors=True)
+        raise ValueError(f"{archive.name} unpacks to {expanded / 2**20:,.0f} MB (counting what its .npz files hold); "
+                         f"the limit is {max_bytes / 2**20:,.0f} MB")
     entries = [p for p in destination.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else destination
+
+
+def _npz_expansion(folder: Path) -> int:
+    """How many bytes more than their stored size the .npz files under `folder` hold once read,
+    from their array headers (nothing is decompressed beyond each header); an unreadable .npz
+    counts as stored (it is refused, as a frame, when read)."""
+    extra = 0
+    for path in folder.rglob("*"):
+        if path.suffix.lower() == ".npz" and path.is_file() and not path.is_symlink():
+            try:
+                held = sum(header.nbytes for header in read_array_headers(path).values())
+            except ValueError:
+                continue
+            extra += max(0, held - path.stat().st_size)
+    return extra
 
 
 @dataclass(frozen=True)
@@ -418,7 +464,7 @@ def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values
         suffix = path.suffix.lower()
         if suffix == ".zip":
             folder = extract_zip(path, workdir / f"sequence_{number}", limits.zip_members, limits.zip_bytes)
-            sequence = open_depth_sequence(folder, values, polarity, limits.max_pixels)
+            sequence = open_depth_sequence(folder, values, polarity, limits.max_pixels, name=path.name)
             sequences.append(_renamed(sequence, path.stem))
         elif suffix in VIDEO_SUFFIXES:
             sequences.append(open_depth_sequence(path, values, polarity, limits.max_pixels))

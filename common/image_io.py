@@ -21,53 +21,70 @@ MIN_SIDE = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
 
 
-def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
+CHUNK_BYTES = 4 * 2**20  # input rows converted at a time: temporaries stay a few MB whatever the picture's size
+
+
+def to_rgb_uint8(image: np.ndarray, name: str = "image", bgr: bool = False) -> np.ndarray:
     """An image array (H, W), (H, W, 1|3|4) of uint8/uint16/float/bool -> RGB uint8 (H, W, 3).
 
-    Channel order is taken as RGB(A); callers holding OpenCV BGR arrays convert first.
+    Channel order is taken as RGB(A), or BGR(A) (OpenCV's) with `bgr`. 16-bit values map onto
+    0..255 with rounding, floats in [0, 1] are scaled by 255 (larger floats taken as 0..255), alpha
+    is composited over black. The conversion runs over a few rows at a time into the output, so
+    memory beyond the input is the (H, W, 3) result and a few MB (a 25-megapixel 16-bit RGBA
+    picture once needed a 400 MB uint32 copy). An ImageTooSmallError under MIN_SIDE on a side.
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ValueError(f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {array.shape}")
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    elif array.dtype == np.uint16:
-        array = (array.astype(np.uint32) * 255 + 32767) // 65535  # full 16-bit range onto 0..255
-    elif np.issubdtype(array.dtype, np.floating):
-        finite = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        peak = float(finite.max()) if finite.size else 0.0
-        finite = finite * 255.0 if peak <= 1.0 else finite  # [0, 1] floats vs. [0, 255] floats
-        array = np.clip(finite + 0.5, 0, 255)
-    elif array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.integer):
-            raise ValueError(f"{name}: unsupported pixel type {array.dtype}")
-        array = np.clip(array, 0, 255)
-    array = array.astype(np.uint8)
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    elif array.shape[2] == 4:
-        alpha = array[..., 3:4].astype(np.uint16)
-        array = ((array[..., :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+    if not (array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"{name}: unsupported pixel type {array.dtype}")
     height, width = array.shape[:2]
     if height < MIN_SIDE or width < MIN_SIDE:
         raise ImageTooSmallError(f"{name}: image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed",
                                  width, height)
-    return np.ascontiguousarray(array)
+    rows = max(1, CHUNK_BYTES // max(1, array[:1].nbytes))
+    floats_scale = 1.0
+    if np.issubdtype(array.dtype, np.floating):  # [0, 1] floats vs. [0, 255] floats, from the finite peak
+        peak = max(float(_finite_float32(array[start:start + rows]).max()) for start in range(0, height, rows))
+        floats_scale = 255.0 if peak <= 1.0 else 1.0
+    rgb = np.empty((height, width, 3), np.uint8)
+    for start in range(0, height, rows):
+        rgb[start:start + rows] = _rgb_rows(array[start:start + rows], floats_scale, bgr)
+    return rgb
 
 
-def _decode_with_opencv(data: bytes) -> np.ndarray | None:
+def _finite_float32(rows: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(rows.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _rgb_rows(rows: np.ndarray, floats_scale: float, bgr: bool) -> np.ndarray:
+    """A slab of rows of any supported pixel type as RGB uint8 (see to_rgb_uint8)."""
+    if rows.dtype == np.bool_:
+        rows = rows.astype(np.uint8) * 255
+    elif rows.dtype == np.uint16:
+        rows = (rows.astype(np.uint32) * 255 + 32767) // 65535  # full 16-bit range onto 0..255
+    elif np.issubdtype(rows.dtype, np.floating):
+        rows = np.clip(_finite_float32(rows) * np.float32(floats_scale) + 0.5, 0, 255)
+    elif rows.dtype != np.uint8:
+        rows = np.clip(rows, 0, 255)
+    rows = rows.astype(np.uint8)
+    if rows.ndim == 2:
+        return np.repeat(rows[..., None], 3, axis=2)
+    colour = rows[..., 2::-1] if bgr else rows[..., :3]
+    if rows.shape[2] == 4:
+        alpha = rows[..., 3:4].astype(np.uint16)
+        colour = (colour.astype(np.uint16) * alpha + 127) // 255
+    return colour
+
+
+def _decode_with_opencv(path: Path) -> np.ndarray | None:
+    """The file's pixels as OpenCV stores them (BGR(A) order), read from the file itself (no copy of
+    its bytes is held while decoding); None when OpenCV cannot read it."""
     import cv2
 
-    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if decoded is None:
-        return None
-    if decoded.ndim == 3 and decoded.shape[2] == 3:
-        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
-    elif decoded.ndim == 3 and decoded.shape[2] == 4:
-        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGBA)
-    return decoded
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
 
 
 def _decode_with_pillow(path: Path) -> np.ndarray | None:
@@ -85,14 +102,12 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
         return None
 
 
-def _exif_orientation(data: bytes) -> int:
-    """The EXIF orientation tag (1..8) of an encoded image; 1 (as stored) when there is none."""
-    import io
-
+def _exif_orientation(path: Path) -> int:
+    """The EXIF orientation tag (1..8) of an image file; 1 (as stored) when there is none."""
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(path) as img:
             value = int(img.getexif().get(0x0112, 1))
     except Exception:  # no EXIF block, or one Pillow cannot parse: show the pixels as stored
         return 1
@@ -126,10 +141,37 @@ def write_rgb(path: str | Path, rgb: np.ndarray) -> Path:
     return path
 
 
+BYTES_PER_CAPPED_PIXEL = 4  # the pixel cap holds for 8-bit RGBA; deeper pictures get as many bytes, not pixels
+
+
+def decoded_bytes_per_pixel(img) -> tuple[int, int, int]:
+    """(channels, bits per channel, bytes per pixel) a decoder produces for an opened Pillow image,
+    from its mode, its raw mode (a 16-bit PNG opens as mode RGB(A) with raw mode 'RGBA;16B') and
+    TIFF's BitsPerSample (258) and SamplesPerPixel (277) tags; palette pictures count as RGBA."""
+    channels = 4 if img.mode in ("P", "PA") else len(img.getbands())
+    bits = 32 if img.mode in ("I", "F") else 16 if img.mode.startswith("I;16") else 8
+    tile = img.tile[0] if getattr(img, "tile", None) else None
+    args = getattr(tile, "args", None) if tile is not None else None
+    rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args and isinstance(args[0], str) else ""
+    if ";16" in rawmode:
+        bits = max(bits, 16)
+    elif ";32" in rawmode or ";64" in rawmode:
+        bits = max(bits, 64 if ";64" in rawmode else 32)
+    tags = getattr(img, "tag_v2", None)
+    if tags is not None:
+        samples, per_sample = tags.get(277), tags.get(258)
+        channels = max(channels, int(samples)) if isinstance(samples, int) else channels
+        if per_sample:
+            bits = max(bits, max(per_sample) if isinstance(per_sample, tuple) else int(per_sample))
+    return channels, bits, channels * -(-bits // 8)
+
+
 def image_header_size(path: str | Path, max_pixels: int | None = None, what: str | None = None,
                       hint: str = "") -> tuple[int, int] | None:
     """(width, height) read from an image file's header only (Pillow opens lazily), None when
-    Pillow cannot identify the file; an ImageTooLargeError above `max_pixels` (None or 0: no cap)."""
+    Pillow cannot identify the file. An ImageTooLargeError above `max_pixels` (None or 0: no cap),
+    and also when the decoded pixels would take more than `max_pixels` x BYTES_PER_CAPPED_PIXEL
+    bytes (16-bit and float pictures with several channels: see decoded_bytes_per_pixel)."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -140,6 +182,7 @@ def image_header_size(path: str | Path, max_pixels: int | None = None, what: str
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 width, height = img.size
+                channels, bits, per_pixel = decoded_bytes_per_pixel(img)
     except Image.DecompressionBombError as error:  # Pillow's own guard fired first: its message holds the count
         import re
 
@@ -151,6 +194,12 @@ def image_header_size(path: str | Path, max_pixels: int | None = None, what: str
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     check_pixels(width, height, max_pixels, what, hint)
+    decoded, budget = width * height * per_pixel, (max_pixels or 0) * BYTES_PER_CAPPED_PIXEL
+    if max_pixels and max_pixels > 0 and decoded > budget:
+        detail = (f"{width}x{height} pixels with {channels} channels of {bits} bits take {decoded / 2**20:.0f} MB once "
+                  f"decoded; the limit is {budget / 2**20:.0f} MB ({max_pixels / 1e6:g} megapixels at 8 bits per channel)")
+        raise ImageTooLargeError(f"{what}: {detail}. Save it with 8 bits per channel or downscale it first{hint}.",
+                                 detail=detail)
     return width, height
 
 
@@ -172,11 +221,12 @@ def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> n
         max_pixels = default_max_pixels()
     if image_header_size(path, max_pixels, path.name, hint) is None and max_pixels:
         raise ValueError(f"{path.name}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
-    data = path.read_bytes()
     # OpenCV first (keeps 16-bit colour PNG/TIFF exact); Pillow for what OpenCV cannot read (GIF, ...).
-    array = _decode_with_opencv(data)
+    array, bgr = _decode_with_opencv(path), True
     if array is None:
-        array = _decode_with_pillow(path)
+        array, bgr = _decode_with_pillow(path), False
     if array is None:
         raise ValueError(f"{path.name}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
-    return to_rgb_uint8(apply_orientation(array, _exif_orientation(data)), name=path.name)
+    rgb = to_rgb_uint8(array, name=path.name, bgr=bgr)
+    del array  # the decoded pixels (up to 4 bytes a pixel) go before the orientation's copy
+    return apply_orientation(rgb, _exif_orientation(path))

@@ -16,7 +16,12 @@ class InputError(ValueError):
 
 
 class ImageTooLargeError(InputError):
-    """A picture or depth map with more pixels than the configured cap (read from its header)."""
+    """A picture or depth map with more pixels than the configured cap (read from its header).
+    `detail`, when set, says why in words a user can act on (a deep picture's decoded size)."""
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail
 
 
 class ImageTooSmallError(InputError):

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from common.depth_sequence import UploadLimits
-from common.image_io import MIN_SIDE, load_rgb, to_rgb_uint8
+from common.image_io import BYTES_PER_CAPPED_PIXEL, MIN_SIDE, image_header_size, load_rgb, to_rgb_uint8
 from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, check_number
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,11 @@ Image.MAX_IMAGE_PIXELS = max_upload_pixels() // 2  # Pillow errors above twice t
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
-def too_large_message() -> str:
+def too_large_message(detail: str | None = None) -> str:
+    """What a user sees for a picture over the cap; `detail` (ImageTooLargeError.detail) says why
+    for a picture within the pixel cap whose 16-bit or float channels are too many bytes."""
+    if detail:
+        return f"The picture is too large: {detail}. Save it with 8 bits per channel or downscale it, and upload it again."
     return (f"The picture is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels. "
             "Downscale it and upload it again.")
 
@@ -84,7 +88,7 @@ def choice(value, name: str, allowed) -> str:
     return value
 
 
-def as_rgb_image(image, what: str = "image") -> np.ndarray:
+def as_rgb_image(image, what: str = "picture") -> np.ndarray:
     """A gradio image value (a file path or an array) as RGB uint8 (H, W, 3), read by the same
     loader as the command-line tools; raises gr.Error with a plain sentence otherwise (never the
     upload's server path or the decoder's own words)."""
@@ -94,16 +98,17 @@ def as_rgb_image(image, what: str = "image") -> np.ndarray:
         if isinstance(image, str):
             return load_rgb(image, max_pixels=max_upload_pixels())
         array = np.asarray(image)
-        if array.ndim >= 2 and array.shape[0] * array.shape[1] > max_upload_pixels():
+        if array.ndim >= 2 and (array.shape[0] * array.shape[1] > max_upload_pixels()
+                                or array.nbytes > max_upload_pixels() * BYTES_PER_CAPPED_PIXEL):
             raise gr.Error(too_large_message())
         return to_rgb_uint8(array, name=f"the {what}")
-    except ImageTooLargeError:
-        raise gr.Error(too_large_message()) from None
+    except ImageTooLargeError as error:
+        raise gr.Error(too_large_message(error.detail)) from None
     except ImageTooSmallError as error:
         raise gr.Error(f"The {what} is {error.width}x{error.height} pixels; depth estimation needs at least "
                        f"{MIN_SIDE}x{MIN_SIDE}. Upload a larger picture.") from None
     except (ValueError, OSError):
-        raise gr.Error(f"The uploaded file is not a readable {what}. {READABLE_FORMATS}") from None
+        raise gr.Error(f"The uploaded file is not a readable picture. {READABLE_FORMATS}") from None
 
 
 def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = True) -> np.ndarray:
@@ -140,6 +145,12 @@ class PictureInput(gr.Image):
         return "image"  # the browser side is the ordinary image component
 
     def preprocess(self, payload):
+        path = getattr(payload, "path", None)
+        if path and self.type != "filepath":  # Gradio decodes this one itself: its size first, from the header
+            try:
+                image_header_size(path, max_upload_pixels())
+            except ImageTooLargeError as error:
+                raise gr.Error(too_large_message(error.detail)) from None
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
