@@ -109,7 +109,10 @@ def reproject(
     Returns (u, v, z): where each source pixel lands in the destination image, and its depth there.
     """
     points = backproject(depth_src, intrinsics)
-    src_to_dst = np.linalg.inv(np.asarray(pose_dst, dtype=np.float64)) @ np.asarray(pose_src, dtype=np.float64)
+    try:
+        src_to_dst = np.linalg.inv(np.asarray(pose_dst, dtype=np.float64)) @ np.asarray(pose_src, dtype=np.float64)
+    except np.linalg.LinAlgError:  # readers refuse such poses; this names the ground truth, never numpy's words
+        raise ValueError("a ground-truth camera pose cannot be inverted (it is not a rigid motion)") from None
     moved = points @ src_to_dst[:3, :3].T + src_to_dst[:3, 3]
     z = moved[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -432,6 +432,8 @@ def open_ground_truth(source: str | Path, max_pixels: int | None = -1) -> Ground
                     poses = scene_folder.parse_poses(loaded["poses"].tolist(), [])
             except (OSError, EOFError, KeyError, zipfile.BadZipFile):
                 raise ValueError(f"{path.name}: not a readable .npz file (cut short or damaged)") from None
+            except ValueError as error:  # the pose checks name poses.json; here the poses are this file's
+                raise ValueError(str(error).replace("poses.json: pose", f"{path.name}: pose", 1)) from None
         return _checked_ground_truth(GroundTruth(path.name, sequence, intrinsics, None if poses is None else tuple(poses)))
     if not path.exists():
         raise FileNotFoundError(f"ground truth not found: {path.name}")

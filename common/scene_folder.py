@@ -84,6 +84,11 @@ def frame_paths(folder: str | Path) -> list[Path]:
     return sorted((p for p in rgb_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()), key=lambda p: p.name)
 
 
+MAX_PIXEL_VALUE = 1e6  # K entries (pixels): larger is no camera, and breaks the float32 geometry downstream
+MIN_FOCAL_PX = 1e-3
+MAX_TRANSLATION_M = 1e6  # a pose's position (metres)
+
+
 def _as_matrix(data: Any, rows: int, cols: int, what: str) -> np.ndarray:
     """A finite float64 rows x cols matrix from nested lists (or an array), or a ValueError naming `what`."""
     try:
@@ -114,6 +119,9 @@ def parse_intrinsics(data: Any, _depth: int = 0) -> np.ndarray:
     matrix = _as_matrix(data, 3, 3, "intrinsics K")
     if not (matrix[0, 0] > 0 and matrix[1, 1] > 0) or not np.allclose(matrix[2], (0.0, 0.0, 1.0)):
         raise ValueError("intrinsics K must be a pinhole camera: focal lengths fx and fy above 0 and a last row of 0 0 1")
+    if np.abs(matrix).max() > MAX_PIXEL_VALUE or min(matrix[0, 0], matrix[1, 1]) < MIN_FOCAL_PX:
+        raise ValueError(f"intrinsics K must hold focal lengths and a principal point in pixels (focal lengths "
+                         f"{MIN_FOCAL_PX:g} to {MAX_PIXEL_VALUE:g}); got fx {matrix[0, 0]:.3g}, fy {matrix[1, 1]:.3g}")
     return matrix
 
 
@@ -155,7 +163,26 @@ def parse_poses(data: Any, names: list[str]) -> list[np.ndarray]:
 
 
 def _checked_poses(raw: list) -> list[np.ndarray]:
-    return [_as_matrix(pose, 4, 4, f"poses.json: pose {number}") for number, pose in enumerate(raw)]
+    return [checked_pose(_as_matrix(pose, 4, 4, f"poses.json: pose {number}"), f"poses.json: pose {number}")
+            for number, pose in enumerate(raw)]
+
+
+def checked_pose(pose: np.ndarray, what: str) -> np.ndarray:
+    """A finite 4x4 camera-to-world pose that is a rigid motion, or a ValueError naming `what`: the
+    last row 0 0 0 1, a rotation block with determinant near 1 (rotations, or small scale errors
+    of an estimated pose; all-zero or flattened poses are refused: they cannot be inverted) and a
+    translation within MAX_TRANSLATION_M metres."""
+    if not np.isfinite(pose).all():
+        raise ValueError(f"{what} holds a value that is not a finite number")
+    if not np.allclose(pose[3], (0.0, 0.0, 0.0, 1.0)):
+        raise ValueError(f"{what} is not a camera pose: its last row must be 0 0 0 1")
+    determinant = float(np.linalg.det(pose[:3, :3]))
+    if not 0.5 < determinant < 2.0:
+        raise ValueError(f"{what} is not a camera pose: its 3x3 rotation has determinant {determinant:.3g} "
+                         "(a rotation has 1), so it cannot be inverted to relate frames")
+    if np.abs(pose[:3, 3]).max() > MAX_TRANSLATION_M:
+        raise ValueError(f"{what} moves the camera more than {MAX_TRANSLATION_M:g} m; give positions in metres")
+    return pose
 
 
 def read_pose_record(folder: str | Path) -> dict | list | None:

@@ -52,6 +52,9 @@ def probe_video(path: str | Path, max_pixels: int | None = -1) -> VideoInfo:
         stated = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         check_pixels(*stated, max_pixels, f"the frames of {Path(path).name}")
         ok, frame = cap.read()
+        if (not ok or frame is None) and min(stated) > 0 and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 0:
+            raise InputError(f"The video {Path(path).name} holds no frames (it is {stated[0]}x{stated[1]}, 0 frames long). "
+                             "Upload a video with at least two frames.")  # a valid container, not a damaged one
         if not ok or frame is None:
             raise ValueError(f"{Path(path).name}: no decodable video frame (corrupt file or not a video)")
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0

@@ -24,6 +24,7 @@ SOURCE_LABELS = {
     "prompt+mirror": "prompt + mirror",
 }
 MAX_SIDE = 640
+MIN_DEPTH_M = 1e-3  # common.depth_metrics' default min_depth: nearer pixels do not count
 
 
 def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -50,6 +51,19 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
     return depth
 
 
+def check_in_range(gt: np.ndarray | None, max_depth_m: float) -> None:
+    """A plain answer when no ground-truth pixel lies where the metrics count (MIN_DEPTH_M to the
+    model's max depth, exclusive, as common.depth_metrics.eval_mask): the metrics would be empty."""
+    if gt is None or not max_depth_m:
+        return
+    if ((gt > MIN_DEPTH_M) & (gt < max_depth_m)).any():
+        return
+    valid = gt[gt > 0]
+    raise gr.Error(f"The ground truth has no pixel inside this model's range ({MIN_DEPTH_M:g} to {max_depth_m:g} m): its "
+                   f"depths run from {float(valid.min()):.3g} to {float(valid.max()):.3g} m. A .npy holds metres (a map in "
+                   "millimetres is 1000 times too large); a 16-bit PNG holds millimetres.")
+
+
 def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice: str, model_custom: str,
            progress=gr.Progress()):
     sources = [choice(source, "Each mirror source", ABLATION_SOURCES) for source in (sources or [])]
@@ -61,6 +75,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     loaded = registry().get(model_choice, model_custom)
     if loaded.predictor.info.kind != "mirror":
         raise gr.Error("The mirror ablation needs a mirror model; choose the bundled model or a mirror checkpoint.")
+    check_in_range(gt, float(getattr(loaded.predictor, "max_depth", 0.0) or 0.0))
     progress(0.2, desc="Running every text-side source")
     try:
         result = run_ablation(loaded.predictor, [rgb], [gt], sources=tuple(sources), zeroshot=zeroshot)

@@ -8,11 +8,19 @@ grows past the cap without one is cut off at the cap. Wired in demos.layout thro
 """
 from __future__ import annotations
 
+from starlette.formparsers import MultiPartException
+
 REFUSED = "The request is larger than this server accepts ({mb:g} MB). Send a smaller file."
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(MultiPartException):
+    """Raised from the body stream at the cap. A multipart parse failure to the parsers reading
+    the stream (Gradio's and Starlette's), so they close and delete the part files they wrote for
+    this request (a plain exception left them on disk); whatever the route answers then is
+    replaced by the 413 below."""
+
+    def __init__(self):
+        super().__init__("request body over the limit")
 
 
 class BodyLimit:
@@ -36,19 +44,25 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(send)
         received = 0
-        started = False
+        started = refused = False
 
         async def counted_receive():
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    refused = True
                     raise _TooLarge
             return message
 
         async def tracked_send(message):
             nonlocal started
+            if refused:  # the route answered the cut-off body itself (400/413 in its words): ours goes instead
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

@@ -8,10 +8,11 @@ from starlette.middleware import Middleware
 
 from . import ablation_tab, attention_tab, image_tab, storage, video_tab, webcam_tab
 from .body_limit import BodyLimit
-from .errors import guarded
+from .errors import BoundaryBlocks, guarded
 from .inputs import max_file_bytes, max_request_bytes
 from .labels import COLOURBAR_CSS, output_line
 from .models import registry, set_default_model
+from .upload_budget import UploadBudget, upload_budget_bytes
 
 HEADER = """## Depth from one picture, and how a character-level BERT reads text
 Upload a photo, a video or use your webcam: a small model guesses how far away each pixel is and
@@ -65,9 +66,10 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
         set_default_model(default_model)
     outputs = storage.store()
     outputs.backstop_dirs = (Path(gr.utils.get_upload_folder()),)  # Gradio's cache: swept by us too
+    outputs.upload_dir = Path(gr.utils.get_upload_folder())
     outputs.cleanup()
     outputs.start_sweeper()
-    with gr.Blocks(title="Mirror depth and elementwise embedding", delete_cache=outputs.gradio_cache_policy()) as demo:
+    with BoundaryBlocks(title="Mirror depth and elementwise embedding", delete_cache=outputs.gradio_cache_policy()) as demo:
         gr.Markdown(HEADER, elem_classes="app-header")
         with gr.Accordion("The two research ideas behind this page", open=False):
             gr.Markdown(IDEAS)
@@ -84,8 +86,12 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
                 attention_tab.build()
         demo.load(guarded(model_lines), None, [image_line, webcam_line, video_line, ablation_line], api_visibility="private",
                   show_progress="hidden")
-    # Uploads are bounded per file (Gradio) and per request body (demos.body_limit), before any handler runs.
-    demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": True, "max_file_size": max_file_bytes(),
-                           "app_kwargs": {"middleware": [Middleware(BodyLimit, max_bytes=max_request_bytes())]}}
+    outputs.uploads = demo.upload_file_set  # unused uploads are removed by the sweep (demos.storage)
+    # Uploads are bounded per file (Gradio), per request body (demos.body_limit) and in total (demos.upload_budget),
+    # before any handler runs. show_error=False: only gr.Error's plain sentences reach the page, never other text.
+    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes()),
+                  Middleware(UploadBudget, used_bytes=outputs.upload_bytes, max_bytes=upload_budget_bytes())]
+    demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": False, "max_file_size": max_file_bytes(),
+                           "app_kwargs": {"middleware": middleware}}
     registry()  # the default model loads on first use (the page's first load), not at start
     return demo

@@ -9,11 +9,19 @@ same schedule (`gr.Blocks(delete_cache=...)`). Gradio's own sweep can stop for g
 file set changes while it walks it, so the background sweep is also the backstop for Gradio's cache
 folder (`backstop_dirs`): any file there older than retention + one sweep interval is removed.
 
+Uploads (files a visitor sends, which Gradio keeps in its cache folder and lists in the Blocks'
+`upload_file_set`) are tracked too (`uploads`): one nobody has used within `upload_retention_s`
+is removed, and so is a part file (a `tmp…` file at the top of Gradio's cache folder, left by
+an upload cut off midway) that has not grown in that time. `upload_bytes()` is what they hold
+now, for the upload budget (demos.upload_budget).
+
 Settings (environment variables, read when the app starts):
     APP_OUTPUT_DIR          the output root (default: a folder in the system's temporary directory)
     APP_OUTPUT_RETENTION_S  seconds a request's files are kept (default 1800)
     APP_OUTPUT_BUDGET_MB    total size of the output root (default 2048)
     APP_SWEEP_S             seconds between background sweeps (default 60)
+    APP_UPLOAD_RETENTION_S  seconds an upload is kept (default 600: far longer than the longest
+                            request, a 240-frame video analysis, takes on a shared CPU)
 """
 from __future__ import annotations
 
@@ -33,6 +41,9 @@ SWEEP_ENV = "APP_SWEEP_S"
 DEFAULT_RETENTION_S = 1800.0
 DEFAULT_BUDGET_MB = 2048.0
 DEFAULT_SWEEP_S = 60.0
+UPLOAD_RETENTION_ENV = "APP_UPLOAD_RETENTION_S"
+DEFAULT_UPLOAD_RETENTION_S = 600.0
+PART_FILE_PREFIX = "tmp"  # Gradio's multipart parser writes each incoming file as a NamedTemporaryFile here
 
 
 def _env_number(name: str, default: float, minimum: float) -> float:
@@ -84,10 +95,14 @@ class OutputStore:
     budget_bytes: int = int(DEFAULT_BUDGET_MB * 2**20)
     sweep_s: float = DEFAULT_SWEEP_S
     backstop_dirs: tuple[Path, ...] = ()  # other folders (Gradio's cache) whose stale files the sweep removes
+    upload_retention_s: float = DEFAULT_UPLOAD_RETENTION_S
+    uploads: set | None = None  # upload paths (Gradio's Blocks.upload_file_set, shared, not copied)
+    upload_dir: Path | None = None  # Gradio's cache folder, where part files of incoming uploads lie
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.backstop_dirs = tuple(Path(d) for d in self.backstop_dirs)
+        self.upload_dir = Path(self.upload_dir) if self.upload_dir is not None else None
         self._lock = threading.Lock()
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
@@ -96,7 +111,8 @@ class OutputStore:
     def from_env(cls) -> OutputStore:
         root = os.environ.get(OUTPUT_DIR_ENV) or os.path.join(tempfile.gettempdir(), "mirror-depth-app-outputs")
         return cls(Path(root), _env_number(RETENTION_ENV, DEFAULT_RETENTION_S, 1.0),
-                   int(_env_number(BUDGET_ENV, DEFAULT_BUDGET_MB, 1.0) * 2**20), _env_number(SWEEP_ENV, DEFAULT_SWEEP_S, 0.1))
+                   int(_env_number(BUDGET_ENV, DEFAULT_BUDGET_MB, 1.0) * 2**20), _env_number(SWEEP_ENV, DEFAULT_SWEEP_S, 0.1),
+                   upload_retention_s=_env_number(UPLOAD_RETENTION_ENV, DEFAULT_UPLOAD_RETENTION_S, 1.0))
 
     def request_dir(self, kind: str = "request") -> Path:
         """A new, empty folder for one request's outputs (after a cleanup pass)."""
@@ -134,9 +150,51 @@ class OutputStore:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
                 total -= size
+        removed.extend(self._remove_unused_uploads(now))
         for folder in self.backstop_dirs:
             removed.extend(remove_stale_files(folder, self.retention_s + self.sweep_s, now))
         return removed
+
+    def _upload_files(self) -> list[Path]:
+        """The uploads tracked now and the part files of incoming ones."""
+        files = [Path(p) for p in list(self.uploads or ())]
+        if self.upload_dir is not None:
+            try:
+                files += [p for p in self.upload_dir.iterdir() if p.name.startswith(PART_FILE_PREFIX) and p.is_file()]
+            except OSError:
+                pass
+        return files
+
+    def _remove_unused_uploads(self, now: float) -> list[Path]:
+        removed = []
+        for path in self._upload_files():
+            try:
+                if path.is_symlink() or now - path.stat().st_mtime <= self.upload_retention_s:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            removed.append(path)
+            if self.uploads is not None:
+                self.uploads.discard(str(path))
+            if self.upload_dir is not None and path.parent != self.upload_dir:
+                try:
+                    path.parent.rmdir()  # Gradio's per-upload hash folder, when now empty
+                except OSError:
+                    pass
+        return removed
+
+    def upload_bytes(self) -> int:
+        """Bytes held now by tracked uploads and by part files of incoming ones."""
+        total = 0
+        for path in self._upload_files():
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
 
     def total_bytes(self) -> int:
         return folder_bytes(self.root)
