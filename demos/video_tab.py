@@ -164,13 +164,13 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     frames, notes = _open_video(video, target_fps, max_frames, max_side, truth)
     for note in notes:
         gr.Warning(note)
-    loaded = registry().get(model_choice, model_custom)
     info = frames.video
-    for sequence in sequences:  # a sequence that cannot belong to this clip: its own plain message
+    for sequence in sequences:  # a sequence that cannot belong to this clip: its own plain message, before any frame is read
         try:
             check_matches(sequence, info.frame_count, (info.height, info.width))
         except ValueError as error:
             raise gr.Error(f"The depth sequence does not fit the video: {_sentence(str(error))}") from None
+    loaded = registry().get(model_choice, model_custom)
     sources = [ModelSource(loaded.predictor)] if include_model else []
     for sequence in sequences:
         sources += sequence_sources(sequence, align, frames.has_ground_truth)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import re
 import struct
 import threading
+import time
 import tracemalloc
 import zipfile
 import zlib
@@ -414,9 +417,299 @@ def test_temporal_cli_skips_a_garbage_frame_with_a_warning_and_finishes(tmp_path
     (depths / "07.npy").write_bytes(np.random.default_rng(5).bytes(300))
     done = subprocess.run([sys.executable, "-m", "analysis.temporal", video, "--depth", str(depths), "--out",
                            str(tmp_path / "out"), "--quiet", "--no-video"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning: skipped depth frame 7 of depths (07.npy: not a readable .npy file" in done.stderr
     assert "Traceback" not in done.stderr and str(tmp_path) not in done.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["frames"] == 20
+
+
+# ---------------------------------------------------------------- round 2: memory, numbers, poses, Gradio's boundary
+
+PEAK_SCRIPT = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from common.image_io import load_rgb
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    rgb = load_rgb({path!r}, max_pixels=25_000_000)
+    answer = f"{{rgb.shape}} {{int(rgb[0, 0, 0])}} {{int(rgb[-1, -1, 2])}}"
+except ValueError as error:
+    answer = str(error)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, answer)
+"""
+
+
+def picture_peak(path: Path) -> tuple[int, str]:
+    """(peak RSS in MB over the start, answer) of load_rgb(path) with the app's 25-megapixel cap,
+    measured in a fresh process (OpenCV's buffers are invisible to tracemalloc)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT.format(root=str(ROOT), path=str(path))], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak, answer = done.stdout.strip().split(" ", 1)
+    return int(peak), answer
+
+
+def test_deep_pictures_under_the_pixel_cap_stay_within_300_mb(tmp_path):
+    rgba16 = tmp_path / "rgba16.png"  # 25 MP of 16-bit RGBA: 200 MB decoded (was +940 MB in the app)
+    cv2.imwrite(str(rgba16), np.zeros((5000, 5000, 4), np.uint16))
+    peak, answer = picture_peak(rgba16)
+    assert peak < 50 and "4 channels of 16 bits" in answer and "8 bits per channel" in answer, (peak, answer)
+    assert_plain(message_of(predict_picture, str(rgba16)), "The picture is too large", "16 bits", "Save it with 8 bits")
+    rgb16 = tmp_path / "rgb16.png"  # 16.0 MP of 16-bit RGB: 96 MB decoded, within the byte cap: read, and right
+    picture = np.full((4000, 4000, 3), 65535, np.uint16)
+    picture[-1, -1] = (32896, 0, 0)  # OpenCV's BGR: blue 32896 -> 128
+    cv2.imwrite(str(rgb16), picture)
+    del picture
+    peak, answer = picture_peak(rgb16)
+    assert answer == "(4000, 4000, 3) 255 128" and peak < 300, (peak, answer)
+    from PIL import Image
+
+    floats = tmp_path / "float.tiff"  # 25 MP of float32 grey: 100 MB decoded
+    Image.fromarray(np.full((5000, 5000), 0.5, np.float32), mode="F").save(floats, compression="tiff_adobe_deflate")
+    peak, answer = picture_peak(floats)
+    assert answer == "(5000, 5000, 3) 128 128" and peak < 300, (peak, answer)
+
+
+def test_to_rgb_uint8_converts_in_slabs_with_the_same_numbers():
+    from common.image_io import to_rgb_uint8
+
+    rng = np.random.default_rng(7)
+    rgba16 = rng.integers(0, 65536, (1200, 900, 4), dtype=np.uint16)  # several 4 MB slabs
+    as8 = ((rgba16.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint16)
+    expected = ((as8[..., :3] * as8[..., 3:4] + 127) // 255).astype(np.uint8)
+    assert np.array_equal(to_rgb_uint8(rgba16), expected)
+    assert np.array_equal(to_rgb_uint8(rgba16[..., [2, 1, 0, 3]], bgr=True), expected)
+    floats = rng.random((1500, 1000)).astype(np.float32)
+    floats[0, 0] = np.nan
+    got = to_rgb_uint8(floats)
+    assert got[0, 0, 0] == 0 and got[10, 10, 1] == int(np.clip(floats[10, 10] * 255 + 0.5, 0, 255))
+
+
+def npz_streamed(path: Path, shape: tuple[int, ...], descr: str, fortran: bool = False) -> str:
+    """An .npz whose one member `depth` holds zeros of `shape` and `descr`, written in pieces."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("depth.npy", "w", force_zip64=True) as file:
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": fortran, "shape": shape})
+        file.write(buffer.getvalue())
+        total, block = math.prod(shape) * np.dtype(descr).itemsize, bytes(2**24)
+        while total > 0:
+            file.write(block[: min(total, len(block))])
+            total -= len(block)
+    return str(path)
+
+
+def test_deep_depth_maps_are_read_as_float32_a_few_mb_at_a_time(tmp_path):
+    from common.depth_io import read_depth_file
+
+    f64 = npz_streamed(tmp_path / "f64.npz", (4000, 5000), "<f8")  # 20 MP: 160 MB stored, 80 MB as float32
+    tracemalloc.start()
+    try:
+        depth = read_depth_file(f64, max_pixels=25_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert depth.dtype == np.float32 and depth.shape == (4000, 5000)
+    assert peak < 120 * 2**20, peak / 2**20  # the float32 map (80 MB) and a chunk; reading whole took 240 MB
+    fortran = tmp_path / "fortran.npy"
+    values = np.arange(12, dtype=np.float64).reshape(3, 4)
+    np.save(fortran, np.asfortranarray(values))
+    assert np.array_equal(read_depth_file(fortran), values.astype(np.float32))
+
+
+def test_a_depth_frame_count_is_checked_before_any_frame_is_read(tmp_path):
+    from demos.models import registry
+
+    single = npz_streamed(tmp_path / "f128.npz", (3000, 4000), "<f16")  # 192 MB of float128 in one frame
+    registry().get(BUNDLED, "")  # the model's own first load is not what is measured
+    tracemalloc.start()
+    try:
+        message = message_of(analyse, EXAMPLE_VIDEO, [single])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_plain(message, "has 1 depth frame but the video has 24")
+    assert peak < 50 * 2**20, peak / 2**20
+
+
+def test_fortran_order_stacks_are_refused_in_words_not_skipped_frame_by_frame(tmp_path):
+    stack = tmp_path / "stack.npz"
+    np.savez_compressed(stack, depth=np.asfortranarray(np.full((VIDEO_FRAMES, 24, 32), 2.0, np.float32)))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(stack)]), "stack.npz", "Fortran order", "C order")
+
+
+def test_a_zip_counts_what_its_npz_members_hold(tmp_path):
+    member = Path(npz_declaring(tmp_path / "m.npz", depth=(VIDEO_FRAMES, 4000, 4000)))
+    archive = tmp_path / "frames.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for i in range(3):
+            handle.write(member, f"{i:02d}.npz")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(archive)]), "frames.zip unpacks to 4,395 MB",
+                 "counting what its .npz files hold", "the limit is 512 MB")
+
+
+def test_depth_wording_names_the_upload(tmp_path):
+    colour = tmp_path / "colour.png"
+    cv2.imwrite(str(colour), np.zeros((240, 320, 3), np.uint8))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(colour)]), "colour.png: a 8-bit 3-channel picture, not a depth map")
+    empty = tmp_path / "notes.zip"
+    with zipfile.ZipFile(empty, "w") as handle:
+        handle.writestr("readme.txt", "no depth here")
+    message = message_of(analyse, EXAMPLE_VIDEO, [str(empty)])
+    assert_plain(message, "notes.zip: holds no depth files")
+    assert "sequence_0" not in message
+    zero = write_video(tmp_path / "zero.avi", 320, 240, frames=0)
+    assert_plain(message_of(analyse, zero), "holds no frames", "at least two frames")
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("intrinsics.json", '{"K": [[' + "1" * 5000 + ", 0, 160], [0, 300, 120], [0, 0, 1]]}", "an integer with 5000 digits"),
+    ("intrinsics.json", '{"fx": NaN, "fy": 300, "cx": 160, "cy": 120}', "holds NaN"),
+    ("intrinsics.json", '{"K": [[1e999, 0, 160], [0, 300, 120], [0, 0, 1]]}', "beyond the range of a float"),
+    ("intrinsics.json", '{"K": [[1e300, 0, 160], [0, 1e300, 120], [0, 0, 1]]}', "focal lengths and a principal point in pixels"),
+    ("poses.json", "[[[" + "9" * 5000 + ", 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]]", "an integer with 5000 digits"),
+    ("poses.json", json.dumps([[[0.0] * 4] * 4] * VIDEO_FRAMES), "pose 0 is not a camera pose"),
+    ("poses.json", json.dumps([np.diag([0.0, 0.0, 0.0, 1.0]).tolist()] * VIDEO_FRAMES), "determinant 0"),
+])  # fmt: skip
+def test_json_numbers_and_singular_poses_get_plain_answers(tmp_path, name, content, words):
+    (tmp_path / "intrinsics.json").write_text('{"fx": 200, "fy": 200, "cx": 160, "cy": 120}')
+    (tmp_path / name).write_text(content)
+    files = [depth_png(tmp_path / "0.png"), str(tmp_path / "intrinsics.json")]
+    files += [str(tmp_path / "poses.json")] if name == "poses.json" else []
+    message = message_of(analyse, EXAMPLE_VIDEO, None, files, True)
+    assert_plain(message, "Could not read the ground truth", words)
+    assert "video could not be analysed" not in message
+
+
+def test_singular_poses_in_a_ground_truth_npz_and_in_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    truth = tmp_path / "truth.npz"
+    np.savez_compressed(truth, depth=np.full((VIDEO_FRAMES, 24, 32), 2.0, np.float32),
+                        K=np.array([[30.0, 0, 16], [0, 30, 12], [0, 0, 1]]), poses=np.zeros((VIDEO_FRAMES, 4, 4)))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [str(truth)], True), "Could not read the ground truth",
+                 "truth.npz: pose 0 is not a camera pose")
+    scene = tmp_path / "scene"
+    (scene / "depth").mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(scene / "depth" / f"{i:02d}.png"), np.full((24, 32), 2000, np.uint16))
+    (scene / "intrinsics.json").write_text('{"fx": 30, "fy": 30, "cx": 16, "cy": 12}')
+    (scene / "poses.json").write_text(json.dumps([[[0.0] * 4] * 4] * 4))
+    video = write_video(tmp_path / "clip.avi", 32, 24, frames=4)
+    done = subprocess.run([sys.executable, "-m", "analysis.temporal", video, "--depth", str(scene / "depth"), "--gt",
+                           str(scene), "--out", str(tmp_path / "out"), "--quiet", "--no-video"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "pose 0 is not a camera pose" in done.stderr and "Singular matrix" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("values", [np.full((240, 320), 2000.0), np.full((240, 320), 2.0**62), np.full((240, 320), 3.4e38)])
+def test_ablation_ground_truth_outside_the_models_range_gets_a_plain_answer(tmp_path, values):
+    path = tmp_path / "gt.npy"
+    np.save(path, values)
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(path)), "no pixel inside this model's range", "millimetres")
+
+
+def test_plain_refusals_are_logged_at_info_without_a_traceback(caplog):
+    import logging
+
+    def refuses():
+        raise gr.Error("The picture is empty.")
+
+    with caplog.at_level(logging.INFO, logger="demos.errors"):
+        with pytest.raises(gr.Error) as refused:
+            guarded(refuses)()
+    assert refused.value.print_exception is False
+    record = [r for r in caplog.records if "The picture is empty." in r.getMessage()][0]
+    assert record.levelno == logging.INFO and record.exc_info is None
+
+
+# ---------------------------------------------------------------- Gradio's own processing and uploads, over HTTP
+
+def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int):
+    """A small app built like the real one (BoundaryBlocks, guarded handler, body limit, upload
+    budget, show_error off), with a picture, a slider and a choice."""
+    from starlette.middleware import Middleware
+
+    from demos.body_limit import BodyLimit
+    from demos.errors import BoundaryBlocks
+    from demos.storage import OutputStore
+    from demos.upload_budget import UploadBudget
+
+    def describe(picture, strength, colour):
+        return f"{Path(picture).name} {strength:g} {colour}"
+
+    with BoundaryBlocks() as demo:
+        picture = gr.Image(type="filepath", label="Picture")
+        strength = gr.Slider(0, 10, value=1, label="Strength")
+        colour = gr.Dropdown(["red", "blue"], value="red", label="Colour")
+        answer = gr.Textbox()
+        gr.Button().click(guarded(describe), [picture, strength, colour], answer, api_name="describe")
+    uploads = OutputStore(Path(gr.utils.get_upload_folder()) / "unused-outputs", upload_dir=Path(gr.utils.get_upload_folder()))
+    uploads.uploads = demo.upload_file_set
+    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes),
+                  Middleware(UploadBudget, used_bytes=uploads.upload_bytes, max_bytes=upload_budget_bytes, recheck_s=0)]
+    return demo, uploads, {"show_error": False, "app_kwargs": {"middleware": middleware}}
+
+
+def call_api(url: str, api_name: str, data: list) -> tuple[str, str]:
+    """(event, data) of the last message of a call through Gradio's HTTP API (/gradio_api/call)."""
+    import httpx
+
+    event_id = httpx.post(f"{url}gradio_api/call/{api_name}", json={"data": data}, timeout=30).json()["event_id"]
+    text = httpx.get(f"{url}gradio_api/call/{api_name}/{event_id}", timeout=60).text
+    events = re.findall(r"event: (\w+)\ndata: (.*)", text)
+    return events[-1]
+
+
+def test_gradio_preprocessing_errors_are_plain_over_http(tmp_path, monkeypatch):
+    import httpx
+
+    from conftest import free_port
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.chdir(tmp_path)  # a relative path then names a file of the server's working folder
+    Path("x.png").write_bytes(Path(EXAMPLE_RGB).read_bytes())
+    demo, uploads, options = boundary_test_app(upload_budget_bytes=400_000, max_request_bytes=2**20)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **options)
+    try:
+        uploaded = httpx.post(f"{url}gradio_api/upload", files={"files": ("room.png", Path(EXAMPLE_RGB).read_bytes())},
+                              timeout=30).json()[0]  # fmt: skip
+        good = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+        assert call_api(url, "describe", [good, 3, "blue"]) == ("complete", '["room.png 3 blue"]')
+        relative = {"path": "x.png", "meta": {"_type": "gradio.FileData"}}
+        cases = [([relative, 3, "red"], "a file must be uploaded to this server first"),
+                 ([good, "63", "red"], "'Strength' must be a number between 0 and 10; got '63'"),
+                 ([good, 1e308, "red"], "'Strength' must be a number between 0 and 10"),
+                 ([good, 3, "green"], "'Colour' must be one of red, blue; got 'green'"),
+                 (["not a picture", 3, "red"], "One of the inputs could not be read")]
+        for data, words in cases:
+            event, message = call_api(url, "describe", data)
+            assert event == "error", (data, message)
+            payload = json.loads(message)
+            assert_plain(payload["error"] if isinstance(payload, dict) else payload, words)
+            assert "Cannot move" not in message and "pydantic" not in message and "TypeError" not in message
+        # the upload budget: what is held now plus the new request's size
+        for i in range(3):  # each file different: Gradio stores uploads by their content's hash
+            reply = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.bin", bytes([i]) * 150_000)}, timeout=30)
+            if reply.status_code == 507:
+                break
+        assert reply.status_code == 507 and "as many uploads as it can" in reply.text
+        # a body cut off at the request limit leaves no part file behind
+        chunks = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n\r\n",
+                  *[b"x" * 2**18] * 8)
+        cut = httpx.post(f"{url}gradio_api/upload", content=iter(chunks), timeout=30,
+                         headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert cut.status_code in (413, 507)
+        assert not [p for p in (tmp_path / "gradio").iterdir() if p.is_file() and p.name.startswith("tmp")]
+        uploads.upload_retention_s = 0  # nothing is in use: the sweep removes every upload
+        uploads.cleanup(now=time.time() + 1)
+        assert uploads.upload_bytes() == 0 and not demo.upload_file_set
+    finally:
+        demo.close()
