@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import math
 import re
 import uuid
 
@@ -98,12 +97,14 @@ UNREADABLE_INPUT = ("One of the inputs could not be read: a file must be uploade
 
 def _field_name(block) -> str:
     label = getattr(block, "label", None)
-    return f"'{label}'" if isinstance(label, str) and label.strip() else f"The {block.get_block_name()} field"
+    return label.strip() if isinstance(label, str) and label.strip() else f"The {block.get_block_name()} field"
 
 
 def _refuse_field(block, value) -> None:
-    """A plain gr.Error when `value` does not fit the number field or choice `block` (its bounds
-    and choices as the page set them); nothing for other fields or fitting values."""
+    """A plain gr.Error, naming the field, for what Gradio itself would refuse in words of its own
+    (a value that is no number, a number outside the field's bounds, a choice not offered; bounds
+    and choices as the page set them). NaN passes, as Gradio lets it: the handler's own check
+    (demos.inputs.number) names it with the handler's range."""
     shown = repr(value)[:40]
     if isinstance(block, (gr.Slider, gr.Number)):
         low, high = getattr(block, "minimum", None), getattr(block, "maximum", None)
@@ -112,7 +113,7 @@ def _refuse_field(block, value) -> None:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if value is None and isinstance(block, gr.Number):
             return
-        if not is_number or not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+        if not is_number or (low is not None and value < low) or (high is not None and value > high):
             raise plain_error(f"{_field_name(block)} must be a number{bounds}; got {shown}.")
     elif isinstance(block, (gr.Dropdown, gr.Radio, gr.CheckboxGroup)):
         if isinstance(block, gr.Dropdown) and getattr(block, "allow_custom_value", False):

@@ -308,9 +308,9 @@ def test_nan_and_infinity_give_a_plain_message(app_url, settings, message):
 
 
 def test_out_of_range_values_and_unknown_colormaps_are_refused(client):
-    with pytest.raises(Exception, match="Value -3 is less than minimum value 0"):
+    with pytest.raises(Exception, match=r"Point-cloud voxel \(cm, 0 = automatic\) must be a number between 0 and 20; got -3"):
         client.predict(*_image_args(voxel=-3), api_name="/predict_depth")
-    with pytest.raises(Exception, match="Value: no-such-map is not in the list of choices"):
+    with pytest.raises(Exception, match="Colour map must be one of turbo, .*; got .no-such-map."):
         client.predict(*_image_args(colormap="no-such-map"), api_name="/predict_depth")
 
 
