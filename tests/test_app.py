@@ -157,9 +157,9 @@ def test_attention_endpoint_returns_byte_grid_heatmaps_and_summary(client):
 @pytest.mark.parametrize(
     ("endpoint", "args", "message"),
     [
-        ("/predict_depth", (None, "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, ""), "No image"),
+        ("/predict_depth", (None, "turbo", True, 0.5, 10.0, 63.0, 0.0, BUNDLED, ""), "No picture"),
         ("/attention", ("   ", 0, 0), "text is empty"),
-        ("/mirror_ablation", (None, None, ["learned"], True, BUNDLED, ""), "No image"),
+        ("/mirror_ablation", (None, None, ["learned"], True, BUNDLED, ""), "No picture"),
         ("/recolour_depth", ("turbo", False, 2.0, 1.0), "depth range is empty"),
         ("/recolour_depth", ("turbo", False, 1.0, 5000.0), "Range max"),
     ],
