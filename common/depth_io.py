@@ -85,7 +85,8 @@ def png_depth_shape(path: str | Path) -> tuple[int, int]:
         raise ValueError(f"{path.name}: not a readable depth image (expected a 16-bit PNG)") from None
     if channels != 1 or bits != 16:
         kind = f"{bits}-bit {'grey' if channels == 1 else f'{channels}-channel'} picture"
-        raise ValueError(f"{path.name}: a {kind}, not a depth map; depth PNGs are single-channel 16-bit, in millimetres")
+        article = "an" if kind.startswith(("8-", "11-", "18-")) else "a"
+        raise ValueError(f"{path.name}: {article} {kind}, not a depth map; depth PNGs are single-channel 16-bit, in millimetres")
     return height, width
 
 

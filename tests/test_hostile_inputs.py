@@ -555,7 +555,7 @@ def test_a_zip_counts_what_its_npz_members_hold(tmp_path):
 def test_depth_wording_names_the_upload(tmp_path):
     colour = tmp_path / "colour.png"
     cv2.imwrite(str(colour), np.zeros((240, 320, 3), np.uint8))
-    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(colour)]), "colour.png: a 8-bit 3-channel picture, not a depth map")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(colour)]), "colour.png: an 8-bit 3-channel picture, not a depth map")
     empty = tmp_path / "notes.zip"
     with zipfile.ZipFile(empty, "w") as handle:
         handle.writestr("readme.txt", "no depth here")
