@@ -20,6 +20,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import pickle
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -110,13 +111,15 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_grid_arguments(jobs: int, cluster: str | None) -> None:
-    """A short ValueError for a bad --jobs, or --cluster without Ray installed (before any work)."""
+    """A short ValueError for a bad --jobs, or a --cluster that cannot work: Ray not installed,
+    nothing listening at the address (checked before any work)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     if cluster is not None:
         if not cluster.strip():
             raise ValueError("--cluster needs an address (host:port of the Ray head) or 'auto'")
         _import_ray()
+        _check_reachable(cluster)
 
 
 def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, retries: int = RETRIES,
@@ -135,6 +138,8 @@ def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, ret
     pending = [run for run in runs if stored[run.name] is None]
     summary = GridSummary(results={}, reused=[n for n in names if stored[n] is not None], trained=[], failed={})
     found: dict[str, Any] = {name: value for name, value in stored.items() if value is not None}
+    # A cluster is joined before anything starts, so that a refusal comes first.
+    ray, address, connected_here = _connect_ray(cluster, pending) if pending and cluster is not None else (None, None, False)
     bar = tqdm(total=len(runs), initial=len(summary.reused), desc=desc, unit="run", disable=not progress)
 
     def settle(run: GridRun, ok: bool, value: Any) -> bool:
@@ -156,8 +161,9 @@ def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, ret
         return False
 
     try:
-        if pending and cluster is not None:
-            summary.where = _run_on_ray(pending, cluster, settle)
+        if ray is not None:
+            _run_on_ray(pending, ray, settle)
+            summary.where = f"the Ray cluster at {address}"
         elif pending and jobs > 1:
             _run_in_processes(pending, jobs, settle)
             summary.where = f"{jobs} local processes"
@@ -172,6 +178,8 @@ def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, ret
                         break
     finally:
         bar.close()
+        if connected_here:
+            ray.shutdown()
     summary.results = {name: found[name] for name in names if name in found}
     summary.trained = [n for n in names if n in summary.trained]
     summary.failed = {n: summary.failed[n] for n in names if n in summary.failed}
@@ -243,44 +251,59 @@ def _import_ray():
     return ray
 
 
-def _run_on_ray(pending: list[GridRun], cluster: str, settle: Callable[[GridRun, bool, Any], bool]) -> str:
-    """One Ray task per run, asking for the run's CPUs and GPUs; Ray's own retries are off, so a
-    run gets the same one retry as locally. Uses this process's Ray connection when it has one
-    (to the same address, or 'auto'), else connects and disconnects at the end."""
+def _connect_ray(cluster: str, pending: list[GridRun]):
+    """(ray, the cluster's address, whether this call connected): this process's Ray connection
+    when it has one (to the same address, or 'auto'), else a new one to `cluster`."""
     ray = _import_ray()
     for run in pending:
         _check_importable(run)
-    connected_here = not ray.is_initialized()
-    if connected_here:
-        try:
-            ray.init(address=cluster, log_to_driver=True)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise ClusterUnavailable(f"no Ray cluster answers at '{cluster}': {_one_line(error)}") from None
-    address = ray.get_runtime_context().gcs_address
-    if not connected_here and cluster not in ("auto", address):
-        raise ClusterUnavailable(f"this process is connected to the Ray cluster at {address}, not '{cluster}'")
-    task = ray.remote(_call_in)
+    if ray.is_initialized():
+        address = ray.get_runtime_context().gcs_address
+        if cluster not in ("auto", address):
+            raise ClusterUnavailable(f"this process is connected to the Ray cluster at {address}, not '{cluster}'")
+        return ray, address, False
+    _check_reachable(cluster)
     try:
-        def submit(run: GridRun):
-            options = task.options(num_cpus=run.cpus, num_gpus=run.gpus, max_retries=0, name=run.name)
-            return options.remote(*_remote_call(run))
+        ray.init(address=cluster, log_to_driver=True)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ClusterUnavailable(f"cannot join the Ray cluster at '{cluster}' ({_one_line(error)}); a cluster with token "
+                                 "authentication needs RAY_AUTH_MODE=token and its token here too (docs/grids.md)") from None
+    return ray, ray.get_runtime_context().gcs_address, True
 
-        waiting = {submit(run): run for run in pending}
-        while waiting:
-            (ref,), _ = ray.wait(list(waiting), num_returns=1)
-            run = waiting.pop(ref)
-            try:
-                ok, value = True, ray.get(ref)
-            except ray.exceptions.RayTaskError as error:  # the run raised: its own exception
-                ok, value = False, _one_line(error.cause if getattr(error, "cause", None) else error)
-            except ray.exceptions.RayError as error:  # its worker died, or the task could not be scheduled
-                ok, value = False, _one_line(error)
-            if settle(run, ok, value):
-                waiting[submit(run)] = run
-    finally:
-        if connected_here:
-            ray.shutdown()
-    return f"the Ray cluster at {address}"
+
+def _run_on_ray(pending: list[GridRun], ray, settle: Callable[[GridRun, bool, Any], bool]) -> None:
+    """One Ray task per run, asking for the run's CPUs and GPUs; Ray's own retries are off, so a
+    run gets the same one retry as locally."""
+    task = ray.remote(_call_in)
+
+    def submit(run: GridRun):
+        options = task.options(num_cpus=run.cpus, num_gpus=run.gpus, max_retries=0, name=run.name)
+        return options.remote(*_remote_call(run))
+
+    waiting = {submit(run): run for run in pending}
+    while waiting:
+        (ref,), _ = ray.wait(list(waiting), num_returns=1)
+        run = waiting.pop(ref)
+        try:
+            ok, value = True, ray.get(ref)
+        except ray.exceptions.RayTaskError as error:  # the run raised: its own exception
+            ok, value = False, _one_line(error.cause if getattr(error, "cause", None) else error)
+        except ray.exceptions.RayError as error:  # its worker died, or the task could not be scheduled
+            ok, value = False, _one_line(error)
+        if settle(run, ok, value):
+            waiting[submit(run)] = run
+
+
+def _check_reachable(address: str) -> None:
+    """ClusterUnavailable at once when nothing listens at HOST:PORT (Ray itself retries for minutes)."""
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return  # 'auto', or a form Ray reads itself
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as error:
+        raise ClusterUnavailable(f"no Ray cluster answers at '{address}' ({error.strerror or error}); start its head with "
+                                 "'ray start --head' and give the address it prints") from None
 
 
 def _one_line(error: BaseException) -> str:

@@ -65,13 +65,13 @@ def test_a_failing_run_is_retried_once_then_listed_as_failed(tmp_path, monkeypat
 
 def test_local_processes_give_this_process_numbers_and_a_killed_run_fails_alone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    here = run_grid(fits(), progress=False)
+    here = run_grid(fits((1,)), progress=False)
     shutil.rmtree(tmp_path / "runs")
-    spawned = run_grid([*fits(), GridRun("killed", kill_own_process, ("killed.txt",))], jobs=2, progress=False)
-    assert spawned.where == "2 local processes" and spawned.trained == ["fit/seed0", "fit/seed1"]
-    assert spawned.results == here.results  # exactly: same seeds, same thread count
+    spawned = run_grid([GridRun("killed", kill_own_process, ("killed.txt",)), *fits((1,))], jobs=2, progress=False)
+    assert spawned.where == "2 local processes" and spawned.trained == ["fit/seed1"]
+    assert spawned.results == here.results  # exactly: same seed, same thread count
     assert list(spawned.failed) == ["killed"] and spawned.failed["killed"].startswith("its process ended without a result")
-    assert spawned.attempts == {"fit/seed0": 1, "fit/seed1": 1, "killed": 2} and len((tmp_path / "killed.txt").read_text().splitlines()) == 2
+    assert spawned.attempts == {"killed": 2, "fit/seed1": 1} and len((tmp_path / "killed.txt").read_text().splitlines()) == 2
 
 
 def test_a_run_whose_output_the_driver_cannot_read_fails(tmp_path, monkeypatch):
@@ -177,3 +177,5 @@ def test_a_ray_cluster_gives_the_local_runners_numbers_and_lists_a_failed_run(ra
     assert len((tmp_path / "always.txt").read_text().splitlines()) == 2
     with pytest.raises(ClusterUnavailable, match="connected to the Ray cluster at"):
         run_grid(fits((2,)), cluster="127.0.0.1:1", progress=False)
+    with pytest.raises(ClusterUnavailable, match="no Ray cluster answers at '127.0.0.1:1'"):
+        check_grid_arguments(1, "127.0.0.1:1")  # a command refuses an address nothing listens at, before any work
