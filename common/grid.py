@@ -77,12 +77,12 @@ class GridSummary:
     trained: list[str]
     failed: dict[str, str]
     attempts: dict[str, int] = field(default_factory=dict)  # attempts of every started run
-    where: str = "this process"
+    where: str = "in this process"
     seconds: float = 0.0
 
     def describe(self) -> str:
         total = len(self.reused) + len(self.trained) + len(self.failed)
-        text = (f"{total} runs on {self.where}: {len(self.reused)} reused, {len(self.trained)} trained, "
+        text = (f"{total} run{'' if total == 1 else 's'} {self.where}: {len(self.reused)} reused, {len(self.trained)} trained, "
                 f"{len(self.failed)} failed; {self.seconds / 60:.1f} min")
         return text + "".join(f"\n  failed: {name}: {error}" for name, error in self.failed.items())
 
@@ -140,7 +140,7 @@ def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, ret
     found: dict[str, Any] = {name: value for name, value in stored.items() if value is not None}
     # A cluster is joined before anything starts, so that a refusal comes first.
     ray, address, connected_here = _connect_ray(cluster, pending) if pending and cluster is not None else (None, None, False)
-    bar = tqdm(total=len(runs), initial=len(summary.reused), desc=desc, unit="run", disable=not progress)
+    bar = tqdm(total=len(runs), initial=len(summary.reused), desc=desc, unit="run", disable=not (progress and runs))
 
     def settle(run: GridRun, ok: bool, value: Any) -> bool:
         """Record one attempt; True when the run needs another."""
@@ -163,10 +163,10 @@ def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, ret
     try:
         if ray is not None:
             _run_on_ray(pending, ray, settle)
-            summary.where = f"the Ray cluster at {address}"
+            summary.where = f"on the Ray cluster at {address}"
         elif pending and jobs > 1:
             _run_in_processes(pending, jobs, settle)
-            summary.where = f"{jobs} local processes"
+            summary.where = f"in {jobs} local processes"
         else:
             for run in pending:
                 while True:
@@ -184,6 +184,8 @@ def run_grid(runs: list[GridRun], jobs: int = 1, cluster: str | None = None, ret
     summary.trained = [n for n in names if n in summary.trained]
     summary.failed = {n: summary.failed[n] for n in names if n in summary.failed}
     summary.seconds = time.time() - started
+    if progress and runs:
+        print(f"{desc}: {summary.describe()}", file=sys.stderr)
     return summary
 
 

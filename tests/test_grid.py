@@ -68,7 +68,7 @@ def test_local_processes_give_this_process_numbers_and_a_killed_run_fails_alone(
     here = run_grid(fits((1,)), progress=False)
     shutil.rmtree(tmp_path / "runs")
     spawned = run_grid([GridRun("killed", kill_own_process, ("killed.txt",)), *fits((1,))], jobs=2, progress=False)
-    assert spawned.where == "2 local processes" and spawned.trained == ["fit/seed1"]
+    assert spawned.where == "in 2 local processes" and spawned.trained == ["fit/seed1"]
     assert spawned.results == here.results  # exactly: same seed, same thread count
     assert list(spawned.failed) == ["killed"] and spawned.failed["killed"].startswith("its process ended without a result")
     assert spawned.attempts == {"killed": 2, "fit/seed1": 1} and len((tmp_path / "killed.txt").read_text().splitlines()) == 2
@@ -165,7 +165,7 @@ def test_a_ray_cluster_gives_the_local_runners_numbers_and_lists_a_failed_run(ra
     here = run_grid(fits(), progress=False)
     shutil.rmtree(tmp_path / "runs")
     summary = run_grid([*fits(), GridRun("always", fail_always, ("always.txt",))], cluster=ray_head, progress=False)
-    assert summary.where == f"the Ray cluster at {ray_head}" and summary.trained == ["fit/seed0", "fit/seed1"]
+    assert summary.where == f"on the Ray cluster at {ray_head}" and summary.trained == ["fit/seed0", "fit/seed1"]
     for name, result in here.results.items():
         remote = summary.results[name]
         assert remote["threads"] == result["threads"] == 1
@@ -179,3 +179,22 @@ def test_a_ray_cluster_gives_the_local_runners_numbers_and_lists_a_failed_run(ra
         run_grid(fits((2,)), cluster="127.0.0.1:1", progress=False)
     with pytest.raises(ClusterUnavailable, match="no Ray cluster answers at '127.0.0.1:1'"):
         check_grid_arguments(1, "127.0.0.1:1")  # a command refuses an address nothing listens at, before any work
+
+
+def test_the_claim_command_lists_runs_that_failed_twice_and_exits_1(tmp_path, capsys):
+    from mirror_model.claim import main
+
+    for seed in (0, 1):  # a file where the run's folder goes: every attempt to train there fails
+        blocked = tmp_path / "runs" / "pretrained-image.none-text" / f"seed{seed}"
+        blocked.parent.mkdir(parents=True, exist_ok=True)
+        blocked.write_text("not a run folder\n")
+    arguments = ["--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                 "--clip", "world-vit/procedural-world", "--mirror-tokens", "8", "--train-count", "2", "--val-count", "1",
+                 "--test-count", "1", "--steps", "2", "--val-every", "2", "--seeds", "0,1", "--threads", "1",
+                 "--arms", "pretrained-image.none-text", "--no-report"]
+    assert main(arguments) == 1
+    error = capsys.readouterr().err
+    assert "error: 2 of 2 runs failed after 2 attempts each:" in error
+    assert "pretrained-image.none-text/seed0: NotADirectoryError" in error and "pretrained-image.none-text/seed1: " in error
+    assert "feature caches: 1 run in this process: 0 reused, 1 trained, 0 failed" in error  # the cache stage went through
+    assert main([*arguments, "--jobs", "0"]) == 2 and "--jobs must be at least 1" in capsys.readouterr().err
