@@ -207,12 +207,12 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     chosen = [VARIANTS[name] for name in variants]
     sets = eval_sets(data)
     pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
+    labels = load_labels(data)  # a missing data set is said here (exit 2), not as every run failing
     first, second = train_grids(data, out, variants, seeds, mlm_steps, ft_steps, base, ft_lr, command, jobs, cluster)
     if first.failed or second.failed:
         total = len(pretrainings) + len(chosen) * len(seeds)
         raise GridError({**first.failed, **second.failed}, total)
 
-    labels = load_labels(data)
     golds = {name: gold_matrix(data, name, labels) for name in [VALIDATION, *sets]}
     train_counts = multi_hot([r["labels"] for r in load_split(data, "train")],
                              {label: i for i, label in enumerate(labels)}).sum(0).int().tolist()
