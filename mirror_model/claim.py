@@ -129,7 +129,7 @@ def cache_ready(tower: str, recipe: Recipe, runs: Path) -> str | None:
     return tower if meta.is_file() and json.loads(meta.read_text()) == cache_key(tower, recipe) else None
 
 
-def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path, built: list[str] | None = None):
+def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path):
     """The cached CLIP features of the training frames for one image tower: built once, saved in
     RUNS/cache/TOWER (fp16 .npy, memory-mapped when read) and reused by every arm and seed."""
     import torch
@@ -147,8 +147,6 @@ def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path, built: 
             np.save(folder / f"{name}.tmp.npy", tensor.numpy())
             (folder / f"{name}.tmp.npy").replace(folder / f"{name}.npy")
         (folder / "meta.json").write_text(json.dumps(cache_key(tower, recipe)) + "\n")
-        if built is not None:
-            built.append(tower)
     # copy-on-write maps: read lazily from disk, never written back
     features = torch.from_numpy(np.load(folder / "features.npy", mmap_mode="c"))
     return FeatureCache(features, torch.from_numpy(np.load(folder / "depths.npy", mmap_mode="c")))
