@@ -12,7 +12,10 @@ are chosen on validation only.
 Writes comparison.json (every number), comparison.md (the tables and the claims verdicts), the
 figures (robustness, training curves, alignment) and predictions/ (every run's test predictions,
 compressed, and the gold labels: eembed_model.predictions) into --out. A run whose checkpoint in
---out was trained with identical settings is reused, so an interrupted comparison resumes.
+--out was trained with identical settings is reused, so an interrupted comparison resumes. The
+runs go through the grid runner (common.grid): one after another here, --jobs N local processes at
+a time, or --cluster ADDRESS to run each as a task on a Ray cluster (docs/grids.md); a run that
+fails is retried once, and runs that fail again are listed (exit status 1).
 
     python -m eembed_model.compare --recompute docs/results/eembed-claims   # tables from predictions/, seconds
 """
@@ -24,11 +27,13 @@ import shlex
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
+
+from common.grid import GridError, GridRun, GridSummary, add_grid_arguments, check_grid_arguments, run_grid
 
 from .alignment import alignment_report
 from .checkpoint import load_checkpoint
@@ -146,13 +151,40 @@ def _pretrain(cfg: TrainConfig, command: str) -> str:
     return cfg.out
 
 
-def run_all(jobs: list[tuple], workers: int) -> list:
-    """Run (function, *args) jobs, in `workers` processes when more than one."""
-    if workers <= 1:
-        return [job[0](*job[1:]) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(*job) for job in jobs]
-        return [f.result() for f in futures]
+def finished_training(cfg: TrainConfig, needs_predictions: bool = False) -> str | None:
+    """The run folder when it holds a checkpoint trained with these settings (and, for a
+    fine-tuning, its predictions), else None: the grid runner's test for a finished run."""
+    if reusable_run(Path(cfg.out), cfg) is None:
+        return None
+    if needs_predictions and not (Path(cfg.out) / RUN_PREDICTIONS).is_file():
+        return None
+    return cfg.out
+
+
+def train_grids(data: str, out: str, variants: list[str], seeds: list[int], mlm_steps: int, ft_steps: int,
+                base: TrainConfig, ft_lr: float, command: str, jobs: int = 1, cluster: str | None = None,
+                progress: bool = True) -> tuple[GridSummary, GridSummary]:
+    """Every pretraining, then every fine-tuning (with its predictions), through the grid runner
+    (common.grid): finished runs are reused, the others trained in this process (jobs=1), in
+    `jobs` local processes or on the Ray cluster `cluster`, each asking for base.threads CPUs. A
+    fine-tuning whose pretraining failed is listed as failed, not started. Returns both summaries."""
+    out_dir = Path(out)
+    chosen = [VARIANTS[name] for name in variants]
+    sets = eval_sets(data)
+    cpus = base.threads or 1
+    pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
+    first = run_grid([GridRun(f"pretrain-{name}", _pretrain, (cfg, command), finished=partial(finished_training, cfg), cpus=cpus)
+                      for name, cfg in pretrainings.items()], jobs, cluster, progress=progress, desc="pretraining runs")
+    fine_tunings = {f"{v.name}/seed{seed}": (v, fine_tuning_config(base, v, out_dir, ft_steps, ft_lr, seed))
+                    for v in chosen for seed in seeds}
+    second = run_grid([GridRun(name, fine_tune_and_predict, (cfg, command, sets), finished=partial(finished_training, cfg, True),
+                               cpus=cpus) for name, (v, cfg) in fine_tunings.items()
+                       if f"pretrain-{v.pretraining}" not in first.failed], jobs, cluster, progress=progress,
+                      desc="fine-tuning runs")
+    for name, (variant, _) in fine_tunings.items():
+        if f"pretrain-{variant.pretraining}" in first.failed:
+            second.failed[name] = f"not started: its pretraining pretrain-{variant.pretraining} failed"
+    return first, second
 
 
 # ------------------------------------------------------------------ scoring
@@ -165,18 +197,22 @@ def gold_matrix(data: str, name: str, labels: list[str]) -> torch.Tensor:
 # ------------------------------------------------------------------ the whole comparison
 
 def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], mlm_steps: int, ft_steps: int,
-                   base: TrainConfig, ft_lr: float, command: str, workers: int = 1, resamples: int = 1000) -> dict:
+                   base: TrainConfig, ft_lr: float, command: str, jobs: int = 1, resamples: int = 1000,
+                   cluster: str | None = None) -> dict:
+    """Train (or reuse) every run (train_grids), then score and report them. Raises GridError,
+    listing every failed run, when a run failed after its retry: the tables need them all."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     chosen = [VARIANTS[name] for name in variants]
     sets = eval_sets(data)
     pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
-    run_all([(_pretrain, cfg, command) for cfg in pretrainings.values()], workers)
-    fine_tunings = [fine_tuning_config(base, v, out_dir, ft_steps, ft_lr, seed) for v in chosen for seed in seeds]
-    run_all([(fine_tune_and_predict, cfg, command, sets) for cfg in fine_tunings], workers)
+    labels = load_labels(data)  # a missing data set is said here (exit 2), not as every run failing
+    first, second = train_grids(data, out, variants, seeds, mlm_steps, ft_steps, base, ft_lr, command, jobs, cluster)
+    if first.failed or second.failed:
+        total = len(pretrainings) + len(chosen) * len(seeds)
+        raise GridError({**first.failed, **second.failed}, total)
 
-    labels = load_labels(data)
     golds = {name: gold_matrix(data, name, labels) for name in [VALIDATION, *sets]}
     train_counts = multi_hot([r["labels"] for r in load_split(data, "train")],
                              {label: i for i, label in enumerate(labels)}).sum(0).int().tolist()
@@ -268,9 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vocab-size", type=int, default=d.vocab_size)
     p.add_argument("--curve-every", type=int, default=100, help="validation points of the training curves")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default %(default)s)")
-    p.add_argument("--jobs", type=int, default=1, help="training runs at once, one process each")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default %(default)s)")
     p.add_argument("--bundle", default=None, help="copy the first elementwise fine-tuned model here")
+    add_grid_arguments(p)
     a = p.parse_args(argv)
     command = "python -m eembed_model.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
     if a.recompute:
@@ -286,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.data or not a.out:
         p.error("--data and --out are required (or --recompute FOLDER)")
     try:
+        check_grid_arguments(a.jobs, a.cluster)
         variants = [v.strip() for v in a.variants.split(",") if v.strip()]
         unknown = [v for v in variants if v not in VARIANTS]
         if unknown or not variants:
@@ -299,15 +336,22 @@ def main(argv: list[str] | None = None) -> int:
                            vocab_size=a.vocab_size, threads=a.threads, data=a.data, out=a.out,
                            curve_every=a.curve_every)
         summary = run_comparison(a.data, a.out, variants, seeds, a.mlm_steps, a.ft_steps, base, a.ft_lr, command,
-                                 a.jobs, a.resamples)
+                                 a.jobs, a.resamples, a.cluster)
         if a.bundle:
             bundle(summary["results"]["elementwise"]["runs"][0], a.bundle, summary)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:  # ClusterUnavailable too
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except GridError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print((Path(a.out) / "comparison.md").read_text())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the importable module, so that the functions and settings sent to other
+    # processes or cluster workers are found there by name (not as __main__'s).
+    from eembed_model.compare import main as compare_main
+
+    sys.exit(compare_main())

@@ -23,6 +23,11 @@ they include seed variance. Verdicts: (a) the pretrained text encoder beats a ra
 beats no text encoder, (c) the model selected on validation beats the oracle constant (mean AbsRel
 <= 0.7x the constant's and the paired interval wholly below 0). Writes table.md, results.json and
 learning_curves.png to --out; runs already in --runs (same recipe) are reused.
+
+The runs go through the grid runner (common.grid): one after another in this process, --jobs N
+local processes at a time, or --cluster ADDRESS to run each as a task on a Ray cluster (the
+folders on a filesystem every machine shares: docs/grids.md). A run that fails is retried once;
+runs that fail again are listed (exit status 1) after the report of the runs that finished.
 """
 from __future__ import annotations
 
@@ -33,9 +38,12 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
+from common.grid import GridError, GridRun, add_grid_arguments, check_grid_arguments, run_grid, same_settings
 
 from .clip_backbone import WeightsUnavailableError
 
@@ -109,7 +117,19 @@ def model_config(arm: Arm, recipe: Recipe, seed: int):
                              random_image_seed=RANDOM_IMAGE_SEED)  # fmt: skip
 
 
-def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path, built: list[str] | None = None):
+def cache_key(tower: str, recipe: Recipe) -> dict:
+    """What the cached features of one image tower depend on (RUNS/cache/TOWER/meta.json)."""
+    return {"clip": recipe.clip, "tower": tower, "random_image_seed": RANDOM_IMAGE_SEED,
+            "train_count": recipe.train_count, "train_seed": recipe.split_seeds["train"], "size": list(SIZE)}  # fmt: skip
+
+
+def cache_ready(tower: str, recipe: Recipe, runs: Path) -> str | None:
+    """The tower's name when its feature cache in RUNS is built for this recipe, else None."""
+    meta = runs / "cache" / tower / "meta.json"
+    return tower if meta.is_file() and json.loads(meta.read_text()) == cache_key(tower, recipe) else None
+
+
+def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path):
     """The cached CLIP features of the training frames for one image tower: built once, saved in
     RUNS/cache/TOWER (fp16 .npy, memory-mapped when read) and reused by every arm and seed."""
     import torch
@@ -118,10 +138,7 @@ def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path, built: 
     from .model import build_mirror_depth
 
     folder = runs / "cache" / tower
-    key = {"clip": recipe.clip, "tower": tower, "random_image_seed": RANDOM_IMAGE_SEED,
-           "train_count": recipe.train_count, "train_seed": recipe.split_seeds["train"], "size": list(SIZE)}  # fmt: skip
-    meta = folder / "meta.json"
-    if not (meta.is_file() and json.loads(meta.read_text()) == key):
+    if cache_ready(tower, recipe, runs) is None:
         arm = next(a for a in ARMS if a.image_tower == tower)
         model = build_mirror_depth(model_config(arm, recipe, 0), seed=0)
         cache = build_cache(model, *load_frames(train_dir, SIZE))
@@ -129,12 +146,25 @@ def tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path, built: 
         for name, tensor in (("features", cache.features), ("depths", cache.depths)):
             np.save(folder / f"{name}.tmp.npy", tensor.numpy())
             (folder / f"{name}.tmp.npy").replace(folder / f"{name}.npy")
-        meta.write_text(json.dumps(key) + "\n")
-        if built is not None:
-            built.append(tower)
+        (folder / "meta.json").write_text(json.dumps(cache_key(tower, recipe)) + "\n")
     # copy-on-write maps: read lazily from disk, never written back
     features = torch.from_numpy(np.load(folder / "features.npy", mmap_mode="c"))
     return FeatureCache(features, torch.from_numpy(np.load(folder / "depths.npy", mmap_mode="c")))
+
+
+def build_tower_cache(tower: str, recipe: Recipe, runs: Path, train_dir: Path, threads: int | None = None) -> str:
+    """One grid run: build (or keep) the tower's feature cache; returns the tower's name."""
+    _set_threads(threads)
+    tower_cache(tower, recipe, runs, train_dir)
+    return tower
+
+
+def _set_threads(threads: int | None) -> None:
+    """The same torch thread count wherever a run runs (this process, another, a cluster worker)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------- per-image evaluation
@@ -192,23 +222,40 @@ def constant_metrics(test_dir: Path) -> dict[str, list]:
 
 # ---------------------------------------------------------------- runs
 
-def run_arm(arm: Arm, seed: int, recipe: Recipe, runs: Path, splits: dict[str, Path], built: list[str],
-            progress: bool = True) -> dict:
-    """Train (or reuse) one arm at one seed and evaluate it per test image; returns its result."""
+def run_folder(arm: Arm, seed: int, runs: Path) -> Path:
+    return runs / arm.slug / f"seed{seed}"
+
+
+def finished_run(arm: Arm, seed: int, recipe: Recipe, runs: Path) -> dict | None:
+    """The saved result of arm x seed in RUNS (its result.json) when made under this recipe; None
+    when the run is missing or unfinished. Raises ValueError for a run made under another recipe."""
+    folder = run_folder(arm, seed, runs)
+    path = folder / "result.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    if not same_settings(result["recipe"], asdict(recipe)):
+        raise ValueError(f"{folder} was made with another recipe; give another --runs folder or remove it")
+    return result
+
+
+def run_arm(arm: Arm, seed: int, recipe: Recipe, runs: Path, splits: dict[str, Path], progress: bool = True,
+            threads: int | None = None) -> dict:
+    """Train (or reuse) one arm at one seed and evaluate it per test image; returns its result,
+    also saved as RUNS/ARM/seedSEED/result.json. The feature cache of its image tower must be
+    built (build_tower_cache) or is built here."""
     from .cached_training import CachedTrainConfig, train_cached
     from .model import build_mirror_depth
     from .predict import load_predictor
 
-    folder = runs / arm.slug / f"seed{seed}"
-    path = folder / "result.json"
-    if path.is_file():
-        result = json.loads(path.read_text())
-        if result["recipe"] != asdict(recipe):
-            raise ValueError(f"{folder} was made with another recipe; give another --runs folder or remove it")
-        return result
+    _set_threads(threads)
+    saved = finished_run(arm, seed, recipe, runs)
+    if saved is not None:
+        return saved
+    folder = run_folder(arm, seed, runs)
     if folder.exists():
         shutil.rmtree(folder)  # an unfinished run starts over
-    cache = tower_cache(arm.image_tower, recipe, runs, splits["train"], built)
+    cache = tower_cache(arm.image_tower, recipe, runs, splits["train"])
     model = build_mirror_depth(model_config(arm, recipe, seed), seed=seed)
     config = CachedTrainConfig(steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed,
                                train_source=arm.train_source, val_every=recipe.val_every, patience=recipe.patience,
@@ -220,7 +267,7 @@ def run_arm(arm: Arm, seed: int, recipe: Recipe, runs: Path, splits: dict[str, P
               "training": {k: summary[k] for k in ("best_val_abs_rel", "best_step", "last_step", "stopped_early", "minutes")},
               "curve": [[h["step"], h["val"]["abs_rel"]] for h in summary["history"]],
               "test": per_image_metrics(predictor, splits["test"], arm.train_source)}  # fmt: skip
-    path.write_text(json.dumps(result) + "\n")
+    (folder / "result.json").write_text(json.dumps(result) + "\n")
     return result
 
 
@@ -446,22 +493,43 @@ def collect(runs: Path, recipe: Recipe, seeds: list[int]) -> dict[str, list[dict
             path = runs / arm.slug / f"seed{seed}" / "result.json"
             if path.is_file():
                 result = json.loads(path.read_text())
-                if result["recipe"] == asdict(recipe):
+                if same_settings(result["recipe"], asdict(recipe)):
                     results.setdefault(arm.slug, []).append(result)
     return results
 
 
-def run_factorial(recipe: Recipe, data_dir: Path, runs: Path, seeds: list[int], arms: list[Arm], progress: bool = True) -> dict:
-    """Render (or reuse) the splits, train (or reuse) every arm x seed; returns what was done."""
-    from tqdm import tqdm
-
-    splits = render_splits(data_dir, recipe)
-    built: list[str] = []
+def run_factorial(recipe: Recipe, data_dir: Path, runs: Path, seeds: list[int], arms: list[Arm], progress: bool = True,
+                  jobs: int = 1, cluster: str | None = None, threads: int | None = None) -> dict:
+    """Train (or reuse) every arm x seed through the grid runner (common.grid): first the feature
+    cache of each image tower that an unfinished run needs, then the runs, in this process
+    (jobs=1), in `jobs` local processes, or on the Ray cluster `cluster`. The splits are rendered
+    (or reused) only when a run is left to train. Returns what was done: caches built, runs
+    reused, trained and failed (name: last error, after one retry), minutes."""
     started = time.time()
-    jobs = [(arm, seed) for arm in arms for seed in seeds]
-    for arm, seed in tqdm(jobs, desc="factorial runs", unit="run", disable=not progress):
-        run_arm(arm, seed, recipe, runs, splits, built, progress=progress)
-    return {"caches_built": built, "runs": len(jobs), "minutes": round((time.time() - started) / 60, 2), "splits": splits}
+    pairs = [(arm, seed) for arm in arms for seed in seeds]
+    names = {(arm.slug, seed): f"{arm.slug}/seed{seed}" for arm, seed in pairs}
+    pending = [(arm, seed) for arm, seed in pairs if finished_run(arm, seed, recipe, runs) is None]
+    towers = [tower for tower in ("pretrained", "random") if any(arm.image_tower == tower for arm, _ in pending)]
+    splits = render_splits(data_dir, recipe) if pending else None
+    inner_progress = progress and jobs <= 1 and cluster is None  # one process: its training bars show too
+    cpus = threads or 1
+    caches = run_grid([GridRun(f"cache/{tower}", build_tower_cache, (tower, recipe, runs, splits["train"], threads),
+                               finished=partial(cache_ready, tower, recipe, runs), cpus=cpus) for tower in towers],
+                      jobs, cluster, progress=progress, desc="feature caches")
+    ready = [(arm, seed) for arm, seed in pairs if f"cache/{arm.image_tower}" not in caches.failed]
+    grid = run_grid([GridRun(names[arm.slug, seed], run_arm, (arm, seed, recipe, runs, splits, inner_progress, threads),
+                             finished=partial(finished_run, arm, seed, recipe, runs), cpus=cpus) for arm, seed in ready],
+                    jobs, cluster, progress=progress, desc="factorial runs")
+    failed = dict(caches.failed)
+    for arm, seed in pairs:  # every run of the grid that has no result, in grid order
+        name = names[arm.slug, seed]
+        if (arm, seed) not in ready:
+            failed[name] = f"not started: the feature cache of the {arm.image_tower} image tower failed"
+        elif name in grid.failed:
+            failed[name] = grid.failed[name]
+    return {"caches_built": [name.removeprefix("cache/") for name in caches.trained], "runs": len(pairs),
+            "reused": grid.reused, "trained": grid.trained, "failed": failed, "where": grid.where,
+            "minutes": round((time.time() - started) / 60, 2), "splits": splits}
 
 
 def parse_list(text: str, what: str) -> list[str]:
@@ -493,7 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=2000, help="bootstrap draws")
     parser.add_argument("--no-report", action="store_true", help="train only (e.g. one process per arm); report later")
     parser.add_argument("--report-only", action="store_true", help="write the table from the runs there, train nothing")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="torch threads of each run (default: torch's choice; on a cluster, "
+                                                    "the CPUs each run asks for, default 1)")
+    add_grid_arguments(parser)
     args = parser.parse_args(argv)
     command = " ".join(["python -m mirror_model.claim", *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
     try:
@@ -501,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
+        check_grid_arguments(args.jobs, args.cluster)
         seeds = [int(s) for s in parse_list(args.seeds, "--seeds")]
         slugs = list(ARM_BY_SLUG) if args.arms == "all" else parse_list(args.arms, "--arms")
         unknown = [s for s in slugs if s not in ARM_BY_SLUG]
@@ -520,19 +591,31 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--mirror-tokens must be in 1..{context_length(clip)} (the CLIP's context length), "
                              f"got {recipe.mirror_tokens}")
         runs, data_dir = Path(args.runs), Path(args.data_dir)
+        done = {"failed": {}}
         if not args.report_only:
-            run_factorial(recipe, data_dir, runs, seeds, [ARM_BY_SLUG[s] for s in slugs])
-        if not args.no_report:
+            done = run_factorial(recipe, data_dir, runs, seeds, [ARM_BY_SLUG[s] for s in slugs], jobs=args.jobs,
+                                 cluster=args.cluster, threads=args.threads)
+        if not args.no_report:  # from the runs that finished; the failed ones are said below
             splits = render_splits(data_dir, recipe)
             results = collect(runs, recipe, seeds)
             references = reference_results(recipe, runs, splits["test"])
             analysis = analyse(results, references, args.draws)
             print(write_report(results, references, analysis, recipe, Path(args.out), command))
-    except (ValueError, FileNotFoundError, WeightsUnavailableError) as error:
+        if done["failed"]:
+            caches = sum(name.startswith("cache/") for name in done["failed"])
+            raise GridError(done["failed"], done["runs"] + caches)
+    except (ValueError, FileNotFoundError, WeightsUnavailableError) as error:  # ClusterUnavailable too
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except GridError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the importable module, so that the functions and settings sent to other
+    # processes or cluster workers are found there by name (not as __main__'s).
+    from mirror_model.claim import main as claim_main
+
+    sys.exit(claim_main())
