@@ -10,11 +10,11 @@ experiment's test rooms; the checkpoint budget (25 MB with the CLIP it sits on, 
 
 Otherwise it renders procedural scenes (train / val / held-out test, disjoint seeds) unless they are already
 there, trains mirror + decoder (maps only: depth goes through the text side) on the frozen world
-CLIP pretrained by this project (`world-vit/procedural-world`, made by python -m
+CLIP pretrained by this project (`world-vit-256/procedural-world`, made by python -m
 mirror_model.world_clip) with cached CLIP features, keeps the best validation step, then evaluates
 on the held-out scenes: the trained model, every inference-time text-side swap, the same
 architecture untrained, and the DepthCLIP zero-shot head on the same CLIP. The folder gets the
-weights (mirror + decoder only: the CLIP is the shared world-clip checkpoint), the model card with
+weights (mirror + decoder only: the CLIP is the shared world-clip-256 checkpoint), the model card with
 these metrics and this command, the training log and `evaluation.md`.
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ from .text_sources import SOURCES
 
 SPLITS = {"train": 100, "val": 200, "test": 300}  # scene seeds: disjoint rooms per split
 SIZE = (240, 320)
-WORLD_CLIP = ("world-vit", "procedural-world")
+WORLD_CLIP = ("world-vit-256", "procedural-world")
+MIRROR_TOKENS = 16  # s, well below the 256-wide joint space (the claim experiment's recipe)
 
 
 def render_split(data_dir: Path, split: str, count: int, seed: int | None = None) -> Path:
@@ -54,12 +55,13 @@ def render_split(data_dir: Path, split: str, count: int, seed: int | None = None
 
 def world_config(image_path: bool = False, pretrained: bool = True):
     """The bundled architecture: the world CLIP (pretrained here, or the same one at random init),
-    64 mirror tokens, a maps-only resize-convolution decoder (image path as an ablation)."""
+    16 mirror tokens, a maps-only resize-convolution decoder (image path as an ablation)."""
     from .decoder import DecoderConfig
     from .model import MirrorDepthConfig
 
     return MirrorDepthConfig(clip_name=WORLD_CLIP[0], clip_pretrained=WORLD_CLIP[1] if pretrained else None,
-                             input_size=SIZE, decoder=DecoderConfig(image_channels=32 if image_path else 0))
+                             input_size=SIZE, mirror_tokens=MIRROR_TOKENS,
+                             decoder=DecoderConfig(image_channels=32 if image_path else 0))
 
 
 def evaluate_variants(checkpoint: Path, test_dir: Path, limit: int | None = None) -> dict[str, dict]:
