@@ -203,7 +203,10 @@ def bundle_from_factorial(report_dir: Path, out: Path, data_dir: Path, runs: Pat
         "command": command,
         "training_data": (f"{recipe['train_count']} procedural RGB-D scenes (seed {recipe['split_seeds']['train']}), "
                           f"{recipe['val_count']} for validation (seed {recipe['split_seeds']['val']}), rendered by python -m scenes"),
-        "selection": {"criterion": "lowest validation AbsRel among every arm and seed of the factorial (no test figure used)",
+        "selection": {"criterion": ("lowest validation AbsRel among the seeds of the paper's model (pretrained image tower, "
+                                   "pretrained text encoder + learned mirror); no test figure used. The controls are not "
+                                   "candidates: the app's text-side ablations need a text encoder. The best validation "
+                                   "run of any arm is factorial.selected.best_overall"),
                       **{k: selected[k] for k in ("arm", "seed", "best_val_abs_rel")}},
         "metrics": {"val": card.get("metrics", {}).get("val"), "test": rows["trained (learned mirror)"]},
         "test_set": test_text,

@@ -58,12 +58,18 @@ def _run(slug: str, seed: int, val: float, test: list[float]) -> dict:
 def test_selection_uses_validation_only_and_untested_claims_say_so():
     results = {"pretrained-image.pretrained-text": [_run("pretrained-image.pretrained-text", 0, 0.30, [0.10, 0.10])],
                "pretrained-image.random-text": [_run("pretrained-image.random-text", 0, 0.20, [0.40, 0.40])]}
-    assert select_best(results)["arm"]["slug"] == "pretrained-image.random-text"  # the better test run is not chosen
+    results["pretrained-image.pretrained-text"].append(_run("pretrained-image.pretrained-text", 1, 0.25, [0.40, 0.40]))
+    # Among every arm: the lowest validation AbsRel, not the better test run.
+    assert select_best(results, arms=None)["arm"]["slug"] == "pretrained-image.random-text"
+    # The bundle's candidates are the paper's model's seeds only; again by validation, not test.
+    chosen = select_best(results)
+    assert (chosen["arm"]["slug"], chosen["seed"]) == ("pretrained-image.pretrained-text", 1)
     references = {CONSTANT: {"abs_rel": [0.3, 0.3], "abs_rel_median_scaled": [0.3, 0.3]}}
     analysis = analyse(results, references, draws=100)
     statuses = [v["status"] for v in analysis["verdicts"].values()]
-    assert statuses == ["supported", "untested", "not supported"]  # (b) has no run without a text encoder
+    assert statuses == ["not supported", "untested", "not supported"]  # (b) has no run without a text encoder
     assert analysis["selected"]["ratio"] == pytest.approx(0.4 / 0.3)
+    assert analysis["selected"]["best_overall"]["arm"] == "pretrained-image.random-text"
 
 
 def test_per_image_figures_average_to_the_evaluation_commands_figures():
@@ -84,14 +90,14 @@ def test_per_image_figures_average_to_the_evaluation_commands_figures():
 
 def _arguments(tmp_path: Path, arms: str, seeds: str = "0,1", steps: int = 4) -> list[str]:
     return ["--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"),
-            "--clip", "world-vit/procedural-world", "--mirror-tokens", "8", "--train-count", "4", "--val-count", "2",
+            "--clip", "world-vit-256/procedural-world", "--mirror-tokens", "8", "--train-count", "4", "--val-count", "2",
             "--test-count", "2", "--steps", str(steps), "--val-every", "2", "--seeds", seeds, "--arms", arms, "--draws", "200"]
 
 
 def test_runs_share_one_feature_cache_per_tower_and_finished_runs_are_reused(tmp_path):
     from mirror_model.claim import ARM_BY_SLUG, Recipe, run_factorial
 
-    recipe = Recipe(clip="world-vit/procedural-world", mirror_tokens=8, train_count=2, val_count=1, test_count=1, steps=2,
+    recipe = Recipe(clip="world-vit-256/procedural-world", mirror_tokens=8, train_count=2, val_count=1, test_count=1, steps=2,
                     val_every=2)
     arm = ARM_BY_SLUG["pretrained-image.none-text"]
     done = run_factorial(recipe, tmp_path / "data", tmp_path / "runs", [0, 1], [arm], progress=False)
