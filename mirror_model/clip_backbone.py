@@ -4,8 +4,10 @@ from embeddings (so a learned prompt can stand where token embeddings go).
 Supported: open_clip's standard CLIP class with a ViT (`VisionTransformer`) or ResNet
 (`ModifiedResNet`) image tower and its own text transformer, e.g. RN50, RN101, ViT-B-16, ViT-B-32,
 ViT-L-14, plus the small configs shipped in `clip_configs/` for offline use: "tiny-vit" and "tiny-rn"
-(random-init test models), "world-vit" (64-wide joint space: the world CLIP committed first) and
-"world-vit-256" (256-wide joint space, so that s = 16 mirror outputs are a real bottleneck).
+(random-init test models), "world-vit" (64-wide joint space; random init only: its pretrained
+weights, the first world CLIP, were retired with the round-3 world) and "world-vit-256" (256-wide
+joint space, so that s = 16 mirror outputs are a real bottleneck; pretrained here as
+`world-vit-256/procedural-world`).
 
 A CLIP's two towers can be swapped for randomly initialised ones independently (`with_random_towers`):
 the controls of the claim experiment (random image tower, random text encoder) are built from a
@@ -30,7 +32,6 @@ TINY_CLIP_NAMES = ("tiny-vit", "tiny-rn", "world-vit", "world-vit-256")
 # like an open_clip tag but never downloaded (python -m mirror_model.world_clip makes them).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_TAGS = {
-    ("world-vit", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip" / "clip.safetensors",
     ("world-vit-256", "procedural-world"): PROJECT_ROOT / "checkpoints" / "world-clip-256" / "clip.safetensors",
 }
 TOWERS = ("pretrained", "random")  # an image tower or text encoder: the loaded CLIP's own, or re-initialised

@@ -32,7 +32,7 @@ PRESETS: dict[str, Preset] = {
             "mirror",
             "small world CLIP (pretrained here on captioned procedural rooms) + mirror",
             checkpoint_dir=BUNDLED_DIR,
-            fallback_config=MirrorDepthConfig(clip_name="world-vit", clip_pretrained="procedural-world"),
+            fallback_config=MirrorDepthConfig(clip_name="world-vit-256", clip_pretrained="procedural-world", mirror_tokens=16),
             seed=TINY_SEED,
         ),
         Preset(
@@ -51,7 +51,7 @@ PRESETS: dict[str, Preset] = {
             "depthclip-tiny",
             "zeroshot",
             "DepthCLIP zero-shot (as published; ViT patch route) on the small world CLIP pretrained here",
-            zeroshot=ZeroShotConfig(clip_name="world-vit", clip_pretrained="procedural-world", input_size=(240, 320)),
+            zeroshot=ZeroShotConfig(clip_name="world-vit-256", clip_pretrained="procedural-world", input_size=(240, 320)),
             seed=TINY_SEED,
         ),
     )

@@ -2,7 +2,7 @@
 learned prompt can refine the text encoder's knowledge of near and far, the image tower's patches
 must relate to those words at all. Each probe is reported beside a random-init CLIP of the same config.
 
-    python -m mirror_model.probes --clip world-vit/procedural-world --data data/world/heldout \
+    python -m mirror_model.probes --clip world-vit-256/procedural-world --data data/world/heldout \
         --depth-data data/synthetic/test --out probes.json
 
 - patch far-close: Spearman rank correlation, over all patches of all images, of

@@ -13,12 +13,12 @@ BUNDLE = Path(__file__).resolve().parents[1] / "checkpoints" / "mirror-synthetic
 
 def test_bundle_is_small_and_its_card_names_data_metrics_and_command():
     size_mb = sum(f.stat().st_size for f in BUNDLE.iterdir()) / 1e6
-    world_clip_mb = sum(f.stat().st_size for f in (BUNDLE.parent / "world-clip").iterdir()) / 1e6
+    world_clip_mb = sum(f.stat().st_size for f in (BUNDLE.parent / "world-clip-256").iterdir()) / 1e6
     assert size_mb + world_clip_mb <= 25.0  # the mirror checkpoint and the CLIP it sits on
     card = json.loads((BUNDLE / "card.json").read_text())
-    assert card["trained"] is True and (card["clip_name"], card["clip_pretrained"]) == ("world-vit", "procedural-world")
+    assert card["trained"] is True and (card["clip_name"], card["clip_pretrained"]) == ("world-vit-256", "procedural-world")
     assert card["config"]["decoder"]["image_channels"] == 0  # maps only: depth goes through the text side
-    assert not (BUNDLE / "clip.safetensors").exists()  # the CLIP is the shared world-clip checkpoint
+    assert not (BUNDLE / "clip.safetensors").exists()  # the CLIP is the shared world-clip-256 checkpoint
     assert card["command"].startswith("python -m mirror_model.bundle")
     assert "procedural" in card["training_data"]
     assert card["metrics"]["test"]["abs_rel"] < card["references"]["untrained twin (fresh mirror + decoder)"]["abs_rel"]

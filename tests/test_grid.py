@@ -189,7 +189,7 @@ def test_the_claim_command_lists_runs_that_failed_twice_and_exits_1(tmp_path, ca
         blocked.parent.mkdir(parents=True, exist_ok=True)
         blocked.write_text("not a run folder\n")
     arguments = ["--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
-                 "--clip", "world-vit/procedural-world", "--mirror-tokens", "8", "--train-count", "2", "--val-count", "1",
+                 "--clip", "world-vit-256/procedural-world", "--mirror-tokens", "8", "--train-count", "2", "--val-count", "1",
                  "--test-count", "1", "--steps", "2", "--val-every", "2", "--seeds", "0,1", "--threads", "1",
                  "--arms", "pretrained-image.none-text", "--no-report"]
     assert main(arguments) == 1

@@ -49,15 +49,15 @@ def test_predictor_info_says_what_is_loaded(predictor):
         info.card["trained"] = False
     # The repository ships the trained bundled checkpoint; its card says so.
     assert ckpt.has_weights(presets.BUNDLED_DIR) and ckpt.read_card(presets.BUNDLED_DIR)["trained"] is True
-    assert (info.name, info.kind, info.clip_name, info.clip_pretrained) == ("synthetic-tiny", "mirror", "world-vit", "procedural-world")
+    assert (info.name, info.kind, info.clip_name, info.clip_pretrained) == ("synthetic-tiny", "mirror", "world-vit-256", "procedural-world")
     assert info.weights_from == "bundled" and info.trained is True and info.default_source == "learned"
     assert info.input_size == (240, 320) and info.max_depth == 10.0
     assert info.trainable_parameters == predictor.model.num_trainable_parameters() > 0
-    assert info.message.startswith("synthetic-tiny: world-vit/procedural-world CLIP + mirror, trained on ")
+    assert info.message.startswith("synthetic-tiny: world-vit-256/procedural-world CLIP + mirror, trained on ")
     assert info.clip_weights_from == "project"
     assert "checkpoints/mirror-synthetic-tiny" in info.message and "UNTRAINED" not in info.message
     assert predictor.input_size == (240, 320) and predictor.max_depth == 10.0
-    assert predictor.model.mirror.shape == (64, 96)
+    assert predictor.model.mirror.shape[0] == 16  # s = 16 mirror outputs
 
 
 def test_predict_single_and_batched_frames_at_their_own_size(predictor):

@@ -154,8 +154,8 @@ def test_depthclip_against_the_constant_on_a_scene_folder():
     from mirror_model.probes import depthclip_against_constant
 
     scenes = Path(__file__).resolve().parents[1] / "examples" / "scenes"
-    rows = depthclip_against_constant("world-vit/procedural-world", scenes)
-    assert len(rows) == 3 and "DepthCLIP on world-vit/procedural-world" in rows and "DepthCLIP on random init" in rows
+    rows = depthclip_against_constant("world-vit-256/procedural-world", scenes)
+    assert len(rows) == 3 and "DepthCLIP on world-vit-256/procedural-world" in rows and "DepthCLIP on random init" in rows
     constant = rows["oracle constant (each image's true median)"]
     # The constant sits at each image's true median already: median scaling changes nothing.
     assert constant["abs_rel"] == pytest.approx(constant["abs_rel_median_scaled"])
