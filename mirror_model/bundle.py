@@ -43,19 +43,31 @@ def render_split(data_dir: Path, split: str, count: int, seed: int | None = None
     A scene seed's rooms depend on the photo library that textures them (scenes.photos), so a
     folder rendered with another library is not reused: ValueError (it is not deleted either,
     since runs and feature caches may have been made from it)."""
-    from common.scene_folder import read_pose_record
     from scenes.io import write_scenes
 
     seed = SPLITS[split] if seed is None else int(seed)
+    folder = rendered_split(data_dir, split, count, seed)
+    if folder is not None:
+        return folder
+    folder = data_dir / split
+    if folder.exists():
+        shutil.rmtree(folder)
+    return write_scenes(folder, count=count, size=SIZE, seed=seed)
+
+
+def rendered_split(data_dir: Path, split: str, count: int, seed: int) -> Path | None:
+    """DATA_DIR/SPLIT when it holds `count` scenes of scene seed `seed` rendered with this
+    process's photo library; None when it is missing or another set. ValueError (check_library)
+    when it is that set rendered with another photo library."""
+    from common.scene_folder import read_pose_record
+
     folder = data_dir / split
     if folder.is_dir() and len(list((folder / "rgb").glob("*.png"))) == count:
         record = read_pose_record(folder)
         if isinstance(record, dict) and record.get("seed") == seed:
             check_library(record, folder)
             return folder
-    if folder.exists():
-        shutil.rmtree(folder)
-    return write_scenes(folder, count=count, size=SIZE, seed=seed)
+    return None
 
 
 def check_library(record: dict, folder: Path) -> None:
