@@ -107,9 +107,8 @@ def test_a_previous_bundle_may_be_replaced_and_copies_get_default_permissions(tm
 
 
 def test_a_split_rendered_with_another_photo_library_is_refused_not_reused(tmp_path):
-    from scenes.photos import load_library
-
     from mirror_model.bundle import render_split
+    from scenes.photos import load_library
 
     split = tmp_path / "test"
     (split / "rgb").mkdir(parents=True)
