@@ -24,29 +24,56 @@ from pathlib import Path
 
 import numpy as np
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+from common.image_io import IMAGE_SUFFIXES as PHOTO_SUFFIXES  # whatever the project's picture reader takes
+
 MAX_SIDE = 512  # photos are shown and predicted at most this long: the grid is a picture, not a benchmark
 
 
-def parse_model(text: str) -> tuple[str, str]:
-    """`LABEL=SPEC` or `SPEC` (labelled by itself) -> (label, spec). Raises ValueError when empty."""
-    label, _, spec = text.partition("=") if "=" in text else (text, "", text)
+def parse_model(text: str, flag: str = "--model", what: str = "MODEL") -> tuple[str, str]:
+    """`LABEL=SPEC` or `SPEC` -> (label, spec); a SPEC alone is labelled by its last path part (a
+    preset's name, a folder's name: never a server path). Raises ValueError naming `flag` when
+    either part is empty."""
+    label, _, spec = text.partition("=") if "=" in text else (Path(text.rstrip("/")).name, "", text)
     if not label.strip() or not spec.strip():
-        raise ValueError(f"--model {text!r}: give LABEL=MODEL or MODEL")
+        raise ValueError(f"{flag} {text!r}: give LABEL={what} or {what}")
     return label.strip(), spec.strip()
+
+
+def check_out(out: Path) -> None:
+    """ValueError unless OUT can be written as a PNG: a .png name, not a folder, no file above it."""
+    if out.is_dir():
+        raise ValueError(f"--out {out.name} is a folder; give a .png file name")
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out {out.name}: give a .png file name (e.g. outputs/photo_grid.png)")
+    if any(part.exists() and not part.is_dir() for part in out.parents):
+        raise ValueError(f"--out {out.name}: a file stands where its folder would be")
+
+
+def depth_title(depth: np.ndarray) -> str:
+    """The panel title: the median of the map's finite, positive depths in metres."""
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    return f"median {float(np.median(valid)):.1f} m" if valid.size else "no valid depth"
 
 
 def load_saved_depth(folder: Path, photo: Path, shape: tuple[int, int]) -> np.ndarray:
     """FOLDER/STEM.npy (float metres, 2-D) resized to `shape` (H, W). Raises ValueError when it is
-    missing or not a 2-D numeric map."""
+    missing, not a 2-D numeric map, or of another aspect ratio than the photo (a map of another
+    picture, or of a crop: stretching it would show wrong structure)."""
     import cv2
 
     path = folder / f"{photo.stem}.npy"
     if not path.is_file():
         raise ValueError(f"--depths {folder.name}: no {path.name} for {photo.name}")
-    depth = np.load(path, mmap_mode="r", allow_pickle=False)
-    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
+    try:
+        depth = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        raise ValueError(f"--depths {folder.name}: {path.name} is not a readable .npy file") from None
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number) or min(depth.shape) < 1:
         raise ValueError(f"--depths {folder.name}: {path.name} is not a 2-D depth map")
+    height, width = shape
+    if abs(depth.shape[0] * width / depth.shape[1] - height) > max(1.0, 0.01 * height):
+        raise ValueError(f"--depths {folder.name}: {path.name} is {depth.shape[1]}x{depth.shape[0]}, another shape than "
+                         f"{photo.name} ({width}x{height} as shown); give maps predicted on these photos")
     return cv2.resize(np.asarray(depth, dtype=np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
@@ -56,7 +83,7 @@ def list_photos(folder: Path, limit: int | None) -> list[Path]:
         raise ValueError(f"--photos {folder.name}: not a folder")
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
     if not photos:
-        raise ValueError(f"--photos {folder.name}: no .jpg or .png pictures in it")
+        raise ValueError(f"--photos {folder.name}: no pictures in it ({', '.join(s[1:] for s in PHOTO_SUFFIXES)})")
     return photos[:limit] if limit else photos
 
 
@@ -86,7 +113,7 @@ def draw_grid(photos: list[tuple[str, np.ndarray]], depths: dict[str, list[np.nd
         panels = [(rgb, name if row else f"photo\n{name}")]
         for label, maps in depths.items():
             depth = maps[row]
-            title = f"median {float(np.median(depth)):.1f} m"
+            title = depth_title(depth)
             panels.append((colorize_depth(depth), f"{label}\n{title}" if row == 0 else title))
         for axis, (image, title) in zip(axes[row], panels):
             axis.imshow(image)
@@ -111,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="LABEL=MODEL (preset, checkpoint folder or Hub repo id); repeat, one column each")
     parser.add_argument("--depths", action="append", default=[],
                         help="LABEL=DIR of saved maps (NAME.npy, metres, as mirror_model.predict writes); repeat")
-    parser.add_argument("--photos", default="examples/photos", help="folder of .jpg/.png photos (default: examples/photos)")
+    parser.add_argument("--photos", default="examples/photos",
+                        help="folder of photos (.jpg, .png, .webp, .bmp, .tif, ...) (default: examples/photos)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many photos (default: all)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--out", default="outputs/photo_grid.png", help="PNG to write (default: outputs/photo_grid.png)")
@@ -121,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--limit must be at least 1")
         if not args.model and not args.depths:
             raise ValueError("give at least one --model or --depths column")
+        check_out(Path(args.out))
         models = [parse_model(text) for text in args.model]
-        saved = [parse_model(text) for text in args.depths]
+        saved = [parse_model(text, "--depths", "DIR") for text in args.depths]
+        labels = [label for label, _ in saved + models]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"column label {twice[0]!r} is given twice; give each --model and --depths its own LABEL=")
         paths = list_photos(Path(args.photos), args.limit)
         predictors = {label: load_predictor(spec, args.device) for label, spec in models}
         photos = [(p.name, shrink(load_rgb(p))) for p in paths]

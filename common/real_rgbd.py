@@ -335,7 +335,8 @@ def write_disparity_png(path: str | Path, disparity_px: np.ndarray) -> Path:
 
 def load_bundled_scenes(folder: str | Path, max_pixels: int | None = -1) -> list[RealScene]:
     """The scenes of a bundled folder: metric ones from its scene-folder part (rgb/, depth/ in
-    millimetres, intrinsics.json), rank-only ones from disparity_only/ (rgb/, disparity/), each with
+    millimetres or the units per metre its poses.json records, as every scene-folder reader
+    takes them: common.scene_folder.folder_depth_scale; intrinsics.json), rank-only ones from disparity_only/ (rgb/, disparity/), each with
     its source and licence from sources.json. FileNotFoundError when the folder holds neither."""
     from common import scene_folder
     from common.depth_io import read_depth_png
@@ -349,10 +350,10 @@ def load_bundled_scenes(folder: str | Path, max_pixels: int | None = -1) -> list
         return str(record.get("source", "unknown")), str(record.get("licence", "unknown"))
 
     if (folder / "rgb").is_dir() and (folder / "depth").is_dir():
-        K = scene_folder.read_intrinsics(folder)
+        K, scale = scene_folder.read_intrinsics(folder), scene_folder.folder_depth_scale(folder)
         for rgb_path, depth_path in scene_folder.rgbd_pairs(folder):
             rgb = _load_checked_rgb(rgb_path, "", max_pixels)
-            depth = read_depth_png(depth_path, max_pixels=max_pixels)
+            depth = read_depth_png(depth_path, scale, max_pixels=max_pixels)
             if depth.shape != rgb.shape[:2]:
                 raise ValueError(f"{depth_path.name}: depth is {depth.shape}, the picture {rgb.shape[:2]}")
             valid = np.isfinite(depth) & (depth > 0)

@@ -38,19 +38,48 @@ MIRROR_TOKENS = 16  # s, well below the 256-wide joint space (the claim experime
 
 def render_split(data_dir: Path, split: str, count: int, seed: int | None = None) -> Path:
     """DATA_DIR/SPLIT with `count` procedural scenes of scene seed `seed` (default SPLITS[split]),
-    rendered unless a folder with that many scenes of that seed is already there."""
-    from common.scene_folder import read_pose_record
+    rendered unless a folder with that many scenes of that seed is already there.
+
+    A scene seed's rooms depend on the photo library that textures them (scenes.photos), so a
+    folder rendered with another library is not reused: ValueError (it is not deleted either,
+    since runs and feature caches may have been made from it)."""
     from scenes.io import write_scenes
 
     seed = SPLITS[split] if seed is None else int(seed)
+    folder = rendered_split(data_dir, split, count, seed)
+    if folder is not None:
+        return folder
+    folder = data_dir / split
+    if folder.exists():
+        shutil.rmtree(folder)
+    return write_scenes(folder, count=count, size=SIZE, seed=seed)
+
+
+def rendered_split(data_dir: Path, split: str, count: int, seed: int) -> Path | None:
+    """DATA_DIR/SPLIT when it holds `count` scenes of scene seed `seed` rendered with this
+    process's photo library; None when it is missing or another set. ValueError (check_library)
+    when it is that set rendered with another photo library."""
+    from common.scene_folder import read_pose_record
+
     folder = data_dir / split
     if folder.is_dir() and len(list((folder / "rgb").glob("*.png"))) == count:
         record = read_pose_record(folder)
         if isinstance(record, dict) and record.get("seed") == seed:
+            check_library(record, folder)
             return folder
-    if folder.exists():
-        shutil.rmtree(folder)
-    return write_scenes(folder, count=count, size=SIZE, seed=seed)
+    return None
+
+
+def check_library(record: dict, folder: Path) -> None:
+    """ValueError when the scene folder's poses.json names a photo library other than the one this
+    process renders with (a folder that names none predates the record and is taken as it is)."""
+    from scenes.photos import load_library
+
+    made_with, here = record.get("photo_library"), load_library().identity
+    if made_with is not None and made_with != here:
+        raise ValueError(f"{folder.parent.name}/{folder.name} was rendered with photo library {made_with}, this "
+                         f"machine renders with {here}: point SCENES_PHOTOS at library {made_with}, or give another "
+                         f"--data-dir")
 
 
 def world_config(image_path: bool = False, pretrained: bool = True):
@@ -157,6 +186,49 @@ def train_world_model(data_dir: Path, run_dir: Path, steps: int, seed: int, trai
     return summary, cache
 
 
+BUNDLE_FILES = {"card.json", "model.safetensors", "clip.safetensors", "train_log.jsonl", "metrics.json", "evaluation.md"}
+
+
+def check_out(out: Path, others: dict[str, Path | None]) -> None:
+    """ValueError unless OUT may be replaced by a new bundle: a folder not there yet, an empty one,
+    or a previous bundle of this command (only its files, its card naming this command). OUT must
+    neither lie inside nor hold any folder in `others` (flag: path; None is skipped), since
+    replacing OUT deletes it first."""
+    where = out.resolve()
+    for flag, other in others.items():
+        if other is None:
+            continue
+        other = other.resolve()
+        if where == other or other in where.parents or where in other.parents:
+            raise ValueError(f"--out {out.name} overlaps {flag} {other.name}: give the bundle its own folder")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"--out {out.name} is a file; give a folder for the bundle")
+    names = {entry.name for entry in out.iterdir()}
+    if not names:
+        return
+    card = out / "card.json"
+    strangers = sorted(names - BUNDLE_FILES) + sorted(n for n in names & BUNDLE_FILES if not (out / n).is_file())
+    try:
+        command = json.loads(card.read_text()).get("command", "") if card.is_file() else ""
+    except (ValueError, AttributeError, OSError):
+        command = ""
+    if strangers or not str(command).startswith("python -m mirror_model.bundle"):
+        what = f"holds {', '.join(strangers[:3])}" if strangers else "has no card written by this command"
+        raise ValueError(f"--out {out.name} is not a previous bundle ({what}); it would be deleted: give a new folder")
+
+
+def copy_run(run_dir: Path, out: Path) -> None:
+    """OUT becomes RUN_DIR/best plus the run's logs; files get the default permissions (the
+    safetensors writer makes its files private, and a bundle is meant to be shared)."""
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(run_dir / "best", out, copy_function=shutil.copyfile)
+    for log_name in ("train_log.jsonl", "metrics.json"):
+        shutil.copyfile(run_dir / log_name, out / log_name)
+
+
 BUDGET_MB = 25.0  # the depth model and the CLIP it sits on, together
 
 
@@ -178,20 +250,17 @@ def bundle_from_factorial(report_dir: Path, out: Path, data_dir: Path, runs: Pat
 
     results_path = report_dir / "results.json"
     if not results_path.is_file():
-        raise FileNotFoundError(f"{report_dir}/results.json not found: run python -m mirror_model.claim first")
+        raise FileNotFoundError(f"--from-factorial {report_dir.name}: no results.json in it; run python -m mirror_model.claim first")
     results = json.loads(results_path.read_text())
     selected = results["analysis"]["selected"]
     if not selected:
-        raise ValueError(f"{report_dir}/results.json has no trained run to select")
+        raise ValueError(f"--from-factorial {report_dir.name}: its results.json has no trained run to select")
     run_dir = runs / selected["arm"] / f"seed{selected['seed']}"
-    if not (run_dir / "best" / "card.json").is_file():
-        raise FileNotFoundError(f"{run_dir}/best not found: --runs must be the folder the experiment trained in")
+    if not all((run_dir / name).is_file() for name in ("best/card.json", "train_log.jsonl", "metrics.json")):
+        raise FileNotFoundError(f"--factorial-runs {runs.name}: no finished run {selected['arm']}/seed{selected['seed']} "
+                                f"in it; give the --runs folder the experiment trained in")
     recipe = results["recipe"]
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(run_dir / "best", out)
-    for log_name in ("train_log.jsonl", "metrics.json"):
-        shutil.copy(run_dir / log_name, out / log_name)
+    copy_run(run_dir, out)
     test_dir = data_dir / "test"
     rows = evaluate_variants(out, test_dir)
     test_text = (f"{recipe['test_count']} procedural scenes of scene seed {recipe['split_seeds']['test']} (the factorial's "
@@ -218,7 +287,7 @@ def bundle_from_factorial(report_dir: Path, out: Path, data_dir: Path, runs: Pat
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     sizes = checkpoint_megabytes(out)
     if sizes["total"] > BUDGET_MB:
-        raise ValueError(f"{out}: {sizes['total']} MB with its CLIP, over the {BUDGET_MB:.0f} MB budget ({sizes})")
+        raise ValueError(f"--out {out.name}: {sizes['total']} MB with its CLIP, over the {BUDGET_MB:.0f} MB budget ({sizes})")
     card["size_mb"] = sizes
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(format_metrics_table(rows))
@@ -230,7 +299,9 @@ def bundle_from_factorial(report_dir: Path, out: Path, data_dir: Path, runs: Pat
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mirror_model.bundle", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", default="checkpoints/mirror-synthetic-tiny")
+    parser.add_argument("--out", required=True,
+                        help="the bundle folder (e.g. checkpoints/mirror-synthetic-tiny, the shipped model); replaced "
+                             "only when it is empty or a previous bundle of this command")
     parser.add_argument("--data-dir", default="data/synthetic", help="where the rendered scenes go (reused if present)")
     parser.add_argument("--train-count", type=int, default=1000)
     parser.add_argument("--val-count", type=int, default=48)
@@ -248,22 +319,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-evaluate the bundle in --out on the held-out scenes (current protocol) without training")
     args = parser.parse_args(argv)
     command = " ".join(["python -m mirror_model.bundle", *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
-    if args.evaluate_only:
-        return reevaluate(Path(args.out), Path(args.data_dir), args.test_count, command)
-    if args.from_factorial:
-        try:
-            bundle_from_factorial(Path(args.from_factorial), Path(args.out), Path(args.data_dir), Path(args.factorial_runs), command)
-        except (ValueError, FileNotFoundError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        return 0
+    data_dir, out, run_dir = Path(args.data_dir), Path(args.out), Path(args.run_dir)
+    try:
+        if min(args.train_count, args.val_count, args.test_count, args.steps) < 1:
+            raise ValueError("counts and --steps must be at least 1")
+        if args.evaluate_only:
+            if not (out / "card.json").is_file():
+                raise FileNotFoundError(f"--out {out.name}: no bundle (card.json) to re-evaluate")
+            check_out(out, {"--data-dir": data_dir})
+            return reevaluate(out, data_dir, args.test_count, command)
+        if args.from_factorial:
+            check_out(out, {"--from-factorial": Path(args.from_factorial), "--factorial-runs": Path(args.factorial_runs),
+                            "--data-dir": data_dir})
+            bundle_from_factorial(Path(args.from_factorial), out, data_dir, Path(args.factorial_runs), command)
+            return 0
+        check_out(out, {"--data-dir": data_dir, "--run-dir": None if args.from_run else run_dir,
+                        "--from-run": Path(args.from_run) if args.from_run else None})
+        if args.from_run and not all((Path(args.from_run) / name).is_file() for name in ("best/card.json", "metrics.json")):
+            raise FileNotFoundError(f"--from-run {Path(args.from_run).name}: not a finished run (best/ and metrics.json)")
+        started = time.time()
+        for split, count in {"train": args.train_count, "val": args.val_count, "test": args.test_count}.items():
+            render_split(data_dir, split, count)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     from common.depth_metrics import format_metrics_table
 
-    started = time.time()
-    data_dir, out, run_dir = Path(args.data_dir), Path(args.out), Path(args.run_dir)
-    for split, count in {"train": args.train_count, "val": args.val_count, "test": args.test_count}.items():
-        render_split(data_dir, split, count)
     training_data = (f"{args.train_count} procedural RGB-D scenes (seed {SPLITS['train']}), {args.val_count} for "
                      f"validation (seed {SPLITS['val']}), rendered by python -m scenes")
     if args.from_run:
@@ -272,11 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         summary, _ = train_world_model(data_dir, run_dir, args.steps, args.seed,
                                        extra_card={"command": command, "training_data": training_data})
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(run_dir / "best", out)
-    for log_name in ("train_log.jsonl", "metrics.json"):
-        shutil.copy(run_dir / log_name, out / log_name)
+    copy_run(run_dir, out)
     rows = write_evaluation(out, data_dir, args.test_count)
     card_path = out / "card.json"
     card = json.loads(card_path.read_text())

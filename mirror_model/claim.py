@@ -235,7 +235,8 @@ def finished_run(arm: Arm, seed: int, recipe: Recipe, runs: Path) -> dict | None
         return None
     result = json.loads(path.read_text())
     if not same_settings(result["recipe"], asdict(recipe)):
-        raise ValueError(f"{folder} was made with another recipe; give another --runs folder or remove it")
+        raise ValueError(f"{runs.name}/{arm.slug}/seed{seed} was made with another recipe; give another --runs folder "
+                         f"or the recipe it was made with")
     return result
 
 
@@ -274,12 +275,10 @@ def run_arm(arm: Arm, seed: int, recipe: Recipe, runs: Path, splits: dict[str, P
 def reference_results(recipe: Recipe, runs: Path, test_dir: Path) -> dict[str, dict]:
     """DepthCLIP on each image tower (pretrained text encoder) and the oracle constant, per test
     image; saved in RUNS/references.json and reused under the same recipe."""
+    saved = references_saved(recipe, runs)
+    if saved is not None:
+        return saved
     path = runs / "references.json"
-    key = {"clip": recipe.clip, "test_count": recipe.test_count, "test_seed": recipe.split_seeds["test"]}
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved["key"] == key:
-            return saved["rows"]
     from . import clip_backbone
     from .model_info import describe_model
     from .predict import DepthPredictor
@@ -295,8 +294,22 @@ def reference_results(recipe: Recipe, runs: Path, test_dir: Path) -> dict[str, d
         rows[f"DepthCLIP zero-shot, {tower} image tower"] = per_image_metrics(DepthPredictor(model, described), test_dir)
     rows[CONSTANT] = constant_metrics(test_dir)
     runs.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"key": key, "rows": rows}) + "\n")
+    path.write_text(json.dumps({"key": references_key(recipe), "rows": rows}) + "\n")
     return rows
+
+
+def references_key(recipe: Recipe) -> dict:
+    return {"clip": recipe.clip, "test_count": recipe.test_count, "test_seed": recipe.split_seeds["test"]}
+
+
+def references_saved(recipe: Recipe, runs: Path) -> dict[str, dict] | None:
+    """The references saved in RUNS/references.json for this recipe's test set, or None."""
+    path = runs / "references.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved["key"] == references_key(recipe):
+            return saved["rows"]
+    return None
 
 
 # ---------------------------------------------------------------- statistics
@@ -551,6 +564,60 @@ def parse_list(text: str, what: str) -> list[str]:
     return items
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' -> [0, 1, 2]: distinct whole numbers from 0 up. Raises ValueError."""
+    items = parse_list(text, "--seeds")
+    if not all(item.isdigit() for item in items):
+        raise ValueError(f"--seeds must be whole numbers from 0 up, comma-separated (e.g. 0,1,2); got {text!r}")
+    seeds = [int(item) for item in items]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds lists a seed twice: {text!r}")
+    return seeds
+
+
+MIN_DRAWS = 100  # fewer bootstrap draws cannot place a 2.5th / 97.5th percentile
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """ValueError for a setting no run could use, before anything is loaded, rendered or trained."""
+    import math
+
+    for flag, value, least in (("--train-count", args.train_count, 1), ("--val-count", args.val_count, 1),
+                               ("--test-count", args.test_count, 1), ("--steps", args.steps, 1),
+                               ("--batch-size", args.batch_size, 1), ("--val-every", args.val_every, 1),
+                               ("--patience", args.patience, 1), ("--draws", args.draws, MIN_DRAWS),
+                               ("--mirror-tokens", args.mirror_tokens, 1)):  # fmt: skip
+        if value < least:
+            raise ValueError(f"{flag} must be at least {least}, got {value}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads} (leave it out for torch's choice)")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive number, got {args.lr}")
+    if args.report_only and args.no_report:
+        raise ValueError("--report-only and --no-report together do nothing; give one")
+
+
+def report_inputs(recipe: Recipe, runs: Path, data_dir: Path, seeds: list[int], render: bool) -> tuple[dict, dict]:
+    """The finished runs of the recipe and the references, for the report. With render=False
+    (--report-only) nothing is rendered or trained: the references come from RUNS/references.json
+    or the test scenes already in DATA_DIR; a ValueError says what is missing."""
+    from .bundle import rendered_split
+
+    results = collect(runs, recipe, seeds)
+    if render:
+        return results, reference_results(recipe, runs, render_splits(data_dir, recipe)["test"])
+    if not results:
+        others = sum(1 for _ in runs.glob("*/seed*/result.json")) if runs.is_dir() else 0
+        hint = (f"its {others} runs were made with another recipe: give the settings they were trained with"
+                if others else "train them first (leave out --report-only)")
+        raise ValueError(f"--report-only: no finished run of this recipe in --runs {runs.name}; {hint}")
+    test_dir = rendered_split(data_dir, "test", recipe.test_count, recipe.split_seeds["test"])
+    if test_dir is None and not references_saved(recipe, runs):
+        raise ValueError(f"--report-only renders nothing: the {recipe.test_count} test scenes are not in --data-dir "
+                         f"{data_dir.name} (test/); give the experiment's --data-dir")
+    return results, reference_results(recipe, runs, test_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     defaults = Recipe()
     parser = argparse.ArgumentParser(prog="python -m mirror_model.claim", description=__doc__.split("\n\n")[0],
@@ -560,17 +627,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data/factorial", help="rendered train/val/test scenes (reused when present)")
     parser.add_argument("--clip", default=defaults.clip, help="pretrained CLIP as NAME/TAG")
     parser.add_argument("--mirror-tokens", type=int, default=defaults.mirror_tokens, help="s, well below the joint width")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", help="training seeds, comma-separated whole numbers; every arm runs each")
     parser.add_argument("--arms", default="all", help=f"comma-separated subset of: {', '.join(ARM_BY_SLUG)}")
-    parser.add_argument("--train-count", type=int, default=defaults.train_count)
-    parser.add_argument("--val-count", type=int, default=defaults.val_count)
-    parser.add_argument("--test-count", type=int, default=defaults.test_count)
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--val-every", type=int, default=defaults.val_every)
+    parser.add_argument("--train-count", type=int, default=defaults.train_count, help="training scenes (scene seed 4100)")
+    parser.add_argument("--val-count", type=int, default=defaults.val_count, help="validation scenes, for early stopping "
+                        "and selection (scene seed 4200)")
+    parser.add_argument("--test-count", type=int, default=defaults.test_count, help="test scenes (scene seed 4300)")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="most training steps of each run")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="training images per step")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (AdamW, one-cycle cosine)")
+    parser.add_argument("--val-every", type=int, default=defaults.val_every, help="steps between validations")
     parser.add_argument("--patience", type=int, default=defaults.patience, help="validations without a new best before stopping")
-    parser.add_argument("--draws", type=int, default=2000, help="bootstrap draws")
+    parser.add_argument("--draws", type=int, default=2000, help=f"bootstrap draws (at least {MIN_DRAWS})")
     parser.add_argument("--no-report", action="store_true", help="train only (e.g. one process per arm); report later")
     parser.add_argument("--report-only", action="store_true", help="write the table from the runs there, train nothing")
     parser.add_argument("--threads", type=int, help="torch threads of each run (default: torch's choice; on a cluster, "
@@ -579,12 +647,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = " ".join(["python -m mirror_model.claim", *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
     try:
+        check_arguments(args)
+        seeds = parse_seeds(args.seeds)
         if args.threads:
             import torch
 
             torch.set_num_threads(args.threads)
         check_grid_arguments(args.jobs, args.cluster)
-        seeds = [int(s) for s in parse_list(args.seeds, "--seeds")]
         slugs = list(ARM_BY_SLUG) if args.arms == "all" else parse_list(args.arms, "--arms")
         unknown = [s for s in slugs if s not in ARM_BY_SLUG]
         if unknown:
@@ -595,8 +664,6 @@ def main(argv: list[str] | None = None) -> int:
         from .clip_backbone import load_clip
 
         clip, _ = load_clip(*recipe.clip_parts())  # a missing CLIP is said before anything is rendered or trained
-        if min(recipe.train_count, recipe.val_count, recipe.test_count, recipe.steps, recipe.val_every) < 1:
-            raise ValueError("counts, --steps and --val-every must be at least 1")
         from .clip_backbone import context_length
 
         if not 1 <= recipe.mirror_tokens <= context_length(clip):
@@ -608,9 +675,7 @@ def main(argv: list[str] | None = None) -> int:
             done = run_factorial(recipe, data_dir, runs, seeds, [ARM_BY_SLUG[s] for s in slugs], jobs=args.jobs,
                                  cluster=args.cluster, threads=args.threads)
         if not args.no_report:  # from the runs that finished; the failed ones are said below
-            splits = render_splits(data_dir, recipe)
-            results = collect(runs, recipe, seeds)
-            references = reference_results(recipe, runs, splits["test"])
+            results, references = report_inputs(recipe, runs, data_dir, seeds, render=not args.report_only)
             analysis = analyse(results, references, args.draws)
             print(write_report(results, references, analysis, recipe, Path(args.out), command))
         if done["failed"]:

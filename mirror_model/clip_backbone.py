@@ -153,8 +153,9 @@ def load_clip(
         weights_file = project_file
     tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained) if pretrained and project_file is None else {}
     if pretrained and not tag_cfg and weights_file is None:
-        known = open_clip.list_pretrained_tags_by_model(model_name)
-        raise ValueError(f"unknown pretrained tag '{pretrained}' for CLIP '{name}'; known tags: {known}")
+        known = [*open_clip.list_pretrained_tags_by_model(model_name), *(tag for m, tag in PROJECT_TAGS if m == model_name)]
+        choices = f"known tags: {', '.join(known)}" if known else "it has no pretrained weights (give the name alone for random init)"
+        raise ValueError(f"unknown pretrained tag '{pretrained}' for CLIP '{name}'; {choices}")
     quick_gelu = bool(tag_cfg.get("quick_gelu", False))
 
     source: str | None = None

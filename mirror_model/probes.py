@@ -271,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth-data", help="RGB-D scene folder (python -m scenes) for the patch probe, "
                         "when --data has no depths.npy or depth.npy")
     parser.add_argument("--limit", type=number_argument(minimum=1, integer=True), default=400,
-                        help="views with regions to probe (default 400)")
-    parser.add_argument("--depth-limit", type=int, default=48, help="RGB-D frames for the patch probe")
+                        help="views with regions to probe")
+    parser.add_argument("--depth-limit", type=number_argument(minimum=1, integer=True), default=48,
+                        help="RGB-D frames for the patch probe")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-init CLIP beside it")
     parser.add_argument("--depthclip", action="store_true",
                         help="also DepthCLIP on both CLIPs against the oracle constant, on --depth-data")
@@ -283,13 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.data and not args.depth_data:
             raise ValueError("give --data (captioned folder) and/or --depth-data (RGB-D folder)")
+        if args.depthclip and not args.depth_data:
+            raise ValueError("--depthclip needs --depth-data (an RGB-D scene folder)")
+        out = Path(args.out) if args.out else None
+        if out is not None and out.is_dir():
+            raise ValueError(f"--out {out.name} is a folder; give a file name for the results JSON")
+        if out is not None and any(part.exists() and not part.is_dir() for part in out.parents):
+            raise ValueError(f"--out {out.name}: a file stands where its folder would be")
         probed, random_init, _ = load_probed_clip(args.clip, args.seed)
         data = read_world(args.data) if args.data else None
         results = {}
         for label, model in tqdm([(args.clip, probed), ("random init", random_init)], desc="probing", unit="CLIP"):
             results.update(run_probes({label: model}, data, args.depth_data, args.limit, args.depth_limit))
-        if args.depthclip and not args.depth_data:
-            raise ValueError("--depthclip needs --depth-data (an RGB-D scene folder)")
         depthclip = depthclip_against_constant(args.clip, args.depth_data, args.seed) if args.depthclip else None
     except (ValueError, FileNotFoundError, clip_backbone.WeightsUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -299,10 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         table += "\n\n| DepthCLIP vs constant | AbsRel | δ1 | AbsRel, median-scaled | δ1, median-scaled |\n|---|---:|---:|---:|---:|\n"
         table += "\n".join(f"| {label} | " + " | ".join(f"{row[k]:.3f}" for k in DEPTHCLIP_KEYS) + " |" for label, row in depthclip.items())
     print(table)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
         record = {"clip": args.clip, "results": results, "depthclip": depthclip, "table": table}
-        Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+        out.write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 

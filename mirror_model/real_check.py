@@ -6,7 +6,9 @@ Scenes (common.real_rgbd): Middlebury 2014 "Motorcycle" (metric depth from dispa
 calibration) and the Middlebury 2006 "Aloe" from OpenCV's sample data (disparity only: the depth
 *order* is known, not the metres). `--data bundled` (the default) reads the project's small copies
 in examples/real/, so the check needs neither package; `--data packages` reads the installed
-packages at their own sizes; a folder path reads that folder in the bundled layout.
+packages at their own sizes; a folder path reads that folder in the bundled layout, whose
+sources.json must name every scene's source (a folder of procedural scenes is not real data and
+is refused).
 
 Each model predicts depth at the picture's own size (`load_predictor(...).predict(rgb)`), scored on
 the pixels with ground truth:
@@ -142,14 +144,25 @@ def load_scenes(data: str, size: str, limit: int | None, opencv_samples: str | N
     with what to install when there is none."""
     notes: list[str] = []
     if data == "packages":
-        scenes, notes = real_rgbd.load_package_scenes(opencv_samples)
+        scenes, notes = real_rgbd.load_package_scenes(opencv_samples or real_rgbd.DEBIAN_OPENCV_SAMPLES)
         if not scenes:
             raise FileNotFoundError("no packaged real scene is installed: " + "; ".join(notes))
     else:
+        if opencv_samples is not None:
+            raise ValueError("--opencv-samples is read only with --data packages")
         folder = BUNDLED_DIR if data == "bundled" else Path(data)
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--data {folder.name} is a file; give bundled, packages or a folder in the examples/real layout")
         if not folder.is_dir():
-            raise FileNotFoundError(f"{data}: no such folder (use bundled, packages or a folder in the examples/real layout)")
+            raise FileNotFoundError(f"--data {folder.name}: no such folder (use bundled, packages or a folder in the "
+                                    f"examples/real layout)")
         scenes = real_rgbd.load_bundled_scenes(folder)
+        sources = real_rgbd.read_sources(folder)
+        unsourced = [scene.name for scene in scenes if not isinstance(sources.get(scene.name), dict)
+                     or not sources[scene.name].get("source")]
+        if unsourced:
+            raise ValueError(f"--data {folder.name}: no source in {real_rgbd.SOURCES_FILE} for {', '.join(unsourced[:3])}; "
+                             f"this check scores real pictures of known origin only")
     if limit:
         scenes = scenes[:limit]
     if size == "small":
@@ -240,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="bundled",
                         help="bundled (examples/real, the default), packages (scikit-image and Debian opencv-doc, "
                              "at their own sizes) or a folder in the examples/real layout")
-    parser.add_argument("--opencv-samples", default=str(real_rgbd.DEBIAN_OPENCV_SAMPLES),
-                        help="with --data packages: the folder holding OpenCV's aloeL.jpg and aloeGT.png")
+    parser.add_argument("--opencv-samples", default=None,
+                        help="with --data packages: the folder holding OpenCV's aloeL.jpg and aloeGT.png "
+                             f"(default: {real_rgbd.DEBIAN_OPENCV_SAMPLES})")
     parser.add_argument("--size", choices=("full", "small"), default="full",
                         help=f"small: each scene shrunk until its longer side is about {SMALL_SIDE} px (for tests)")
     parser.add_argument("--limit", type=number_argument(minimum=1, integer=True), default=None, help="score only the first N scenes")

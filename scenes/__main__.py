@@ -18,9 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scenes",
         description="Render procedural RGB-D scenes (rooms or outdoor) (open3d ray casting, exact metric depth) to a folder: "
-        "rgb/*.png, depth/*.png (16-bit mm), intrinsics.json, poses.json; with --video also video.mp4.",
+        "rgb/*.png, depth/*.png (16-bit: millimetres for rooms, 256 units per metre outdoors), poses.json (each frame's "
+        "pose and camera), intrinsics.json when every frame shares one camera (--fov or --video); with --video also video.mp4.",
     )
-    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this command "
+                        "(its frames are replaced)")
     parser.add_argument("--count", type=int, default=16, help="number of independent scenes (default 16)")
     parser.add_argument("--size", default="240x320", help="image size HEIGHTxWIDTH (default 240x320)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed; use another for a held-out set (default 0)")
@@ -38,6 +40,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OWNED = ("rgb", "depth", "intrinsics.json", "poses.json", "video.mp4")  # what this command writes in --out
+
+
+def clear_previous_output(out: Path) -> None:
+    """Empty OUT of an earlier output of this command (the frames its poses.json names, and its
+    JSON files and video), so no stale frame outlives a smaller or different set. ValueError when
+    OUT holds anything else: it is then left as it is."""
+    from common.scene_folder import read_pose_record
+
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    record = read_pose_record(out) if (out / "poses.json").is_file() else None
+    frames = record.get("frames") if isinstance(record, dict) and record.get("kind") in ("scenes", "video") else None
+    frames = frames if isinstance(frames, list) else []
+    names = {f"{frame['name']}.png" for frame in frames if isinstance(frame, dict) and "name" in frame}
+    strangers = [entry.name for entry in out.iterdir() if entry.name not in OWNED]
+    for sub in ("rgb", "depth"):
+        if (out / sub).exists():
+            strangers += [f"{sub}/{entry.name}" for entry in (out / sub).iterdir() if entry.name not in names or not entry.is_file()] \
+                if (out / sub).is_dir() else [sub]  # fmt: skip
+    if not names or strangers:
+        what = ", ".join(sorted(strangers)[:3]) if strangers else "no poses.json of this command"
+        raise ValueError(f"--out {out.name} is not empty and not an earlier output of this command ({what}); "
+                         f"give a new or empty folder")
+    for sub in ("rgb", "depth"):
+        for name in names:
+            (out / sub / name).unlink(missing_ok=True)
+    for name in ("intrinsics.json", "poses.json", "video.mp4"):
+        (out / name).unlink(missing_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .io import write_scenes, write_video  # after parsing, so --help stays fast
@@ -50,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--out {out_path.name}: a file stands where the output folder would be")
         if args.video and args.world != "room":
             raise ValueError("--video renders a walk through a room; outdoor walks are not written as videos yet (drop --world)")
+        clear_previous_output(out_path)
         if args.video:
             out = write_video(args.out, args.frames, size, args.seed, args.fps, args.fov)
             print(f"wrote a {args.frames}-frame video at {size[0]}x{size[1]} to {out}")

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from common.depth_metrics import MetricAccumulator
 from mirror_model.bundle import SPLITS
@@ -58,3 +59,65 @@ def test_bundle_command_renders_trains_evaluates_and_writes_a_card(tmp_path):
                                        "DepthCLIP zero-shot, same CLIP", "trained, mirror source = zeros"}
     for name in ("model.safetensors", "train_log.jsonl", "metrics.json", "evaluation.md"):
         assert (out / name).is_file(), name
+
+
+def test_bundle_refuses_an_out_that_is_not_a_previous_bundle_and_deletes_nothing(tmp_path, capsys):
+    from mirror_model.bundle import main
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("mine")
+    runs = tmp_path / "runs"
+    (runs / "arm" / "seed0").mkdir(parents=True)
+    factorial = ["--from-factorial", str(tmp_path / "report"), "--factorial-runs", str(runs), "--data-dir", str(tmp_path / "data")]
+    for out, expected in ((notes, "is not a previous bundle (holds notes.txt)"), (runs, "overlaps --factorial-runs runs"),
+                          (runs / "arm", "overlaps --factorial-runs runs"), (tmp_path, "overlaps --from-factorial report")):
+        assert main([*factorial, "--out", str(out)]) == 2
+        message = capsys.readouterr().err
+        assert expected in message and str(tmp_path) not in message, message
+    assert (notes / "notes.txt").read_text() == "mine" and (runs / "arm" / "seed0").is_dir()
+    with pytest.raises(SystemExit):  # no default: a smoke bundle never replaces the shipped model by accident
+        main(factorial)
+
+
+def test_a_previous_bundle_may_be_replaced_and_copies_get_default_permissions(tmp_path):
+    import os
+
+    import torch
+    from safetensors.torch import save_file
+
+    from mirror_model.bundle import check_out, copy_run
+
+    run = tmp_path / "run"
+    (run / "best").mkdir(parents=True)
+    save_file({"w": torch.zeros(2)}, str(run / "best" / "model.safetensors"))
+    os.chmod(run / "best" / "model.safetensors", 0o600)  # as the safetensors writer leaves it
+    (run / "best" / "card.json").write_text(json.dumps({"command": "python -m mirror_model.bundle --out x"}))
+    for name in ("train_log.jsonl", "metrics.json"):
+        (run / name).write_text("{}\n")
+    out = tmp_path / "bundle"
+    copy_run(run, out)
+    check_out(out, {"--run-dir": run})  # a previous bundle of this command: may be replaced
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask
+    (out / "card.json").write_text(json.dumps({"command": "something else"}))
+    with pytest.raises(ValueError, match="no card written by this command"):
+        check_out(out, {})
+
+
+def test_a_split_rendered_with_another_photo_library_is_refused_not_reused(tmp_path):
+    from mirror_model.bundle import render_split
+    from scenes.photos import load_library
+
+    split = tmp_path / "test"
+    (split / "rgb").mkdir(parents=True)
+    (split / "rgb" / "scene_00000.png").write_bytes(b"")
+    for library, reused in ((load_library().identity, True), ("0123456789abcdef", False)):
+        (split / "poses.json").write_text(json.dumps({"kind": "scenes", "seed": 300, "photo_library": library, "frames": []}))
+        if reused:
+            assert render_split(tmp_path, "test", 1) == split
+        else:
+            with pytest.raises(ValueError, match="photo library 0123456789abcdef"):
+                render_split(tmp_path, "test", 1)
+    assert (split / "rgb" / "scene_00000.png").is_file()  # refused, not deleted

@@ -160,3 +160,43 @@ def test_every_arm_of_the_factorial_runs(tmp_path):
     report = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(report["arms"]) == {arm.slug for arm in ARMS}
     assert all(v["status"] != "untested" for v in report["analysis"]["verdicts"].values())
+
+
+@pytest.mark.parametrize("flag,value,named", [("--batch-size", "0", "--batch-size must be at least 1"),
+                                              ("--patience", "-1", "--patience must be at least 1"),
+                                              ("--threads", "-1", "--threads must be at least 1"),
+                                              ("--threads", "0", "--threads must be at least 1"),
+                                              ("--draws", "0", "--draws must be at least 100"),
+                                              ("--draws", "-3", "--draws must be at least 100"),
+                                              ("--seeds", "a", "--seeds must be whole numbers"),
+                                              ("--seeds", "0,0", "--seeds lists a seed twice"),
+                                              ("--lr", "nan", "--lr must be a positive number"),
+                                              ("--lr", "0", "--lr must be a positive number")])
+def test_settings_no_run_could_use_are_refused_before_anything_is_made(tmp_path, capsys, flag, value, named):
+    assert main([*_arguments(tmp_path, "all"), flag, value]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith(f"error: {named}") and message.count("\n") == 1 and "Traceback" not in message
+    assert not any(tmp_path.iterdir())  # nothing rendered, cached or written
+
+
+def test_report_only_renders_and_trains_nothing_and_says_what_is_missing(tmp_path, capsys):
+    arguments = [*_arguments(tmp_path, "all"), "--report-only"]
+    assert main(arguments) == 2
+    message = capsys.readouterr().err
+    assert "no finished run of this recipe in --runs runs; train them first" in message and str(tmp_path) not in message
+    assert not (tmp_path / "data").exists() and not (tmp_path / "out").exists()
+    other = tmp_path / "runs" / "pretrained-image.none-text" / "seed0"
+    other.mkdir(parents=True)
+    (other / "result.json").write_text(json.dumps({"recipe": {"steps": 99}}))  # a run of another recipe
+    assert main(arguments) == 2
+    assert "its 1 runs were made with another recipe" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
+def test_help_explains_every_setting(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("--seeds SEEDS training seeds", "--steps STEPS most training steps", "--batch-size BATCH_SIZE training images",
+                  "--lr LR peak learning rate", "--val-every VAL_EVERY steps between", "--train-count TRAIN_COUNT training scenes"):
+        assert words in text, words

@@ -42,7 +42,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert photo_grid.main(["--model", "synthetic-tiny", "--photos", str(tmp_path / "empty")]) == 2
     message = capsys.readouterr().err
-    assert message.startswith("error: --photos empty: no .jpg or .png") and str(tmp_path) not in message
+    assert message.startswith("error: --photos empty: no pictures in it (png, jpg") and str(tmp_path) not in message
 
 
 def test_saved_depth_columns_come_first_and_a_missing_map_is_named(tmp_path, capsys):
@@ -59,3 +59,48 @@ def test_saved_depth_columns_come_first_and_a_missing_map_is_named(tmp_path, cap
     (saved / "room.npy").unlink()
     assert photo_grid.main(["--depths", f"before={saved}", "--photos", str(folder), "--out", str(out)]) == 2
     assert "no room.npy for room.png" in capsys.readouterr().err
+
+
+def _one_photo(tmp_path, shape=(60, 80), suffix=".webp"):
+    folder, saved = tmp_path / "photos", tmp_path / "saved"
+    folder.mkdir()
+    saved.mkdir()
+    Image.fromarray(np.full((*shape, 3), 120, np.uint8)).save(folder / f"room{suffix}")
+    return folder, saved
+
+
+def test_labels_never_carry_paths_and_every_flag_names_itself():
+    assert photo_grid.parse_model("/srv/x/saved-maps/", "--depths", "DIR") == ("saved-maps", "/srv/x/saved-maps/")
+    with pytest.raises(ValueError, match=r"^--depths '=x': give LABEL=DIR or DIR"):
+        photo_grid.parse_model("=x", "--depths", "DIR")
+
+
+def test_panel_titles_ignore_missing_pixels():
+    depth = np.full((4, 4), 2.0, np.float32)
+    depth[0, 0] = np.nan
+    assert photo_grid.depth_title(depth) == "median 2.0 m"
+    assert photo_grid.depth_title(np.full((4, 4), np.nan, np.float32)) == "no valid depth"
+
+
+def test_out_folders_duplicate_labels_and_bad_maps_are_one_line_exit_2(tmp_path, capsys):
+    folder, saved = _one_photo(tmp_path)
+    (tmp_path / "taken").write_text("a file")
+    np.save(saved / "room.npy", np.ones((60, 80), np.float32))
+    base = ["--photos", str(folder), "--depths", f"a={saved}"]
+    cases = [([*base, "--out", str(tmp_path)], "is a folder; give a .png file name"),
+             ([*base, "--out", str(tmp_path / "grid.txt")], "--out grid.txt: give a .png file name"),
+             ([*base, "--out", str(tmp_path / "taken" / "grid.png")], "a file stands where its folder would be"),
+             ([*base, "--model", "a=synthetic-tiny", "--out", str(tmp_path / "g.png")], "column label 'a' is given twice")]
+    for arguments, expected in cases:
+        assert photo_grid.main(arguments) == 2
+        message = capsys.readouterr().err
+        assert message.startswith("error: ") and expected in message and str(tmp_path) not in message, message
+    (saved / "room.npy").write_bytes(b"not numpy")
+    assert photo_grid.main([*base, "--out", str(tmp_path / "g.png")]) == 2
+    assert "--depths saved: room.npy is not a readable .npy file" in capsys.readouterr().err
+    np.save(saved / "room.npy", np.ones((80, 60), np.float32))  # a portrait map for a landscape photo
+    assert photo_grid.main([*base, "--out", str(tmp_path / "g.png")]) == 2
+    assert "room.npy is 60x80, another shape than room.webp (80x60" in capsys.readouterr().err
+    np.save(saved / "room.npy", np.ones((30, 40), np.float32))  # same shape, smaller: fine
+    assert photo_grid.main([*base, "--out", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").is_file()

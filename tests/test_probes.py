@@ -161,3 +161,31 @@ def test_depthclip_against_the_constant_on_a_scene_folder():
     assert constant["abs_rel"] == pytest.approx(constant["abs_rel_median_scaled"])
     for row in rows.values():
         assert 0 < row["abs_rel"] < 2 and 0 <= row["d1"] <= 1
+
+
+def test_settings_and_outputs_that_cannot_work_are_refused_before_any_probe(tmp_path, capsys):
+    scenes = Path(__file__).resolve().parents[1] / "examples" / "scenes"
+    (tmp_path / "taken").write_text("a file")
+    for arguments, expected in ((["--depth-data", str(scenes), "--out", str(tmp_path)], "is a folder; give a file name"),
+                                (["--depth-data", str(scenes), "--out", str(tmp_path / "taken" / "p.json")], "a file stands"),
+                                (["--data", str(tmp_path), "--depthclip"], "--depthclip needs --depth-data")):
+        assert main(["--clip", "tiny-vit", *arguments]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("error: ") and expected in captured.err and str(tmp_path) not in captured.err
+        assert "probing" not in captured.err  # refused before the first CLIP was probed
+    for bad in ("0", "-3"):
+        with pytest.raises(SystemExit):
+            main(["--clip", "tiny-vit", "--depth-data", str(scenes), "--depth-limit", bad])
+        assert "--depth-limit: the value must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "(default 400)" not in capsys.readouterr().out
+
+
+def test_an_unknown_tag_lists_the_tags_there_are():
+    from mirror_model import clip_backbone
+
+    with pytest.raises(ValueError, match="known tags: procedural-world"):
+        clip_backbone.load_clip("world-vit-256", "x")
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        clip_backbone.load_clip("tiny-vit", "x")

@@ -225,3 +225,33 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, match):
     assert real_check.main(argv + ["--out", str(tmp_path), "--size", "small", "--no-figure"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error:") and match in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def _scene_folder(folder, depth_m: float, scale: float, sources: dict | None):
+    """One 24x32 frame of constant depth stored at `scale` units per metre, recorded in poses.json."""
+    import json
+
+    from common.scene_folder import DEPTH_SCALE_KEY, write_poses, write_rgbd_frame
+
+    write_rgbd_frame(folder, "street", np.full((24, 32, 3), 100, np.uint8), np.full((24, 32), depth_m, np.float32), scale)
+    write_poses(folder, "scenes", [{"name": "street", "pose": np.eye(4).tolist()}], **{DEPTH_SCALE_KEY: scale})
+    if sources is not None:
+        (folder / "sources.json").write_text(json.dumps(sources))
+    return folder
+
+
+def test_a_bundled_folder_is_read_at_its_recorded_depth_scale(tmp_path):
+    folder = _scene_folder(tmp_path / "far", 40.0, 256.0, {"street": {"source": "a test street", "licence": "none"}})
+    scene = real_rgbd.load_bundled_scenes(folder)[0]
+    assert scene.metric and float(np.median(scene.depth_m)) == pytest.approx(40.0, abs=0.01)  # not 10.24 "millimetres"
+
+
+def test_folders_that_are_not_real_data_and_misplaced_flags_are_refused(tmp_path, capsys):
+    procedural = _scene_folder(tmp_path / "rooms", 3.0, 1000.0, None)  # as python -m scenes writes: no sources
+    (tmp_path / "notes.txt").write_text("a file")
+    for argv, expected in ((["--data", str(procedural)], "--data rooms: no source in sources.json for street"),
+                           (["--data", str(tmp_path / "notes.txt")], "--data notes.txt is a file"),
+                           (["--opencv-samples", str(tmp_path)], "--opencv-samples is read only with --data packages")):
+        assert real_check.main([*argv, "--out", str(tmp_path / "out"), "--size", "small", "--no-figure"]) == 2
+        message = capsys.readouterr().err
+        assert message.startswith("error: ") and expected in message and str(tmp_path) not in message, message

@@ -43,3 +43,41 @@ def test_bad_folder_is_one_line_and_exit_2(tmp_path, capsys):
     assert scale_check.main(["--model", "synthetic-tiny", "--data", str(tmp_path), "--train-dir", str(tmp_path)]) == 2
     message = capsys.readouterr().err
     assert message.startswith("error: --data ") and "not a scene folder" in message and str(tmp_path.parent) not in message
+
+
+def _far_folder(folder, depth_m: float = 20.0):
+    """One frame of constant depth `depth_m`, stored as an outdoor split stores it (256 units per
+    metre, 80 m cap in poses.json)."""
+    from common.scene_folder import DEPTH_CAP_KEY, DEPTH_SCALE_KEY, write_poses, write_rgbd_frame
+
+    write_rgbd_frame(folder, "far", np.full((24, 32, 3), 90, np.uint8), np.full((24, 32), depth_m, np.float32), 256.0)
+    write_poses(folder, "scenes", [{"name": "far", "pose": np.eye(4).tolist()}], **{DEPTH_SCALE_KEY: 256.0, DEPTH_CAP_KEY: 80.0})
+    return folder
+
+
+def test_an_outdoor_folder_is_scored_at_its_own_cap_and_units(tmp_path):
+    far = _far_folder(tmp_path / "far")
+    assert scale_check.blind_ratios(far, 40.0) == [pytest.approx(2.0)]  # 20 m truth: over the rooms' 10 m cap
+    assert scale_check.folder_median_depth(far) == pytest.approx(20.0, abs=0.01)
+
+
+def test_bad_data_is_one_line_exit_2_before_any_model_runs(tmp_path, capsys):
+    from pathlib import Path
+
+    rooms = Path(__file__).resolve().parents[1] / "examples" / "scenes"
+    no_depth, empty, broken = tmp_path / "no_depth", tmp_path / "empty", tmp_path / "broken"
+    (no_depth / "rgb").mkdir(parents=True)
+    for sub in ("rgb", "depth"):
+        (empty / sub).mkdir(parents=True)
+        (broken / sub).mkdir(parents=True)
+        (broken / sub / "a.png").write_bytes(b"not a picture")
+    (tmp_path / "taken").write_text("a file")
+    cases = [(["--data", str(no_depth), "--train-dir", str(rooms)], "--data no_depth: not a scene folder"),
+             (["--data", str(empty), "--train-dir", str(rooms)], "--data empty: no frame"),
+             (["--data", str(broken), "--train-dir", str(rooms)], "a.png"),
+             (["--data", str(rooms), "--train-dir", str(rooms), "--out", str(tmp_path / "taken")], "--out taken: a file"),
+             (["--data", str(_far_folder(tmp_path / "far")), "--train-dir", str(rooms)], "different worlds")]
+    for arguments, expected in cases:
+        assert scale_check.main(["--model", "synthetic-tiny", *arguments]) == 2
+        message = capsys.readouterr().err
+        assert "error: " in message and expected in message and str(tmp_path) not in message, message

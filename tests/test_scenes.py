@@ -13,6 +13,7 @@ import pytest
 from common.camera import intrinsics_for
 from common.scene_folder import read_poses, read_rgbd_folder
 from common.sizes import parse_size
+from scenes.__main__ import build_parser
 from scenes.__main__ import main as scenes_cli
 from scenes.camera import look_at, pose_from_angles
 from scenes.generate import render_scene, render_video, scene_seed, video_room
@@ -212,6 +213,30 @@ def test_cli_writes_a_video_with_poses_and_mp4(tmp_path):
     ok, first = capture.read()
     capture.release()
     assert ok and first.shape == (24, 32, 3)
+
+
+def test_cli_replaces_its_own_earlier_output_and_refuses_other_folders(tmp_path, capsys):
+    out = tmp_path / "scenes"
+    assert scenes_cli(["--out", str(out), "--count", "3", "--size", "24x32"]) == 0
+    assert scenes_cli(["--out", str(out), "--world", "outdoor", "--count", "1", "--size", "24x32", "--fov", "60"]) == 0
+    assert [name for name, *_ in read_rgbd_folder(out)] == ["scene_00000"]  # no stale room outlives the new set
+    assert sorted(p.name for p in (out / "rgb").iterdir()) == ["scene_00000.png"] and (out / "intrinsics.json").is_file()
+    assert scenes_cli(["--out", str(out), "--count", "2", "--size", "24x32"]) == 0
+    assert not (out / "intrinsics.json").exists()  # the earlier set's shared camera is not left behind
+    (out / "rgb" / "holiday.png").write_bytes(b"mine")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    for folder, named in ((out, "rgb/holiday.png"), (mine, "notes.txt")):
+        assert scenes_cli(["--out", str(folder), "--count", "1", "--size", "24x32"]) == 2
+        message = capsys.readouterr().err
+        assert f"not an earlier output of this command ({named})" in message and str(tmp_path) not in message
+    assert (out / "rgb" / "holiday.png").read_bytes() == b"mine" and (mine / "notes.txt").read_text() == "mine"
+
+
+def test_help_says_when_intrinsics_json_is_written():
+    text = " ".join(build_parser().format_help().split())
+    assert "intrinsics.json when every frame shares one camera" in text and "256 units per metre" in text
 
 
 def test_cli_rejects_bad_arguments_with_exit_code_2(tmp_path, capsys):
