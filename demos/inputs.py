@@ -32,7 +32,9 @@ def max_upload_pixels() -> int:
 
 # Upload sizes (MB), each with its environment variable; see docs/limits.md.
 FILE_MB_ENV, DEFAULT_FILE_MB = "APP_MAX_FILE_MB", 100  # one uploaded file (Gradio's max_file_size)
-REQUEST_MB_ENV, DEFAULT_REQUEST_MB = "APP_MAX_REQUEST_MB", 256  # one request body (demos.body_limit)
+REQUEST_MB_ENV, DEFAULT_REQUEST_MB = "APP_MAX_REQUEST_MB", 256  # one multipart request body (demos.body_limit)
+JSON_KB_ENV, DEFAULT_JSON_KB = "APP_MAX_JSON_KB", 2048  # any other request body: an API call's JSON (demos.body_limit)
+FILES_ENV, DEFAULT_FILES = "APP_MAX_FILES_PER_REQUEST", 256  # parts of one multipart request: 240 loose depth frames fit
 UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB = "APP_MAX_UNPACKED_MB", 512  # what one uploaded .zip unpacks to
 ZIP_FILES_ENV, DEFAULT_ZIP_FILES = "APP_MAX_ZIP_FILES", 2000  # members of one uploaded .zip
 JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json
@@ -52,6 +54,14 @@ def max_file_bytes() -> int:
 
 def max_request_bytes() -> int:
     return int(_env_positive(REQUEST_MB_ENV, DEFAULT_REQUEST_MB) * 2**20)
+
+
+def max_json_bytes() -> int:
+    return int(_env_positive(JSON_KB_ENV, DEFAULT_JSON_KB) * 2**10)
+
+
+def max_files_per_request() -> int:
+    return max(1, int(_env_positive(FILES_ENV, DEFAULT_FILES)))
 
 
 def upload_limits() -> UploadLimits:

@@ -321,6 +321,13 @@ def test_a_non_depth_checkpoint_is_named_in_plain_words():
 
 # ---------------------------------------------------------------- the request body limit
 
+def multipart_body(files: dict[str, bytes], boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body holding `files` (each a part named "files"), and its headers."""
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n" for name, data in files.items()]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 def test_the_body_limit_refuses_declared_and_streamed_oversize():
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -333,13 +340,27 @@ def test_the_body_limit_refuses_declared_and_streamed_oversize():
     async def echo(request):
         return PlainTextResponse(str(len(await request.body())))
 
-    app = Starlette(routes=[Route("/upload", echo, methods=["POST"])], middleware=[Middleware(BodyLimit, max_bytes=1000)])
+    app = Starlette(routes=[Route("/upload", echo, methods=["POST"])],
+                    middleware=[Middleware(BodyLimit, max_bytes=1000, max_json_bytes=300, max_files=3)])
+    form = {"Content-Type": "multipart/form-data; boundary=x"}
     with TestClient(app) as client:
-        assert client.post("/upload", content=b"x" * 1000).text == "1000"
-        refused = client.post("/upload", content=b"x" * 1001)
+        assert client.post("/upload", content=b"x" * 1000, headers=form).text == "1000"
+        refused = client.post("/upload", content=b"x" * 1001, headers=form)
         assert refused.status_code == 413 and "larger than this server accepts" in refused.text
-        streamed = client.post("/upload", content=(b"x" * 600 for _ in range(3)))  # chunked: no Content-Length
+        streamed = client.post("/upload", content=(b"x" * 600 for _ in range(3)), headers=form)  # chunked: no Content-Length
         assert streamed.status_code == 413
+        # any body that is not multipart (an API call's JSON) has the smaller limit, declared or streamed
+        assert client.post("/upload", content=b"[" + b"0," * 148 + b"0]").status_code == 200  # 299 bytes
+        for body in (b"[" + b"0," * 200 + b"0]", (b"0," * 100 for _ in range(3))):
+            json_refused = client.post("/upload", content=body, headers={"Content-Type": "application/json"})
+            assert json_refused.status_code == 413 and "for an API call (0.3 kB)" in json_refused.text
+        # parts of a multipart body are counted as they stream in: 3 files pass, 4 are refused
+        three, headers = multipart_body({f"{i}.bin": b"12345" for i in range(3)})
+        four, _ = multipart_body({f"{i}.bin": b"12345" for i in range(4)})
+        assert client.post("/upload", content=three, headers=headers).text == str(len(three))
+        for body in (four, (four[i:i + 7] for i in range(0, len(four), 7))):  # delimiters split across chunks too
+            too_many = client.post("/upload", content=body, headers=headers)
+            assert too_many.status_code == 413 and "at most 3 files" in too_many.text
 
 
 def test_the_app_refuses_an_oversized_request_before_reading_it(app_url):
@@ -632,7 +653,7 @@ def test_plain_refusals_are_logged_at_info_without_a_traceback(caplog):
 
 # ---------------------------------------------------------------- Gradio's own processing and uploads, over HTTP
 
-def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int):
+def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int, max_json_bytes: int = 2**20, max_files: int = 256):
     """A small app built like the real one (BoundaryBlocks, guarded handler, body limit, upload
     budget, show_error off), with a picture, a slider and a choice."""
     from starlette.middleware import Middleware
@@ -653,7 +674,7 @@ def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int):
         gr.Button().click(guarded(describe), [picture, strength, colour], answer, api_name="describe")
     uploads = OutputStore(Path(gr.utils.get_upload_folder()) / "unused-outputs", upload_dir=Path(gr.utils.get_upload_folder()))
     uploads.uploads = demo.upload_file_set
-    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes),
+    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes, max_json_bytes=max_json_bytes, max_files=max_files),
                   Middleware(UploadBudget, used_bytes=uploads.upload_bytes, max_bytes=upload_budget_bytes, recheck_s=0)]
     return demo, uploads, {"show_error": False, "app_kwargs": {"middleware": middleware}}
 
@@ -700,15 +721,89 @@ def test_gradio_preprocessing_errors_are_plain_over_http(tmp_path, monkeypatch):
             if reply.status_code == 507:
                 break
         assert reply.status_code == 507 and "as many uploads as it can" in reply.text
-        # a body cut off at the request limit leaves no part file behind
-        chunks = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n\r\n",
-                  *[b"x" * 2**18] * 8)
-        cut = httpx.post(f"{url}gradio_api/upload", content=iter(chunks), timeout=30,
-                         headers={"Content-Type": "multipart/form-data; boundary=b"})
-        assert cut.status_code in (413, 507)
+        # a body without a stated size is refused before it is read (it would slip past the count)
+        chunks = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n\r\n", b"x" * 1000)
+        chunked = httpx.post(f"{url}gradio_api/upload", content=iter(chunks), timeout=30,
+                             headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert chunked.status_code == 411 and "must state its size" in chunked.text
         assert not [p for p in (tmp_path / "gradio").iterdir() if p.is_file() and p.name.startswith("tmp")]
         uploads.upload_retention_s = 0  # nothing is in use: the sweep removes every upload
         uploads.cleanup(now=time.time() + 1)
         assert uploads.upload_bytes() == 0 and not demo.upload_file_set
+    finally:
+        demo.close()
+
+
+def raw_upload_start(url: str, body: bytes, headers: dict[str, str], sent: int):
+    """A socket that has sent an upload's headers (with its true Content-Length) and the first
+    `sent` bytes of its body, and waits."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    sock = socket.create_connection((where.hostname, where.port), timeout=10)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    sock.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {where.hostname}\r\n{head}Content-Length: {len(body)}\r\n"
+                 f"Connection: close\r\n\r\n".encode() + body[:sent])
+    return sock
+
+
+def raw_reply(sock, wait_s: float) -> str:
+    """The start of the answer on `sock` within `wait_s` seconds ("" when none came)."""
+    sock.settimeout(wait_s)
+    try:
+        return sock.recv(4096).decode(errors="replace")
+    except TimeoutError:
+        return ""
+
+
+def test_the_upload_budget_reserves_concurrent_uploads_and_counts_files_and_json_bodies(tmp_path, monkeypatch):
+    import httpx
+    from conftest import free_port
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    demo, uploads, options = boundary_test_app(upload_budget_bytes=400_000, max_request_bytes=2**20, max_json_bytes=4096,
+                                               max_files=100)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **options)
+    try:
+        # three concurrent uploads of 150 kB each under a 400 kB budget: the first two reserve their
+        # declared size on admission, the third is refused at once, before either has finished
+        bodies = [multipart_body({f"part{i}.bin": bytes([i]) * 150_000}) for i in range(3)]
+        socks = [raw_upload_start(url, body, headers, sent=2000) for body, headers in bodies]
+        try:
+            replies = [raw_reply(sock, 1.0) for sock in socks]
+            assert replies[0] == replies[1] == "", replies
+            assert replies[2].startswith("HTTP/1.1 507") and "as many uploads as it can" in replies[2]
+            for sock, (body, _) in zip(socks[:2], bodies[:2]):
+                sock.sendall(body[2000:])
+                assert raw_reply(sock, 10.0).startswith("HTTP/1.1 200")
+        finally:
+            for sock in socks:
+                sock.close()
+        assert 300_000 < uploads.upload_bytes() < 400_000
+        assert httpx.post(f"{url}gradio_api/upload", files={"files": ("more.bin", b"m" * 90_000)}, timeout=30).status_code == 507
+        uploads.upload_retention_s = 0
+        uploads.cleanup(now=time.time() + 1)
+        assert uploads.upload_bytes() == 0
+        # files count in whole disk blocks and their folder: 60 five-byte files (a few kB sent) hold
+        # about 500 kB of disk, over the budget, so the body is cut off and leaves no part file
+        body, headers = multipart_body({f"{i:02d}.bin": b"%05d" % i for i in range(60)})
+        assert len(body) < 15_000
+        cut = httpx.post(f"{url}gradio_api/upload", content=body, headers=headers, timeout=30)
+        assert cut.status_code == 507 and "as many uploads as it can" in cut.text
+        assert not [p for p in (tmp_path / "gradio").iterdir() if p.is_file() and p.name.startswith("tmp")]
+        assert uploads.upload_bytes() == 0 and not demo.upload_file_set
+        ten, headers = multipart_body({f"{i:02d}.bin": b"%05d" % i for i in range(10)})
+        stored = httpx.post(f"{url}gradio_api/upload", content=ten, headers=headers, timeout=30)
+        assert stored.status_code == 200 and len(stored.json()) == 10
+        assert uploads.upload_bytes() == 10 * 8192  # a block for each file and one for its folder
+        # more files in one request than the cap: refused as they stream in
+        many, headers = multipart_body({f"{i:03d}.bin": b"x" for i in range(101)})
+        refused = httpx.post(f"{url}gradio_api/upload", content=many, headers=headers, timeout=30)
+        assert refused.status_code == 413 and "at most 100 files" in refused.text
+        # an API call's JSON body over its own, smaller limit (a long list of numbers): refused unread
+        big_call = httpx.post(f"{url}gradio_api/call/describe", content=b'{"data": [' + b"0," * 3000 + b"0]}",
+                              headers={"Content-Type": "application/json"}, timeout=30)
+        assert big_call.status_code == 413 and "for an API call (4 kB)" in big_call.text
     finally:
         demo.close()
