@@ -20,6 +20,7 @@ import os
 import threading
 import time
 
+from demos.errors import configure_logging
 from demos.layout import build_demo
 from demos.models import DEFAULT_MODEL, MODEL_ENV_VAR
 
@@ -71,6 +72,7 @@ def bound_allocator(arenas: int | None = None, trim_every_s: float = TRIM_EVERY_
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    configure_logging()  # each refusal one INFO line on stderr; unexpected errors with their traceback and id
     bound_allocator()
     demo = build_demo(args.model)
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, share=args.share,

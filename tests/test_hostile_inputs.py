@@ -651,6 +651,46 @@ def test_plain_refusals_are_logged_at_info_without_a_traceback(caplog):
     assert record.levelno == logging.INFO and record.exc_info is None
 
 
+def test_the_app_log_shows_each_refusal_as_one_line_and_errors_with_their_traceback():
+    import logging
+
+    from demos.errors import APP_LOGGERS, configure_logging
+
+    saved = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in APP_LOGGERS}
+    stream = io.StringIO()
+    handler = configure_logging(stream)
+    try:
+        def refuses():
+            raise gr.Error("The picture is empty.")
+
+        def fails():
+            raise KeyError("/srv/secret")
+
+        for handler_fn in (refuses, refuses, fails):
+            with pytest.raises(gr.Error):
+                guarded(handler_fn)()
+    finally:
+        for name, (level, propagate) in saved.items():
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(level)
+            logging.getLogger(name).propagate = propagate
+    lines = stream.getvalue().splitlines()
+    refusals = [line for line in lines if "The picture is empty." in line]
+    assert len(refusals) == 2 and all(" INFO demos.errors: refused: " in line for line in refusals)
+    errors = [line for line in lines if " ERROR demos.errors: handler error " in line]
+    assert len(errors) == 1 and "Traceback" in stream.getvalue() and "KeyError" in stream.getvalue()
+    assert stream.getvalue().count("Traceback") == 1  # the refusals carry none
+
+
+def test_app_main_configures_the_log_before_serving():
+    import inspect
+
+    import app
+
+    source = inspect.getsource(app.main)
+    assert source.index("configure_logging()") < source.index("build_demo(")
+
+
 # ---------------------------------------------------------------- Gradio's own processing and uploads, over HTTP
 
 def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int, max_json_bytes: int = 2**20, max_files: int = 256):
