@@ -46,6 +46,7 @@ from common.depth_io import (
 )
 from common.image_io import image_header_size
 from common.validate import check_pixels, default_max_pixels
+from common.zip_directory import check_zip_directory
 
 log = logging.getLogger(__name__)
 
@@ -320,9 +321,11 @@ def extract_zip(archive: str | Path, destination: str | Path, max_members: int =
     that holds the content (the single top folder when the archive has one). The member count and
     their total uncompressed size are read from the central directory and checked against
     `max_members` and `max_bytes` before anything is written (zipfile never writes more than a
-    member's stated size)."""
+    member's stated size); the member count is read from the archive's end records first
+    (common.zip_directory), before ZipFile parses a directory of any size."""
     archive, destination = Path(archive), Path(destination)
     try:
+        check_zip_directory(archive, max_members)
         with zipfile.ZipFile(archive) as handle:
             members = handle.infolist()
             if len(members) > max_members:

@@ -243,6 +243,53 @@ def test_zips_are_sized_from_their_directory_before_extracting(tmp_path, monkeyp
     assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(zeros)]), "unpacks to 3 MB", "the limit is 1 MB")
 
 
+def zip_stating(path: Path, members: int, directory_bytes: int, zip64: bool = False, real_members: int = 1) -> str:
+    """A small zip of `real_members` empty files whose end record (or ZIP64 end record) states
+    `members` members and a central directory of `directory_bytes`: what a zip of a million
+    members says of itself, without the million."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(real_members):
+            archive.writestr(f"{i}.npy", b"")
+    data = path.read_bytes()
+    end = data.rindex(b"PK\x05\x06")
+    directory_at = struct.unpack("<L", data[end + 16:end + 20])[0]
+    if zip64:
+        record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, members, members, directory_bytes, directory_at)
+        locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
+        tail = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+        path.write_bytes(data[:end] + record + locator + tail)
+    else:
+        tail = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, members % 0x10000, members % 0x10000, directory_bytes,
+                           directory_at, 0)
+        path.write_bytes(data[:end] + tail)
+    return str(path)
+
+
+def test_zip_member_counts_come_from_the_end_records_before_zipfile_parses(tmp_path):
+    from common.zip_directory import read_zip_directory
+
+    real = tmp_path / "real.zip"
+    with zipfile.ZipFile(real, "w") as archive:
+        for i in range(300):
+            archive.writestr(f"f/{i:03d}.npy", b"")
+    assert read_zip_directory(real).members == 300
+    assert read_zip_directory(real).directory_bytes == sum(46 + len(info.filename) for info in zipfile.ZipFile(real).infolist())
+    # a million members (ZIP64 records) as depth, as a depth .npz and as ground truth: refused by the
+    # count the end records state; ZipFile itself would have to parse 56 MB of directory first
+    million64 = zip_stating(tmp_path / "million.zip", 1_000_000, 56_000_000, zip64=True)
+    assert read_zip_directory(million64).members == 1_000_000
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [million64]), "million.zip holds 1000000 files", "at most 2000")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [million64]), "Could not read the ground truth",
+                 "holds 1000000 files")
+    npz = zip_stating(tmp_path / "million.npz", 1_000_000, 56_000_000, zip64=True)
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [npz]), "million.npz holds 1000000 arrays", "at most 64")
+    # a plain end record (under 65,536 members), and one that understates the count but not its directory's size
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [zip_stating(tmp_path / "many.zip", 60_000, 3_000_000)]),
+                 "many.zip holds 60000 files")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [zip_stating(tmp_path / "liar.zip", 1, 30_000_000)]),
+                 "liar.zip: its directory takes 28.6 MB", "at most 2000")
+
+
 @pytest.mark.parametrize("content, words", [
     ("[" * 50_000 + "]" * 50_000, "nests lists or objects more than 32 levels"),
     ('{"fx": "a", "fy": 1, "cx": 1, "cy": 1}', "must be numbers"),
