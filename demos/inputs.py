@@ -38,6 +38,7 @@ FILES_ENV, DEFAULT_FILES = "APP_MAX_FILES_PER_REQUEST", 256  # parts of one mult
 UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB = "APP_MAX_UNPACKED_MB", 512  # what one uploaded .zip unpacks to
 ZIP_FILES_ENV, DEFAULT_ZIP_FILES = "APP_MAX_ZIP_FILES", 2000  # members of one uploaded .zip
 JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json
+DEPTH_VIDEO_PIXELS = 3840 * 2160  # a depth video's frame (4K UHD): each frame is decoded whole, as BGR and as float32
 
 
 def _env_positive(name: str, default: float) -> float:
@@ -68,7 +69,8 @@ def upload_limits() -> UploadLimits:
     """The bounds on uploaded depth sequences and ground truth (pixels per frame, zip members and
     unpacked size, JSON size), checked before anything is decoded or extracted."""
     return UploadLimits(max_pixels=max_upload_pixels(), zip_members=int(_env_positive(ZIP_FILES_ENV, DEFAULT_ZIP_FILES)),
-                        zip_bytes=int(_env_positive(UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB) * 2**20), json_bytes=JSON_BYTES)
+                        zip_bytes=int(_env_positive(UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB) * 2**20), json_bytes=JSON_BYTES,
+                        video_pixels=min(max_upload_pixels(), DEPTH_VIDEO_PIXELS))
 
 
 # Gradio decodes some inputs itself (numpy images); Pillow then refuses anything over the cap at open.

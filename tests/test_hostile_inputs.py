@@ -265,6 +265,24 @@ def zip_stating(path: Path, members: int, directory_bytes: int, zip64: bool = Fa
     return str(path)
 
 
+def test_a_depth_video_is_checked_by_its_container_before_any_frame_is_decoded(tmp_path, monkeypatch):
+    # three frames stated by the container, none decodable (each JPEG's first 400 bytes wiped): the
+    # count is refused from the container alone (decoding first said "no decodable video frame")
+    video = Path(write_video(tmp_path / "three.avi", 320, 240, frames=3))
+    data, at = bytearray(video.read_bytes()), 0
+    while (at := data.find(b"\xff\xd8\xff", at)) != -1:
+        data[at:at + 400] = bytes(400)
+        at += 400
+    video.write_bytes(bytes(data))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(video)]), "The depth sequence does not fit the video",
+                 "three.avi has 3 depth frames but the video has 24")
+    # the frame size the container states, against the depth-video cap (4K UHD, or the picture cap when lower)
+    monkeypatch.setenv("APP_MAX_IMAGE_PIXELS", "100000")
+    wide = write_video(tmp_path / "wide.avi", 640, 480, frames=24)
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [wide]), "wide.avi: its frames are 640x480 pixels (0.3 megapixels)",
+                 "a depth video may have at most 0.1 megapixels per frame")
+
+
 def test_zip_member_counts_come_from_the_end_records_before_zipfile_parses(tmp_path):
     from common.zip_directory import read_zip_directory
 
