@@ -24,6 +24,11 @@ class ImageTooLargeError(InputError):
         self.detail = detail
 
 
+class PictureMetadataError(InputError):
+    """A picture file far larger than its pixels need: the rest is metadata (EXIF, ICC profiles,
+    comments, text chunks), which decoders parse before the pixels. The message names the file."""
+
+
 class ImageTooSmallError(InputError):
     """A picture with a side under the minimum the models need; `width` and `height` say its size."""
 

@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from common.depth_sequence import UploadLimits
-from common.image_io import BYTES_PER_CAPPED_PIXEL, MIN_SIDE, image_header_size, load_rgb, to_rgb_uint8
-from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, check_number
+from common.image_io import BYTES_PER_CAPPED_PIXEL, MIN_SIDE, check_metadata_size, image_header_size, load_rgb, to_rgb_uint8
+from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, PictureMetadataError, check_number
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,17 @@ def as_rgb_image(image, what: str = "picture") -> np.ndarray:
         return to_rgb_uint8(array, name=f"the {what}")
     except ImageTooLargeError as error:
         raise gr.Error(too_large_message(error.detail)) from None
+    except PictureMetadataError as error:
+        raise gr.Error(metadata_message(error)) from None
     except ImageTooSmallError as error:
         raise gr.Error(f"The {what} is {error.width}x{error.height} pixels; depth estimation needs at least "
                        f"{MIN_SIDE}x{MIN_SIDE}. Upload a larger picture.") from None
     except (ValueError, OSError):
         raise gr.Error(f"The uploaded file is not a readable picture. {READABLE_FORMATS}") from None
+
+
+def metadata_message(error: PictureMetadataError) -> str:
+    return f"The picture holds too much besides its pixels: {error}. Save it again without its metadata and upload it again."
 
 
 def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = True) -> np.ndarray:
@@ -160,7 +166,10 @@ class PictureInput(gr.Image):
         path = getattr(payload, "path", None)
         if path and self.type != "filepath":  # Gradio decodes this one itself: its size first, from the header
             try:
+                check_metadata_size(path)
                 image_header_size(path, max_upload_pixels())
+            except PictureMetadataError as error:
+                raise gr.Error(metadata_message(error)) from None
             except ImageTooLargeError as error:
                 raise gr.Error(too_large_message(error.detail)) from None
         try:

@@ -151,6 +151,28 @@ def test_unreadable_pictures_get_one_plain_sentence(tmp_path, handler):
 
 
 @pytest.mark.parametrize("handler", PICTURE_HANDLERS, ids=lambda h: h.__name__)
+def test_pictures_carrying_mostly_metadata_are_refused_before_any_decoder_opens_them(tmp_path, handler):
+    pixels = cv2.imencode(".jpg", np.full((240, 320, 3), 90, np.uint8))[1].tobytes()
+    segment = b"\xff\xe1" + struct.pack(">H", 65535) + b"\x00" * 65533  # one full APP1 segment
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(pixels[:2] + segment * 160 + pixels[2:])  # 10 MB of metadata before the frame header
+    chunk = b"prVt" + b"\x00" * (10 * 2**20)  # a 10 MB private chunk before the pixels of a PNG
+    png = cv2.imencode(".png", np.full((240, 320, 3), 90, np.uint8))[1].tobytes()
+    padded_png = tmp_path / "padded.png"
+    padded_png.write_bytes(png[:33] + struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+                           + png[33:])
+    for path in (padded, padded_png):
+        started = time.perf_counter()
+        message = message_of(handler, str(path))
+        assert time.perf_counter() - started < 2.0
+        assert_plain(message, "holds too much besides its pixels", f"{path.name} is 10.0 MB",
+                     "its 320x240 pixels need at most 0.6 MB", "without its metadata")
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(pixels[:2] + segment * 4 + pixels[2:])  # a little metadata is fine
+    assert message_of(handler, str(plain)) is None
+
+
+@pytest.mark.parametrize("handler", PICTURE_HANDLERS, ids=lambda h: h.__name__)
 def test_oversized_tiny_and_thin_pictures_get_plain_answers(tmp_path, handler):
     assert_plain(message_of(handler, png_header_only(tmp_path / "bomb.png", 20000, 20000)), "too large", "25 megapixels")
     tiny = tmp_path / "tiny.png"
