@@ -287,6 +287,16 @@ def zip_stating(path: Path, members: int, directory_bytes: int, zip64: bool = Fa
     return str(path)
 
 
+def test_a_video_stating_under_one_frame_per_second_gets_a_plain_answer(tmp_path):
+    slow = tmp_path / "slow.avi"
+    writer = cv2.VideoWriter(str(slow), cv2.VideoWriter_fourcc(*"MJPG"), 0.25, (320, 240))
+    for i in range(4):
+        writer.write(np.full((240, 320, 3), 60 * i, np.uint8))
+    writer.release()
+    assert_plain(message_of(analyse, str(slow)), "The video slow.avi states 0.25 frames per second",
+                 "needs at least 1", "Re-encode it at its playback rate")
+
+
 def test_a_depth_video_is_checked_by_its_container_before_any_frame_is_decoded(tmp_path, monkeypatch):
     # three frames stated by the container, none decodable (each JPEG's first 400 bytes wiped): the
     # count is refused from the container alone (decoding first said "no decodable video frame")
