@@ -22,6 +22,7 @@ never Gradio's text (which names server paths, Python types and pydantic's error
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 import re
@@ -29,7 +30,7 @@ import uuid
 
 import gradio as gr
 
-from common.validate import InputError
+from common.validate import InputError, visible_text
 
 log = logging.getLogger("demos.errors")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -75,9 +76,11 @@ def without_paths(message: str) -> str:
 
 
 def plain_error(message: str, like: gr.Error | None = None, cause: str = "") -> gr.Error:
-    """A gr.Error for a plain refusal: no absolute path in it, logged at INFO in one line without a
-    traceback (`cause`: what was refused, for the log only)."""
-    message = without_paths(message)
+    """A gr.Error for a plain refusal: no absolute path in it, no control or bidirectional
+    formatting characters (common.validate.visible_text), and <, > and & as HTML entities (the
+    page shows a message as HTML: a file name such as `<img src=x>.png` is shown, not rendered);
+    logged at INFO in one line without a traceback (`cause`: what was refused, for the log only)."""
+    message = html.escape(visible_text(without_paths(message)), quote=False)
     log.info("refused%s: %s", f" ({cause})" if cause else "", message)
     if like is None:
         return gr.Error(message, print_exception=False)

@@ -34,7 +34,7 @@ from .errors import guarded
 from .examples import example_video_ground_truth, example_videos
 from .image_tab import DEFAULT_FOV, FOV_RANGE, VIEW_HINT
 from .inputs import max_upload_pixels, number, upload_limits
-from .labels import colourbar, output_line
+from .labels import colourbar, markdown_text, output_line
 from .model_panel import model_panel
 from .models import registry
 
@@ -203,11 +203,12 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     figure = comparison_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
     summary = {key: rounded(result.summary[key]) for key in SUMMARY_KEYS if key in result.summary}
     summary["sources"] = {item["name"]: item["note"] for item in result.summary["sources"]}
-    table = markdown_table(result.summary["measures"])
+    # source names come from uploaded file names: shown as written, never as Markdown or HTML
+    table = markdown_table([{markdown_text(key): value for key, value in row.items()} for row in result.summary["measures"]])
     count = len(kept.entries)
     if skipped:
         notes.append(skipped_note(skipped))
-    warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(result.records)} frames."
+    warning_text = "\n".join(f"⚠️ {markdown_text(note)}" for note in notes) or f"Analysed {len(result.records)} frames."
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
     video_range = result.summary.get("depth_video_range_m")
     state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range}

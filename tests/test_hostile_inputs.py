@@ -394,8 +394,35 @@ def test_a_bad_depth_frame_is_skipped_with_a_note_not_blamed_on_the_video(tmp_pa
     Path(files[5]).write_bytes(b"garbage, not an array")
     result = guarded(analyse_video)(EXAMPLE_VIDEO, 5, 8, 160, BUNDLED, "", files, "auto", "auto", "both", None, False)
     notes = result[6]
-    assert "05.npy" in notes and "count as frames without depth" in notes
+    assert r"05\.npy" in notes and "count as frames without depth" in notes  # shown as written: Markdown escaped
     assert not any(pattern.search(notes) for pattern in FORBIDDEN)
+
+
+def test_uploaded_names_are_shown_as_written_never_as_markdown_or_html(tmp_path):
+    from demos.video_tab import analyse_video
+
+    hostile = ["04 <img src=x onerror=alert(1)>.npy", "05 [click here](https:example.com) **bold**.npy",
+               "06 \u202eypn.exe.npy"]  # the last one's right-to-left override would show it reversed
+    archive = tmp_path / "names <b>x.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for i in range(VIDEO_FRAMES):
+            name = next((h for h in hostile if h.startswith(f"{i:02d} ")), f"{i:02d}.npy")
+            handle.writestr(name, b"not an array" if name in hostile else npy_bytes(np.full((24, 32), 1.0 + 0.01 * i, np.float32)))
+    result = guarded(analyse_video)(EXAMPLE_VIDEO, 5, 8, 160, BUNDLED, "", [str(archive)], "auto", "auto", "both", None, False)
+    table, notes = result[3], result[6]
+    assert "count as frames without depth" in notes
+    assert r"04 \<img src\=x onerror\=alert\(1\)\>\.npy" in notes and not re.search(r"(?<!\\)[<>]", notes)
+    assert r"\[click here\]\(https\:example\.com\) \*\*bold\*\*" in notes and "](" not in notes
+    assert "\u202e" not in notes and r"06 ypn\.exe\.npy" in notes
+    assert r"names \<b\>x" in table and "<b>" not in table
+    # the same names in a refusal: HTML entities (the page shows messages as HTML), no bidi control
+    many = tmp_path / "\u202eevil <img src=x>.zip"
+    with zipfile.ZipFile(many, "w") as handle:
+        for i in range(3):
+            handle.writestr(f"{i}.npy", npy_bytes(np.ones((24, 32), np.float32)))
+    message = message_of(analyse, EXAMPLE_VIDEO, [str(many)])
+    assert_plain(message, "evil &lt;img src=x&gt; has 3 depth frames")
+    assert "\u202e" not in message and "<img" not in message
 
 
 def test_frame_cloud_and_attention_refuse_plainly():
