@@ -327,7 +327,7 @@ class SequenceMismatchError(ValueError):
 def count_mismatch(name: str, count: int, frame_count: int) -> str:
     """The sentence for a depth sequence of `count` frames given for a video of `frame_count`."""
     frames = "1 depth frame" if count == 1 else f"{count} depth frames"
-    return (f"{name} has {frames} but the video has {frame_count}; give one depth frame per video frame "
+    return (f"{name}: {frames}, but the video has {frame_count} frames; give one depth frame per video frame "
             "(matched by index)")
 
 
@@ -476,7 +476,9 @@ def open_ground_truth(source: str | Path, max_pixels: int | None = -1) -> Ground
 
 def _checked_ground_truth(truth: GroundTruth) -> GroundTruth:
     if truth.poses is not None and len(truth.poses) != truth.count:
-        raise ValueError(f"{truth.name}: {len(truth.poses)} poses for {truth.count} depth frames; give one pose per frame")
+        frames = "1 depth frame" if truth.count == 1 else f"{truth.count} depth frames"
+        poses = "1 pose" if len(truth.poses) == 1 else f"{len(truth.poses)} poses"
+        raise ValueError(f"{truth.name}: {poses} for {frames}; give one pose per frame")
     if truth.sequence.values != "metric":
         raise ValueError(f"{truth.name}: ground truth must be metric depth")
     return truth
@@ -562,6 +564,8 @@ def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path, lim
     if len(paths) == 1 and paths[0].suffix.lower() == ".zip":
         folder = extract_zip(paths[0], workdir / "ground_truth", limits.zip_members, limits.zip_bytes)
         _check_json_sizes(folder, limits.json_bytes)
+        if folder == workdir / "ground_truth":  # the zip had no top folder: the folder's name is ours
+            return _open_work_folder_truth(folder, limits.max_pixels)
         return open_ground_truth(folder, limits.max_pixels)
     folder = workdir / "ground_truth"
     (folder / "depth").mkdir(parents=True, exist_ok=True)
@@ -579,5 +583,18 @@ def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path, lim
         raise ValueError("the ground truth has no depth PNGs: add the depth frames (16-bit PNGs in mm)")
     if not (folder / "intrinsics.json").is_file():
         raise ValueError("the ground truth needs intrinsics.json (K, or fx/fy/cx/cy) beside the depth PNGs")
-    truth = open_ground_truth(folder, limits.max_pixels)
+    truth = _open_work_folder_truth(folder, limits.max_pixels)
     return GroundTruth("uploaded ground truth", _renamed(truth.sequence, "uploaded ground truth"), truth.intrinsics, truth.poses)
+
+
+def _open_work_folder_truth(folder: Path, max_pixels: int | None) -> GroundTruth:
+    """open_ground_truth on a folder this module made for an upload: its name is ours, not the
+    user's, so messages leave it out ("poses.json holds …", not "ground_truth/poses.json holds …")."""
+    try:
+        return open_ground_truth(folder, max_pixels)
+    except ValueError as error:
+        text = str(error).replace(f"{folder.name}/", "")
+        text = text[len(folder.name) + 2:] if text.startswith(f"{folder.name}: ") else text
+        if type(error) is not ValueError:
+            raise
+        raise ValueError(text) from None

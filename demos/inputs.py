@@ -13,12 +13,14 @@ from common.depth_sequence import UploadLimits
 from common.image_io import BYTES_PER_CAPPED_PIXEL, MIN_SIDE, check_metadata_size, image_header_size, load_rgb, to_rgb_uint8
 from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, PictureMetadataError, check_number
 
+from .errors import UNREADABLE_INPUT
+
 log = logging.getLogger(__name__)
 
 MAX_IMAGE_SIDE = 1024  # larger uploads are downscaled (with a visible warning) to keep the app responsive
 MAX_PIXELS_ENV = "APP_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 25_000_000
-READABLE_FORMATS = "Upload a PNG, JPEG, WebP or BMP image."
+READABLE_FORMATS = "Upload a PNG, JPEG, WebP, BMP, GIF, TIFF, PPM or PGM picture."  # what common.image_io reads
 
 
 def max_upload_pixels() -> int:
@@ -164,6 +166,8 @@ class PictureInput(gr.Image):
 
     def preprocess(self, payload):
         path = getattr(payload, "path", None)
+        if payload is not None and (not path or "://" in str(path)):  # a URL or nothing: no file on this server
+            raise gr.Error(UNREADABLE_INPUT)
         if path and self.type != "filepath":  # Gradio decodes this one itself: its size first, from the header
             try:
                 check_metadata_size(path)

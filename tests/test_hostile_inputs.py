@@ -35,6 +35,7 @@ FORBIDDEN = [
     re.compile(r"\b[A-Z]\w*(Error|Exception|Warning)\b"),  # exception class names
     re.compile(r"Traceback|File \"", re.I),
     re.compile(r"allow_pickle|pickled|could not convert|invalid literal|cv2\.|numpy\.core|dtype\('", re.I),  # library text
+    re.compile(r"ground_truth[/:]|sequence_\d"),  # the names of the server's own work folders for uploads
 ]
 
 
@@ -210,10 +211,10 @@ def test_ablation_ground_truth_degenerate_and_hostile(tmp_path):
     assert_plain(message_of(ablate, EXAMPLE_RGB, str(large_npy)), "The ground truth is too large", "25 megapixels")
     pickled = tmp_path / "objects.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert_plain(message_of(ablate, EXAMPLE_RGB, str(pickled)), "not a readable depth map")
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(pickled)), "Could not read the ground truth")
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(np.random.default_rng(1).bytes(3000))
-    assert_plain(message_of(ablate, EXAMPLE_RGB, str(garbage)), "not a readable depth map")
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(garbage)), "Could not read the ground truth")
 
 
 # ---------------------------------------------------------------- the video tab
@@ -307,7 +308,7 @@ def test_a_depth_video_is_checked_by_its_container_before_any_frame_is_decoded(t
         at += 400
     video.write_bytes(bytes(data))
     assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(video)]), "The depth sequence does not fit the video",
-                 "three.avi has 3 depth frames but the video has 24")
+                 "three.avi: 3 depth frames, but the video has 24 frames")
     # the frame size the container states, against the depth-video cap (4K UHD, or the picture cap when lower)
     monkeypatch.setenv("APP_MAX_IMAGE_PIXELS", "100000")
     wide = write_video(tmp_path / "wide.avi", 640, 480, frames=24)
@@ -358,12 +359,27 @@ def test_bad_intrinsics_get_plain_answers(tmp_path, content, words):
     ('{"frames": 5}', "'frames' must be a list"),
     ('[[["a", 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]]', "pose 0 must be a 4x4 matrix of numbers"),
     ('{"poses": [[1, 2]]}', "pose 0 must be a 4x4 matrix of numbers"),
+    (json.dumps([np.eye(4).tolist()] * 3), "Could not read the ground truth: 3 poses for 1 depth frame"),
+    ("[" + "1" * 5000 + "]", "poses.json holds an integer with 5000 digits"),
 ])  # fmt: skip
 def test_bad_poses_get_plain_answers(tmp_path, content, words):
     (tmp_path / "intrinsics.json").write_text('{"fx": 200, "fy": 200, "cx": 160, "cy": 120}')
     (tmp_path / "poses.json").write_text(content)
     files = [depth_png(tmp_path / "0.png"), str(tmp_path / "intrinsics.json"), str(tmp_path / "poses.json")]
     assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, files, True), "Could not read the ground truth", words)
+
+
+def test_a_picture_entry_naming_a_url_gets_the_plain_unreadable_input_answer():
+    from gradio.data_classes import FileData
+
+    from demos.inputs import PictureInput
+
+    picture = PictureInput(type="filepath", image_mode=None)
+    for payload in (FileData(path="https://example.com/x.png", url="https://example.com/x.png"),
+                    FileData(path="", url="https://example.com/x.png")):
+        with pytest.raises(gr.Error) as refused:
+            picture.preprocess(payload)
+        assert_plain(refused.value.message, "One of the inputs could not be read", "uploaded to this server first")
 
 
 def test_ground_truth_npz_checked_from_headers(tmp_path):
@@ -421,7 +437,7 @@ def test_uploaded_names_are_shown_as_written_never_as_markdown_or_html(tmp_path)
         for i in range(3):
             handle.writestr(f"{i}.npy", npy_bytes(np.ones((24, 32), np.float32)))
     message = message_of(analyse, EXAMPLE_VIDEO, [str(many)])
-    assert_plain(message, "evil &lt;img src=x&gt; has 3 depth frames")
+    assert_plain(message, "evil &lt;img src=x&gt;: 3 depth frames")
     assert "\u202e" not in message and "<img" not in message
 
 
@@ -677,7 +693,7 @@ def test_a_depth_frame_count_is_checked_before_any_frame_is_read(tmp_path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert_plain(message, "has 1 depth frame but the video has 24")
+    assert_plain(message, ": 1 depth frame, but the video has 24 frames")
     assert peak < 50 * 2**20, peak / 2**20
 
 
