@@ -3,8 +3,10 @@
     python app.py [--host 0.0.0.0] [--port 7860] [--model synthetic-tiny|PATH|HUB_ID] [--share]
 
 Each flag has an environment variable: APP_HOST (or GRADIO_SERVER_NAME), APP_PORT (or
-GRADIO_SERVER_PORT), MIRROR_MODEL, APP_SHARE=1. Uploads are bounded per file (APP_MAX_FILE_MB) and
-per request body (APP_MAX_REQUEST_MB) before any handler runs (see docs/limits.md).
+GRADIO_SERVER_PORT), MIRROR_MODEL, APP_SHARE=1. Uploads are bounded per file (APP_MAX_FILE_MB), per
+request body (APP_MAX_REQUEST_MB; an API call's JSON: APP_MAX_JSON_KB), in files per request
+(APP_MAX_FILES_PER_REQUEST) and in total (APP_UPLOAD_BUDGET_MB) before any handler runs (see docs/limits.md).
+Refusals are logged at INFO, one line each, on stderr.
 
 Memory: many handler threads each get their own glibc malloc arena, and freed memory stays in
 those arenas, so a long-running server's resident size creeps up with every burst of requests. The
