@@ -3,8 +3,10 @@
     python app.py [--host 0.0.0.0] [--port 7860] [--model synthetic-tiny|PATH|HUB_ID] [--share]
 
 Each flag has an environment variable: APP_HOST (or GRADIO_SERVER_NAME), APP_PORT (or
-GRADIO_SERVER_PORT), MIRROR_MODEL, APP_SHARE=1. Uploads are bounded per file (APP_MAX_FILE_MB) and
-per request body (APP_MAX_REQUEST_MB) before any handler runs (see docs/limits.md).
+GRADIO_SERVER_PORT), MIRROR_MODEL, APP_SHARE=1. Uploads are bounded per file (APP_MAX_FILE_MB), per
+request body (APP_MAX_REQUEST_MB; an API call's JSON: APP_MAX_JSON_KB), in files per request
+(APP_MAX_FILES_PER_REQUEST) and in total (APP_UPLOAD_BUDGET_MB) before any handler runs (see docs/limits.md).
+Refusals are logged at INFO, one line each, on stderr.
 
 Memory: many handler threads each get their own glibc malloc arena, and freed memory stays in
 those arenas, so a long-running server's resident size creeps up with every burst of requests. The
@@ -20,6 +22,7 @@ import os
 import threading
 import time
 
+from demos.errors import configure_logging
 from demos.layout import build_demo
 from demos.models import DEFAULT_MODEL, MODEL_ENV_VAR
 
@@ -71,6 +74,7 @@ def bound_allocator(arenas: int | None = None, trim_every_s: float = TRIM_EVERY_
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    configure_logging()  # each refusal one INFO line on stderr; unexpected errors with their traceback and id
     bound_allocator()
     demo = build_demo(args.model)
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, share=args.share,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from common.validate import check_pixels, default_max_pixels
+from common.zip_directory import check_zip_directory
 
 MM_PER_M = 1000.0
 KITTI_UNITS_PER_M = 256.0
@@ -134,6 +135,7 @@ def read_array_headers(path: str | Path) -> dict[str, ArrayHeader]:
             with open(path, "rb") as file:
                 return {"": ArrayHeader("", *_read_header(file))}
         headers = {}
+        check_zip_directory(path, MAX_NPZ_ARRAYS, what="arrays", kind="an .npz")  # before ZipFile parses its directory
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             if len(members) > MAX_NPZ_ARRAYS:

@@ -46,6 +46,7 @@ from common.depth_io import (
 )
 from common.image_io import image_header_size
 from common.validate import check_pixels, default_max_pixels
+from common.zip_directory import check_zip_directory
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,15 @@ class DepthSequence:
 
 def open_depth_sequence(
     source: str | Path | list[str | Path], values: str | None = None, polarity: str | None = None,
-    max_pixels: int | None = -1, name: str | None = None,
+    max_pixels: int | None = -1, name: str | None = None, frame_count: int | None = None,
 ) -> DepthSequence:
     """A DepthSequence for a folder of depth files, a list of them, an .npz/.npy stack or a grey
     video (decided by what the path is). `values` defaults to "metric" for files and stacks and
     "disparity" for videos; `polarity` (videos only) to the one natural for `values`. `max_pixels`
     caps each frame, read from headers before any frame is decoded (-1: the default cap). `name`
-    names a folder or list of files in messages (an uploaded zip's own name, not its folder's)."""
+    names a folder or list of files in messages (an uploaded zip's own name, not its folder's).
+    `frame_count`, when given, is the clip's: a video whose container states another count is
+    refused before any of its frames is decoded (other kinds are counted from headers anyway)."""
     if values is not None and values not in VALUE_KINDS:
         raise ValueError(f"unknown depth values {values!r}: use one of {', '.join(VALUE_KINDS)}")
     if polarity is not None and polarity not in POLARITIES:
@@ -180,6 +183,9 @@ def open_depth_sequence(
             raise ValueError(f"{path.name}: a grey video holds relative depth or disparity; say which "
                              "(metric depth needs files or a stack)")
         polarity = polarity or ("near-bright" if values == "disparity" else "near-dark")
+        stated = video_header(path, max_pixels)[2]
+        if frame_count and stated and stated != frame_count:
+            raise SequenceMismatchError(count_mismatch(path.name, stated, frame_count))
         bit_depth = 16 if _is_16_bit(path, max_pixels) else 8
         capture = _open_grey_video(path, raw=bit_depth == 16, max_pixels=max_pixels)
         try:
@@ -193,8 +199,9 @@ def open_depth_sequence(
             raise ValueError(f"{path.name}: no decodable video frame (corrupt file or not a video)")
         colormap = None
         if bit_depth == 8 and frame.ndim == 3 and frame.shape[2] >= 3:
+            step = max(1, int(np.ceil(np.sqrt(frame.shape[0] * frame.shape[1] / COLORMAP_SAMPLE_PIXELS))))
             try:
-                colormap = detect_colormap(cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2RGB))
+                colormap = detect_colormap(cv2.cvtColor(np.ascontiguousarray(frame[::step, ::step, :3]), cv2.COLOR_BGR2RGB))
             except ValueError as error:
                 raise ValueError(f"{path.name}: {error}; upload the depth as a grey video, 16-bit PNGs or an .npz stack") from None
         if count <= 0:
@@ -259,6 +266,20 @@ def _open_grey_video(path: Path, raw: bool = False, max_pixels: int | None = Non
     return capture
 
 
+def video_header(path: Path, max_pixels: int | None = None) -> tuple[int, int, int]:
+    """(width, height, frame count) of a video as its container states them, nothing decoded
+    (count 0 when the container does not say); `max_pixels` as in _open_grey_video."""
+    capture = _open_grey_video(path, max_pixels=max_pixels)
+    try:
+        return (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))))
+    finally:
+        capture.release()
+
+
+COLORMAP_SAMPLE_PIXELS = 250_000  # a colormap is recognised on an evenly thinned first frame: the fit is global
+
+
 def _is_16_bit(path: Path, max_pixels: int | None = None) -> bool:
     """Whether the video's first frame decodes to 16-bit grey (e.g. FFV1 gray16le), read unconverted."""
     previous = cv2.utils.logging.getLogLevel()
@@ -299,18 +320,27 @@ def _video_values(frame: np.ndarray, values: str, polarity: str, colormap: str |
     return value
 
 
+class SequenceMismatchError(ValueError):
+    """A readable depth sequence that cannot belong to the clip (another frame count or shape)."""
+
+
+def count_mismatch(name: str, count: int, frame_count: int) -> str:
+    """The sentence for a depth sequence of `count` frames given for a video of `frame_count`."""
+    frames = "1 depth frame" if count == 1 else f"{count} depth frames"
+    return (f"{name}: {frames}, but the video has {frame_count} frames; give one depth frame per video frame "
+            "(matched by index)")
+
+
 def check_matches(sequence: DepthSequence, frame_count: int | None, frame_shape: tuple[int, int]) -> None:
     """A clear error when the sequence cannot belong to a clip of `frame_count` frames of `frame_shape`
     (height, width, before any downscaling): counts must agree, sizes must agree up to a uniform
     scale (a model may work at a lower resolution)."""
     if frame_count and sequence.count != frame_count:
-        frames = "1 depth frame" if sequence.count == 1 else f"{sequence.count} depth frames"
-        raise ValueError(f"{sequence.name} has {frames} but the video has {frame_count}; "
-                         "give one depth frame per video frame (matched by index)")
+        raise SequenceMismatchError(count_mismatch(sequence.name, sequence.count, frame_count))
     h, w = sequence.shape
     fh, fw = frame_shape
     if abs(w / h - fw / fh) > 0.01 * fw / fh:
-        raise ValueError(f"{sequence.name}: depth frames are {w}x{h} but video frames are {fw}x{fh}; "
+        raise SequenceMismatchError(f"{sequence.name}: depth frames are {w}x{h} but video frames are {fw}x{fh}; "
                          "depth must be at the video's size (or that size scaled evenly)")
 
 
@@ -320,9 +350,11 @@ def extract_zip(archive: str | Path, destination: str | Path, max_members: int =
     that holds the content (the single top folder when the archive has one). The member count and
     their total uncompressed size are read from the central directory and checked against
     `max_members` and `max_bytes` before anything is written (zipfile never writes more than a
-    member's stated size)."""
+    member's stated size); the member count is read from the archive's end records first
+    (common.zip_directory), before ZipFile parses a directory of any size."""
     archive, destination = Path(archive), Path(destination)
     try:
+        check_zip_directory(archive, max_members)
         with zipfile.ZipFile(archive) as handle:
             members = handle.infolist()
             if len(members) > max_members:
@@ -373,6 +405,7 @@ class UploadLimits:
     zip_members: int = MAX_ZIP_MEMBERS
     zip_bytes: int = MAX_ZIP_BYTES
     json_bytes: int = MAX_UPLOAD_JSON_BYTES
+    video_pixels: int | None = None  # per frame of a depth video, from its container (None: max_pixels only)
 
 
 # ---------------------------------------------------------------- ground truth
@@ -443,7 +476,9 @@ def open_ground_truth(source: str | Path, max_pixels: int | None = -1) -> Ground
 
 def _checked_ground_truth(truth: GroundTruth) -> GroundTruth:
     if truth.poses is not None and len(truth.poses) != truth.count:
-        raise ValueError(f"{truth.name}: {len(truth.poses)} poses for {truth.count} depth frames; give one pose per frame")
+        frames = "1 depth frame" if truth.count == 1 else f"{truth.count} depth frames"
+        poses = "1 pose" if len(truth.poses) == 1 else f"{len(truth.poses)} poses"
+        raise ValueError(f"{truth.name}: {poses} for {frames}; give one pose per frame")
     if truth.sequence.values != "metric":
         raise ValueError(f"{truth.name}: ground truth must be metric depth")
     return truth
@@ -455,11 +490,14 @@ FRAME_SUFFIXES = DEPTH_SUFFIXES  # loose depth frames
 
 
 def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values: str | None = None,
-                            polarity: str | None = None, limits: UploadLimits = UploadLimits()) -> list[DepthSequence]:  # fmt: skip
+                            polarity: str | None = None, limits: UploadLimits = UploadLimits(),
+                            frame_count: int | None = None) -> list[DepthSequence]:  # fmt: skip
     """Depth sequences from a set of uploaded files: loose frames (.png/.npy, and .npz files that
     hold one HxW map) together form one sequence, ordered by name; every .zip (of a folder of
     frames), stack (.npz/.npy with N, H, W) and grey video is one sequence of its own. Sizes are
-    checked against `limits` from headers and the zip directory before anything is decoded."""
+    checked against `limits` from headers and the zip directory before anything is decoded; a
+    video's frame size (against `limits.video_pixels`) and, given the clip's `frame_count`, its
+    frame count from its container, before any of its frames is decoded."""
     workdir = Path(workdir)
     frames, sequences = [], []
     for number, path in enumerate(Path(p) for p in paths):
@@ -469,7 +507,8 @@ def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values
             sequence = open_depth_sequence(folder, values, polarity, limits.max_pixels, name=path.name)
             sequences.append(_renamed(sequence, path.stem))
         elif suffix in VIDEO_SUFFIXES:
-            sequences.append(open_depth_sequence(path, values, polarity, limits.max_pixels))
+            _check_video_frame_size(path, limits.video_pixels)
+            sequences.append(open_depth_sequence(path, values, polarity, limits.max_pixels, frame_count=frame_count))
         elif suffix in STACK_SUFFIXES and _is_stack(path):
             sequences.append(open_depth_sequence(path, values, polarity, limits.max_pixels))
         elif suffix in FRAME_SUFFIXES:
@@ -480,6 +519,17 @@ def open_uploaded_sequences(paths: list[str | Path], workdir: str | Path, values
     if frames:
         sequences.insert(0, _renamed(open_depth_sequence(frames, values, polarity, limits.max_pixels), "uploaded frames"))
     return sequences
+
+
+def _check_video_frame_size(path: Path, max_pixels: int | None) -> None:
+    """A ValueError in words when a depth video's frames (as its container states) exceed `max_pixels`."""
+    if not max_pixels:
+        return
+    width, height, _ = video_header(path)
+    if width * height > max_pixels:
+        raise ValueError(f"{path.name}: its frames are {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
+                         f"a depth video may have at most {max_pixels / 1e6:.1f} megapixels per frame; downscale it "
+                         "and upload it again")
 
 
 def _is_stack(path: Path) -> bool:
@@ -514,6 +564,8 @@ def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path, lim
     if len(paths) == 1 and paths[0].suffix.lower() == ".zip":
         folder = extract_zip(paths[0], workdir / "ground_truth", limits.zip_members, limits.zip_bytes)
         _check_json_sizes(folder, limits.json_bytes)
+        if folder == workdir / "ground_truth":  # the zip had no top folder: the folder's name is ours
+            return _open_work_folder_truth(folder, limits.max_pixels)
         return open_ground_truth(folder, limits.max_pixels)
     folder = workdir / "ground_truth"
     (folder / "depth").mkdir(parents=True, exist_ok=True)
@@ -531,5 +583,18 @@ def open_uploaded_ground_truth(paths: list[str | Path], workdir: str | Path, lim
         raise ValueError("the ground truth has no depth PNGs: add the depth frames (16-bit PNGs in mm)")
     if not (folder / "intrinsics.json").is_file():
         raise ValueError("the ground truth needs intrinsics.json (K, or fx/fy/cx/cy) beside the depth PNGs")
-    truth = open_ground_truth(folder, limits.max_pixels)
+    truth = _open_work_folder_truth(folder, limits.max_pixels)
     return GroundTruth("uploaded ground truth", _renamed(truth.sequence, "uploaded ground truth"), truth.intrinsics, truth.poses)
+
+
+def _open_work_folder_truth(folder: Path, max_pixels: int | None) -> GroundTruth:
+    """open_ground_truth on a folder this module made for an upload: its name is ours, not the
+    user's, so messages leave it out ("poses.json holds …", not "ground_truth/poses.json holds …")."""
+    try:
+        return open_ground_truth(folder, max_pixels)
+    except ValueError as error:
+        text = str(error).replace(f"{folder.name}/", "")
+        text = text[len(folder.name) + 2:] if text.startswith(f"{folder.name}: ") else text
+        if type(error) is not ValueError:
+            raise
+        raise ValueError(text) from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.validate import ImageTooLargeError, ImageTooSmallError, check_pixels, default_max_pixels
+from common.validate import ImageTooLargeError, ImageTooSmallError, PictureMetadataError, check_pixels, default_max_pixels
 
 MIN_SIDE = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -203,13 +203,85 @@ def image_header_size(path: str | Path, max_pixels: int | None = None, what: str
     return width, height
 
 
+METADATA_SLACK_BYTES = 8 * 2**20  # beyond twice the pixels' decoded bytes: EXIF, ICC profiles and comments fit in this
+MAX_JPEG_SEGMENTS = 4096  # marker segments before the first frame header: a camera writes a few dozen
+JPEG_FRAME_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}  # SOFn (ITU T.81 B.1.1.3)
+
+
+def _jpeg_size(file) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, found by walking its marker segments (ITU T.81
+    B.1.1.2: 0xFF, a marker, a 2-byte big-endian length); None when there is none before the scan
+    or more than MAX_JPEG_SEGMENTS come first."""
+    if file.read(2) != b"\xff\xd8":
+        return None
+    for _ in range(MAX_JPEG_SEGMENTS):
+        byte = file.read(1)
+        while byte == b"\xff":  # fill bytes before a marker
+            byte = file.read(1)
+        if not byte:
+            return None
+        marker = byte[0]
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header came first
+            return None
+        length = file.read(2)
+        if len(length) < 2:
+            return None
+        size = int.from_bytes(length, "big")
+        if marker in JPEG_FRAME_MARKERS:
+            header = file.read(5)
+            return (int.from_bytes(header[3:5], "big"), int.from_bytes(header[1:3], "big")) if len(header) == 5 else None
+        file.seek(size - 2, 1)
+    return None
+
+
+def picture_file_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of a PNG (its IHDR chunk, bytes 16-24) or a JPEG (its frame header) read
+    directly from the file, without Pillow, which parses every metadata segment when it opens a
+    JPEG (90 MB of APP segments: 15 s); None for other formats or an unreadable header."""
+    with open(path, "rb") as file:
+        start = file.read(24)
+        if start[:8] == b"\x89PNG\r\n\x1a\n" and start[12:16] == b"IHDR":
+            return int.from_bytes(start[16:20], "big"), int.from_bytes(start[20:24], "big")
+        if start[:2] == b"\xff\xd8":
+            file.seek(0)
+            return _jpeg_size(file)
+    return None
+
+
+def check_metadata_size(path: str | Path, slack: int = METADATA_SLACK_BYTES) -> None:
+    """A PictureMetadataError when a PNG or JPEG file is larger than twice what its pixels take
+    decoded (at 4 bytes a pixel) plus `slack`, or when a JPEG has so many segments before its
+    frame header that its size cannot be read cheaply: the rest is metadata. Read before any
+    decoder opens the file; other formats pass (their headers are read by Pillow as usual)."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size <= slack:
+        return
+    found = picture_file_size(path)
+    if found is None:
+        with open(path, "rb") as file:
+            if file.read(2) != b"\xff\xd8":
+                return
+        found = (0, 0)  # a JPEG whose frame header lies beyond MAX_JPEG_SEGMENTS segments (or nowhere)
+    width, height = found
+    needed = 2 * width * height * BYTES_PER_CAPPED_PIXEL
+    if size > needed + slack:
+        pixels = f"its {width}x{height} pixels need" if width else "its pixels need"
+        raise PictureMetadataError(
+            f"{path.name} is {size / 2**20:.1f} MB, but {pixels} at most {needed / 2**20:.1f} MB: the rest is "
+            "metadata (EXIF, colour profiles, comments)")
+
+
 def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages
     that name the file, never its folder.
 
     `max_pixels` caps width x height, checked from the header before decoding (-1: the default cap,
     common.validate.default_max_pixels(); None or 0: no cap). A file whose header Pillow cannot read
-    is refused when a cap applies, since its size cannot be known before decoding."""
+    is refused when a cap applies, since its size cannot be known before decoding; so is, then, a
+    PNG or JPEG far larger than its pixels (check_metadata_size: a PictureMetadataError)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path.name}: no such file")
@@ -219,6 +291,8 @@ def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> n
         raise ValueError(f"{path.name}: file is empty (0 bytes), not an image")
     if max_pixels == -1:
         max_pixels = default_max_pixels()
+    if max_pixels:
+        check_metadata_size(path)
     if image_header_size(path, max_pixels, path.name, hint) is None and max_pixels:
         raise ValueError(f"{path.name}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
     # OpenCV first (keeps 16-bit colour PNG/TIFF exact); Pillow for what OpenCV cannot read (GIF, ...).

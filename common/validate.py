@@ -9,6 +9,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+
+# Characters that change how text around them is shown without being seen: C0/C1 controls (but tab
+# and newline), and Unicode's bidirectional formatting characters (UAX #9: LRM, RLM, ALM, the
+# embeddings and overrides U+202A-202E, the isolates U+2066-2069), with which a file name can
+# show its text reversed ("txt.exe" as "exe.txt").
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_text(text: str) -> str:
+    """`text` without control characters and bidirectional formatting characters (see above)."""
+    return _INVISIBLE.sub("", text)
 
 
 class InputError(ValueError):
@@ -22,6 +34,11 @@ class ImageTooLargeError(InputError):
     def __init__(self, message: str, detail: str | None = None):
         super().__init__(message)
         self.detail = detail
+
+
+class PictureMetadataError(InputError):
+    """A picture file far larger than its pixels need: the rest is metadata (EXIF, ICC profiles,
+    comments, text chunks), which decoders parse before the pixels. The message names the file."""
 
 
 class ImageTooSmallError(InputError):

@@ -14,6 +14,9 @@ import numpy as np
 from common.depth_io import colorize_depth
 from common.validate import InputError, check_pixels, default_max_pixels
 
+MIN_FPS = 1.0  # stated rates below this are refused: a container's time scale patched to 1 says 0.001 fps, and the
+# writer's encoder cannot take such a time base (ffmpeg: "encoder timebase is not set")
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -42,7 +45,8 @@ def _open_capture(path: str | Path) -> cv2.VideoCapture:
 
 
 def probe_video(path: str | Path, max_pixels: int | None = -1) -> VideoInfo:
-    """Frame rate, frame count and size of a video; raises ValueError when no frame can be decoded.
+    """Frame rate, frame count and size of a video; raises ValueError when no frame can be decoded,
+    and an InputError in plain words for a stated rate under MIN_FPS.
     `max_pixels` caps the frame size the container states, checked before the first frame is
     decoded (-1: common.validate's default cap; None or 0: no cap)."""
     if max_pixels == -1:
@@ -64,6 +68,10 @@ def probe_video(path: str | Path, max_pixels: int | None = -1) -> VideoInfo:
         cap.release()
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 30.0  # some containers carry no usable rate; 30 fps is the common default
+    if fps < MIN_FPS:
+        raise InputError(f"The video {Path(path).name} states {fps:.3g} frames per second; the analysis needs at least "
+                         f"{MIN_FPS:g} (its times, optical flow and the depth video it writes assume a moving picture). "
+                         "Re-encode it at its playback rate and upload it again.")
     return VideoInfo(str(path), fps, max(count, 0), width, height)
 
 

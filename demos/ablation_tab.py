@@ -40,7 +40,7 @@ def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | 
         raise gr.Error(f"The ground truth is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels. "
                        "Downscale it and upload it again.") from None
     except (ValueError, OSError) as error:
-        raise gr.Error(f"The ground truth is not a readable depth map ({error}). Upload a 16-bit PNG in millimetres or a .npy in "
+        raise gr.Error(f"Could not read the ground truth: {error}. Upload a 16-bit PNG in millimetres or a .npy in "
                        "metres.") from None
     depth[~np.isfinite(depth)] = 0.0  # NaN / infinity: no depth
     if not (depth > 0).any():

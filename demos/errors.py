@@ -8,7 +8,9 @@
 - anything else is logged on the server with its traceback and an id, and the user sees only a
   short sentence with that id: never the exception's text, which may hold server paths.
 - A plain refusal is logged at INFO, one line without a traceback (Gradio prints one for every
-  gr.Error unless told not to: `print_exception=False`).
+  gr.Error unless told not to: `print_exception=False`). `configure_logging()` (called by app.py)
+  gives the app's loggers a handler, so those lines reach the server's stderr: without one, Python
+  shows only warnings and errors.
 
 `BoundaryBlocks` is the gr.Blocks the app is built on: it moves the same boundary in front of
 Gradio's own input processing (`Blocks.preprocess_data`: moving a file into the cache, validating
@@ -20,6 +22,7 @@ never Gradio's text (which names server paths, Python types and pydantic's error
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 import re
@@ -27,9 +30,28 @@ import uuid
 
 import gradio as gr
 
-from common.validate import InputError
+from common.validate import InputError, visible_text
 
 log = logging.getLogger("demos.errors")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+APP_LOGGERS = ("demos", "analysis", "common", "mirror_model", "eembed_model")
+
+
+def configure_logging(stream=None, level: int = logging.INFO) -> logging.Handler:
+    """One stream handler (stderr unless `stream`) at `level` for the app's own loggers, one line
+    per record; other libraries' loggers are left as they are (httpx would log every request at
+    INFO). Calling it again replaces the handler it added before. Returns the handler."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.set_name("app-log")
+    for name in APP_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == "app-log"]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False  # a root handler set elsewhere would print each line twice
+    return handler
 
 UNEXPECTED = ("Something went wrong on the server (error id {id}). Try again, or with another input; "
               "if it keeps happening, report the id.")
@@ -53,10 +75,13 @@ def without_paths(message: str) -> str:
     return _PATH.sub(lambda match: match.group(1) or "…", message)
 
 
-def plain_error(message: str, like: gr.Error | None = None) -> gr.Error:
-    """A gr.Error for a plain refusal: no absolute path in it, logged at INFO without a traceback."""
-    message = without_paths(message)
-    log.info("refused: %s", message)
+def plain_error(message: str, like: gr.Error | None = None, cause: str = "") -> gr.Error:
+    """A gr.Error for a plain refusal: no absolute path in it, no control or bidirectional
+    formatting characters (common.validate.visible_text), and <, > and & as HTML entities (the
+    page shows a message as HTML: a file name such as `<img src=x>.png` is shown, not rendered);
+    logged at INFO in one line without a traceback (`cause`: what was refused, for the log only)."""
+    message = html.escape(visible_text(without_paths(message)), quote=False)
+    log.info("refused%s: %s", f" ({cause})" if cause else "", message)
     if like is None:
         return gr.Error(message, print_exception=False)
     return gr.Error(message, duration=like.duration, visible=like.visible, title=like.title, print_exception=False)
@@ -142,5 +167,4 @@ class BoundaryBlocks(gr.Blocks):
         except gr.Error as error:
             raise plain_error(str(error.message), like=error) from None
         except Exception as error:
-            log.info("input refused before the handler: %s", type(error).__name__)
-            raise plain_error(UNREADABLE_INPUT) from None
+            raise plain_error(UNREADABLE_INPUT, cause=f"input before the handler: {type(error).__name__}") from None

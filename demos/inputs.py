@@ -10,15 +10,17 @@ import numpy as np
 from PIL import Image
 
 from common.depth_sequence import UploadLimits
-from common.image_io import BYTES_PER_CAPPED_PIXEL, MIN_SIDE, image_header_size, load_rgb, to_rgb_uint8
-from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, check_number
+from common.image_io import BYTES_PER_CAPPED_PIXEL, MIN_SIDE, check_metadata_size, image_header_size, load_rgb, to_rgb_uint8
+from common.validate import ImageTooLargeError, ImageTooSmallError, InputError, PictureMetadataError, check_number
+
+from .errors import UNREADABLE_INPUT
 
 log = logging.getLogger(__name__)
 
 MAX_IMAGE_SIDE = 1024  # larger uploads are downscaled (with a visible warning) to keep the app responsive
 MAX_PIXELS_ENV = "APP_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 25_000_000
-READABLE_FORMATS = "Upload a PNG, JPEG, WebP or BMP image."
+READABLE_FORMATS = "Upload a PNG, JPEG, WebP, BMP, GIF, TIFF, PPM or PGM picture."  # what common.image_io reads
 
 
 def max_upload_pixels() -> int:
@@ -32,10 +34,13 @@ def max_upload_pixels() -> int:
 
 # Upload sizes (MB), each with its environment variable; see docs/limits.md.
 FILE_MB_ENV, DEFAULT_FILE_MB = "APP_MAX_FILE_MB", 100  # one uploaded file (Gradio's max_file_size)
-REQUEST_MB_ENV, DEFAULT_REQUEST_MB = "APP_MAX_REQUEST_MB", 256  # one request body (demos.body_limit)
+REQUEST_MB_ENV, DEFAULT_REQUEST_MB = "APP_MAX_REQUEST_MB", 256  # one multipart request body (demos.body_limit)
+JSON_KB_ENV, DEFAULT_JSON_KB = "APP_MAX_JSON_KB", 2048  # any other request body: an API call's JSON (demos.body_limit)
+FILES_ENV, DEFAULT_FILES = "APP_MAX_FILES_PER_REQUEST", 256  # parts of one multipart request: 240 loose depth frames fit
 UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB = "APP_MAX_UNPACKED_MB", 512  # what one uploaded .zip unpacks to
 ZIP_FILES_ENV, DEFAULT_ZIP_FILES = "APP_MAX_ZIP_FILES", 2000  # members of one uploaded .zip
 JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json
+DEPTH_VIDEO_PIXELS = 3840 * 2160  # a depth video's frame (4K UHD): each frame is decoded whole, as BGR and as float32
 
 
 def _env_positive(name: str, default: float) -> float:
@@ -54,11 +59,20 @@ def max_request_bytes() -> int:
     return int(_env_positive(REQUEST_MB_ENV, DEFAULT_REQUEST_MB) * 2**20)
 
 
+def max_json_bytes() -> int:
+    return int(_env_positive(JSON_KB_ENV, DEFAULT_JSON_KB) * 2**10)
+
+
+def max_files_per_request() -> int:
+    return max(1, int(_env_positive(FILES_ENV, DEFAULT_FILES)))
+
+
 def upload_limits() -> UploadLimits:
     """The bounds on uploaded depth sequences and ground truth (pixels per frame, zip members and
     unpacked size, JSON size), checked before anything is decoded or extracted."""
     return UploadLimits(max_pixels=max_upload_pixels(), zip_members=int(_env_positive(ZIP_FILES_ENV, DEFAULT_ZIP_FILES)),
-                        zip_bytes=int(_env_positive(UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB) * 2**20), json_bytes=JSON_BYTES)
+                        zip_bytes=int(_env_positive(UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB) * 2**20), json_bytes=JSON_BYTES,
+                        video_pixels=min(max_upload_pixels(), DEPTH_VIDEO_PIXELS))
 
 
 # Gradio decodes some inputs itself (numpy images); Pillow then refuses anything over the cap at open.
@@ -104,11 +118,17 @@ def as_rgb_image(image, what: str = "picture") -> np.ndarray:
         return to_rgb_uint8(array, name=f"the {what}")
     except ImageTooLargeError as error:
         raise gr.Error(too_large_message(error.detail)) from None
+    except PictureMetadataError as error:
+        raise gr.Error(metadata_message(error)) from None
     except ImageTooSmallError as error:
         raise gr.Error(f"The {what} is {error.width}x{error.height} pixels; depth estimation needs at least "
                        f"{MIN_SIDE}x{MIN_SIDE}. Upload a larger picture.") from None
     except (ValueError, OSError):
         raise gr.Error(f"The uploaded file is not a readable picture. {READABLE_FORMATS}") from None
+
+
+def metadata_message(error: PictureMetadataError) -> str:
+    return f"The picture holds too much besides its pixels: {error}. Save it again without its metadata and upload it again."
 
 
 def limit_size(rgb: np.ndarray, max_side: int = MAX_IMAGE_SIDE, warn: bool = True) -> np.ndarray:
@@ -146,9 +166,14 @@ class PictureInput(gr.Image):
 
     def preprocess(self, payload):
         path = getattr(payload, "path", None)
+        if payload is not None and (not path or "://" in str(path)):  # a URL or nothing: no file on this server
+            raise gr.Error(UNREADABLE_INPUT)
         if path and self.type != "filepath":  # Gradio decodes this one itself: its size first, from the header
             try:
+                check_metadata_size(path)
                 image_header_size(path, max_upload_pixels())
+            except PictureMetadataError as error:
+                raise gr.Error(metadata_message(error)) from None
             except ImageTooLargeError as error:
                 raise gr.Error(too_large_message(error.detail)) from None
         try:

@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from common.depth_io import colormap_lut, display_range
+from common.validate import visible_text
 
 # CLIPs pretrained by this project, by their open_clip-style tag: what they were pretrained on.
 PROJECT_CLIP_DATA = {"procedural-world": "procedural rooms"}
@@ -123,3 +124,15 @@ COLOURBAR_CSS = """
 .colourbar-strip {height: 12px; border-radius: 3px}
 .colourbar-text {display: flex; justify-content: space-between; gap: 8px}
 """
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&\"'=:])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` (a note naming uploaded files) for a gr.Markdown that shows it as written: no control
+    or bidirectional formatting characters (common.validate.visible_text), and every ASCII
+    punctuation mark that Markdown or HTML would act on escaped with a backslash (CommonMark 2.4),
+    so a file named `<img src=x onerror=...>.npy` or `[click](https:…) **bold**.npy` is shown, not
+    rendered."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", visible_text(text))

@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from . import ablation_tab, attention_tab, image_tab, storage, video_tab, webcam_tab
 from .body_limit import BodyLimit
 from .errors import BoundaryBlocks, guarded
-from .inputs import max_file_bytes, max_request_bytes
+from .inputs import max_file_bytes, max_files_per_request, max_json_bytes, max_request_bytes
 from .labels import COLOURBAR_CSS, output_line
 from .models import registry, set_default_model
 from .upload_budget import UploadBudget, upload_budget_bytes
@@ -89,7 +89,8 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
     outputs.uploads = demo.upload_file_set  # unused uploads are removed by the sweep (demos.storage)
     # Uploads are bounded per file (Gradio), per request body (demos.body_limit) and in total (demos.upload_budget),
     # before any handler runs. show_error=False: only gr.Error's plain sentences reach the page, never other text.
-    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes()),
+    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes(), max_json_bytes=max_json_bytes(),
+                             max_files=max_files_per_request()),
                   Middleware(UploadBudget, used_bytes=outputs.upload_bytes, max_bytes=upload_budget_bytes())]
     demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": False, "max_file_size": max_file_bytes(),
                            "app_kwargs": {"middleware": middleware}}

@@ -13,7 +13,8 @@ Uploads (files a visitor sends, which Gradio keeps in its cache folder and lists
 `upload_file_set`) are tracked too (`uploads`): one nobody has used within `upload_retention_s`
 is removed, and so is a part file (a `tmp…` file at the top of Gradio's cache folder, left by
 an upload cut off midway) that has not grown in that time. `upload_bytes()` is what they hold
-now, for the upload budget (demos.upload_budget).
+on disk now (each file in whole blocks, plus a block for the folder Gradio gives each upload), for
+the upload budget (demos.upload_budget).
 
 Settings (environment variables, read when the app starts):
     APP_OUTPUT_DIR          the output root (default: a folder in the system's temporary directory)
@@ -43,6 +44,7 @@ DEFAULT_BUDGET_MB = 2048.0
 DEFAULT_SWEEP_S = 60.0
 UPLOAD_RETENTION_ENV = "APP_UPLOAD_RETENTION_S"
 DEFAULT_UPLOAD_RETENTION_S = 600.0
+BLOCK_BYTES = 4096  # a file system's allocation unit (ext4, xfs, tmpfs pages): a file or folder takes whole blocks
 PART_FILE_PREFIX = "tmp"  # Gradio's multipart parser writes each incoming file as a NamedTemporaryFile here
 
 
@@ -52,6 +54,12 @@ def _env_number(name: str, default: float, minimum: float) -> float:
     except ValueError:
         return default
     return value if value == value and minimum <= value < float("inf") else default
+
+
+def disk_bytes(size: int, folder: bool = False) -> int:
+    """What a file of `size` bytes takes on disk, in whole blocks (at least one), plus one block
+    for its own folder when `folder`."""
+    return max(1, -(-int(size) // BLOCK_BYTES)) * BLOCK_BYTES + (BLOCK_BYTES if folder else 0)
 
 
 def folder_bytes(path: Path) -> int:
@@ -187,11 +195,12 @@ class OutputStore:
         return removed
 
     def upload_bytes(self) -> int:
-        """Bytes held now by tracked uploads and by part files of incoming ones."""
+        """Disk held now by tracked uploads and by part files of incoming ones (disk_bytes: whole
+        blocks, and a block for each upload's own folder)."""
         total = 0
         for path in self._upload_files():
             try:
-                total += path.stat().st_size
+                total += disk_bytes(path.stat().st_size, folder=self.upload_dir is not None and path.parent != self.upload_dir)
             except OSError:
                 pass
         return total

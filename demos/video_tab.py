@@ -17,7 +17,14 @@ from analysis.temporal_report import markdown_table, rounded
 from analysis.temporal_sources import ModelSource, sequence_sources
 from common.camera import intrinsics_for
 from common.depth_io import colorize_depth, display_range
-from common.depth_sequence import POLARITIES, VALUE_KINDS, check_matches, open_uploaded_ground_truth, open_uploaded_sequences
+from common.depth_sequence import (
+    POLARITIES,
+    VALUE_KINDS,
+    SequenceMismatchError,
+    check_matches,
+    open_uploaded_ground_truth,
+    open_uploaded_sequences,
+)
 from common.frames import open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 from common.validate import ImageTooLargeError, InputError
@@ -27,7 +34,7 @@ from .errors import guarded
 from .examples import example_video_ground_truth, example_videos
 from .image_tab import DEFAULT_FOV, FOV_RANGE, VIEW_HINT
 from .inputs import max_upload_pixels, number, upload_limits
-from .labels import colourbar, output_line
+from .labels import colourbar, markdown_text, output_line
 from .model_panel import model_panel
 from .models import registry
 
@@ -116,30 +123,39 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def _uploaded_inputs(depth_files, depth_values: str, polarity: str, gt_files, work_dir: Path, on_skip=None):
-    """The uploaded depth sequences and ground truth, opened with the upload limits (readable
+def _uploaded_truth(gt_files, work_dir: Path, on_skip=None):
+    """The uploaded ground truth (None without one), opened with the upload limits (readable
     messages, no paths); `on_skip` hears of every frame skipped later as unreadable."""
+    if not gt_files:
+        return None
+    try:
+        truth = open_uploaded_ground_truth(_file_paths(gt_files), work_dir, upload_limits())
+    except ImageTooLargeError:
+        raise gr.Error(f"The ground truth is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
+                       "per depth frame. Downscale it and upload it again.") from None
+    except (ValueError, OSError) as error:
+        raise gr.Error(f"Could not read the ground truth: {_sentence(str(error))}") from None
+    return replace(truth, sequence=replace(truth.sequence, on_skip=on_skip))
+
+
+def _uploaded_sequences(depth_files, depth_values: str, polarity: str, work_dir: Path, frame_count: int | None,
+                        on_skip=None):
+    """The uploaded depth sequences, opened with the upload limits; a depth video whose container
+    states another frame count than the clip's (`frame_count`) is refused before it is decoded."""
+    if not depth_files:
+        return []
     values = None if depth_values in (None, AUTO) else depth_values
     polarity = None if polarity in (None, AUTO) else polarity
-    limits = upload_limits()
-    truth = None
-    if gt_files:
-        try:
-            truth = open_uploaded_ground_truth(_file_paths(gt_files), work_dir, limits)
-        except ImageTooLargeError:
-            raise gr.Error(f"The ground truth is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
-                           "per depth frame. Downscale it and upload it again.") from None
-        except (ValueError, OSError) as error:
-            raise gr.Error(f"Could not read the ground truth: {_sentence(str(error))}") from None
-        truth = replace(truth, sequence=replace(truth.sequence, on_skip=on_skip))
     try:
-        sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity, limits) if depth_files else []
+        sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity, upload_limits(), frame_count)
     except ImageTooLargeError:
         raise gr.Error(f"The depth sequence is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
                        "per depth frame. Downscale it and upload it again.") from None
+    except SequenceMismatchError as error:
+        raise gr.Error(f"The depth sequence does not fit the video: {_sentence(str(error))}") from None
     except (ValueError, OSError) as error:
         raise gr.Error(f"Could not read the depth sequence: {_sentence(str(error))}") from None
-    return [replace(sequence, on_skip=on_skip) for sequence in sequences], truth
+    return [replace(sequence, on_skip=on_skip) for sequence in sequences]
 
 
 def skipped_note(skipped: list[str], shown: int = 3) -> str:
@@ -160,11 +176,12 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     max_side = number(max_side, "The frame size (longest side, px)", 96, MAX_SIDE, integer=True)
     out_dir = storage.request_dir("video")
     skipped: list[str] = []  # frames of the uploaded depth or ground truth that could not be read
-    sequences, truth = _uploaded_inputs(depth_files, depth_values, polarity, gt_files, out_dir / "uploads", skipped.append)
+    truth = _uploaded_truth(gt_files, out_dir / "uploads", skipped.append)
     frames, notes = _open_video(video, target_fps, max_frames, max_side, truth)
     for note in notes:
         gr.Warning(note)
     info = frames.video
+    sequences = _uploaded_sequences(depth_files, depth_values, polarity, out_dir / "uploads", info.frame_count, skipped.append)
     for sequence in sequences:  # a sequence that cannot belong to this clip: its own plain message, before any frame is read
         try:
             check_matches(sequence, info.frame_count, (info.height, info.width))
@@ -186,11 +203,12 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     figure = comparison_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
     summary = {key: rounded(result.summary[key]) for key in SUMMARY_KEYS if key in result.summary}
     summary["sources"] = {item["name"]: item["note"] for item in result.summary["sources"]}
-    table = markdown_table(result.summary["measures"])
+    # source names come from uploaded file names: shown as written, never as Markdown or HTML
+    table = markdown_table([{markdown_text(key): value for key, value in row.items()} for row in result.summary["measures"]])
     count = len(kept.entries)
     if skipped:
         notes.append(skipped_note(skipped))
-    warning_text = "\n".join(f"⚠️ {note}" for note in notes) or f"Analysed {len(result.records)} frames."
+    warning_text = "\n".join(f"⚠️ {markdown_text(note)}" for note in notes) or f"Analysed {len(result.records)} frames."
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
     video_range = result.summary.get("depth_video_range_m")
     state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range}

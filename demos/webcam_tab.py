@@ -50,7 +50,8 @@ def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, m
     timing["last"] = now
     timing["frames"] = timing.get("frames", 0) + 1
     fps = f"{timing['fps']:.1f} fps" if "fps" in timing else "first frame"
-    line = f"{fps} · model {model_ms:.0f} ms per frame · {rgb.shape[1]}x{rgb.shape[0]} · {timing['frames']} frames"
+    frames = "1 frame" if timing["frames"] == 1 else f"{timing['frames']} frames"
+    line = f"{fps} · model {model_ms:.0f} ms per frame · {rgb.shape[1]}x{rgb.shape[0]} · {frames}"
     model = output_line(loaded) if timing["frames"] == 1 else gr.skip()
     return colour, colourbar(vmin, vmax), line, model, timing
 

@@ -70,7 +70,7 @@ def test_mismatched_frame_counts_give_a_clear_error(static, tmp_path, capsys):
     folder = write_npy_folder(tmp_path / "short", depths[:3])
     assert main([str(video), "--depth", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "short has 3 depth frames but the video has 5" in err and "Traceback" not in err
+    assert err.startswith("error:") and "short: 3 depth frames, but the video has 5 frames" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "summary.json").exists()
 
 

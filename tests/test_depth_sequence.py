@@ -89,7 +89,7 @@ def test_grey_video_16_bit_keeps_its_precision(tmp_path):
 def test_count_and_size_mismatches_are_named(tmp_path):
     np.savez(tmp_path / "stack.npz", depth=np.stack(DEPTHS))
     sequence = open_depth_sequence(tmp_path / "stack.npz")
-    with pytest.raises(ValueError, match="has 5 depth frames but the video has 7"):
+    with pytest.raises(ValueError, match="5 depth frames, but the video has 7 frames"):
         check_matches(sequence, 7, (12, 16))
     with pytest.raises(ValueError, match="16x12 but video frames are 16x16"):
         check_matches(sequence, 5, (16, 16))
@@ -119,7 +119,7 @@ def test_ground_truth_from_a_scene_folder_or_one_npz_attaches_to_a_video(tmp_pat
         assert samples[1].intrinsics[0, 0] == pytest.approx(20.0)  # K is at the ground truth's 16x12
         assert samples[2].pose[0, 3] == pytest.approx(0.4)
     np.savez(tmp_path / "short.npz", depth=np.stack(DEPTHS[:3]), K=K, poses=np.stack(poses[:3]))
-    with pytest.raises(ValueError, match="has 3 depth frames but the video has 5"):
+    with pytest.raises(ValueError, match="3 depth frames, but the video has 5 frames"):
         open_frames(video, ground_truth=tmp_path / "short.npz")
     np.savez(tmp_path / "no_k.npz", depth=np.stack(DEPTHS))
     with pytest.raises(ValueError, match="needs arrays depth"):

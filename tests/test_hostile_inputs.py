@@ -35,6 +35,7 @@ FORBIDDEN = [
     re.compile(r"\b[A-Z]\w*(Error|Exception|Warning)\b"),  # exception class names
     re.compile(r"Traceback|File \"", re.I),
     re.compile(r"allow_pickle|pickled|could not convert|invalid literal|cv2\.|numpy\.core|dtype\('", re.I),  # library text
+    re.compile(r"ground_truth[/:]|sequence_\d"),  # the names of the server's own work folders for uploads
 ]
 
 
@@ -151,6 +152,28 @@ def test_unreadable_pictures_get_one_plain_sentence(tmp_path, handler):
 
 
 @pytest.mark.parametrize("handler", PICTURE_HANDLERS, ids=lambda h: h.__name__)
+def test_pictures_carrying_mostly_metadata_are_refused_before_any_decoder_opens_them(tmp_path, handler):
+    pixels = cv2.imencode(".jpg", np.full((240, 320, 3), 90, np.uint8))[1].tobytes()
+    segment = b"\xff\xe1" + struct.pack(">H", 65535) + b"\x00" * 65533  # one full APP1 segment
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(pixels[:2] + segment * 160 + pixels[2:])  # 10 MB of metadata before the frame header
+    chunk = b"prVt" + b"\x00" * (10 * 2**20)  # a 10 MB private chunk before the pixels of a PNG
+    png = cv2.imencode(".png", np.full((240, 320, 3), 90, np.uint8))[1].tobytes()
+    padded_png = tmp_path / "padded.png"
+    padded_png.write_bytes(png[:33] + struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+                           + png[33:])
+    for path in (padded, padded_png):
+        started = time.perf_counter()
+        message = message_of(handler, str(path))
+        assert time.perf_counter() - started < 2.0
+        assert_plain(message, "holds too much besides its pixels", f"{path.name} is 10.0 MB",
+                     "its 320x240 pixels need at most 0.6 MB", "without its metadata")
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(pixels[:2] + segment * 4 + pixels[2:])  # a little metadata is fine
+    assert message_of(handler, str(plain)) is None
+
+
+@pytest.mark.parametrize("handler", PICTURE_HANDLERS, ids=lambda h: h.__name__)
 def test_oversized_tiny_and_thin_pictures_get_plain_answers(tmp_path, handler):
     assert_plain(message_of(handler, png_header_only(tmp_path / "bomb.png", 20000, 20000)), "too large", "25 megapixels")
     tiny = tmp_path / "tiny.png"
@@ -188,10 +211,10 @@ def test_ablation_ground_truth_degenerate_and_hostile(tmp_path):
     assert_plain(message_of(ablate, EXAMPLE_RGB, str(large_npy)), "The ground truth is too large", "25 megapixels")
     pickled = tmp_path / "objects.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert_plain(message_of(ablate, EXAMPLE_RGB, str(pickled)), "not a readable depth map")
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(pickled)), "Could not read the ground truth")
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(np.random.default_rng(1).bytes(3000))
-    assert_plain(message_of(ablate, EXAMPLE_RGB, str(garbage)), "not a readable depth map")
+    assert_plain(message_of(ablate, EXAMPLE_RGB, str(garbage)), "Could not read the ground truth")
 
 
 # ---------------------------------------------------------------- the video tab
@@ -243,6 +266,81 @@ def test_zips_are_sized_from_their_directory_before_extracting(tmp_path, monkeyp
     assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(zeros)]), "unpacks to 3 MB", "the limit is 1 MB")
 
 
+def zip_stating(path: Path, members: int, directory_bytes: int, zip64: bool = False, real_members: int = 1) -> str:
+    """A small zip of `real_members` empty files whose end record (or ZIP64 end record) states
+    `members` members and a central directory of `directory_bytes`: what a zip of a million
+    members says of itself, without the million."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(real_members):
+            archive.writestr(f"{i}.npy", b"")
+    data = path.read_bytes()
+    end = data.rindex(b"PK\x05\x06")
+    directory_at = struct.unpack("<L", data[end + 16:end + 20])[0]
+    if zip64:
+        record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, members, members, directory_bytes, directory_at)
+        locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
+        tail = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+        path.write_bytes(data[:end] + record + locator + tail)
+    else:
+        tail = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, members % 0x10000, members % 0x10000, directory_bytes,
+                           directory_at, 0)
+        path.write_bytes(data[:end] + tail)
+    return str(path)
+
+
+def test_a_video_stating_under_one_frame_per_second_gets_a_plain_answer(tmp_path):
+    slow = tmp_path / "slow.avi"
+    writer = cv2.VideoWriter(str(slow), cv2.VideoWriter_fourcc(*"MJPG"), 0.25, (320, 240))
+    for i in range(4):
+        writer.write(np.full((240, 320, 3), 60 * i, np.uint8))
+    writer.release()
+    assert_plain(message_of(analyse, str(slow)), "The video slow.avi states 0.25 frames per second",
+                 "needs at least 1", "Re-encode it at its playback rate")
+
+
+def test_a_depth_video_is_checked_by_its_container_before_any_frame_is_decoded(tmp_path, monkeypatch):
+    # three frames stated by the container, none decodable (each JPEG's first 400 bytes wiped): the
+    # count is refused from the container alone (decoding first said "no decodable video frame")
+    video = Path(write_video(tmp_path / "three.avi", 320, 240, frames=3))
+    data, at = bytearray(video.read_bytes()), 0
+    while (at := data.find(b"\xff\xd8\xff", at)) != -1:
+        data[at:at + 400] = bytes(400)
+        at += 400
+    video.write_bytes(bytes(data))
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [str(video)]), "The depth sequence does not fit the video",
+                 "three.avi: 3 depth frames, but the video has 24 frames")
+    # the frame size the container states, against the depth-video cap (4K UHD, or the picture cap when lower)
+    monkeypatch.setenv("APP_MAX_IMAGE_PIXELS", "100000")
+    wide = write_video(tmp_path / "wide.avi", 640, 480, frames=24)
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [wide]), "wide.avi: its frames are 640x480 pixels (0.3 megapixels)",
+                 "a depth video may have at most 0.1 megapixels per frame")
+
+
+def test_zip_member_counts_come_from_the_end_records_before_zipfile_parses(tmp_path):
+    from common.zip_directory import read_zip_directory
+
+    real = tmp_path / "real.zip"
+    with zipfile.ZipFile(real, "w") as archive:
+        for i in range(300):
+            archive.writestr(f"f/{i:03d}.npy", b"")
+    assert read_zip_directory(real).members == 300
+    assert read_zip_directory(real).directory_bytes == sum(46 + len(info.filename) for info in zipfile.ZipFile(real).infolist())
+    # a million members (ZIP64 records) as depth, as a depth .npz and as ground truth: refused by the
+    # count the end records state; ZipFile itself would have to parse 56 MB of directory first
+    million64 = zip_stating(tmp_path / "million.zip", 1_000_000, 56_000_000, zip64=True)
+    assert read_zip_directory(million64).members == 1_000_000
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [million64]), "million.zip holds 1000000 files", "at most 2000")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, [million64]), "Could not read the ground truth",
+                 "holds 1000000 files")
+    npz = zip_stating(tmp_path / "million.npz", 1_000_000, 56_000_000, zip64=True)
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [npz]), "million.npz holds 1000000 arrays", "at most 64")
+    # a plain end record (under 65,536 members), and one that understates the count but not its directory's size
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [zip_stating(tmp_path / "many.zip", 60_000, 3_000_000)]),
+                 "many.zip holds 60000 files")
+    assert_plain(message_of(analyse, EXAMPLE_VIDEO, [zip_stating(tmp_path / "liar.zip", 1, 30_000_000)]),
+                 "liar.zip: its directory takes 28.6 MB", "at most 2000")
+
+
 @pytest.mark.parametrize("content, words", [
     ("[" * 50_000 + "]" * 50_000, "nests lists or objects more than 32 levels"),
     ('{"fx": "a", "fy": 1, "cx": 1, "cy": 1}', "must be numbers"),
@@ -261,12 +359,27 @@ def test_bad_intrinsics_get_plain_answers(tmp_path, content, words):
     ('{"frames": 5}', "'frames' must be a list"),
     ('[[["a", 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]]', "pose 0 must be a 4x4 matrix of numbers"),
     ('{"poses": [[1, 2]]}', "pose 0 must be a 4x4 matrix of numbers"),
+    (json.dumps([np.eye(4).tolist()] * 3), "Could not read the ground truth: 3 poses for 1 depth frame"),
+    ("[" + "1" * 5000 + "]", "poses.json holds an integer with 5000 digits"),
 ])  # fmt: skip
 def test_bad_poses_get_plain_answers(tmp_path, content, words):
     (tmp_path / "intrinsics.json").write_text('{"fx": 200, "fy": 200, "cx": 160, "cy": 120}')
     (tmp_path / "poses.json").write_text(content)
     files = [depth_png(tmp_path / "0.png"), str(tmp_path / "intrinsics.json"), str(tmp_path / "poses.json")]
     assert_plain(message_of(analyse, EXAMPLE_VIDEO, None, files, True), "Could not read the ground truth", words)
+
+
+def test_a_picture_entry_naming_a_url_gets_the_plain_unreadable_input_answer():
+    from gradio.data_classes import FileData
+
+    from demos.inputs import PictureInput
+
+    picture = PictureInput(type="filepath", image_mode=None)
+    for payload in (FileData(path="https://example.com/x.png", url="https://example.com/x.png"),
+                    FileData(path="", url="https://example.com/x.png")):
+        with pytest.raises(gr.Error) as refused:
+            picture.preprocess(payload)
+        assert_plain(refused.value.message, "One of the inputs could not be read", "uploaded to this server first")
 
 
 def test_ground_truth_npz_checked_from_headers(tmp_path):
@@ -297,8 +410,35 @@ def test_a_bad_depth_frame_is_skipped_with_a_note_not_blamed_on_the_video(tmp_pa
     Path(files[5]).write_bytes(b"garbage, not an array")
     result = guarded(analyse_video)(EXAMPLE_VIDEO, 5, 8, 160, BUNDLED, "", files, "auto", "auto", "both", None, False)
     notes = result[6]
-    assert "05.npy" in notes and "count as frames without depth" in notes
+    assert r"05\.npy" in notes and "count as frames without depth" in notes  # shown as written: Markdown escaped
     assert not any(pattern.search(notes) for pattern in FORBIDDEN)
+
+
+def test_uploaded_names_are_shown_as_written_never_as_markdown_or_html(tmp_path):
+    from demos.video_tab import analyse_video
+
+    hostile = ["04 <img src=x onerror=alert(1)>.npy", "05 [click here](https:example.com) **bold**.npy",
+               "06 \u202eypn.exe.npy"]  # the last one's right-to-left override would show it reversed
+    archive = tmp_path / "names <b>x.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for i in range(VIDEO_FRAMES):
+            name = next((h for h in hostile if h.startswith(f"{i:02d} ")), f"{i:02d}.npy")
+            handle.writestr(name, b"not an array" if name in hostile else npy_bytes(np.full((24, 32), 1.0 + 0.01 * i, np.float32)))
+    result = guarded(analyse_video)(EXAMPLE_VIDEO, 5, 8, 160, BUNDLED, "", [str(archive)], "auto", "auto", "both", None, False)
+    table, notes = result[3], result[6]
+    assert "count as frames without depth" in notes
+    assert r"04 \<img src\=x onerror\=alert\(1\)\>\.npy" in notes and not re.search(r"(?<!\\)[<>]", notes)
+    assert r"\[click here\]\(https\:example\.com\) \*\*bold\*\*" in notes and "](" not in notes
+    assert "\u202e" not in notes and r"06 ypn\.exe\.npy" in notes
+    assert r"names \<b\>x" in table and "<b>" not in table
+    # the same names in a refusal: HTML entities (the page shows messages as HTML), no bidi control
+    many = tmp_path / "\u202eevil <img src=x>.zip"
+    with zipfile.ZipFile(many, "w") as handle:
+        for i in range(3):
+            handle.writestr(f"{i}.npy", npy_bytes(np.ones((24, 32), np.float32)))
+    message = message_of(analyse, EXAMPLE_VIDEO, [str(many)])
+    assert_plain(message, "evil &lt;img src=x&gt;: 3 depth frames")
+    assert "\u202e" not in message and "<img" not in message
 
 
 def test_frame_cloud_and_attention_refuse_plainly():
@@ -321,6 +461,13 @@ def test_a_non_depth_checkpoint_is_named_in_plain_words():
 
 # ---------------------------------------------------------------- the request body limit
 
+def multipart_body(files: dict[str, bytes], boundary: str = "b0undary") -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body holding `files` (each a part named "files"), and its headers."""
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n" for name, data in files.items()]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 def test_the_body_limit_refuses_declared_and_streamed_oversize():
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -333,13 +480,27 @@ def test_the_body_limit_refuses_declared_and_streamed_oversize():
     async def echo(request):
         return PlainTextResponse(str(len(await request.body())))
 
-    app = Starlette(routes=[Route("/upload", echo, methods=["POST"])], middleware=[Middleware(BodyLimit, max_bytes=1000)])
+    app = Starlette(routes=[Route("/upload", echo, methods=["POST"])],
+                    middleware=[Middleware(BodyLimit, max_bytes=1000, max_json_bytes=300, max_files=3)])
+    form = {"Content-Type": "multipart/form-data; boundary=x"}
     with TestClient(app) as client:
-        assert client.post("/upload", content=b"x" * 1000).text == "1000"
-        refused = client.post("/upload", content=b"x" * 1001)
+        assert client.post("/upload", content=b"x" * 1000, headers=form).text == "1000"
+        refused = client.post("/upload", content=b"x" * 1001, headers=form)
         assert refused.status_code == 413 and "larger than this server accepts" in refused.text
-        streamed = client.post("/upload", content=(b"x" * 600 for _ in range(3)))  # chunked: no Content-Length
+        streamed = client.post("/upload", content=(b"x" * 600 for _ in range(3)), headers=form)  # chunked: no Content-Length
         assert streamed.status_code == 413
+        # any body that is not multipart (an API call's JSON) has the smaller limit, declared or streamed
+        assert client.post("/upload", content=b"[" + b"0," * 148 + b"0]").status_code == 200  # 299 bytes
+        for body in (b"[" + b"0," * 200 + b"0]", (b"0," * 100 for _ in range(3))):
+            json_refused = client.post("/upload", content=body, headers={"Content-Type": "application/json"})
+            assert json_refused.status_code == 413 and "for an API call (0.3 kB)" in json_refused.text
+        # parts of a multipart body are counted as they stream in: 3 files pass, 4 are refused
+        three, headers = multipart_body({f"{i}.bin": b"12345" for i in range(3)})
+        four, _ = multipart_body({f"{i}.bin": b"12345" for i in range(4)})
+        assert client.post("/upload", content=three, headers=headers).text == str(len(three))
+        for body in (four, (four[i:i + 7] for i in range(0, len(four), 7))):  # delimiters split across chunks too
+            too_many = client.post("/upload", content=body, headers=headers)
+            assert too_many.status_code == 413 and "at most 3 files" in too_many.text
 
 
 def test_the_app_refuses_an_oversized_request_before_reading_it(app_url):
@@ -532,7 +693,7 @@ def test_a_depth_frame_count_is_checked_before_any_frame_is_read(tmp_path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert_plain(message, "has 1 depth frame but the video has 24")
+    assert_plain(message, ": 1 depth frame, but the video has 24 frames")
     assert peak < 50 * 2**20, peak / 2**20
 
 
@@ -630,9 +791,49 @@ def test_plain_refusals_are_logged_at_info_without_a_traceback(caplog):
     assert record.levelno == logging.INFO and record.exc_info is None
 
 
+def test_the_app_log_shows_each_refusal_as_one_line_and_errors_with_their_traceback():
+    import logging
+
+    from demos.errors import APP_LOGGERS, configure_logging
+
+    saved = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in APP_LOGGERS}
+    stream = io.StringIO()
+    handler = configure_logging(stream)
+    try:
+        def refuses():
+            raise gr.Error("The picture is empty.")
+
+        def fails():
+            raise KeyError("/srv/secret")
+
+        for handler_fn in (refuses, refuses, fails):
+            with pytest.raises(gr.Error):
+                guarded(handler_fn)()
+    finally:
+        for name, (level, propagate) in saved.items():
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(level)
+            logging.getLogger(name).propagate = propagate
+    lines = stream.getvalue().splitlines()
+    refusals = [line for line in lines if "The picture is empty." in line]
+    assert len(refusals) == 2 and all(" INFO demos.errors: refused: " in line for line in refusals)
+    errors = [line for line in lines if " ERROR demos.errors: handler error " in line]
+    assert len(errors) == 1 and "Traceback" in stream.getvalue() and "KeyError" in stream.getvalue()
+    assert stream.getvalue().count("Traceback") == 1  # the refusals carry none
+
+
+def test_app_main_configures_the_log_before_serving():
+    import inspect
+
+    import app
+
+    source = inspect.getsource(app.main)
+    assert source.index("configure_logging()") < source.index("build_demo(")
+
+
 # ---------------------------------------------------------------- Gradio's own processing and uploads, over HTTP
 
-def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int):
+def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int, max_json_bytes: int = 2**20, max_files: int = 256):
     """A small app built like the real one (BoundaryBlocks, guarded handler, body limit, upload
     budget, show_error off), with a picture, a slider and a choice."""
     from starlette.middleware import Middleware
@@ -653,7 +854,7 @@ def boundary_test_app(upload_budget_bytes: int, max_request_bytes: int):
         gr.Button().click(guarded(describe), [picture, strength, colour], answer, api_name="describe")
     uploads = OutputStore(Path(gr.utils.get_upload_folder()) / "unused-outputs", upload_dir=Path(gr.utils.get_upload_folder()))
     uploads.uploads = demo.upload_file_set
-    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes),
+    middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes, max_json_bytes=max_json_bytes, max_files=max_files),
                   Middleware(UploadBudget, used_bytes=uploads.upload_bytes, max_bytes=upload_budget_bytes, recheck_s=0)]
     return demo, uploads, {"show_error": False, "app_kwargs": {"middleware": middleware}}
 
@@ -700,15 +901,89 @@ def test_gradio_preprocessing_errors_are_plain_over_http(tmp_path, monkeypatch):
             if reply.status_code == 507:
                 break
         assert reply.status_code == 507 and "as many uploads as it can" in reply.text
-        # a body cut off at the request limit leaves no part file behind
-        chunks = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n\r\n",
-                  *[b"x" * 2**18] * 8)
-        cut = httpx.post(f"{url}gradio_api/upload", content=iter(chunks), timeout=30,
-                         headers={"Content-Type": "multipart/form-data; boundary=b"})
-        assert cut.status_code in (413, 507)
+        # a body without a stated size is refused before it is read (it would slip past the count)
+        chunks = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n\r\n", b"x" * 1000)
+        chunked = httpx.post(f"{url}gradio_api/upload", content=iter(chunks), timeout=30,
+                             headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert chunked.status_code == 411 and "must state its size" in chunked.text
         assert not [p for p in (tmp_path / "gradio").iterdir() if p.is_file() and p.name.startswith("tmp")]
         uploads.upload_retention_s = 0  # nothing is in use: the sweep removes every upload
         uploads.cleanup(now=time.time() + 1)
         assert uploads.upload_bytes() == 0 and not demo.upload_file_set
+    finally:
+        demo.close()
+
+
+def raw_upload_start(url: str, body: bytes, headers: dict[str, str], sent: int):
+    """A socket that has sent an upload's headers (with its true Content-Length) and the first
+    `sent` bytes of its body, and waits."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    sock = socket.create_connection((where.hostname, where.port), timeout=10)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    sock.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {where.hostname}\r\n{head}Content-Length: {len(body)}\r\n"
+                 f"Connection: close\r\n\r\n".encode() + body[:sent])
+    return sock
+
+
+def raw_reply(sock, wait_s: float) -> str:
+    """The start of the answer on `sock` within `wait_s` seconds ("" when none came)."""
+    sock.settimeout(wait_s)
+    try:
+        return sock.recv(4096).decode(errors="replace")
+    except TimeoutError:
+        return ""
+
+
+def test_the_upload_budget_reserves_concurrent_uploads_and_counts_files_and_json_bodies(tmp_path, monkeypatch):
+    import httpx
+    from conftest import free_port
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    demo, uploads, options = boundary_test_app(upload_budget_bytes=400_000, max_request_bytes=2**20, max_json_bytes=4096,
+                                               max_files=100)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **options)
+    try:
+        # three concurrent uploads of 150 kB each under a 400 kB budget: the first two reserve their
+        # declared size on admission, the third is refused at once, before either has finished
+        bodies = [multipart_body({f"part{i}.bin": bytes([i]) * 150_000}) for i in range(3)]
+        socks = [raw_upload_start(url, body, headers, sent=2000) for body, headers in bodies]
+        try:
+            replies = [raw_reply(sock, 1.0) for sock in socks]
+            assert replies[0] == replies[1] == "", replies
+            assert replies[2].startswith("HTTP/1.1 507") and "as many uploads as it can" in replies[2]
+            for sock, (body, _) in zip(socks[:2], bodies[:2]):
+                sock.sendall(body[2000:])
+                assert raw_reply(sock, 10.0).startswith("HTTP/1.1 200")
+        finally:
+            for sock in socks:
+                sock.close()
+        assert 300_000 < uploads.upload_bytes() < 400_000
+        assert httpx.post(f"{url}gradio_api/upload", files={"files": ("more.bin", b"m" * 90_000)}, timeout=30).status_code == 507
+        uploads.upload_retention_s = 0
+        uploads.cleanup(now=time.time() + 1)
+        assert uploads.upload_bytes() == 0
+        # files count in whole disk blocks and their folder: 60 five-byte files (a few kB sent) hold
+        # about 500 kB of disk, over the budget, so the body is cut off and leaves no part file
+        body, headers = multipart_body({f"{i:02d}.bin": b"%05d" % i for i in range(60)})
+        assert len(body) < 15_000
+        cut = httpx.post(f"{url}gradio_api/upload", content=body, headers=headers, timeout=30)
+        assert cut.status_code == 507 and "as many uploads as it can" in cut.text
+        assert not [p for p in (tmp_path / "gradio").iterdir() if p.is_file() and p.name.startswith("tmp")]
+        assert uploads.upload_bytes() == 0 and not demo.upload_file_set
+        ten, headers = multipart_body({f"{i:02d}.bin": b"%05d" % i for i in range(10)})
+        stored = httpx.post(f"{url}gradio_api/upload", content=ten, headers=headers, timeout=30)
+        assert stored.status_code == 200 and len(stored.json()) == 10
+        assert uploads.upload_bytes() == 10 * 8192  # a block for each file and one for its folder
+        # more files in one request than the cap: refused as they stream in
+        many, headers = multipart_body({f"{i:03d}.bin": b"x" for i in range(101)})
+        refused = httpx.post(f"{url}gradio_api/upload", content=many, headers=headers, timeout=30)
+        assert refused.status_code == 413 and "at most 100 files" in refused.text
+        # an API call's JSON body over its own, smaller limit (a long list of numbers): refused unread
+        big_call = httpx.post(f"{url}gradio_api/call/describe", content=b'{"data": [' + b"0," * 3000 + b"0]}",
+                              headers={"Content-Type": "application/json"}, timeout=30)
+        assert big_call.status_code == 413 and "for an API call (4 kB)" in big_call.text
     finally:
         demo.close()
