@@ -49,7 +49,7 @@ def bench_tiny(size: tuple[int, int], threads: list[int], repeats: int) -> None:
     print(f"world-vit, one {size[0]}x{size[1]} frame, batch 1, CPU (median of {repeats})")
     print(f"{'decoder':<45} {'threads':>7} {'image enc':>10} {'decoder':>9} {'forward':>9} {'fwd/enc':>8} {'text/fwd':>9}")
     for label, decoder in DECODERS.items():
-        config = MirrorDepthConfig(clip_name="world-vit-256", input_size=size, decoder=DecoderConfig(**decoder))
+        config = MirrorDepthConfig(clip_name="world-vit-256", input_size=size, mirror_tokens=16, decoder=DecoderConfig(**decoder))
         model = build_mirror_depth(config, seed=0).eval()
         for count in threads:
             torch.set_num_threads(count)

@@ -41,7 +41,7 @@ ASPECTS = {"16:9": 16 / 9, "1:1": 1.0, "9:16": 9 / 16}
 ROOM_SIZES = {"4:3": (240, 320), "16:9": (180, 320), "1:1": (240, 240), "9:16": (320, 180)}  # (H, W)
 REFERENCE_ASPECT = 4 / 3
 TRAINING_SIZE = (240, 320)  # the bundled model's training frames (H, W)
-TEST_SEED = 300  # the bundled model's held-out rooms (mirror_model.bundle.SPLITS["test"])
+TEST_SEED = 300  # the bundle command's own test seed (mirror_model.bundle.SPLITS["test"]); the factorial bundle never saw it
 PHOTO_SUFFIXES = (".jpg", ".jpeg")
 MIN_PHOTO_SIDE = 200  # leaves out icons and logos
 

@@ -153,9 +153,12 @@ def reevaluate(out: Path, data_dir: Path, test_count: int, command: str) -> int:
     """The bundle's held-out table under the current evaluation protocol; the weights are untouched."""
     from common.depth_metrics import format_metrics_table
 
+    card_path = out / "card.json"
+    if card_path.is_file() and "factorial" in json.loads(card_path.read_text()):
+        raise ValueError(f"{out.name} was bundled from the factorial, whose test rooms are its own; re-run "
+                         "python -m mirror_model.bundle --from-factorial to re-evaluate it")
     render_split(data_dir, "test", test_count)
     rows = write_evaluation(out, data_dir, test_count)
-    card_path = out / "card.json"
     card = json.loads(card_path.read_text())
     card["metrics"] = {**card.get("metrics", {}), "test": rows["trained (learned mirror)"]}
     card["references"] = rows

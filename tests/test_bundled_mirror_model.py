@@ -121,3 +121,16 @@ def test_a_split_rendered_with_another_photo_library_is_refused_not_reused(tmp_p
             with pytest.raises(ValueError, match="photo library 0123456789abcdef"):
                 render_split(tmp_path, "test", 1)
     assert (split / "rgb" / "scene_00000.png").is_file()  # refused, not deleted
+
+
+def test_evaluate_only_refuses_a_factorial_bundle_whose_test_rooms_are_its_own(tmp_path, capsys):
+    import shutil
+
+    from mirror_model.bundle import main
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(BUNDLE, copy)
+    before = (copy / "card.json").read_text()
+    assert main(["--evaluate-only", "--out", str(copy), "--data-dir", str(tmp_path / "data")]) == 2
+    assert "bundled from the factorial" in capsys.readouterr().err
+    assert (copy / "card.json").read_text() == before and not (tmp_path / "data").exists()
