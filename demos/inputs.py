@@ -166,7 +166,8 @@ class PictureInput(gr.Image):
 
     def preprocess(self, payload):
         path = getattr(payload, "path", None)
-        if payload is not None and (not path or "://" in str(path)):  # a URL or nothing: no file on this server
+        inline = str(getattr(payload, "url", None) or "").startswith("data:")  # a streamed webcam frame, decoded here
+        if payload is not None and (not (path or inline) or "://" in str(path or "")):  # a URL or nothing: no file here
             raise gr.Error(UNREADABLE_INPUT)
         if path and self.type != "filepath":  # Gradio decodes this one itself: its size first, from the header
             try:

@@ -329,8 +329,9 @@ def test_attention_example_runs_on_click_and_sliders_keep_their_range(page, shot
     click_first_example(page)
     assert page.get_by_label("Text").input_value() == EXAMPLE_TEXTS[0]
     # "GNU Emacs text editor with syntax highlighting": 7 words + [CLS] and [SEP]; the bundled model has v = 8.
-    page.get_by_text("9 materials (with [CLS]/[SEP]), v = 8 bytes each, 3 layers x 8 heads.",
-                     exact=True).wait_for(timeout=RESULT_TIMEOUT_MS)
+    # The bundled model cuts long words ("highlighting"), so the notice goes on with that warning.
+    page.get_by_text(re.compile(r"^9 materials \(with \[CLS\]/\[SEP\]\), v = 8 bytes each, 3 layers x 8 heads\.")
+                     ).first.wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_text(re.compile(r"head 0 \(entropy")).first.wait_for(timeout=30_000)
     assert page.get_by_text(re.compile(r"^head \d \(entropy \d+\.\d\d, reads byte \d: \d+ %\): ")).count() == 8
     assert page.get_by_text(re.compile("free to read every byte")).count() == 1  # no alignment claimed

@@ -382,6 +382,23 @@ def test_a_picture_entry_naming_a_url_gets_the_plain_unreadable_input_answer():
         assert_plain(refused.value.message, "One of the inputs could not be read", "uploaded to this server first")
 
 
+def test_a_streamed_webcam_frame_as_a_data_url_is_decoded_here():
+    """The page streams webcam frames inline (a data: URL, no file): decoded on this server, no fetch."""
+    import base64
+    import io
+
+    from gradio.data_classes import FileData
+    from PIL import Image
+
+    from demos.inputs import PictureInput
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((24, 32, 3), 200, np.uint8)).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    frame = PictureInput(type="numpy").preprocess(FileData(path="", url=url))
+    assert frame.shape == (24, 32, 3) and int(frame[0, 0, 0]) == 200
+
+
 def test_ground_truth_npz_checked_from_headers(tmp_path):
     garbage = tmp_path / "truth.npz"
     garbage.write_bytes(np.random.default_rng(4).bytes(3000))

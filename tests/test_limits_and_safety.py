@@ -349,7 +349,7 @@ def test_model_field_outside_checkpoints_falls_back_without_revealing_paths(clie
 def test_the_bundled_model_says_what_its_depth_is_worth(client):
     *_, summary, line, status = client.predict(*_image_args(), api_name="/predict_depth")
     assert summary.startswith("Depth 320x240")
-    assert "trained on 1000 procedural RGB-D scenes" in line and "never saw a real photo" in line
+    assert "trained on 4000 procedural RGB-D scenes" in line and "never saw a real photo" in line
 
 
 def test_request_outputs_are_removed_after_retention(client):
