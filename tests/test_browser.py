@@ -215,7 +215,7 @@ def test_image_example_runs_on_click_with_model_line_colourbar_and_3d_view(page,
 
 def server_frames(page) -> int:
     """Frames the server has answered so far in this stream, from the webcam tab's rate line."""
-    return int(re.search(r"(\d+) frames", page.locator("#webcam-rate p").inner_text()).group(1))
+    return int(re.search(r"(\d+) frames?\b", page.locator("#webcam-rate p").inner_text()).group(1))
 
 
 def test_webcam_streams_at_least_the_floor_rate(page, shots):
