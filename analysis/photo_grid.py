@@ -100,29 +100,18 @@ def shrink(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 
 def draw_grid(photos: list[tuple[str, np.ndarray]], depths: dict[str, list[np.ndarray]], path: Path) -> Path:
     """One row per photo: the photo, then each model's depth (own 2-98 % range, near warm)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     from common.depth_io import colorize_depth
+    from common.panel_grid import save_panel_grid
 
-    columns = 1 + len(depths)
-    figure = Figure(figsize=(2.6 * columns, 2.2 * len(photos)), dpi=90)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(len(photos), columns, squeeze=False)
+    rows = []
     for row, (name, rgb) in enumerate(photos):
         panels = [(rgb, name if row else f"photo\n{name}")]
         for label, maps in depths.items():
             depth = maps[row]
             title = depth_title(depth)
             panels.append((colorize_depth(depth), f"{label}\n{title}" if row == 0 else title))
-        for axis, (image, title) in zip(axes[row], panels):
-            axis.imshow(image)
-            axis.set_title(title, fontsize=8)
-            axis.set_axis_off()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+        rows.append(panels)
+    return save_panel_grid(rows, path, cell_inches=(2.6, 2.2), dpi=90)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -195,17 +195,12 @@ def draw_figure(scenes: list[real_rgbd.RealScene], maps: dict[str, dict[str, np.
     """One row per scene: RGB | true depth | each model's depth. On a metric scene every map uses the
     true depth's colour range (2nd-98th percentile) after median scaling; on a rank-only scene the
     truth is shown as 1/disparity and each map in its own range. Near is warm."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     from common.depth_io import colorize_depth, display_range
+    from common.panel_grid import save_panel_grid
 
     models = list(next(iter(maps.values())).keys()) if maps else []
-    columns = 2 + len(models)
-    figure = Figure(figsize=(3.2 * columns, 2.6 * len(scenes)), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(len(scenes), columns, squeeze=False)
-    for row, scene in enumerate(scenes):
+    rows = []
+    for scene in scenes:
         if scene.metric:
             truth = scene.depth_m
             vmin, vmax = display_range(truth)
@@ -223,14 +218,8 @@ def draw_figure(scenes: list[real_rgbd.RealScene], maps: dict[str, dict[str, np.
             s = per_scene[scene.name][name]
             title = f"{name}\nSpearman {_cell(s['spearman'], 2)}" + (f", AbsRel {_cell(s['abs_rel'], 2)}" if scene.metric else "")
             panels.append((colorize_depth(depth, vmin, vmax), title))
-        for axis, (image, title) in zip(axes[row], panels):
-            axis.imshow(image)
-            axis.set_title(title, fontsize=8)
-            axis.set_axis_off()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+        rows.append(panels)
+    return save_panel_grid(rows, path, cell_inches=(3.2, 2.6), dpi=100)
 
 
 def meaningful(info) -> bool:
