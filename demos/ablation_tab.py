@@ -11,7 +11,7 @@ from common.validate import ImageTooLargeError
 
 from .errors import guarded
 from .examples import example_images_with_depth, example_photos
-from .inputs import PictureInput, as_rgb_image, choice, limit_size, max_upload_pixels
+from .inputs import PictureInput, as_rgb_image, choice, limit_size, max_upload_pixels, reject_unreadable_uploads
 from .labels import colourbar, difference_bar, output_line
 from .model_panel import model_panel
 from .models import registry
@@ -25,6 +25,12 @@ SOURCE_LABELS = {
 }
 MAX_SIDE = 640
 MIN_DEPTH_M = 1e-3  # common.depth_metrics' default min_depth: nearer pixels do not count
+TABLE_KEYS = ("abs_rel", "rmse", "d1")  # the tab's columns; `python -m analysis.ablation` writes all nine
+INTRO = ("**The claim:** the learned *mirror* (a small matrix fed to CLIP's text encoder in place of a prompt's words) "
+         "is what turns CLIP's picture–text similarities into depth. **Try it:** pick an example; the same picture "
+         "goes through the model with the mirror swapped for zeros, random rows or a human prompt, and through the "
+         "zero-shot DepthCLIP head. If the mirror matters, the swaps change the depth, and with a ground truth they "
+         "score worse; the sentence above the table says which happened.")
 
 
 def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -97,8 +103,9 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
     limit = max(limit, 1e-3)
     diff_gallery = [(colorize_difference(result.differences[name][0], limit=limit), f"{label[name]} − learned")
                     for name in compared]
-    table = result.table() if gt is not None else (
-        result.table() + "\n\n*Upload a ground-truth depth (or pick an example) to get AbsRel, RMSE and δ metrics.*")
+    table = result.conclusion(label) + "\n\n" + result.table(TABLE_KEYS)
+    if gt is None:
+        table += "\n\n*Upload a ground-truth depth (or pick a room example) to get AbsRel, RMSE and δ1.*"
     depth_bar = colourbar(vmin, vmax, what="every map")
     diff_bar = difference_bar(limit) if compared else ""
     return depth_gallery, depth_bar, diff_gallery, diff_bar, table, output_line(loaded), loaded.status
@@ -106,6 +113,7 @@ def ablate(image, ground_truth, sources: list[str], zeroshot: bool, model_choice
 
 def build() -> gr.Markdown:
     """Builds the tab; returns its model line (filled when the page loads)."""
+    gr.Markdown(INTRO, elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = PictureInput(label="Picture", sources=["upload", "clipboard"], type="filepath", image_mode=None,
@@ -130,6 +138,7 @@ def build() -> gr.Markdown:
                                      columns=3, height="auto", elem_classes="ablation-gallery")
             diff_bar = gr.HTML(elem_classes="colourbar-box")
             table = gr.Markdown(elem_classes="ablation-table")
+    reject_unreadable_uploads(image)
     inputs = [image, ground_truth, sources, zeroshot, choice, custom]
     outputs = [depths, depth_bar, differences, diff_bar, table, line, status]
     run.click(guarded(ablate), inputs, outputs, api_name="mirror_ablation")

@@ -17,7 +17,7 @@ from common.pointcloud import depth_to_point_cloud, write_point_cloud
 from . import storage
 from .errors import guarded
 from .examples import labelled_examples
-from .inputs import PictureInput, as_rgb_image, choice, limit_size, number
+from .inputs import PictureInput, as_rgb_image, choice, limit_size, number, reject_unreadable_uploads
 from .labels import colourbar, output_line
 from .model_panel import model_panel
 from .models import registry
@@ -29,6 +29,10 @@ VOXEL_RANGE_CM = (0.0, 20.0)
 DEPTH_RANGE_M = (0.0, 1000.0)
 
 
+INTRO = ("**What it does:** the bundled model (frozen CLIP, a learned *mirror* prompt and a small decoder) guesses "
+         "how far away each pixel is, in metres. **Look at:** drag the slider over the picture (near is warm, far is "
+         "cold) and turn the point cloud below. It learned from procedural rooms only: on real photos expect the "
+         "layout roughly right and the metres less so (the line above the result says what the model can do).")
 VIEW_HINT = "Drag to turn the cloud · scroll or pinch to zoom · right-drag (two fingers) to move it · ↺ resets the view"
 
 
@@ -141,10 +145,11 @@ def toggle_range(auto_range: bool):
 def build() -> gr.Markdown:
     """Builds the tab; returns its model line (filled when the page loads)."""
     state = gr.State(None)
+    gr.Markdown(INTRO, elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = PictureInput(label="Picture", sources=["upload", "clipboard", "webcam"], type="filepath", image_mode=None,
-                                 height=320)
+                                 height=320, elem_id="image-input")
             paths, captions = labelled_examples()
             examples = gr.Examples(examples=[[p] for p in paths], inputs=[image], example_labels=captions,
                                    label="Examples: click one to run it (procedural rooms, then real photos)",
@@ -170,6 +175,7 @@ def build() -> gr.Markdown:
                 voxel = gr.Slider(0, 20, value=0, step=0.5, label="Point-cloud voxel (cm, 0 = automatic)")
             files = gr.File(label="Downloads: depth in metres (.npy), in millimetres (16-bit PNG), coloured PNG, "
                                   "point cloud (.ply)", file_count="multiple", elem_classes="downloads")
+    reject_unreadable_uploads(image)
     inputs = [image, colormap, auto_range, range_min, range_max, fov, voxel, choice, custom]
     outputs = [slider, bar, files, cloud_view, summary, line, status, state]
     run.click(guarded(predict_image), inputs, outputs, api_name="predict_depth", concurrency_limit=2)

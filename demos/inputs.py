@@ -184,3 +184,39 @@ class PictureInput(gr.Image):
         except Exception as error:  # whatever the decoder raised, the user needs the same advice
             log.info("picture upload refused by the decoder: %s", type(error).__name__)
             raise gr.Error(f"The uploaded file is not a readable picture. {READABLE_FORMATS}") from None
+
+
+def _inside_upload_folder(path: str) -> bool:
+    """Whether `path` is a file Gradio stored for an upload (an event payload could name any path)."""
+    from pathlib import Path
+
+    folder = Path(gr.utils.get_upload_folder()).resolve()
+    try:
+        return Path(path).resolve().is_relative_to(folder) and Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def check_uploaded_picture(payload):
+    """Runs the moment a picture is uploaded (before any button): an unreadable, empty, too small or
+    too large file is cleared from the input and the reason shown as a warning, so a broken picture
+    never sits in the page waiting for a click. `payload` is the raw upload (FileData as a dict).
+    Returns None (clear the input) or gr.skip() (keep it)."""
+    path = payload.get("path") if isinstance(payload, dict) else None
+    if not path or not _inside_upload_folder(str(path)):
+        return gr.skip()  # nothing uploaded here to check (the run's own checks still apply)
+    try:
+        as_rgb_image(str(path))  # the very reader a run uses, so the verdict cannot differ from the run's
+    except gr.Error as error:
+        gr.Warning(error.message)
+        return None
+    except InputError as error:
+        gr.Warning(str(error))
+        return None
+    return gr.skip()
+
+
+def reject_unreadable_uploads(picture: gr.Image) -> None:
+    """Wires check_uploaded_picture to `picture`'s upload event (hidden from the API)."""
+    picture.upload(check_uploaded_picture, picture, picture, preprocess=False, api_visibility="private",
+                   show_progress="hidden")

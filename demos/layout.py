@@ -33,11 +33,17 @@ as bytes. The *Attention viewer* shows where each head looks and how much head *
 Neither paper published code or weights; both are implemented here from the papers' descriptions.
 docs/analysis.md holds the studies and their numbers."""
 
-CSS = COLOURBAR_CSS + """
+# Shown while a 3D view loads: the canvas is transparent until WebGL draws the cloud (its clear colour
+# is opaque), so a message painted as the canvas's own background shows exactly while the cloud loads.
+LOADING_SVG = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='240' height='40'%3E"
+               "%3Ctext x='120' y='26' font-family='sans-serif' font-size='16' fill='%23888' text-anchor='middle'%3E"
+               "Loading the 3D view%E2%80%A6%3C/text%3E%3C/svg%3E")
+CSS = COLOURBAR_CSS + f'.cloud-view canvas {{background: center / 60% no-repeat url("{LOADING_SVG}")}}' + """
 .gradio-container {max-width: 1400px !important}
 .model-line {font-size: 0.9em}
 .model-line p {margin: 0}
 .hint {font-size: 0.85em; opacity: 0.85}
+.tab-intro p {margin: 0 0 4px 0}
 .hint p {margin: 0}
 .ablation-gallery .caption-label {white-space: normal !important; overflow: visible !important;
   text-overflow: clip !important; max-width: 100% !important}

@@ -75,3 +75,26 @@ def test_cli_writes_table_metrics_grid_and_maps(tmp_path, capsys):
     assert np.load(tmp_path / "depth_zeros.npy").shape == (2, 240, 320)
     assert main(["--input", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def _result(metrics=None, differences_m=(0.5, 0.1), median_m=2.0):
+    from analysis.ablation import AblationResult
+
+    depths = {"learned": [np.full((4, 4), median_m)], "zeros": [np.zeros((4, 4))], "prompt": [np.zeros((4, 4))]}
+    result = AblationResult(["p"], depths, {}, metrics or {}, {"zeros": differences_m[0], "prompt": differences_m[1]},
+                            reference_median_m=median_m)
+    return result
+
+
+def test_the_conclusion_names_the_winner_and_the_ratio_from_the_metrics():
+    won = _result({"learned": {"abs_rel": 0.10}, "zeros": {"abs_rel": 0.30}, "prompt": {"abs_rel": 0.25}})
+    text = won.conclusion({"prompt": "human prompt"})
+    assert "most accurate" in text and "human prompt" in text and "2.50x" in text and "0.100" in text
+    lost = _result({"learned": {"abs_rel": 0.30}, "zeros": {"abs_rel": 0.20}, "prompt": {"abs_rel": 0.25}})
+    text = lost.conclusion()
+    assert "*not* the most accurate" in text and "zeros" in text and "0.200" in text
+
+
+def test_without_ground_truth_the_conclusion_reports_the_largest_change_relative_to_the_median():
+    text = _result(differences_m=(0.5, 0.1), median_m=2.0).conclusion()
+    assert "0.50 m" in text and "zeros" in text and "25%" in text and "not which answer is right" in text

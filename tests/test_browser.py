@@ -319,6 +319,12 @@ def test_ablation_example_runs_on_click(page, shots):
     assert sorted(differences.locator("tbody tr td:first-child").all_inner_texts()) == variants
     assert page.locator(".colourbar:visible", has_text="every map").count() == 1
     assert page.locator(".colourbar:visible", has_text="nearer").count() == 1
+    # A sentence states the conclusion from the numbers shown, and the table's columns fit the page.
+    assert page.get_by_text(re.compile(r"^What this shows:")).first.is_visible()
+    headers = metrics.locator("thead th").all_inner_texts()
+    assert [h.split()[0] for h in headers[1:]] == ["abs_rel", "rmse", "d1"]
+    table_box, viewport = metrics.bounding_box(), page.viewport_size
+    assert table_box["x"] + table_box["width"] <= viewport["width"], "the metrics table runs off the page"
     screenshot(page, shots / "mirror_ablation.png")
 
 
