@@ -169,6 +169,43 @@ def head_position_view(result: dict, layer: int):
     return fig
 
 
+def overview_thumbnails(result: dict, size: int = 96, colormap: str = "viridis") -> list[tuple[np.ndarray, str]]:
+    """Every head of every layer as a small material x material heatmap, for an all-layers x all-heads
+    overview (the grid of bertviz's "model view", drawn as heatmaps).
+
+    Returns layers * heads (thumbnail, caption) pairs in row-major order: item layer * heads + head,
+    so a grid with `heads` columns shows layers as rows and heads as columns (overview_cell inverts
+    it). Each thumbnail is uint8 RGB (size, size, 3): rows are queries, columns keys, as in
+    attention_heatmap, upscaled by nearest neighbour; each is scaled to its own maximum so a
+    head's pattern shows even when its weights are spread thin. Captions read "L{layer} H{head}".
+    Raises ValueError for a size under 8 px or attentions that are not (layers, heads, L, L)."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    if size < 8:
+        raise ValueError(f"thumbnail size {size} px is too small to show anything; use at least 8")
+    attention = _as_array(result)
+    if attention.ndim != 4 or attention.shape[-1] != attention.shape[-2]:
+        raise ValueError(f"attentions must be (layers, heads, L, L); got shape {attention.shape}")
+    peak = attention.max(axis=(-1, -2), keepdims=True)
+    scaled = attention / np.where(peak > 0, peak, 1.0)
+    rgb = (colormaps[colormap](scaled)[..., :3] * 255).round().astype(np.uint8)  # (layers, heads, L, L, 3)
+    thumbnails = []
+    for layer in range(attention.shape[0]):
+        for head in range(attention.shape[1]):
+            image = Image.fromarray(rgb[layer, head]).resize((size, size), Image.Resampling.NEAREST)
+            thumbnails.append((np.asarray(image), f"L{layer} H{head}"))
+    return thumbnails
+
+
+def overview_cell(index: int, heads: int) -> tuple[int, int]:
+    """(layer, head) of item `index` of overview_thumbnails' row-major list; ValueError for a
+    negative index or fewer than one head."""
+    if heads < 1 or index < 0:
+        raise ValueError(f"no overview cell {index} in a grid with {heads} heads per layer")
+    return divmod(int(index), int(heads))
+
+
 def statistics_figure(stats: dict):
     """matplotlib: entropy and same-byte ratio per layer x head (for PNG/PDF export)."""
     import matplotlib
