@@ -49,12 +49,11 @@ def intro_markdown(heads: int) -> str:
     """The tab's opening two sentences for a model with `heads` heads (= v bytes per material): the
     paper's claim, what to look at and how to read the result, before any run."""
     even = 100 / max(heads, 1)
-    return (f"*Elementwise Language Representation* builds each word from {heads} per-byte embeddings laid side by "
-            f"side and gives the model {heads} attention heads, so that head *n* is meant to read every word's "
-            f"*n*-th character (byte *n*). Run an example and click a square of the layers x heads grid to open that "
-            f"head below: beside each head is the share of its query/key/value weight drawn from byte *n* — near "
-            f"{even:.1f} % (an even mix) the head reads every byte and the *n*-th characters are a way to look at "
-            "it, not what it is built from; near 100 % it reads only its own.")
+    return (f"*Elementwise Language Representation* builds each word from {heads} per-byte embeddings side by side "
+            f"and gives the model {heads} attention heads, so head *n* is meant to read each word's *n*-th character "
+            f"(byte *n*). Run an example, then click a square of the layers x heads grid to open that head: beside it "
+            f"is the share of its weight drawn from byte *n* — near {even:.1f} % (an even mix) it reads every byte "
+            "and the *n*-th characters are a way to look at it, not what it reads; near 100 % it reads its own byte alone.")
 
 
 def byte_grid_table(result: dict):
@@ -192,16 +191,19 @@ def build() -> None:
             head = gr.Slider(0, heads - 1, value=0, step=1, label="Head n (shown beside each material's n-th character)")
             run = gr.Button("Show attention", variant="primary")
     notice = gr.Markdown()
+    # The gallery's own label floats over its first row; this line says what the grid holds instead.
+    gr.Markdown("**All layers x heads** — rows: layers (L), columns: heads (H); each map is scaled to its own "
+                "maximum. Click one to open it below (on a phone the grid scrolls sideways).",
+                elem_classes="hint", elem_id="attention-overview-caption")
     # Each thumbnail keeps at least the gallery's 100 px column: on a phone the grid scrolls sideways.
-    overview = gr.Gallery(label="All layers x heads: rows = layers (L), columns = heads (H); each map scaled to its own "
-                                "maximum. Click one to open it below.",
-                          columns=heads, allow_preview=False, interactive=False, object_fit="contain", height="auto",
+    overview = gr.Gallery(label="All layers x heads", show_label=False, columns=heads, allow_preview=False, interactive=False,
+                          object_fit="contain", height="auto",
                           format="png", buttons=[], elem_id="attention-overview")
     grid = gr.Dataframe(label="Materials and their byte grids (hex; ·· = filler)", interactive=False, wrap=True)
     with gr.Row():
         # min_width: on a phone the two plots stack, each at full width, instead of sharing 390 px.
         heatmap = gr.Plot(label="Material x material attention", min_width=420)
-        positions = gr.Plot(label="Heads beside n-th characters, with how much head n reads byte n", min_width=420)
+        positions = gr.Plot(label="Heads beside n-th characters", min_width=420)  # short: a phone's label is one line
     summary = gr.Markdown()
     outputs = [result_state, notice, grid, heatmap, positions, summary, layer, head]
     run.click(guarded(analyse_text), [text, layer, head], outputs, api_name="attention").success(

@@ -61,7 +61,8 @@ def test_viewer_says_how_much_each_head_reads_its_byte_and_claims_it_only_for_th
     result["alignment"] = {"applies": True, "uniform_share": 0.5, "aligned_first_layer": True,
                            "own_byte_share": [[1.0, 1.0], [0.55, 0.45]]}
     free_layer = head_position_view(result, 1)
-    assert list(free_layer.data[0].y) == ["head 0 · reads byte 0: 55 %", "head 1 · reads byte 1: 45 %"]
+    assert list(free_layer.data[0].y) == ["head 0 · 55 %", "head 1 · 45 %"]
+    assert "% of its weight from byte n" in free_layer.layout.title.text
     assert "uniform 50.0 %" in free_layer.layout.title.text
     assert "reads only byte n" in head_position_view(result, 0).layout.title.text
     assert "from byte *n* alone" in summary_markdown(result, 0)
