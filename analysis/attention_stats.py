@@ -122,11 +122,12 @@ def attention_heatmap(result: dict, layer: int, head: int):
     fig = go.Figure(go.Heatmap(z=attention, x=labels, y=labels, colorscale="Viridis", zmin=0.0,
                                hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>"))
     reads = own_byte_label(result, layer, head)
-    if reads:
-        reads = f" ({reads}, uniform {100 * result['alignment']['uniform_share']:.1f} %)"
-    fig.update_layout(title=f"Layer {layer}, head {head}{reads}",
+    if reads:  # on its own line, so a phone-wide plot shows the whole title
+        reads = f"<br>{reads}, uniform {100 * result['alignment']['uniform_share']:.1f} %"
+    fig.update_traces(colorbar=dict(thickness=12))
+    fig.update_layout(title=dict(text=f"Layer {layer}, head {head}{reads}", font=dict(size=14)),
                       xaxis_title="key material", yaxis_title="query material", yaxis_autorange="reversed",
-                      height=520, margin=dict(l=40, r=20, t=50, b=40))
+                      height=520, margin=dict(l=40, r=20, t=70, b=40))
     return fig
 
 
@@ -150,23 +151,61 @@ def head_position_view(result: dict, layer: int):
     materials, grids = result["materials"], result["byte_grids"]
     labels = [[_cell_label(m, grids[k], n) for k, m in enumerate(materials)] for n in range(received.shape[0])]
     columns = [f"{k}:{m}" for k, m in enumerate(materials)]
-    rows = [f"head {n} · " + (own_byte_label(result, layer, n) or f"char {n}")
-            for n in range(received.shape[0])]
     alignment = result.get("alignment") or {}
+    # Short row labels leave the cells most of a phone's width; the title says what the % is.
+    rows = [f"head {n} · {100 * alignment['own_byte_share'][layer][n]:.0f} %" if alignment.get("applies")
+            else f"head {n} · char {n}" for n in range(received.shape[0])]
     if alignment.get("applies") and alignment.get("aligned_first_layer") and layer == 0:
         title = f"Layer {layer}: cells = materials' n-th characters<br>head n reads only byte n here (block-diagonal)"
     elif alignment.get("applies"):
-        title = (f"Layer {layer}: cells = materials' n-th characters<br>rows: how much head n reads byte n "
+        title = (f"Layer {layer}: cells = materials' n-th characters<br>head n · % of its weight from byte n<br>"
                  f"(uniform {100 * alignment['uniform_share']:.1f} %)")
     else:
         title = f"Layer {layer}: cells = materials' n-th characters<br>(this model has no byte slices)"
     fig = go.Figure(go.Heatmap(z=received, x=columns, y=rows, text=labels, texttemplate="%{text}",
-                               colorscale="Blues", zmin=0.0,
+                               colorscale="Blues", zmin=0.0, colorbar=dict(thickness=12),
                                hovertemplate="%{y}<br>%{x}<br>n-th character '%{text}'<br>attention received %{z:.3f}"
                                              "<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=13)), xaxis_title="material", yaxis_autorange="reversed",
-                      height=160 + 34 * len(rows), margin=dict(l=40, r=20, t=70, b=40))
+                      height=180 + 34 * len(rows), margin=dict(l=40, r=20, t=90, b=40))
     return fig
+
+
+def overview_thumbnails(result: dict, size: int = 96, colormap: str = "viridis") -> list[tuple[np.ndarray, str]]:
+    """Every head of every layer as a small material x material heatmap, for an all-layers x all-heads
+    overview (the grid of bertviz's "model view", drawn as heatmaps).
+
+    Returns layers * heads (thumbnail, caption) pairs in row-major order: item layer * heads + head,
+    so a grid with `heads` columns shows layers as rows and heads as columns (overview_cell inverts
+    it). Each thumbnail is uint8 RGB (size, size, 3): rows are queries, columns keys, as in
+    attention_heatmap, upscaled by nearest neighbour; each is scaled to its own maximum so a
+    head's pattern shows even when its weights are spread thin. Captions read "L{layer} H{head}".
+    Raises ValueError for a size under 8 px or attentions that are not (layers, heads, L, L)."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    if size < 8:
+        raise ValueError(f"thumbnail size {size} px is too small to show anything; use at least 8")
+    attention = _as_array(result)
+    if attention.ndim != 4 or attention.shape[-1] != attention.shape[-2]:
+        raise ValueError(f"attentions must be (layers, heads, L, L); got shape {attention.shape}")
+    peak = attention.max(axis=(-1, -2), keepdims=True)
+    scaled = attention / np.where(peak > 0, peak, 1.0)
+    rgb = (colormaps[colormap](scaled)[..., :3] * 255).round().astype(np.uint8)  # (layers, heads, L, L, 3)
+    thumbnails = []
+    for layer in range(attention.shape[0]):
+        for head in range(attention.shape[1]):
+            image = Image.fromarray(rgb[layer, head]).resize((size, size), Image.Resampling.NEAREST)
+            thumbnails.append((np.asarray(image), f"L{layer} H{head}"))
+    return thumbnails
+
+
+def overview_cell(index: int, heads: int) -> tuple[int, int]:
+    """(layer, head) of item `index` of overview_thumbnails' row-major list; ValueError for a
+    negative index or fewer than one head."""
+    if heads < 1 or index < 0:
+        raise ValueError(f"no overview cell {index} in a grid with {heads} heads per layer")
+    return divmod(int(index), int(heads))
 
 
 def statistics_figure(stats: dict):

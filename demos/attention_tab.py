@@ -1,12 +1,14 @@
-"""Attention viewer: text in → materials and byte grids, per-layer/head heatmaps, heads beside the
-materials' n-th characters with how much each head actually reads byte n, and the per-head summary."""
+"""Attention viewer: a two-sentence statement of the elementwise claim, then text in → materials and
+byte grids, an all-layers x all-heads overview (click a thumbnail to open that head), per-layer/head
+heatmaps, heads beside the materials' n-th characters with how much each head actually reads byte n,
+and the per-head summary."""
 from __future__ import annotations
 
 import threading
 
 import gradio as gr
 
-from analysis.attention_stats import attention_heatmap, head_position_view
+from analysis.attention_stats import attention_heatmap, head_position_view, overview_cell, overview_thumbnails
 
 from .errors import guarded
 from .examples import EXAMPLE_TEXTS
@@ -43,6 +45,17 @@ def bundled_shape() -> tuple[int, int]:
         return 4, 8
 
 
+def intro_markdown(heads: int) -> str:
+    """The tab's opening two sentences for a model with `heads` heads (= v bytes per material): the
+    paper's claim, what to look at and how to read the result, before any run."""
+    even = 100 / max(heads, 1)
+    return (f"*Elementwise Language Representation* builds each word from {heads} per-byte embeddings side by side "
+            f"and gives the model {heads} attention heads, so head *n* is meant to read each word's *n*-th character "
+            f"(byte *n*). Run an example, then click a square of the layers x heads grid to open that head: beside it "
+            f"is the share of its weight drawn from byte *n* — near {even:.1f} % (an even mix) it reads every byte "
+            "and the *n*-th characters are a way to look at it, not what it reads; near 100 % it reads its own byte alone.")
+
+
 def byte_grid_table(result: dict):
     """One row per material: its spelling and its v bytes (hex; ·· = filler)."""
     import pandas as pd
@@ -63,9 +76,8 @@ def alignment_note(result: dict, layer: int) -> str:
         return ("In this layer head *n*'s query, key and value are built from byte *n* alone "
                 "(the aligned variant's block-diagonal first layer).")
     shares = [100 * x for x in alignment["own_byte_share"][layer]]
-    return (f"Head *n* is free to read every byte: it draws {min(shares):.0f}–{max(shares):.0f} % of its "
-            f"query/key/value weight from byte *n*, against {100 * alignment['uniform_share']:.1f} % for an even mix, "
-            "so the n-th characters below are a way to look at the heads, not what they are built from.")
+    return (f"Heads draw {min(shares):.0f}–{max(shares):.0f} % of their weight from byte *n* "
+            f"(even mix {100 * alignment['uniform_share']:.1f} %): free to read every byte.")
 
 
 def code_span(text: str) -> str:
@@ -149,29 +161,59 @@ def redraw(result: dict | None, layer: float, head: float):
     return attention_heatmap(result, layer, head), head_position_view(result, layer), summary_markdown(result, layer)
 
 
+def fill_overview(result: dict | None):
+    """The all-layers x all-heads thumbnails of a run (filled after it, so the /attention API keeps its outputs)."""
+    if not result:
+        return gr.skip()
+    return gr.update(value=overview_thumbnails(result), columns=result["heads"], selected_index=None)
+
+
+def open_thumbnail(result: dict | None, selected: gr.SelectData):
+    """A click on the overview's thumbnail of (layer, head) sets both sliders and redraws that head."""
+    if not result or selected is None or not isinstance(selected.index, int):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    layer, head = overview_cell(selected.index, result["heads"])
+    if layer >= result["layers"]:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return (gr.update(value=layer), gr.update(value=head), attention_heatmap(result, layer, head),
+            head_position_view(result, layer), summary_markdown(result, layer))
+
+
 def build() -> None:
     result_state = gr.State(None)
+    layers, heads = bundled_shape()
+    gr.Markdown(intro_markdown(heads), elem_id="attention-intro")
     with gr.Row():
         with gr.Column(scale=2):
             text = gr.Textbox(label="Text", lines=2, value=EXAMPLE_TEXTS[0])
         with gr.Column(scale=1):
-            layers, heads = bundled_shape()
             layer = gr.Slider(0, layers - 1, value=0, step=1, label="Layer")
             head = gr.Slider(0, heads - 1, value=0, step=1, label="Head n (shown beside each material's n-th character)")
             run = gr.Button("Show attention", variant="primary")
     notice = gr.Markdown()
+    # The gallery's own label floats over its first row; this line says what the grid holds instead.
+    gr.Markdown("**All layers x heads** — rows: layers (L), columns: heads (H); each map is scaled to its own "
+                "maximum. Click one to open it below (on a phone the grid scrolls sideways).",
+                elem_classes="hint", elem_id="attention-overview-caption")
+    # Each thumbnail keeps at least the gallery's 100 px column: on a phone the grid scrolls sideways.
+    overview = gr.Gallery(label="All layers x heads", show_label=False, columns=heads, allow_preview=False, interactive=False,
+                          object_fit="contain", height="auto",
+                          format="png", buttons=[], elem_id="attention-overview")
     grid = gr.Dataframe(label="Materials and their byte grids (hex; ·· = filler)", interactive=False, wrap=True)
     with gr.Row():
-        heatmap = gr.Plot(label="Material x material attention")
-        positions = gr.Plot(label="Heads beside n-th characters, with how much head n reads byte n")
+        # min_width: on a phone the two plots stack, each at full width, instead of sharing 390 px.
+        heatmap = gr.Plot(label="Material x material attention", min_width=420)
+        positions = gr.Plot(label="Heads beside n-th characters", min_width=420)  # short: a phone's label is one line
     summary = gr.Markdown()
-    run.click(guarded(analyse_text), [text, layer, head],
-              [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name="attention")
-    text.submit(guarded(analyse_text), [text, layer, head],
-                [result_state, notice, grid, heatmap, positions, summary, layer, head], api_name=False)
+    outputs = [result_state, notice, grid, heatmap, positions, summary, layer, head]
+    run.click(guarded(analyse_text), [text, layer, head], outputs, api_name="attention").success(
+        guarded(fill_overview), [result_state], [overview], api_visibility="private")
+    text.submit(guarded(analyse_text), [text, layer, head], outputs, api_name=False).success(
+        guarded(fill_overview), [result_state], [overview], api_visibility="private")
     for control in (layer, head):
         control.release(guarded(redraw), [result_state, layer, head], [heatmap, positions, summary], api_name=False)
+    overview.select(guarded(open_thumbnail), [result_state], [layer, head, heatmap, positions, summary],
+                    api_visibility="private")
     examples = gr.Examples(examples=[[t] for t in EXAMPLE_TEXTS], inputs=[text], label="Examples: click one to run it")
-    examples.load_input_event.then(guarded(analyse_text), [text, layer, head],
-                                   [result_state, notice, grid, heatmap, positions, summary, layer, head],
-                                   api_visibility="undocumented")
+    examples.load_input_event.then(guarded(analyse_text), [text, layer, head], outputs, api_visibility="undocumented").success(
+        guarded(fill_overview), [result_state], [overview], api_visibility="private")

@@ -61,12 +61,79 @@ def test_viewer_says_how_much_each_head_reads_its_byte_and_claims_it_only_for_th
     result["alignment"] = {"applies": True, "uniform_share": 0.5, "aligned_first_layer": True,
                            "own_byte_share": [[1.0, 1.0], [0.55, 0.45]]}
     free_layer = head_position_view(result, 1)
-    assert list(free_layer.data[0].y) == ["head 0 · reads byte 0: 55 %", "head 1 · reads byte 1: 45 %"]
+    assert list(free_layer.data[0].y) == ["head 0 · 55 %", "head 1 · 45 %"]
+    assert "% of its weight from byte n" in free_layer.layout.title.text
     assert "uniform 50.0 %" in free_layer.layout.title.text
     assert "reads only byte n" in head_position_view(result, 0).layout.title.text
     assert "from byte *n* alone" in summary_markdown(result, 0)
-    assert "45–55 %" in summary_markdown(result, 1) and "not what they are built from" in summary_markdown(result, 1)
+    assert "45–55 %" in summary_markdown(result, 1) and "free to read every byte" in summary_markdown(result, 1)
     assert "reads byte 1: 45 %" in summary_markdown(result, 1)
     result["alignment"] = {"applies": False, "reason": "subword"}
     assert "no byte slices" in summary_markdown(result, 1)
     assert list(head_position_view(result, 1).data[0].y) == ["head 0 · char 0", "head 1 · char 1"]
+
+
+def marked_attention(layers: int, heads: int, length: int) -> np.ndarray:
+    """Each query of (layer, head) attends only to key layer * heads + head: a different column per cell."""
+    attention = np.zeros((layers, heads, length, length))
+    for layer in range(layers):
+        for head in range(heads):
+            attention[layer, head, :, layer * heads + head] = 1.0
+    return attention
+
+
+def test_overview_thumbnails_are_row_major_layers_by_heads():
+    from analysis.attention_stats import overview_cell, overview_thumbnails
+
+    layers, heads, length, size = 3, 4, 12, 48  # layers != heads, so a swap of rows and columns shows
+    thumbnails = overview_thumbnails({"attentions": marked_attention(layers, heads, length).tolist()}, size=size)
+    assert len(thumbnails) == layers * heads
+    for index, (image, caption) in enumerate(thumbnails):
+        layer, head = overview_cell(index, heads)
+        assert caption == f"L{layer} H{head}"
+        assert image.shape == (size, size, 3) and image.dtype == np.uint8
+        # The one bright column (keys run left to right) is the key this (layer, head) attends to.
+        brightness = image.astype(int).sum(axis=2).mean(axis=0)  # per pixel column
+        key = layer * heads + head
+        bright = np.flatnonzero(brightness > brightness.mean())
+        assert bright.min() == key * size // length and bright.max() == (key + 1) * size // length - 1
+    assert overview_cell(2 * heads + 3, heads) == (2, 3)
+    assert overview_cell(heads - 1, heads) == (0, heads - 1)
+
+
+def test_overview_thumbnails_scale_each_head_to_its_own_maximum_and_refuse_bad_input():
+    from analysis.attention_stats import overview_cell, overview_thumbnails
+
+    attention = np.full((1, 2, 4, 4), 0.25)  # two heads, uniform...
+    attention[0, 1] = 0.0
+    attention[0, 1, :, 0] = 1.0  # ...and one attending only to key 0
+    (uniform, _), (focused, _) = overview_thumbnails({"attentions": attention.tolist()}, size=8)
+    assert len(np.unique(uniform.reshape(-1, 3), axis=0)) == 1  # one colour: the map's maximum everywhere
+    np.testing.assert_array_equal(uniform[0, 0], focused[0, 0])  # both maxima get the same (top) colour
+    assert not np.array_equal(focused[0, 0], focused[0, -1])
+    with pytest.raises(ValueError, match="at least 8"):
+        overview_thumbnails({"attentions": attention.tolist()}, size=4)
+    with pytest.raises(ValueError, match="layers, heads, L, L"):
+        overview_thumbnails({"attentions": np.zeros((2, 4, 4)).tolist()})
+    with pytest.raises(ValueError):
+        overview_cell(-1, 8)
+
+
+def test_a_click_on_an_overview_thumbnail_opens_that_layer_and_head():
+    import gradio as gr
+
+    from demos.attention_tab import intro_markdown, open_thumbnail
+
+    layers, heads, length = 3, 8, 24
+    result = fake_result(np.zeros(0))
+    result.update(attentions=marked_attention(layers, heads, length).tolist(), layers=layers, heads=heads,
+                  materials=[f"m{k}" for k in range(length)], byte_grids=[[97] * heads] * length, per_head_summary=[])
+    layer, head, heatmap, positions, summary = open_thumbnail(result, gr.SelectData(None, {"index": 2 * heads + 3,
+                                                                                          "value": None}))
+    assert (layer["value"], head["value"]) == (2, 3)
+    assert heatmap.layout.title.text.startswith("Layer 2, head 3")
+    assert np.asarray(heatmap.data[0].z)[:, 2 * heads + 3].tolist() == [1.0] * length  # the attended key
+    assert positions.layout.title.text.startswith("Layer 2:") and summary.startswith("**Layer 2**")
+    # Before any run there is nothing to open; the intro is readable then and names the even share 1/v.
+    assert open_thumbnail(None, gr.SelectData(None, {"index": 0, "value": None})) == (gr.skip(),) * 5
+    assert "head *n* is meant to read" in intro_markdown(8) and "12.5 %" in intro_markdown(8)
