@@ -182,7 +182,7 @@ def open_thumbnail(result: dict | None, selected: gr.SelectData):
 def build() -> None:
     result_state = gr.State(None)
     layers, heads = bundled_shape()
-    gr.Markdown(intro_markdown(heads), elem_id="attention-intro")
+    gr.Markdown(intro_markdown(heads), elem_id="attention-intro", elem_classes="tab-intro")
     with gr.Row():
         with gr.Column(scale=2):
             text = gr.Textbox(label="Text", lines=2, value=EXAMPLE_TEXTS[0])
