@@ -8,7 +8,7 @@
 - when a turn ends and someone waits, that stream goes to the back of the line and the head of the
   line gets the slot; when nobody waits, a new turn starts at once (so no visitor starves, and a
   lone visitor is never stopped);
-- a stream that sends nothing for `idle_s` loses its slot or its place (a stopped camera, a closed
+- a stream that sends nothing for `idle_s` after its last answer loses its slot or its place (a stopped camera, a closed
   tab, an API client that keeps its connection open without sending frames);
 - a client (one browser: the id in its local storage; an API client: its session) has at most
   one stream: a second tab of the same browser gets a plain message instead of a second stream.
@@ -75,7 +75,7 @@ class LiveSlots:
                 return Pass(DUPLICATE)
             if stream in self._live:
                 current = self._live[stream]
-                current.seen = now
+                current.seen, current.client = now, client  # the browser's id may arrive after its first frames
                 if now - current.since >= self.turn_s:
                     if not self._line:
                         current.since = now  # nobody waits: a new turn
@@ -85,12 +85,19 @@ class LiveSlots:
                         self._promote(now)
             else:
                 entry = self._line.setdefault(stream, _Stream(client, now, now))
-                entry.seen = now
+                entry.seen, entry.client = now, client
                 self._promote(now)
             if stream in self._live:
                 return Pass(LIVE, left_s=max(0.0, self.turn_s - (now - self._live[stream].since)))
             position = list(self._line).index(stream) + 1
             return Pass(WAITING, position=position, wait_s=self._wait_estimate(position, now))
+
+    def answered(self, stream: Hashable) -> None:
+        """`stream`'s frame was answered: its silence counts from now (a slow frame is not idleness)."""
+        with self._lock:
+            for table in (self._live, self._line):
+                if stream in table:
+                    table[stream].seen = self.clock()
 
     def leave(self, stream: Hashable) -> None:
         """`stream` ended: its slot or place is free at once."""

@@ -53,7 +53,7 @@ WAIT_POLL_S = 0.5  # a waiting stream's frames are answered this often (no depth
 LIVE_SLOTS = int(os.environ.get("APP_LIVE_SLOTS", "") or 4)
 LIVE_TURN_S = float(os.environ.get("APP_LIVE_TURN_S", "") or 180)
 WAITING_LINE = 12  # streams that may wait for a slot; Gradio's own queue holds any more
-IDLE_S = 4.0  # a stream silent this long loses its slot (camera stopped, tab closed, API client gone quiet)
+IDLE_S = 6.0  # a stream silent this long after its last answer loses its slot (camera stopped, tab closed, API client gone quiet)
 START_HINT = ("**To start:** press *Click to Access Webcam* and allow the camera, then the red **● Record** "
               "button under the picture; depth streams on the right until you press **■ Stop**.")
 # The depth picture: an <img> with the data URL the stream sends (nothing before the first frame).
@@ -139,9 +139,16 @@ def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, m
     A stream without a live place gets its rate line only (its place in line, or why not), after
     WAIT_POLL_S. `timing` (session state) holds the time of the previous result, so the shown rate
     is what the user actually gets (frames delivered per second), not only the model's speed."""
+    stream = getattr(request, "session_hash", None) or "api"
+    try:
+        return _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id, stream)
+    finally:
+        SLOTS.answered(stream)
+
+
+def _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id, stream: str):
     if frame is None:
         return gr.skip(), gr.skip(), "Waiting for the camera…", gr.skip(), timing
-    stream = getattr(request, "session_hash", None) or "api"
     ticket = SLOTS.visit(stream, client_id or stream)
     if ticket.state != LIVE:
         time.sleep(WAIT_POLL_S)  # its next frame comes after this answer: a waiting tab asks twice a second
