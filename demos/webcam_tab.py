@@ -1,45 +1,164 @@
-"""Live webcam tab: streaming depth on downscaled frames, with a colourbar and the achieved frame rate."""
+"""Live webcam tab: streaming depth on downscaled frames for several visitors at once, with a
+colourbar, the achieved frame rate and each visitor's time left.
+
+Where a live frame's time goes, and what this tab does about it (figures: docs/app.md):
+
+- the picture comes back inline, as a JPEG data URL in the stream's own message, shown by a
+  gr.HTML template: no file written to Gradio's cache per frame and no second request to fetch it
+  (that file was also what the server's log complained about: a frame whose bytes equal an
+  earlier one's is saved under the same name, and rewriting it while the page fetched it sent more
+  bytes than the response had declared);
+- the camera frame is decoded here, at the scale it will be used (JPEG DCT scaling), not at full
+  size and then shrunk;
+- the rate line and the colourbar change a few times a second, not with every frame (each update
+  is a Markdown render in the page);
+- streams share the model through demos.webcam_slots: several visitors at once (LIVE_SLOTS), one
+  forward at a time with the frames that waited meanwhile batched together, turns of LIVE_TURN_S
+  seconds when others wait, a plain message with the place in line while waiting, one stream per
+  browser.
+"""
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+import os
 import time
+import uuid
 
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from common.depth_io import colorize_depth, display_range
 
 from .errors import guarded
-from .inputs import PictureInput, as_rgb_image, limit_size, number
+from .inputs import PictureInput, as_rgb_image, limit_size, max_upload_pixels, number
 from .labels import colourbar, output_line
 from .model_panel import model_panel
 from .models import registry
+from .webcam_slots import DUPLICATE, LIVE, BatchTurns, LiveSlots, Pass
 
 STREAM_MAX_SIDE = 320  # frames are downscaled to this before depth estimation
 SIDE_RANGE = (96, 640)
-# The browser captures a frame every STREAM_EVERY_S, but sends the next one only when the previous
-# result is back, so the rate is whichever is slower: this interval or one round trip.
-STREAM_EVERY_S = 0.03
+# The page captures a frame every STREAM_EVERY_S while no answer is pending, so after each answer
+# the next frame leaves within this interval: short, so the round trip, not the timer, sets the rate.
+STREAM_EVERY_S = 0.01
 # Ask the camera for small frames, so the browser uploads ~320x240 JPEGs instead of its full size.
 CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 320}, "height": {"ideal": 240}, "facingMode": "user"}}
+JPEG_QUALITY = 80  # the depth picture sent back: smooth colours, ~12 kB at 320x240
+LINE_EVERY_S = 0.25  # the rate line and colourbar are refreshed this often, not every frame
+WAIT_POLL_S = 0.5  # a waiting stream's frames are answered this often (no depth, just its place in line)
+# Several live streams; each holds its slot for turns of LIVE_TURN_S while others wait (env: APP_LIVE_SLOTS, APP_LIVE_TURN_S).
+LIVE_SLOTS = int(os.environ.get("APP_LIVE_SLOTS", "") or 4)
+LIVE_TURN_S = float(os.environ.get("APP_LIVE_TURN_S", "") or 180)
+WAITING_LINE = 12  # streams that may wait for a slot; Gradio's own queue holds any more
+IDLE_S = 6.0  # a stream silent this long after its last answer loses its slot (camera stopped, tab closed, API client gone quiet)
 START_HINT = ("**To start:** press *Click to Access Webcam* and allow the camera, then the red **● Record** "
               "button under the picture; depth streams on the right until you press **■ Stop**.")
+# The depth picture: an <img> with the data URL the stream sends (nothing before the first frame).
+DEPTH_TEMPLATE = "${value ? `<img src=\"${value}\" alt=\"Live depth, near is warm\" class=\"live-depth\">` : ''}"
+DEPTH_CSS = ".live-depth {display: block; max-width: 100%; height: auto; margin: 0 auto}"
+UNREADABLE_FRAME = "The camera frame could not be read: the page sends JPEG frames; send a JPEG or PNG picture."
+
+SLOTS = LiveSlots(LIVE_SLOTS, LIVE_TURN_S, IDLE_S)
+TURNS = BatchTurns(max_batch=LIVE_SLOTS)
 
 
-def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, model_custom: str):
-    """One webcam frame → coloured depth, its colourbar, a frame-rate line and (on the first frame) the model line.
+class LiveFrameInput(PictureInput):
+    """The webcam picture: a streamed frame (an inline data: URL) is handed to the handler as that
+    URL, which decodes it at the size it needs (decode_frame); anything else as PictureInput does."""
 
-    `timing` (session state) holds the time of the previous result, so the shown rate is what the
-    user actually gets (frames delivered per second), not only the model's speed.
-    """
+    def preprocess(self, payload):
+        url = str(getattr(payload, "url", None) or "")
+        if url.startswith("data:") and not getattr(payload, "path", None):
+            return url
+        return super().preprocess(payload)
+
+
+def decode_frame(frame, max_side: int) -> np.ndarray:
+    """A camera frame (a data: URL of a JPEG or PNG, or an image array) as RGB uint8 (H, W, 3),
+    longest side at most `max_side`. A JPEG is decoded straight at the largest 1/2, 1/4 or 1/8
+    scale that still covers `max_side` (Pillow's draft mode), then resized. Raises gr.Error with a
+    plain sentence for anything unreadable or over the pixel cap (APP_MAX_IMAGE_PIXELS)."""
+    if not isinstance(frame, str):
+        return limit_size(as_rgb_image(frame, "camera frame"), int(max_side), warn=False)
+    header, _, data = frame.partition(",")
+    if not header.startswith("data:image/") or not header.endswith(";base64"):
+        raise gr.Error(UNREADABLE_FRAME)
+    try:
+        raw = base64.b64decode(data, validate=True)
+        with Image.open(io.BytesIO(raw)) as image:
+            width, height = image.size
+            if width * height > max_upload_pixels():
+                raise gr.Error(UNREADABLE_FRAME)
+            scale = min(1.0, max_side / max(width, height))
+            image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+            rgb = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, binascii.Error, Image.DecompressionBombError):
+        raise gr.Error(UNREADABLE_FRAME) from None
+    return limit_size(rgb, int(max_side), warn=False)
+
+
+def jpeg_data_url(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> str:
+    """An RGB uint8 picture as a `data:image/jpeg;base64,…` URL (libjpeg-turbo through Pillow)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def clock_text(seconds: float) -> str:
+    """Seconds as m:ss (rounded up, so 0:00 shows only at the very end)."""
+    whole = int(-(-max(0.0, seconds) // 1))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def waiting_line(ticket: Pass) -> str:
+    """The rate line of a stream that gets no depth now: why, and what happens next."""
+    if ticket.state == DUPLICATE:
+        return ("This browser already streams live depth in another tab. Stop it there (or close that tab); "
+                "this one starts by itself a few seconds later.")
+    ahead = "You are next" if ticket.position == 1 else f"You are number {ticket.position} in line"
+    return (f"All {SLOTS.slots} live places are in use. {ahead}; a place frees in about {clock_text(ticket.wait_s or 0)} "
+            "at the latest. Keep this tab open: depth starts by itself.")
+
+
+def live_depth(rgb: np.ndarray, loaded):
+    """Depth of one frame through the shared model turns: (depth in metres (H, W), batch size, forward ms)."""
+    def predict(frames):
+        return loaded.predictor.predict(frames)
+
+    depth, batch, seconds = TURNS.run(id(loaded.predictor), predict, rgb)
+    return depth, batch, seconds * 1000.0
+
+
+def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, model_custom: str,
+                 client_id: str | None = None, request: gr.Request | None = None):
+    """One webcam frame → (coloured depth as a data URL, colourbar, rate line, model line, timing).
+
+    A stream without a live place gets its rate line only (its place in line, or why not), after
+    WAIT_POLL_S. `timing` (session state) holds the time of the previous result, so the shown rate
+    is what the user actually gets (frames delivered per second), not only the model's speed."""
+    stream = getattr(request, "session_hash", None) or "api"
+    try:
+        return _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id, stream)
+    finally:
+        SLOTS.answered(stream)
+
+
+def _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id, stream: str):
     if frame is None:
-        return None, gr.skip(), "Waiting for the camera…", gr.skip(), timing
+        return gr.skip(), gr.skip(), "Waiting for the camera…", gr.skip(), timing
+    ticket = SLOTS.visit(stream, client_id or stream)
+    if ticket.state != LIVE:
+        time.sleep(WAIT_POLL_S)  # its next frame comes after this answer: a waiting tab asks twice a second
+        return gr.skip(), gr.skip(), waiting_line(ticket), gr.skip(), dict(timing or {}, shown=None)
     max_side = number(max_side, "The frame size (longest side, px)", *SIDE_RANGE)
-    rgb = limit_size(as_rgb_image(frame, "camera frame"), int(max_side), warn=False)
+    rgb = decode_frame(frame, int(max_side))
     loaded = registry().get(model_choice, model_custom)
-    start = time.perf_counter()
-    depth = loaded.predictor.predict(rgb)
-    model_ms = (time.perf_counter() - start) * 1000.0
+    depth, batch, model_ms = live_depth(rgb, loaded)
     vmin, vmax = display_range(depth)
-    colour = colorize_depth(depth, vmin=vmin, vmax=vmax)
+    picture = jpeg_data_url(colorize_depth(depth, vmin=vmin, vmax=vmax))
     now = time.perf_counter()
     timing = dict(timing or {})
     previous = timing.get("last")
@@ -49,47 +168,68 @@ def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, m
         timing["fps"] = 1.0 / max(timing["interval"], 1e-6)
     timing["last"] = now
     timing["frames"] = timing.get("frames", 0) + 1
+    first = timing["frames"] == 1
+    if not first and timing.get("shown") is not None and now - timing["shown"] < LINE_EVERY_S:
+        return picture, gr.skip(), gr.skip(), gr.skip(), timing
+    timing["shown"] = now
     fps = f"{timing['fps']:.1f} fps" if "fps" in timing else "first frame"
-    frames = "1 frame" if timing["frames"] == 1 else f"{timing['frames']} frames"
-    line = f"{fps} · model {model_ms:.0f} ms per frame · {rgb.shape[1]}x{rgb.shape[0]} · {frames}"
-    model = output_line(loaded) if timing["frames"] == 1 else gr.skip()
-    return colour, colourbar(vmin, vmax), line, model, timing
+    frames = "1 frame" if first else f"{timing['frames']} frames"
+    shared = f" (batch of {batch})" if batch > 1 else ""
+    line = (f"{fps} · model {model_ms:.0f} ms per frame{shared} · {rgb.shape[1]}x{rgb.shape[0]} · {frames} · "
+            f"{clock_text(ticket.left_s)} left")
+    model = output_line(loaded) if first else gr.skip()
+    return picture, colourbar(vmin, vmax), line, model, timing
 
 
 def single_frame(frame, max_side: int, model_choice: str, model_custom: str):
-    """One frame without a stream, for API clients (gradio_client cannot drive a webcam stream)."""
+    """One frame without a stream, for API clients (gradio_client cannot drive a webcam stream):
+    the coloured depth (RGB uint8) and a line with the model's time."""
     if frame is None:
         raise gr.Error("No frame given: send one picture.")
-    depth, _, line, _, _ = stream_depth(frame, None, max_side, model_choice, model_custom)
-    return depth, line
+    max_side = number(max_side, "The frame size (longest side, px)", *SIDE_RANGE)
+    rgb = decode_frame(frame, int(max_side))
+    loaded = registry().get(model_choice, model_custom)
+    depth, _, model_ms = live_depth(rgb, loaded)
+    vmin, vmax = display_range(depth)
+    return colorize_depth(depth, vmin=vmin, vmax=vmax), f"model {model_ms:.0f} ms per frame · {rgb.shape[1]}x{rgb.shape[0]}"
+
+
+def browser_id(current: str | None):
+    """This browser's id for the one-stream-per-browser rule: kept in its local storage, made once."""
+    return gr.skip() if current else uuid.uuid4().hex
 
 
 def build() -> gr.Markdown:
     """Builds the tab; returns its model line (filled when the page loads)."""
     timing = gr.State(None)
+    client_id = gr.BrowserState(None, storage_key="webcam-browser-id")
+    gr.on(None, browser_id, [client_id], [client_id], show_progress="hidden", api_visibility="private")
     gr.Markdown(START_HINT, elem_classes="hint")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
-            camera = PictureInput(label="Webcam", sources=["webcam"], streaming=True, type="numpy", image_mode="RGB",
-                                  webcam_options=gr.WebcamOptions(constraints=CAMERA_CONSTRAINTS))
+            camera = LiveFrameInput(label="Webcam", sources=["webcam"], streaming=True, type="numpy", image_mode="RGB",
+                                    webcam_options=gr.WebcamOptions(constraints=CAMERA_CONSTRAINTS))
             max_side = gr.Slider(*SIDE_RANGE, value=STREAM_MAX_SIDE, step=32,
                                  label="Downscale frames to (longest side, px)")
             choice, custom, status = model_panel()
         with gr.Column(min_width=300):
             line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
-            depth = gr.Image(label="Live depth (near is warm)", type="numpy", format="jpeg", elem_id="webcam-depth")
+            depth = gr.HTML(None, label="Live depth (near is warm)", show_label=True, html_template=DEPTH_TEMPLATE,
+                            css_template=DEPTH_CSS, js_on_load=None, elem_id="webcam-depth", container=True,
+                            min_height=120)
             bar = gr.HTML(elem_classes="colourbar-box")
             rate = gr.Markdown("Not streaming yet.", elem_id="webcam-rate")
-    # One frame at a time: the browser sends the next frame only when the worker is free, so frames
-    # captured meanwhile are dropped rather than queued. (trigger_mode="always_last" would stop the
-    # stream after its first frame in this Gradio version.) No progress overlay on a live picture.
+    # The page sends the next frame only once the previous answer is back, so frames captured
+    # meanwhile are dropped rather than queued. Gradio's limit counts streams that are live or
+    # waiting for a place (demos.webcam_slots decides which get depth); no time limit of Gradio's:
+    # the turns end a visitor's hold while others wait, and Gradio closes a stream silent for 30 s.
     camera.stream(
         guarded(stream_depth),
-        [camera, timing, max_side, choice, custom],
+        [camera, timing, max_side, choice, custom, client_id],
         [depth, bar, rate, line, timing],
         stream_every=STREAM_EVERY_S,
-        time_limit=300,
-        concurrency_limit=1,
+        concurrency_limit=LIVE_SLOTS + WAITING_LINE,
+        concurrency_id="webcam-live",
         show_progress="hidden",
         api_name="webcam_depth",
     )

@@ -9,6 +9,7 @@ Every wait is for a condition on the page, each with its own bound; none is a fi
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import shutil
@@ -258,6 +259,69 @@ def test_webcam_streams_at_least_the_floor_rate(page, shots):
     assert record.inner_text().strip() == "Stop"  # the capture button reads Stop while streaming
     record.click()
     page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+
+
+TWO_VISITOR_IMAGES = 8  # depth images each visitor must see; their rates are measured over them
+
+
+class ServerLog(logging.Handler):
+    """Every record the server's loggers (the app's, Gradio's, uvicorn's) emit with a traceback."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.tracebacks: list[str] = []
+
+    def emit(self, record):
+        if record.exc_info:
+            self.tracebacks.append(f"{record.name}: {record.getMessage()} ({record.exc_info[0].__name__})")
+
+
+@pytest.fixture()
+def server_log():
+    log = ServerLog()
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "gradio", "demos", "starlette", "fastapi"]
+    for name in names:
+        logging.getLogger(name).addHandler(log)
+    yield log
+    for name in names:
+        logging.getLogger(name).removeHandler(log)
+
+
+def test_webcam_two_visitors_stream_at_once_and_no_traceback_is_logged(browser, app_url, shots,
+                                                                                            server_log, capfd):
+    """Two browser sessions stream together and both get depth, each with its time left in the rate
+    line; the server's log holds no traceback. (The one-stream-per-browser rule is tested in
+    tests/test_webcam_slots.py.)"""
+    from benchmarks import webcam_page
+
+    first = webcam_page.open_visitor(browser, app_url)
+    pressed = [webcam_page.start_recording(first)]
+    # A second visitor (another browser session) streams at the same time.
+    visitors = [first, webcam_page.open_visitor(browser, app_url)]
+    pressed.append(webcam_page.start_recording(visitors[1]))
+    for page in visitors:  # each sees TWO_VISITOR_IMAGES depth images after the second visitor's Record
+        page.wait_for_function("([n, t]) => window.__live.shown.filter(s => s[0] >= t).length >= n",
+                               arg=[TWO_VISITOR_IMAGES, pressed[1]], timeout=RESULT_TIMEOUT_MS)
+    lines = []
+    for index, (page, press) in enumerate(zip(visitors, pressed), 1):
+        shown = sorted(s[0] for s in webcam_page.probes(page)["shown"] if s[0] >= press)
+        together = [t for t in shown if t >= pressed[1]]
+        first_s = (shown[0] - press) / 1000.0
+        rate = (len(together) - 1) / max((together[-1] - together[0]) / 1000.0, 1e-3)
+        lines.append(f"visitor {index}: {rate:.1f} depth images per second while both streamed ({len(together)} images), "
+                     f"first image {first_s:.2f} s after its Record; server line: {webcam_page.rate_line(page)}")
+        assert re.search(r"\d+ frames · \d:\d\d left", webcam_page.rate_line(page)), webcam_page.rate_line(page)
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
+    report = "\n".join(lines) + f"\n({os.cpu_count()} cores, load average {' '.join(load)})\n"
+    (shots / "webcam_two_visitors.txt").write_text(report)
+    print(report)
+    for page in visitors:
+        webcam_page.stop_recording(page)
+    for page in visitors:
+        page.context.close()
+    stderr = capfd.readouterr().err
+    assert "Traceback" not in stderr and "LocalProtocolError" not in stderr, stderr[-3000:]
+    assert not server_log.tracebacks, server_log.tracebacks
 
 
 def test_video_example_runs_on_click_with_its_ground_truth(page, shots):

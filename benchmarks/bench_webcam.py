@@ -1,0 +1,264 @@
+"""Live webcam depth in a real browser: where a frame's time goes, and how many visitors get how much.
+
+Starts the app in this process (bundled model), opens N visitors (N headless Chromium contexts,
+each with Chromium's synthetic 30 fps camera at 320x240), presses Record in each and streams for
+`--seconds`. Prints, for each visitor count: the distinct depth images per second each page
+showed, the time from Record to its first depth image, the model's batch sizes, and the 1-minute
+load average. For one visitor it prints the per-stage breakdown of a live frame (median ms):
+
+  capture + JPEG encode   the webcam component's canvas toDataURL (timed in the page)
+  page -> upload start    from the capture to the frame's POST /stream/ (Gradio's page code)
+  upload + wake           POST start to the server's call of the handler (request, JSON, queue wake)
+  decode, model, colour, encode   timed in the server's handler path (wrapped here, unchanged app code)
+  gradio other            the rest of the server's call (pre/postprocessing of every output)
+  download + update       the call's end to the page setting the new picture (the stream message,
+                          Gradio's page update; a picture sent as a file is fetched after this)
+  fetch + decode + paint  the picture set to the next frame painted after it was decoded
+  idle until capture      that paint to the next capture (the component's timer, "pending")
+
+Each stage is matched per frame on one clock (the page's epoch time and the server's time.time()).
+
+    python -m benchmarks.bench_webcam --visitors 1,2,4 --seconds 20
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import sys
+import threading
+import time
+from bisect import bisect_right
+from pathlib import Path
+
+from tqdm import tqdm
+
+from benchmarks import webcam_page
+
+SERVER_STAGES = ("decode", "model", "colour", "encode")
+# Where each server stage runs, in this app and in the one before the live-stream rework (the
+# same benchmark times both): (stage, module, attribute path).
+STAGE_TARGETS = [
+    ("decode", "demos.webcam_tab", "decode_frame"),
+    ("decode", "demos.inputs", "PictureInput.preprocess"),
+    ("colour", "demos.webcam_tab", "colorize_depth"),
+    ("encode", "demos.webcam_tab", "jpeg_data_url"),
+    ("encode", "gradio.components.image", "Image.postprocess"),
+]
+
+
+class ServerClock:
+    """Epoch stamps (ms) of server work: each handler call and each stage inside it, per thread."""
+
+    def __init__(self):
+        self.calls: list[tuple[float, float]] = []
+        self.stages: list[tuple[str, float, float]] = []
+        self.batches: list[int] = []
+        self._lock = threading.Lock()
+
+    def wrap(self, stage: str, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            start = time.time() * 1000.0
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.stages.append((stage, start, time.time() * 1000.0))
+        return timed
+
+    def install(self, predictor) -> None:
+        import importlib
+
+        for stage, module_name, path in STAGE_TARGETS:
+            try:
+                owner = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            *parents, attribute = path.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent, None)
+            if owner is not None and attribute in vars(owner):
+                setattr(owner, attribute, self.wrap(stage, vars(owner)[attribute]))
+        predict = predictor.predict
+
+        def counted(frames, *args, **kwargs):
+            self.batches.append(len(frames) if isinstance(frames, list) else 1)
+            return predict(frames, *args, **kwargs)
+
+        predictor.predict = self.wrap("model", counted)
+        from gradio import route_utils
+
+        call = route_utils.call_process_api
+
+        async def timed_call(*args, **kwargs):
+            start = time.time() * 1000.0
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.calls.append((start, time.time() * 1000.0))
+
+        route_utils.call_process_api = timed_call
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def last_before(stamps: list[float], when: float) -> int | None:
+    """Index of the last of the sorted `stamps` at or before `when`; None if none."""
+    index = bisect_right(stamps, when) - 1
+    return index if index >= 0 else None
+
+
+def breakdown(page_probes: dict, clock: ServerClock) -> dict[str, list[float]]:
+    """Per-frame stage times (ms) of one visitor, each shown picture matched back to its server
+    call, its upload and its capture (the latest of each before the next step)."""
+    captures = sorted(page_probes["capture"])
+    uploads = sorted((start, end) for kind, start, end, _ in page_probes["requests"] if kind == "upload")
+    calls = sorted(clock.calls)
+    stages = sorted(clock.stages, key=lambda s: s[1])
+    shown = sorted(s for s in page_probes["shown"] if s[2] is not None)
+    out: dict[str, list[float]] = {name: [] for name in (
+        "capture + JPEG encode", "page -> upload start", "upload + wake", *SERVER_STAGES, "gradio other",
+        "download + update", "fetch + decode + paint", "idle until capture", "whole cycle")}
+    cap_starts = [c[0] for c in captures]
+    cap_ends = [c[1] for c in captures]
+    call_ends = [c[1] for c in calls]
+    upload_starts = [u[0] for u in uploads]
+    for set_at, _, painted, _ in shown[:-1]:
+        c = last_before(call_ends, set_at)
+        if c is None:
+            continue
+        call_start, call_end = calls[c]
+        u = last_before(upload_starts, call_start)
+        if u is None:
+            continue
+        p = last_before(cap_ends, uploads[u][0])
+        n = bisect_right(cap_starts, painted)  # the first capture after this picture was painted
+        if p is None or n >= len(captures):
+            continue
+        inside = {name: 0.0 for name in SERVER_STAGES}
+        for name, start, end in stages:
+            if call_start <= start and end <= call_end and name in inside:
+                inside[name] += end - start
+        out["capture + JPEG encode"].append(captures[p][1] - captures[p][0])
+        out["page -> upload start"].append(uploads[u][0] - captures[p][1])
+        out["upload + wake"].append(call_start - uploads[u][0])
+        for name in SERVER_STAGES:
+            out[name].append(inside[name])
+        out["gradio other"].append((call_end - call_start) - sum(inside.values()))
+        out["download + update"].append(set_at - call_end)
+        out["fetch + decode + paint"].append(painted - set_at)
+        out["idle until capture"].append(captures[n][0] - painted)
+        out["whole cycle"].append(captures[n][0] - captures[p][0])
+    return out
+
+
+def run_visitors(browser, url: str, visitors: int, seconds: float, clock: ServerClock) -> dict:
+    """N visitors streaming at once for `seconds`: per visitor its images per second and time to first image."""
+    pages = [webcam_page.open_visitor(browser, url) for _ in range(visitors)]
+    clock.calls.clear(), clock.stages.clear(), clock.batches.clear()
+    pressed = [webcam_page.start_recording(page) for page in pages]
+    for _ in tqdm(range(int(seconds)), desc=f"{visitors} visitor(s) streaming", unit="s", file=sys.stderr):
+        pages[0].wait_for_timeout(1000)
+    seen = [webcam_page.probes(page) for page in pages]
+    result = {"visitors": visitors, "load": load_average(), "per_visitor": [], "batches": list(clock.batches),
+              "lines": [webcam_page.rate_line(page) for page in pages]}
+    for press, probes in zip(pressed, seen):
+        shown = sorted(s[0] for s in probes["shown"] if s[0] >= press)
+        first = (shown[0] - press) / 1000.0 if shown else None
+        # the rate over the window after the first image (the start-up is the first-image time)
+        rate = (len(shown) - 1) / ((press + seconds * 1000.0 - shown[0]) / 1000.0) if len(shown) > 1 else 0.0
+        result["per_visitor"].append({"fps": rate, "first_s": first, "images": len(shown)})
+    if visitors == 1:
+        result["stages"] = breakdown(seen[0], clock)
+    for page in pages:
+        webcam_page.stop_recording(page)
+        page.context.close()
+    return result
+
+
+def print_result(result: dict) -> None:
+    n = result["visitors"]
+    print(f"\n{n} visitor(s) at once, load average {result['load']} (1, 5, 15 min), {os.cpu_count()} cores")
+    for i, visitor in enumerate(result["per_visitor"], 1):
+        first = f"{visitor['first_s']:.2f} s" if visitor["first_s"] is not None else "never"
+        print(f"  visitor {i}: {visitor['fps']:.1f} distinct depth images per second ({visitor['images']} images), "
+              f"first image {first} after Record")
+    batches = result["batches"]
+    if batches:
+        print(f"  model calls: {len(batches)}, frames per call: mean {statistics.mean(batches):.2f}, max {max(batches)}")
+    for i, line in enumerate(result["lines"], 1):
+        print(f"  visitor {i} rate line: {line.strip()[:160]}")
+    stages = result.get("stages")
+    if stages:
+        frames = len(stages["whole cycle"])
+        print(f"  one live frame, median (mean) ms over {frames} matched frames:")
+        for name, values in stages.items():
+            if values:
+                print(f"    {name:<24} {statistics.median(values):7.1f} ({statistics.mean(values):6.1f})")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--visitors", default="1,2,4", help="visitor counts to measure, comma-separated (default 1,2,4)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="streaming time per visitor count (default 20)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1") or 1),
+                        help="torch threads of the server's model (default: OMP_NUM_THREADS, else 1)")
+    args = parser.parse_args(argv)
+    try:
+        args.counts = [int(v) for v in args.visitors.split(",") if v.strip()]
+    except ValueError:
+        parser.error(f"--visitors takes whole numbers separated by commas, got {args.visitors!r}")
+    if not args.counts or min(args.counts) < 1 or max(args.counts) > 16:
+        parser.error("--visitors: each count from 1 to 16")
+    if not 2 <= args.seconds <= 600:
+        parser.error("--seconds: from 2 to 600")
+    if args.threads < 1:
+        parser.error("--threads: at least 1")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if not Path(webcam_page.CHROMIUM).exists():
+        sys.exit("Chromium is missing: run `bash scripts/setup.sh --dev`, which installs Debian's chromium")
+    import socket
+
+    import torch
+    from playwright.sync_api import sync_playwright
+
+    from demos.layout import build_demo
+    from demos.models import registry
+
+    torch.set_num_threads(args.threads)
+    demo = build_demo("synthetic-tiny")
+    clock = ServerClock()
+    clock.install(registry().get().predictor)
+    demo.queue(default_concurrency_limit=2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                            **demo.launch_options)
+    print(f"app at {url}; model threads {args.threads}; Chromium {webcam_page.CHROMIUM}")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=webcam_page.CHROMIUM, args=webcam_page.CHROMIUM_ARGS)
+            for count in args.counts:
+                print_result(run_visitors(browser, url, count, args.seconds, clock))
+            browser.close()
+    finally:
+        demo.close()
+
+
+if __name__ == "__main__":
+    main()
