@@ -54,6 +54,9 @@ LIVE_SLOTS = int(os.environ.get("APP_LIVE_SLOTS", "") or 4)
 LIVE_TURN_S = float(os.environ.get("APP_LIVE_TURN_S", "") or 180)
 WAITING_LINE = 12  # streams that may wait for a slot; Gradio's own queue holds any more
 IDLE_S = 6.0  # a stream silent this long after its last answer loses its slot (camera stopped, tab closed, API client gone quiet)
+INTRO = ("**Live depth from your camera:** each frame goes through the same model as the Image tab, downscaled for "
+         "speed; the line under the picture shows the frames per second you actually get and your time left. Several "
+         "visitors can stream at once; when all places are taken you see your place in line.")
 START_HINT = ("**To start:** press *Click to Access Webcam* and allow the camera, then the red **● Record** "
               "button under the picture; depth streams on the right until you press **■ Stop**.")
 # The depth picture: an <img> with the data URL the stream sends (nothing before the first frame).
@@ -204,6 +207,7 @@ def build() -> gr.Markdown:
     timing = gr.State(None)
     client_id = gr.BrowserState(None, storage_key="webcam-browser-id")
     gr.on(None, browser_id, [client_id], [client_id], show_progress="hidden", api_visibility="private")
+    gr.Markdown(INTRO, elem_classes="tab-intro")
     gr.Markdown(START_HINT, elem_classes="hint")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
