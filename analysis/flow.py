@@ -107,6 +107,8 @@ def flow_pair(image_a: np.ndarray, image_b: np.ndarray, method: str = "dis", max
     ratio = np.array([w / size[0], h / size[1]], dtype=np.float32)
 
     def upscale(flow: np.ndarray) -> np.ndarray:
-        return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+        full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        full *= ratio
+        return full
 
     return upscale(optical_flow(small_a, small_b, method)), upscale(optical_flow(small_b, small_a, method))
