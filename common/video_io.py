@@ -295,7 +295,8 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        self._partial.unlink(missing_ok=True)
+        if self._partial.is_file():
+            self._partial.unlink()
 
     def __enter__(self) -> VideoWriter:
         return self
