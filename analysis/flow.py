@@ -5,6 +5,8 @@ so warping b with flow_ab brings b into a's frame.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -39,30 +41,55 @@ def optical_flow(image_a: np.ndarray, image_b: np.ndarray, method: str = "dis") 
     raise ValueError(f"unknown optical flow method {method!r}: use one of {', '.join(FLOW_METHODS)}")
 
 
-def _sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h, w = flow.shape[:2]
+@lru_cache(maxsize=4)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of every pixel (float32, read-only): built once per frame size, not once per warp."""
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return xs + flow[..., 0], ys + flow[..., 1]
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
+def sampling_maps(flow_ab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel of a samples b, x + flow_ab(x): (map_x, map_y) float32 HxW for cv2.remap,
+    and the in-bounds mask. Computed once, they serve every image warped with the same flow."""
+    flow_ab = np.asarray(flow_ab, dtype=np.float32)
+    h, w = flow_ab.shape[:2]
+    xs, ys = _pixel_grid(h, w)
+    map_x, map_y = xs + flow_ab[..., 0], ys + flow_ab[..., 1]
+    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+    return map_x, map_y, inside
+
+
+def warp_with(image_b: np.ndarray, maps: tuple[np.ndarray, np.ndarray, np.ndarray], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Sample b (as float32) at the maps of sampling_maps; out-of-bounds samples repeat the border."""
+    map_x, map_y, _ = maps
+    return cv2.remap(np.asarray(image_b, dtype=np.float32), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp_backward(image_b: np.ndarray, flow_ab: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
     """Sample b at x + flow_ab(x): b seen from a's pixels. Returns (warped float32, in-bounds mask)."""
-    map_x, map_y = _sample_grid(flow_ab.astype(np.float32))
-    h, w = flow_ab.shape[:2]
-    warped = cv2.remap(np.asarray(image_b, dtype=np.float32), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
-    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-    return warped, inside
+    maps = sampling_maps(flow_ab)
+    return warp_with(image_b, maps, interpolation), maps[2]
 
 
-def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, rel_tol: float = 0.01, abs_tol: float = 0.5) -> np.ndarray:
+def _squared_norm(vectors: np.ndarray) -> np.ndarray:
+    """|v|^2 of an HxWx2 field, channel by channel: the same sum as np.sum(v**2, axis=-1) at a
+    fraction of the time (numpy reduces a 2-long last axis slowly)."""
+    return np.square(vectors[..., 0]) + np.square(vectors[..., 1])
+
+
+def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, rel_tol: float = 0.01, abs_tol: float = 0.5,
+                     maps: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
     """Pixels of a whose forward flow is undone by the backward flow (not occluded in b).
 
     The usual forward-backward test: |f + b(x+f)|^2 < rel_tol * (|f|^2 + |b(x+f)|^2) + abs_tol.
+    `maps`: sampling_maps(flow_ab), when the caller already has them.
     """
-    back, inside = warp_backward(flow_ba, flow_ab)
-    round_trip = np.sum((flow_ab + back) ** 2, axis=-1)
-    bound = rel_tol * (np.sum(flow_ab**2, axis=-1) + np.sum(back**2, axis=-1)) + abs_tol
-    return inside & (round_trip < bound)
+    maps = sampling_maps(flow_ab) if maps is None else maps
+    back = warp_with(flow_ba, maps)
+    round_trip = _squared_norm(flow_ab + back)
+    bound = rel_tol * (_squared_norm(flow_ab) + _squared_norm(back)) + abs_tol
+    return maps[2] & (round_trip < bound)
 
 
 def flow_pair(image_a: np.ndarray, image_b: np.ndarray, method: str = "dis", max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +107,8 @@ def flow_pair(image_a: np.ndarray, image_b: np.ndarray, method: str = "dis", max
     ratio = np.array([w / size[0], h / size[1]], dtype=np.float32)
 
     def upscale(flow: np.ndarray) -> np.ndarray:
-        return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+        full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        full *= ratio
+        return full
 
     return upscale(optical_flow(small_a, small_b, method)), upscale(optical_flow(small_b, small_a, method))

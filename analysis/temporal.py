@@ -536,6 +536,19 @@ def run_temporal_study(
         raise
     by_name = {s.name: r for s, r in zip(sources, results)}
     result = TemporalResult(results[primary].records, dict(results[primary].summary), by_source=by_name)
+    try:
+        if writer is not None:
+            writer.end_input()  # the encoder finishes its last frames while the figures are drawn
+        times, curves = comparison_curves(result)
+        title = f"Temporal consistency: {frames.name}"
+        figure = comparison_figure(times, curves, title=title, x_label="time (s)")
+        png = figure_png(comparison_figure_mpl(times, curves, title=title, x_label="time (s)"))  # drawn once, used twice
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
     ref = next((r for s, r in zip(sources, results) if s.is_reference), None)
     ref_summary = None if ref is None or shown[0].is_reference else _plain(ref.summary)
     rows = measure_rows({s.name: _plain(r.summary) for s, r in zip(sources, results) if not s.is_reference or s is shown[0]},
@@ -546,7 +559,6 @@ def run_temporal_study(
                "measures_json": "measures.json", "report": "report.html", "plot_png": "temporal_curves.png"}  # fmt: skip
     outputs["plot_html" if plot_html else "plot_json"] = "temporal_curves.html" if plot_html else "temporal_curves.json"
     if writer is not None:
-        writer.close()
         outputs["depth_video"] = "depth_video.mp4"
         result.summary["depth_video_codec"] = writer.codec
         # turbo, near is warm; each panel keeps its source's range from the first frame
@@ -567,14 +579,10 @@ def run_temporal_study(
     (out_dir / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2, ensure_ascii=False) + "\n")
     write_measures_csv(rows, out_dir / "measures.csv")
     write_measures_json(rows, described, out_dir / "measures.json")
-    times, curves = comparison_curves(result)
-    title = f"Temporal consistency: {frames.name}"
-    figure = comparison_figure(times, curves, title=title, x_label="time (s)")
     if plot_html:
         save_plotly_html(figure, out_dir / "temporal_curves.html")
     else:
         figure.write_json(str(out_dir / "temporal_curves.json"))
-    png = figure_png(comparison_figure_mpl(times, curves, title=title, x_label="time (s)"))  # drawn once, used twice
     (out_dir / "temporal_curves.png").write_bytes(png)
     cfg = config or TemporalConfig()
     flow_note = "at full size" if cfg.flow_max_side is None else f"on frames downscaled to {cfg.flow_max_side} px (longest side)"

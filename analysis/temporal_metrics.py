@@ -22,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from analysis.flow import consistency_mask, optical_flow, warp_backward
+from analysis.flow import consistency_mask, optical_flow, sampling_maps, warp_with
 from common.camera import backproject_grid as backproject
 
 
@@ -32,32 +32,41 @@ def _valid_depth(depth: np.ndarray) -> np.ndarray:
 
 def fit_scale_shift(src: np.ndarray, dst: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
     """(s, b) minimising sum (s*src + b - dst)^2 over mask (and finite values)."""
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
+    src, dst = np.asarray(src), np.asarray(dst)
     if src.shape != dst.shape:
         raise ValueError(f"depth maps differ in shape: {src.shape} vs {dst.shape}")
     valid = np.isfinite(src) & np.isfinite(dst)
     if mask is not None:
         valid &= mask
-    if valid.sum() < 2:
+    return _fit_pixels(src[valid].astype(np.float64), dst[valid].astype(np.float64))
+
+
+def _fit_pixels(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """fit_scale_shift on the selected pixels (1-D float64), so a caller that needs them again
+    selects and converts them once (a pixel's value is the same selected before or after the
+    conversion, so the fit is too)."""
+    if x.size < 2:
         raise ValueError("fewer than 2 valid pixels to fit scale and shift")
-    x, y = src[valid], dst[valid]
     x_mean, y_mean = x.mean(), y.mean()
-    var = np.mean((x - x_mean) ** 2)
+    dx = x - x_mean
+    var = np.mean(dx**2)
     if var <= 1e-12 * max(x_mean**2, 1e-12):  # constant source: scale undetermined, keep 1
         return 1.0, float(y_mean - x_mean)
-    scale = np.mean((x - x_mean) * (y - y_mean)) / var
+    scale = np.mean(dx * (y - y_mean)) / var
     return float(scale), float(y_mean - scale * x_mean)
 
 
 def flicker(prev_depth: np.ndarray, depth: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Scale-shift aligned frame-to-frame change (0 = a perfectly stable depth up to scale/shift)."""
+    prev_depth, depth = np.asarray(prev_depth), np.asarray(depth)
+    if prev_depth.shape != depth.shape:
+        raise ValueError(f"depth maps differ in shape: {depth.shape} vs {prev_depth.shape}")
     valid = _valid_depth(prev_depth) & _valid_depth(depth)
     if mask is not None:
         valid &= mask
-    scale, shift = fit_scale_shift(depth, prev_depth, valid)
-    prev = np.asarray(prev_depth, dtype=np.float64)[valid]
-    aligned = scale * np.asarray(depth, dtype=np.float64)[valid] + shift
+    current, prev = depth[valid].astype(np.float64), prev_depth[valid].astype(np.float64)
+    scale, shift = _fit_pixels(current, prev)
+    aligned = scale * current + shift
     return float(np.mean(np.abs(aligned - prev)) / np.mean(np.abs(prev)))
 
 
@@ -87,17 +96,23 @@ def opw_pair(
     if flow is None:
         flow = optical_flow(rgb_t, rgb_next, method)
         flow_back = optical_flow(rgb_next, rgb_t, method)
-    warped_depth, inside = warp_backward(depth_next, flow, cv2.INTER_NEAREST)
-    warped_rgb, _ = warp_backward(rgb_next, flow)
-    colour_err = np.sum((np.asarray(rgb_t, dtype=np.float32) / 255.0 - warped_rgb / 255.0) ** 2, axis=-1)
+    maps = sampling_maps(flow)  # one set of sampling maps for the depth, the colours and the occlusion check
+    inside = maps[2]
+    warped_depth = warp_with(depth_next, maps, cv2.INTER_NEAREST)
+    warped_rgb = warp_with(rgb_next, maps)
+    colour_diff = np.asarray(rgb_t, dtype=np.float32) / 255.0
+    colour_diff -= np.divide(warped_rgb, 255.0, out=warped_rgb)
+    np.square(colour_diff, out=colour_diff)
+    colour_err = colour_diff[..., 0] + colour_diff[..., 1] + colour_diff[..., 2]  # per channel: numpy sums a 3-long axis slowly
     weight = np.exp(-alpha * colour_err)
     valid = inside & _valid_depth(depth_t) & _valid_depth(warped_depth)
     if flow_back is not None:
-        valid &= consistency_mask(flow, flow_back)
+        valid &= consistency_mask(flow, flow_back, maps=maps)
     weight = weight * valid
-    if weight.sum() <= 0:
+    total = weight.sum()
+    if total <= 0:
         return float("nan")
-    err = np.sum(weight * np.abs(depth_t - np.where(valid, warped_depth, 0.0))) / weight.sum()
+    err = np.sum(weight * np.abs(depth_t - np.where(valid, warped_depth, 0.0))) / total
     return float(err / np.mean(depth_t[valid]))
 
 
