@@ -2,7 +2,7 @@
 
 The bundled model is `checkpoints/mirror-synthetic-tiny` (world-vit-256 CLIP, s = 16 mirror tokens,
 maps-only resize-convolution decoder), loaded as the app loads it (`load_predictor("synthetic-tiny")`).
-Prints, per torch thread count, for one 240x320 frame at batch 1: the median milliseconds of the
+Prints, per torch thread count, for one 240x320 frame at batch 1 in fp32: the median milliseconds of the
 image encoder, of everything after it (similarity maps, decoder, resize to full resolution,
 sigmoid) and of the whole cached forward, and the forward's ratio to the encoder (target <= 1.25x);
 at 1 thread also that ratio in the thread's own CPU time, which other processes on a shared machine
@@ -55,12 +55,12 @@ def bench_bundled(size: tuple[int, int], threads: list[int], repeats: int) -> No
     """Encoder, after-encoder and whole forward of the bundled model, per thread count."""
     from mirror_model.predict import load_predictor
 
-    predictor = load_predictor("synthetic-tiny", device="cpu")
+    predictor = load_predictor("synthetic-tiny", device="cpu", precision="fp32")
     model = predictor.model
     config = model.config
     images = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
     print(f"bundled model: {predictor.info.message}")
-    print(f"  {config.clip_name}, s = {config.mirror_tokens}, decoder {config.decoder.upsample}; one {size[0]}x{size[1]} "
+    print(f"  {config.clip_name}, s = {config.mirror_tokens}, decoder {config.decoder.upsample}, fp32; one {size[0]}x{size[1]} "
           f"frame, batch 1, CPU; median of {repeats} interleaved rounds; load average {load_average()} at start")
     print(f"{'threads':>7} {'clock':>10} {'image enc':>10} {'after enc':>10} {'forward':>9} {'fwd/enc':>8}")
     with torch.inference_mode():
@@ -93,7 +93,8 @@ def bench_predict_overhead(size: tuple[int, int], repeats: int) -> None:
 
     ms = interleaved_medians({"predict": partial(predictor.predict, frame), "forward": forward}, repeats,
                              time.thread_time, progress="predict overhead")
-    print(f"DepthPredictor.predict, one {size[0]}x{size[1]} uint8 frame, 1 thread, thread CPU time: {ms['predict']:.2f}ms; "
+    print(f"DepthPredictor.predict ({predictor.precision}, the default on a CPU), one {size[0]}x{size[1]} uint8 frame, "
+          f"1 thread, thread CPU time: {ms['predict']:.2f}ms; "
           f"model forward {ms['forward']:.2f}ms; overhead (numpy -> tensor, resize, back) {ms['predict'] - ms['forward']:.2f}ms "
           f"per frame; load average {load_average()}")
 

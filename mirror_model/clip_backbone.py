@@ -336,6 +336,19 @@ def _grid_pos_embed(visual: nn.Module, grid: tuple[int, int]) -> torch.Tensor:
     return resized
 
 
+def quantize_image_tower_int8(model: nn.Module) -> nn.Module:
+    """Replace the CLIP's image tower, in place, by a copy whose nn.Linear layers are dynamically
+    quantised to int8 (int8 weights; activations quantised per batch as they arrive; PyTorch's
+    torch.ao.quantization.quantize_dynamic on its x86/fbgemm CPU kernels). In a ViT these are the
+    MLPs; the attention projections and the output projection stay float32. CPU only. Returns `model`."""
+    import warnings
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao; the API works here
+        warnings.simplefilter("ignore")
+        model.visual = torch.ao.quantization.quantize_dynamic(model.visual, {nn.Linear}, dtype=torch.qint8)
+    return model
+
+
 def vit_tokens(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A ViT CLIP's pooled embedding (B, D) and dense patch features (B, D, H/stride, W/stride) of
     CLIP-normalised images, from one pass of the image tower.
