@@ -1,71 +1,113 @@
-"""Mirror depth inference cost on CPU.
+"""Mirror depth inference cost on CPU, for the bundled model.
 
-Prints, for the bundled architecture (world-vit CLIP) at 240x320: median milliseconds of the image
-encoder, the decoder and the whole cached forward pass per thread count, and the forward's ratio to
-the image encoder alone, for the bundled decoder and the one it replaced; how much the text-side cache saves
-(the text encoder run that an uncached forward would add); trainable parameter counts of mirror +
-decoder for RN50 and ViT-B-16 (random init, nothing downloaded) with their image-side and text-side
-cost; and the size of the bundled
-tiny checkpoint directory.
+The bundled model is `checkpoints/mirror-synthetic-tiny` (world-vit-256 CLIP, s = 16 mirror tokens,
+maps-only resize-convolution decoder), loaded as the app loads it (`load_predictor("synthetic-tiny")`).
+Prints, per torch thread count, for one 240x320 frame at batch 1 in fp32: the median milliseconds of the
+image encoder, of everything after it (similarity maps, decoder, resize to full resolution,
+sigmoid) and of the whole cached forward, and the forward's ratio to the encoder (target <= 1.25x);
+at 1 thread also that ratio in the thread's own CPU time, which other processes on a shared machine
+disturb far less than wall-clock time. Then `DepthPredictor.predict`'s own overhead per frame
+(uint8 numpy -> tensor, resize, depth back to numpy) over the model forward, the text encoder run
+the text-side cache saves, parameter counts of full-size CLIPs (random init, nothing downloaded)
+and the checkpoint sizes. The 1-minute load average is printed beside the figures.
 
-    python -m benchmarks.bench_mirror_inference --threads 1,2 --repeats 20
+    python -m benchmarks.bench_mirror_inference --threads 1,2 --repeats 60
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
-def _median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # not on every platform
+        return "n/a"
 
 
-DECODERS = {
-    "bundled: maps only, resize-conv": {},
-    "before: maps + image path, transposed conv": dict(hidden=96, stage_channels=(64, 32, 16, 16), image_channels=32,
-                                                       upsample="transposed"),
-}
+def interleaved_medians(fns: dict, repeats: int, clock=time.perf_counter, warmup: int = 3, progress: str | None = None) -> dict:
+    """Median milliseconds of each callable, timed in turn within every round, so that a change of
+    machine load during the run touches all of them alike."""
+    from tqdm import tqdm
+
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in tqdm(range(repeats), desc=progress, unit="round", leave=False, disable=progress is None, file=sys.stderr):
+        for name, fn in fns.items():
+            start = clock()
+            fn()
+            times[name].append((clock() - start) * 1000.0)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def bench_tiny(size: tuple[int, int], threads: list[int], repeats: int) -> None:
-    """The bundled architecture (world-vit CLIP; cost does not depend on the weights) with the
-    bundled decoder and the one it replaced: whole forward relative to the image encoder alone."""
-    from mirror_model.decoder import DecoderConfig
-    from mirror_model.model import MirrorDepthConfig, build_mirror_depth
+def bench_bundled(size: tuple[int, int], threads: list[int], repeats: int) -> None:
+    """Encoder, after-encoder and whole forward of the bundled model, per thread count."""
+    from mirror_model.predict import load_predictor
 
+    predictor = load_predictor("synthetic-tiny", device="cpu", precision="fp32")
+    model = predictor.model
+    config = model.config
     images = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
-    print(f"world-vit, one {size[0]}x{size[1]} frame, batch 1, CPU (median of {repeats})")
-    print(f"{'decoder':<45} {'threads':>7} {'image enc':>10} {'decoder':>9} {'forward':>9} {'fwd/enc':>8} {'text/fwd':>9}")
-    for label, decoder in DECODERS.items():
-        config = MirrorDepthConfig(clip_name="world-vit-256", input_size=size, mirror_tokens=16, decoder=DecoderConfig(**decoder))
-        model = build_mirror_depth(config, seed=0).eval()
+    print(f"bundled model: {predictor.info.message}")
+    print(f"  {config.clip_name}, s = {config.mirror_tokens}, decoder {config.decoder.upsample}, fp32; one {size[0]}x{size[1]} "
+          f"frame, batch 1, CPU; median of {repeats} interleaved rounds; load average {load_average()} at start")
+    print(f"{'threads':>7} {'clock':>10} {'image enc':>10} {'after enc':>10} {'forward':>9} {'fwd/enc':>8}")
+    with torch.inference_mode():
+        features = model.image_features(images)
+        fns = {"encoder": partial(model.image_features, images),
+               "after": partial(model.depth_from_features, features, size),
+               "forward": partial(model, images)}
         for count in threads:
             torch.set_num_threads(count)
-            with torch.inference_mode():
-                features = model.image_features(images)
-                text = model.text_features()
-                assert model.similarity_maps(features, text).shape[1] == model.config.mirror_tokens
-                image_ms = _median_ms(partial(lambda m: m.image_features(images), model), repeats)
-                decoder_ms = _median_ms(partial(lambda m, f, t: m.decoder(m.similarity_maps(f, t), f), model, features, text),
-                                        repeats)  # fmt: skip
-                forward_ms = _median_ms(partial(lambda m: m(images), model), repeats)
-                text_ms = _median_ms(model._compute_text_features, repeats)
-            print(f"{label:<45} {count:>7} {image_ms:>8.1f}ms {decoder_ms:>7.1f}ms {forward_ms:>7.1f}ms "
-                  f"{forward_ms / image_ms:>7.2f}x {text_ms / forward_ms:>8.2f}x")
-    print("  fwd/enc: the whole cached forward over the image encoder alone (target <= 1.25x)")
-    print("  text/fwd: the text-encoder run per frame that the cache saves, relative to the cached forward")
+            clocks = [("wall", time.perf_counter)] + ([("thread CPU", time.thread_time)] if count == 1 else [])
+            for clock_name, clock in clocks:
+                ms = interleaved_medians(fns, repeats, clock, progress=f"{count} thread(s), {clock_name}")
+                print(f"{count:>7} {clock_name:>10} {ms['encoder']:>8.2f}ms {ms['after']:>8.2f}ms {ms['forward']:>7.2f}ms "
+                      f"{ms['forward'] / ms['encoder']:>7.2f}x")
+    print(f"  after enc: similarity maps + decoder + resize + sigmoid; fwd/enc target <= 1.25x; load average {load_average()} at end")
+
+
+def bench_predict_overhead(size: tuple[int, int], repeats: int) -> None:
+    """DepthPredictor.predict on a uint8 frame vs the model forward on the same frame as a tensor."""
+    from mirror_model.predict import load_predictor
+
+    torch.set_num_threads(1)
+    predictor = load_predictor("synthetic-tiny", device="cpu")
+    frame = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
+    images = torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(255.0)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            predictor.model(images)
+
+    ms = interleaved_medians({"predict": partial(predictor.predict, frame), "forward": forward}, repeats,
+                             time.thread_time, progress="predict overhead")
+    print(f"DepthPredictor.predict ({predictor.precision}, the default on a CPU), one {size[0]}x{size[1]} uint8 frame, "
+          f"1 thread, thread CPU time: {ms['predict']:.2f}ms; "
+          f"model forward {ms['forward']:.2f}ms; overhead (numpy -> tensor, resize, back) {ms['predict'] - ms['forward']:.2f}ms "
+          f"per frame; load average {load_average()}")
+
+
+def bench_text_cache(repeats: int) -> None:
+    """The text encoder run that the cache saves per frame, for the bundled model."""
+    from mirror_model.predict import load_predictor
+
+    torch.set_num_threads(1)
+    model = load_predictor("synthetic-tiny", device="cpu").model
+    with torch.inference_mode():
+        ms = interleaved_medians({"text": model._compute_text_features}, repeats, time.thread_time)
+    print(f"text side (saved by the cache on every frame): {ms['text']:.2f}ms at 1 thread, thread CPU time")
 
 
 def bench_real_architectures(names: list[str], size: tuple[int, int], repeats: int) -> None:
@@ -83,12 +125,11 @@ def bench_real_architectures(names: list[str], size: tuple[int, int], repeats: i
         total = model.num_trainable_parameters()
         frozen = sum(p.numel() for p in clip.parameters())
         with torch.inference_mode():
-            forward_ms = _median_ms(partial(lambda m: m(images), model), repeats, warmup=1)
-            text_ms = _median_ms(model._compute_text_features, repeats, warmup=1)
+            ms = interleaved_medians({"forward": partial(model, images), "text": model._compute_text_features}, repeats, warmup=1)
         print(
             f"  {name:>9}: {total:,} trainable (mirror {mirror:,}, decoder {total - mirror:,}); "
-            f"frozen CLIP {frozen:,}; cached forward {forward_ms:.0f}ms, text side {text_ms:.0f}ms "
-            f"({text_ms / forward_ms:.2f}x of a frame saved by the cache)"
+            f"frozen CLIP {frozen:,}; cached forward {ms['forward']:.0f}ms, text side {ms['text']:.0f}ms "
+            f"({ms['text'] / ms['forward']:.2f}x of a frame saved by the cache)"
         )
 
 
@@ -103,19 +144,43 @@ def bench_checkpoint_size() -> None:
             print(f"checkpoints/{name}: {sum(sizes.values()) / 1e6:.2f} MB ({listing})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--size", default="240x320", help="HxW")
-    parser.add_argument("--models", default="RN50,ViT-B-16", help="architectures to count parameters for ('' skips)")
-    args = parser.parse_args()
-    height, width = (int(v) for v in args.size.lower().split("x"))
-    bench_tiny((height, width), [int(t) for t in args.threads.split(",")], args.repeats)
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 240x320, got {text!r}") from None
+    if min(height, width) < 16:
+        raise argparse.ArgumentTypeError("each side must be at least 16 pixels (one patch)")
+    return height, width
+
+
+def _threads(text: str) -> list[int]:
+    try:
+        counts = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated thread counts such as 1,2, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("thread counts must be positive integers")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_mirror_inference", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=_threads, default=[1, 2], help="comma-separated torch thread counts (default 1,2)")
+    parser.add_argument("--repeats", type=int, default=60, help="timed rounds per figure (default 60)")
+    parser.add_argument("--size", type=_size, default=(240, 320), help="frame size HxW (default 240x320)")
+    parser.add_argument("--models", default="RN50,ViT-B-16", help="full-size architectures to count parameters for ('' skips)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    bench_bundled(args.size, args.threads, args.repeats)
+    bench_predict_overhead(args.size, args.repeats)
+    bench_text_cache(max(3, args.repeats // 5))
     if args.models:
-        bench_real_architectures([m for m in args.models.split(",") if m], (height, width), max(3, args.repeats // 5))
+        bench_real_architectures([m for m in args.models.split(",") if m], args.size, max(3, args.repeats // 10))
     bench_checkpoint_size()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -314,6 +314,41 @@ def _resize_vit_pos_embed(pos: torch.Tensor, old_grid: tuple[int, int], new_grid
     return torch.cat([cls_pos, grid.permute(0, 2, 3, 1).reshape(-1, channels)], dim=0)
 
 
+def _grid_pos_embed(visual: nn.Module, grid: tuple[int, int]) -> torch.Tensor:
+    """The ViT's positional table resized to `grid` (_resize_vit_pos_embed). A frozen table's resized
+    copy is kept per grid on the tower (half a millisecond of every 240x320 frame on a CPU otherwise),
+    keyed by the table itself, its storage and its in-place version counter, so a replaced, moved or
+    reloaded table is never served stale; a table that trains is resized on every call, so gradients reach it."""
+    pos = visual.positional_embedding
+    if pos.requires_grad and torch.is_grad_enabled():
+        return _resize_vit_pos_embed(pos, visual.grid_size, grid)
+    cache = visual.__dict__.setdefault("_grid_pos_cache", {})  # grid -> (table, key, resized)
+    key = (pos._version, pos.data_ptr(), pos.device, pos.dtype)  # .to() and .half() swap the storage
+    hit = cache.get(grid)
+    if hit is not None and hit[0] is pos and hit[1] == key:
+        return hit[2]
+    # Outside inference mode, so the cached tensor is an ordinary one usable in any later mode.
+    with torch.inference_mode(False), torch.no_grad():
+        resized = _resize_vit_pos_embed(pos, visual.grid_size, grid)
+    if len(cache) >= 64:  # frames of many sizes (native scale): keep the cache small
+        cache.clear()
+    cache[grid] = (pos, key, resized)
+    return resized
+
+
+def quantize_image_tower_int8(model: nn.Module) -> nn.Module:
+    """Replace the CLIP's image tower, in place, by a copy whose nn.Linear layers are dynamically
+    quantised to int8 (int8 weights; activations quantised per batch as they arrive; PyTorch's
+    torch.ao.quantization.quantize_dynamic on its x86/fbgemm CPU kernels). In a ViT these are the
+    MLPs; the attention projections and the output projection stay float32. CPU only. Returns `model`."""
+    import warnings
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao; the API works here
+        warnings.simplefilter("ignore")
+        model.visual = torch.ao.quantization.quantize_dynamic(model.visual, {nn.Linear}, dtype=torch.qint8)
+    return model
+
+
 def vit_tokens(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A ViT CLIP's pooled embedding (B, D) and dense patch features (B, D, H/stride, W/stride) of
     CLIP-normalised images, from one pass of the image tower.
@@ -329,7 +364,7 @@ def vit_tokens(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, to
     batch, width, grid_h, grid_w = x.shape
     x = x.flatten(2).transpose(1, 2)
     cls_token = visual.class_embedding.to(x.dtype).expand(batch, 1, width)
-    pos = _resize_vit_pos_embed(visual.positional_embedding, visual.grid_size, (grid_h, grid_w))
+    pos = _grid_pos_embed(visual, (grid_h, grid_w))
     x = torch.cat([cls_token, x], dim=1) + pos.to(x.dtype)
     x = visual.ln_post(visual.transformer(visual.ln_pre(x)))
     pooled = x[:, 0] if visual.pool_type == "tok" else x[:, 1:].mean(dim=1)

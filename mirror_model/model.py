@@ -173,9 +173,13 @@ class MirrorDepth(nn.Module):
 
     def similarity_maps(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """(B, D, h, w) features -> (B, s, h, w) scaled cosine similarities with the text outputs (s, D),
-        which are unit rows (text_features); a patch's maps do not depend on its feature's norm."""
+        which are unit rows (text_features); a patch's maps do not depend on its feature's norm.
+        The maps are channels-last in memory (see DepthDecoder)."""
         scale = clip_backbone.logit_scale(self.clip).float()
-        return scale * torch.einsum("bdhw,sd->bshw", F.normalize(features, dim=1), text)
+        # In token layout (B, h, w, D), which is how the ViT's dense features are stored (a view, no
+        # copy), one matrix product gives maps already channels-last, the decoder's layout.
+        tokens = F.normalize(features.permute(0, 2, 3, 1), dim=-1)
+        return (tokens @ (scale * text).T).permute(0, 3, 1, 2)
 
     def forward(self, images: torch.Tensor, source: str = "learned") -> torch.Tensor:
         """Images (B, 3, H, W) in [0, 1] -> metric depth (B, 1, H, W) in (0, max_depth], with the

@@ -64,6 +64,10 @@ SCALES = ("fit", "native")
 GEOMETRIES = ("grid", "windows", "blend", "letterbox")
 DEFAULT_GEOMETRY = "grid"  # chosen by measurement: benchmarks/bench_seams.py, docs/seams.md
 LETTERBOX_GREY = 0.5  # the padding colour of the letterbox geometry, in [0, 1]
+PRECISIONS = ("fp32", "int8")
+# Chosen by measurement (benchmarks/bench_inference_options.py, docs/mirror-depth.md "Sizes and speed"):
+# on a CPU, int8 dynamic quantisation of the image tower's MLPs; elsewhere fp32.
+CPU_PRECISION = "int8"
 
 
 def window_starts(length: int, window: int) -> list[int]:
@@ -162,9 +166,10 @@ class DepthPredictor:
     """Wraps a depth model (MirrorDepth or ZeroShotDepth) with resizing, batching and its ModelInfo."""
 
     def __init__(self, model: nn.Module, info: ModelInfo, device: str | torch.device = "cpu", batch_size: int = 8,
-                 geometry: str = DEFAULT_GEOMETRY):
+                 geometry: str = DEFAULT_GEOMETRY, precision: str = "fp32"):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.precision = precision  # what load_predictor made of the model (PRECISIONS); a label here
         self.info = info
         self.batch_size = max(1, int(batch_size))
         self.input_size: tuple[int, int] = tuple(model.config.input_size)
@@ -366,6 +371,7 @@ def load_predictor(
     batch_size: int = 8,
     hub_max_bytes: int | None = DEFAULT_HUB_MAX_BYTES,
     geometry: str = DEFAULT_GEOMETRY,
+    precision: str | None = None,
 ) -> DepthPredictor:
     """A ready predictor for a preset name, a checkpoint directory or a Hugging Face Hub repo id.
 
@@ -373,10 +379,19 @@ def load_predictor(
     (a reference for ablations). `clip_weights` is a local CLIP weights file for pretrained CLIPs.
     A Hub repo id fetches only the checkpoint's files, at most `hub_max_bytes` in all.
     `geometry` is how frames of any aspect ratio meet the model (GEOMETRIES; module notes).
+    `precision` (PRECISIONS) is how a mirror model's image tower computes: "fp32", or "int8" (its
+    MLPs dynamically quantised, CPU only: clip_backbone.quantize_image_tower_int8); None picks
+    CPU_PRECISION on a CPU and fp32 elsewhere. Zero-shot baselines always run in fp32.
     """
     text_sources.check_source(mirror_source)
     DepthPredictor.check_geometry(geometry)
     target = _pick_device(device)
+    if precision is None:
+        precision = CPU_PRECISION if target.type == "cpu" else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and target.type != "cpu":
+        raise ValueError(f"precision 'int8' runs on a CPU only, not on device '{target}'; use fp32 there")
     if spec in presets.PRESETS:
         preset = presets.get_preset(spec)
         if preset.kind == "zeroshot":
@@ -391,7 +406,7 @@ def load_predictor(
                                   card={"kind": "zeroshot", "config": model.config.to_dict(), "bins_m": list(model.config.bins_m())})
             if not info.trained:
                 log.warning("%s", info.message)
-            return DepthPredictor(model, info, target, batch_size, geometry)
+            return DepthPredictor(model, info, target, batch_size, geometry)  # fp32: the baseline as published
         if not untrained and ckpt.has_weights(preset.checkpoint_dir):
             model, info = _from_checkpoint_dir(spec, preset.checkpoint_dir, "bundled", False, clip_weights, mirror_source)
         else:
@@ -413,7 +428,9 @@ def load_predictor(
                 f"'{spec}' is not a preset ({', '.join(presets.PRESETS)}), an existing checkpoint directory "
                 f"or a Hugging Face Hub repo id (owner/name)"
             )
-    return DepthPredictor(model, info, target, batch_size, geometry)
+    if precision == "int8":
+        clip_backbone.quantize_image_tower_int8(model.clip)  # the text side (text tower, cached) stays fp32
+    return DepthPredictor(model, info, target, batch_size, geometry, precision)
 
 
 # ---------------------------------------------------------------- CLI
@@ -479,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="how a frame of any aspect ratio meets the model: grid = one pass at the frame's own patch "
                         "grid (default); windows = averaged training-size windows; blend = windows aligned and feathered; "
                         "letterbox = padded to the training aspect ratio")
+    parser.add_argument("--precision", default=None, choices=PRECISIONS,
+                        help=f"image tower arithmetic: fp32, or int8 (dynamic quantisation, CPU only); default {CPU_PRECISION} "
+                        "on a CPU, fp32 elsewhere")
     parser.add_argument("--batch-size", type=number_argument(minimum=1, maximum=1024, integer=True), default=8)
     parser.add_argument("--max-pixels", type=number_argument(minimum=0, integer=True), default=None,
                         help=f"refuse images with more pixels than this, read from the file header before decoding "
@@ -500,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             load_rgb(files[0], max_pixels, hint)  # a bad single image fails before the model loads
         predictor = load_predictor(
             args.model, args.device, args.mirror_source, args.untrained, args.clip_weights, args.batch_size,
-            geometry=args.geometry,
+            geometry=args.geometry, precision=args.precision,
         )
     except (ValueError, FileNotFoundError, clip_backbone.WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
