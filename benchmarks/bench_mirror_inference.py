@@ -83,7 +83,7 @@ def bench_predict_overhead(size: tuple[int, int], repeats: int) -> None:
     from mirror_model.predict import load_predictor
 
     torch.set_num_threads(1)
-    predictor = load_predictor("synthetic-tiny", device="cpu")
+    predictor = load_predictor("synthetic-tiny", device="cpu", precision=None)  # as the app loads it
     frame = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
     images = torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(255.0)
 

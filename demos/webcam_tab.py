@@ -33,7 +33,7 @@ from PIL import Image
 from common.depth_io import colorize_depth, display_range
 
 from .errors import guarded
-from .inputs import PictureInput, as_rgb_image, limit_size, max_upload_pixels, number
+from .inputs import PictureInput, as_rgb_image, limit_size, max_upload_pixels, number, too_large_message
 from .labels import colourbar, output_line
 from .model_panel import model_panel
 from .models import registry
@@ -84,7 +84,7 @@ def decode_frame(frame, max_side: int) -> np.ndarray:
     longest side at most `max_side`. A JPEG is decoded straight at the largest 1/2, 1/4 or 1/8
     scale that still covers `max_side` (Pillow's draft mode), then resized. Raises gr.Error with a
     plain sentence for anything unreadable or over the pixel cap (APP_MAX_IMAGE_PIXELS)."""
-    if not isinstance(frame, str):
+    if not isinstance(frame, str) or not frame.startswith("data:"):  # an array or an uploaded file (API clients)
         return limit_size(as_rgb_image(frame, "camera frame"), int(max_side), warn=False)
     header, _, data = frame.partition(",")
     if not header.startswith("data:image/") or not header.endswith(";base64"):
@@ -94,7 +94,7 @@ def decode_frame(frame, max_side: int) -> np.ndarray:
         with Image.open(io.BytesIO(raw)) as image:
             width, height = image.size
             if width * height > max_upload_pixels():
-                raise gr.Error(UNREADABLE_FRAME)
+                raise gr.Error(too_large_message())
             scale = min(1.0, max_side / max(width, height))
             image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
             rgb = np.asarray(image.convert("RGB"))

@@ -371,7 +371,7 @@ def load_predictor(
     batch_size: int = 8,
     hub_max_bytes: int | None = DEFAULT_HUB_MAX_BYTES,
     geometry: str = DEFAULT_GEOMETRY,
-    precision: str | None = None,
+    precision: str | None = "fp32",
 ) -> DepthPredictor:
     """A ready predictor for a preset name, a checkpoint directory or a Hugging Face Hub repo id.
 
@@ -381,7 +381,9 @@ def load_predictor(
     `geometry` is how frames of any aspect ratio meet the model (GEOMETRIES; module notes).
     `precision` (PRECISIONS) is how a mirror model's image tower computes: "fp32", or "int8" (its
     MLPs dynamically quantised, CPU only: clip_backbone.quantize_image_tower_int8); None picks
-    CPU_PRECISION on a CPU and fp32 elsewhere. Zero-shot baselines always run in fp32.
+    CPU_PRECISION on a CPU and fp32 elsewhere (the app and the predict CLI: inference for users).
+    The default is fp32, so every evaluation and study reproduces its published figures exactly.
+    Zero-shot baselines always run in fp32.
     """
     text_sources.check_source(mirror_source)
     DepthPredictor.check_geometry(geometry)

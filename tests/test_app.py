@@ -64,8 +64,8 @@ def test_webcam_stream_endpoint_returns_depth_and_rate(client):
 
     depth, rate = client.predict(handle_file(str(EXAMPLE_RGB)), 160, BUNDLED, "", api_name="/webcam_frame")
     assert Path(depth).is_file()
-    # One frame, no stream: no achieved rate yet; 320x240 is downscaled to 160 on the longest side.
-    assert re.fullmatch(r"first frame · model \d+ ms per frame · 160x120 · 1 frame", rate), rate
+    # One frame, no stream: the model's time only; 320x240 is downscaled to 160 on the longest side.
+    assert re.fullmatch(r"model \d+ ms per frame · 160x120", rate), rate
 
 
 def test_video_depth_curves_summary_and_frame_cloud(client):
@@ -305,3 +305,10 @@ def test_attention_sliders_span_the_bundled_model_before_the_first_run(app_url):
 
     result = attention_for_text("vim editor", load_attention_model())
     assert tab.bundled_shape() == (result["layers"], result["heads"])
+
+
+def test_the_app_loads_the_depth_model_with_the_measured_cpu_arithmetic():
+    from demos.models import registry
+    from mirror_model.predict import CPU_PRECISION
+
+    assert registry().get().predictor.precision == CPU_PRECISION

@@ -126,8 +126,9 @@ def test_a_trainable_positional_table_gets_gradients():
 def test_int8_stays_close_to_fp32_on_scene_frames(bundled):
     from mirror_model.predict import CPU_PRECISION
 
-    int8 = load_predictor("synthetic-tiny", device="cpu")  # the CPU default
+    int8 = load_predictor("synthetic-tiny", device="cpu", precision=None)  # the app's choice on a CPU
     assert int8.precision == CPU_PRECISION == "int8" and bundled.precision == "fp32"
+    assert load_predictor("synthetic-tiny", device="cpu").precision == "fp32"  # studies reproduce their figures
     quantized = [m for m in int8.model.clip.visual.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__]
     assert quantized, "no nn.Linear of the image tower was quantised"
     frames = [load_rgb(path) for path in SCENE_RGB[:2]]
