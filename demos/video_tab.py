@@ -20,20 +20,23 @@ from common.depth_io import colorize_depth, display_range
 from common.depth_sequence import (
     POLARITIES,
     VALUE_KINDS,
+    DepthSequenceWriter,
     SequenceMismatchError,
     check_matches,
+    missing_frames,
     open_uploaded_ground_truth,
     open_uploaded_sequences,
 )
-from common.frames import open_frames
+from common.frames import FrameSource, open_frames
 from common.pointcloud import depth_to_point_cloud, write_point_cloud
 from common.validate import ImageTooLargeError, InputError
+from common.video_io import sample_indices_keep
 
 from . import storage
 from .errors import guarded
 from .examples import example_video_ground_truth, example_videos
 from .image_tab import DEFAULT_FOV, FOV_RANGE, VIEW_HINT
-from .inputs import max_upload_pixels, number, upload_limits
+from .inputs import max_file_bytes, max_upload_pixels, number, upload_limits
 from .labels import colourbar, markdown_text, output_line
 from .model_panel import model_panel
 from .models import registry
@@ -45,6 +48,7 @@ FPS_RANGE = (1.0, 30.0)
 SLIDER_FRAMES = 60  # at most this many analysed frames are kept for the frame slider (evenly spaced)
 FRAMES_FILE = "slider_frames.bin"  # one file: for each kept frame its RGB (uint8) then its depth (float16)
 FLOAT16_MAX = 65504.0  # metres: farther depths are kept at this for the slider (beyond any camera's range)
+DEPTH_ZIP, DEPTH_NPZ = "depth_16bit_mm.zip", "depth_float16_m.npz"  # the analysed depth, to take away (and upload back)
 SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "drift_scale_last", "tae_mean", "abs_rel_mean")
 
 
@@ -164,6 +168,71 @@ def skipped_note(skipped: list[str], shown: int = 3) -> str:
     return "Some depth frames could not be read and count as frames without depth: " + "; ".join(skipped[:shown]) + more + "."
 
 
+def analysed_indices(frames: FrameSource) -> list[int] | None:
+    """The clip frames the study will analyse (sampled to the chosen rate, up to max frames);
+    None when the container does not state its frame count."""
+    if frames.source_count <= 0:
+        return None
+    kept = [i for i in range(frames.source_count) if sample_indices_keep(i, frames.source_fps, frames.target_fps)]
+    return kept[: frames.max_frames] if frames.max_frames else kept
+
+
+def analysed_note(frames: FrameSource, analysed: int) -> str:
+    """One sentence: how many frames were analysed, and whether that is the whole clip or why not."""
+    info, available = frames.video, frames.available_count
+    plural = "frame" if analysed == 1 else "frames"
+    if available is None or analysed >= available:
+        return f"Analysed {analysed} {plural}: the whole clip ({info.duration_s:.1f} s) at {frames.fps:g} fps."
+    reason = (f"the limit is {MAX_FRAMES} frames" if frames.max_frames == MAX_FRAMES
+              else f"Max frames is set to {frames.max_frames}")  # fmt: skip
+    return (f"Analysed {analysed} of the clip's {available} frames at {frames.fps:g} fps, the first "
+            f"{analysed / frames.fps:.1f} s of {info.duration_s:.1f} s: {reason}.")
+
+
+CUT_NOTES = ("The video lasts", "At ")  # _open_video's notes on frames left out, which analysed_note restates
+
+
+def _check_sampled(sequence, frames: FrameSource) -> None:
+    """A plain refusal when a sequence that holds only some clip frames (a depth download) lacks
+    one this analysis needs (another frame rate than it was made at)."""
+    wanted = analysed_indices(frames)
+    if wanted is None or sequence.frame_indices is None:
+        return
+    missing = missing_frames(sequence, wanted)
+    if missing:
+        made = f" (it was made at {sequence.fps:g} fps)" if sequence.fps else ""
+        raise gr.Error(f"{sequence.name} holds depth for {sequence.count} of the clip's frames{made}, not for frame "
+                       f"{missing[0]}, which this analysis at {frames.fps:g} fps needs. Analyse at the rate the depth "
+                       "was made at.")
+
+
+class DepthDownloads:
+    """The first source's depth of every analysed frame, written as it comes (a .zip of 16-bit
+    PNGs in mm and a float16 .npz in metres, common.depth_sequence.DepthSequenceWriter)."""
+
+    def __init__(self, out_dir: Path, frames: FrameSource):
+        self.writer = DepthSequenceWriter(out_dir / DEPTH_ZIP, out_dir / DEPTH_NPZ, frames.source_count or 0, frames.fps)
+        self.clip_known = frames.source_count > 0
+
+    def keep(self, sample, depth: np.ndarray) -> None:
+        self.writer.add(sample.index, depth)
+
+    def finish(self) -> tuple[list[str], list[str]]:
+        """(paths, notes): the two files, and a note for any that is larger than one upload may be."""
+        written = self.writer.close()
+        if written is None:
+            return [], []
+        notes = []
+        if not self.clip_known:
+            notes.append("The video does not state its frame count, so the depth downloads cannot be uploaded back "
+                         "for comparison.")  # fmt: skip
+        for path in written:
+            if path.stat().st_size > max_file_bytes():
+                notes.append(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB, more than one upload may be "
+                             f"({max_file_bytes() / 2**20:.0f} MB): analyse fewer or smaller frames to upload it back.")
+        return [str(p) for p in written], notes
+
+
 def analyse_video(video: str | None, target_fps: float, max_frames: float, max_side: float, model_choice: str,
                   model_custom: str, depth_files=None, depth_values: str = AUTO, polarity: str = AUTO, align: str = "both",
                   gt_files=None, include_model: bool = True, progress=gr.Progress(track_tqdm=True)):
@@ -194,11 +263,25 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     if len(sources) > MAX_SOURCES:
         raise gr.Error(f"{len(sources)} depth sources to compare; at most {MAX_SOURCES} fit on one clip "
                        "(a relative sequence with ground truth counts twice: per-clip and per-frame alignment).")
+    for sequence in sequences:
+        _check_sampled(sequence, frames)
     kept = SliderFrames(out_dir / FRAMES_FILE, frames.expected_count or max_frames)
+    # The depth downloads hold metres: the model's, or a sequence's that is metric or aligned to ground truth.
+    in_metres = include_model or sequences[0].values == "metric" or frames.has_ground_truth
+    downloads = DepthDownloads(out_dir, frames) if in_metres else None
+
+    def on_frame(sample, depth: np.ndarray) -> None:
+        kept.keep(sample, depth)
+        if downloads is not None:
+            downloads.keep(sample, depth)
+
     try:
-        result = run_temporal_study(frames, sources, out_dir, on_frame=kept.keep, progress=True, plot_html=False)
+        result = run_temporal_study(frames, sources, out_dir, on_frame=on_frame, progress=True, plot_html=False)
     except (ValueError, OSError):
+        if downloads is not None:
+            downloads.writer.discard()
         raise gr.Error("The video could not be analysed (it may be corrupt or cut short). Try another file.") from None
+    depth_files, download_notes = downloads.finish() if downloads is not None else ([], [])
     times, curves = comparison_curves(result)
     figure = comparison_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
     summary = {key: rounded(result.summary[key]) for key in SUMMARY_KEYS if key in result.summary}
@@ -208,7 +291,9 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     count = len(kept.entries)
     if skipped:
         notes.append(skipped_note(skipped))
-    warning_text = "\n".join(f"⚠️ {markdown_text(note)}" for note in notes) or f"Analysed {len(result.records)} frames."
+    notes = [note for note in notes if not note.startswith(CUT_NOTES)] + download_notes  # the first line says it
+    lines = [markdown_text(analysed_note(frames, len(result.records)))] + [f"⚠️ {markdown_text(note)}" for note in notes]
+    warning_text = "\n\n".join(lines)
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
     video_range = result.summary.get("depth_video_range_m")
     state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range}
@@ -217,6 +302,7 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     video_bar = video_colourbars(result.summary.get("depth_video_ranges_m") or {})
     files = [str(out_dir / name) for name in ("report.html", "measures.csv", "measures.json", "summary.json", "per_frame.csv",
                                               "per_frame_all.csv", "temporal_curves.json") if (out_dir / name).is_file()]  # fmt: skip
+    files[1:1] = depth_files  # after the report: the depth itself
     return depth_video, video_bar, figure, table, json.loads(json.dumps(summary, default=str)), files, warning_text, \
         state, slider, cloud, depth_image, frame_bar, output_line(loaded), loaded.status
 
@@ -273,7 +359,8 @@ def build() -> gr.Markdown:
             run = gr.Button("Analyse video", variant="primary")
             with gr.Accordion("Sampling and size limits", open=False):
                 target_fps = gr.Slider(*FPS_RANGE, value=5, step=1, label="Frames per second to analyse")
-                max_frames = gr.Slider(2, MAX_FRAMES, value=48, step=1, label="Max frames")
+                max_frames = gr.Slider(2, MAX_FRAMES, value=MAX_FRAMES, step=1,
+                                       label="Max frames (the whole clip is analysed when it has no more)")
                 max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
             with gr.Accordion("Compare with depth made elsewhere, ground truth", open=False):
                 depth_files = gr.File(label="Depth sequence(s) for this video: depth frames (.png in mm, .npy/.npz in m), "
