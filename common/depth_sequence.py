@@ -265,6 +265,56 @@ def _open_files(files: list[Path], name: str, values: str | None, max_pixels: in
     raise ValueError(f"none of the {len(files)} depth frames can be read; the first says: {first_error}")
 
 
+# ---------------------------------------------------------------- what an upload's numbers mean
+
+PNG_FULL_RANGE_M = 65.0  # a 16-bit PNG whose values reach this (65,000 of 65,535 units) was stretched to the full range
+UNIT_RANGE_ENDS = (0.05, 0.95)  # array values inside [0, 1] reaching both of these were normalised, not measured
+BYTE_RANGE = (200, 255)  # whole-number arrays whose largest value lies here were stretched to 8 bits
+
+
+def detect_values(sequence: DepthSequence, frames_to_try: int = 3) -> tuple[str, str]:
+    """(values, reason): what the numbers of a sequence of files or a stack most likely are, judged
+    from the value range of its first readable frame (of the first `frames_to_try`), with a plain
+    sentence saying what was seen. Videos are relative by nature: their kind ("disparity" unless
+    told) is kept, and the reason says whether they are grey or painted with a colormap.
+
+    Rules (metric depth is never negative, and a measured scene is not exactly normalised):
+    negative values; array values inside [0, 1] that reach both below 0.05 and above 0.95 (a scene
+    measured in metres is not that close, nor reaches exactly 1 m at its far end); whole numbers
+    reaching 200-255 (8-bit); a 16-bit PNG reaching 65 m (the full 16-bit range) → closeness up to
+    an unknown scale ("disparity": Depth Anything, MiDaS and Video Depth Anything write that);
+    anything else → metres."""
+    if sequence.kind == "video":
+        kind = f"a colour-mapped video ({sequence.colormap}), read through its colormap" if sequence.colormap else \
+            f"a grey {sequence.bit_depth or 8}-bit video"
+        return sequence.values, f"{sequence.name}: {kind}; its values have no unit"
+    quiet = replace(sequence, on_skip=lambda message: None)  # skipped frames are reported once, by the analysis
+    for position, (_, frame) in enumerate(quiet):
+        valid = frame[np.isfinite(frame) & (frame != 0)]
+        if valid.size:
+            break
+        if position + 1 >= frames_to_try:
+            return sequence.values, f"{sequence.name}: no readable values in its first frames, read as metres"
+    else:
+        return sequence.values, f"{sequence.name}: no readable values, read as metres"
+    low, high = float(valid.min()), float(valid.max())
+    png = sequence.kind == "files" and bool(sequence._files) and sequence._files[0].suffix.lower() == ".png"
+    seen = f"values {low * 1000:.0f} to {high * 1000:.0f}" if png else f"values {low:.3g} to {high:.3g}"
+    whole = bool(np.all(valid == np.round(valid)))
+    if low < 0:
+        reason = "negative numbers, so not distances"
+    elif png and high >= PNG_FULL_RANGE_M:
+        reason = "16-bit PNGs stretched to the full range, so not millimetres"
+    elif not png and high <= 1.0 and low <= UNIT_RANGE_ENDS[0] and high >= UNIT_RANGE_ENDS[1]:
+        reason = "numbers normalised to 0-1, so not metres"
+    elif not png and whole and BYTE_RANGE[0] <= high <= BYTE_RANGE[1]:
+        reason = "whole numbers up to 255 (an 8-bit picture's range), so not metres"
+    else:
+        unit = "millimetres" if png else "metres"
+        return "metric", f"{sequence.name}: {seen} (first frame), read as distances in {unit}"
+    return "disparity", f"{sequence.name}: {seen} (first frame): {reason}; read as closeness of unknown scale (larger is nearer)"
+
+
 # ---------------------------------------------------------------- sequences sampled from a clip
 
 INDEX_FILE = "frames.json"  # beside a folder's (or a .zip's) depth frames: which clip frame each one is

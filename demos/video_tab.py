@@ -18,11 +18,10 @@ from analysis.temporal_sources import ModelSource, sequence_sources
 from common.camera import intrinsics_for
 from common.depth_io import colorize_depth, display_range
 from common.depth_sequence import (
-    POLARITIES,
-    VALUE_KINDS,
     DepthSequenceWriter,
     SequenceMismatchError,
     check_matches,
+    detect_values,
     missing_frames,
     open_uploaded_ground_truth,
     open_uploaded_sequences,
@@ -37,7 +36,7 @@ from .errors import guarded
 from .examples import example_video_ground_truth, example_videos
 from .image_tab import DEFAULT_FOV, FOV_RANGE, VIEW_HINT
 from .inputs import max_file_bytes, max_upload_pixels, number, upload_limits
-from .labels import colourbar, markdown_text, output_line
+from .labels import colourbar_in, markdown_text, output_line
 from .model_panel import model_panel
 from .models import registry
 
@@ -55,6 +54,20 @@ SUMMARY_KEYS = ("frames", "flicker_mean", "opw_mean", "median_ratio_range", "dri
 AUTO = "auto"
 DEPTH_FILE_TYPES = [".png", ".npy", ".npz", ".zip", ".mp4", ".avi", ".mkv", ".mov", ".webm"]
 GT_FILE_TYPES = [".png", ".json", ".npz", ".zip"]
+
+
+COMPARE_INTRO = ("Upload depth another tool made for this same video (or this tab's own depth download) to see how "
+                 "it compares with the selected model, frame for frame. With the clip's true depth (ground truth) "
+                 "the table also says how far each is from the truth.")
+VALUE_CHOICES = [("Detect from the upload", AUTO),
+                 ("Distances in metres (16-bit PNGs: millimetres)", "metric"),
+                 ("Distances of unknown scale: larger is farther", "relative"),
+                 ("Closeness of unknown scale: larger is nearer (Depth Anything, MiDaS)", "disparity")]
+POLARITY_CHOICES = [("As usual for the answer above (closeness: near is bright; distance: near is dark)", AUTO),
+                    ("Near is dark", "near-dark"), ("Near is bright", "near-bright")]
+ALIGN_CHOICES = [("Once for the whole clip (keeps flicker visible)", "clip"),
+                 ("Again for every frame (hides changes of scale)", "frame"),
+                 ("Both, as two rows", "both")]
 
 
 def _open_video(path: str, target_fps: float, max_frames: int, max_side: int, truth=None):
@@ -143,15 +156,18 @@ def _uploaded_truth(gt_files, work_dir: Path, on_skip=None):
 
 
 def _uploaded_sequences(depth_files, depth_values: str, polarity: str, work_dir: Path, frame_count: int | None,
-                        on_skip=None):
-    """The uploaded depth sequences, opened with the upload limits; a depth video whose container
-    states another frame count than the clip's (`frame_count`) is refused before it is decoded."""
+                        on_skip=None) -> tuple[list, list[str]]:
+    """The uploaded depth sequences, opened with the upload limits, and one note each saying what
+    their numbers were read as (detected from the upload unless the user chose:
+    common.depth_sequence.detect_values); a depth video whose container states another frame count
+    than the clip's (`frame_count`) is refused before it is decoded."""
     if not depth_files:
-        return []
+        return [], []
     values = None if depth_values in (None, AUTO) else depth_values
     polarity = None if polarity in (None, AUTO) else polarity
     try:
         sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity, upload_limits(), frame_count)
+        read = [_read_as(sequence, values is None) for sequence in sequences]
     except ImageTooLargeError:
         raise gr.Error(f"The depth sequence is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
                        "per depth frame. Downscale it and upload it again.") from None
@@ -159,7 +175,30 @@ def _uploaded_sequences(depth_files, depth_values: str, polarity: str, work_dir:
         raise gr.Error(f"The depth sequence does not fit the video: {_sentence(str(error))}") from None
     except (ValueError, OSError) as error:
         raise gr.Error(f"Could not read the depth sequence: {_sentence(str(error))}") from None
-    return [replace(sequence, on_skip=on_skip) for sequence in sequences]
+    return [replace(sequence, on_skip=on_skip) for sequence, _ in read], [note for _, note in read]
+
+
+VALUE_WORDS = {"metric": "distances in metres", "relative": "distances of unknown scale (larger is farther)",
+               "disparity": "closeness of unknown scale (larger is nearer)"}  # fmt: skip
+
+
+def _read_as(sequence, detect: bool):
+    """(sequence, note): with `detect`, the sequence read as what its values look like; the note
+    says what was found, or what the user chose."""
+    if detect:
+        values, seen = detect_values(sequence)
+        sequence = replace(sequence, values=values)
+        if sequence.kind == "video":
+            seen += f", read as {VALUE_WORDS[sequence.values]} with near {sequence.polarity.removeprefix('near-')}"
+        return sequence, f"Detected {seen}. If that is wrong, answer \"What do its numbers mean?\" under the comparison."
+    how = VALUE_WORDS[sequence.values] + (f", near {sequence.polarity.removeprefix('near-')}" if sequence.polarity else "")
+    return sequence, f"{sequence.name}: read as {how}, as chosen."
+
+
+def source_units(sources: list, has_ground_truth: bool) -> dict[str, str]:
+    """Each source's unit by name: "m" for a model, metric depth, or depth aligned to ground truth;
+    "" for depth of unknown scale (a grey or colour-mapped video's values are not metres)."""
+    return {source.name: "" if getattr(source, "relative", False) and not has_ground_truth else "m" for source in sources}
 
 
 def skipped_note(skipped: list[str], shown: int = 3) -> str:
@@ -250,7 +289,8 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     for note in notes:
         gr.Warning(note)
     info = frames.video
-    sequences = _uploaded_sequences(depth_files, depth_values, polarity, out_dir / "uploads", info.frame_count, skipped.append)
+    sequences, read_notes = _uploaded_sequences(depth_files, depth_values, polarity, out_dir / "uploads", info.frame_count,
+                                                skipped.append)
     for sequence in sequences:  # a sequence that cannot belong to this clip: its own plain message, before any frame is read
         try:
             check_matches(sequence, info.frame_count, (info.height, info.width))
@@ -292,14 +332,16 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     if skipped:
         notes.append(skipped_note(skipped))
     notes = [note for note in notes if not note.startswith(CUT_NOTES)] + download_notes  # the first line says it
-    lines = [markdown_text(analysed_note(frames, len(result.records)))] + [f"⚠️ {markdown_text(note)}" for note in notes]
+    lines = [markdown_text(analysed_note(frames, len(result.records)))] + [markdown_text(note) for note in read_notes]
+    lines += [f"⚠️ {markdown_text(note)}" for note in notes]
     warning_text = "\n\n".join(lines)
     slider = gr.update(minimum=0, maximum=max(count - 1, 1), value=0, step=1, interactive=count > 1)
     video_range = result.summary.get("depth_video_range_m")
-    state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range}
+    units = source_units(sources, frames.has_ground_truth)  # after the study: it may have renamed sources
+    state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range, "unit": units[sources[0].name]}
     cloud, depth_image, frame_bar = frame_cloud(state, 0, DEFAULT_FOV)
     depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
-    video_bar = video_colourbars(result.summary.get("depth_video_ranges_m") or {})
+    video_bar = video_colourbars(result.summary.get("depth_video_ranges_m") or {}, units)
     files = [str(out_dir / name) for name in ("report.html", "measures.csv", "measures.json", "summary.json", "per_frame.csv",
                                               "per_frame_all.csv", "temporal_curves.json") if (out_dir / name).is_file()]  # fmt: skip
     files[1:1] = depth_files  # after the report: the depth itself
@@ -307,12 +349,15 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
         state, slider, cloud, depth_image, frame_bar, output_line(loaded), loaded.status
 
 
-def video_colourbars(ranges: dict) -> str:
-    """One colourbar per panel of the depth video (each fixed from its source's first frame)."""
+def video_colourbars(ranges: dict, units: dict[str, str] | None = None) -> str:
+    """One colourbar per panel of the depth video (each fixed from its source's first frame), in
+    metres only where the source's unit is known (`units` by source name; default metres)."""
+    units = units or {}
     if len(ranges) == 1:
-        ((_, (lo, hi)),) = ranges.items()
-        return colourbar(lo, hi, what="depth video (fixed from the first frame)")
-    return "".join(colourbar(lo, hi, what=f"{name} (fixed from the first frame)") for name, (lo, hi) in ranges.items())
+        ((name, (lo, hi)),) = ranges.items()
+        return colourbar_in(lo, hi, units.get(name, "m"), what="depth video (fixed from the first frame)")
+    return "".join(colourbar_in(lo, hi, units.get(name, "m"), what=f"{name} (fixed from the first frame)")
+                   for name, (lo, hi) in ranges.items())  # fmt: skip
 
 
 def frame_cloud(state: dict | None, position: float, fov_deg: float):
@@ -329,21 +374,23 @@ def frame_cloud(state: dict | None, position: float, fov_deg: float):
                        "Analyse the video again.")
     rgb, depth = read_slider_frame(state["frames_file"], entry)
     vmin, vmax = state.get("range") or display_range(depth)
+    unit = state.get("unit", "m")
     what = f"analysed frame {position + 1} of {len(entries)}"
     if not (np.isfinite(depth) & (depth > 0)).any():  # e.g. a depth frame that was skipped as unreadable
-        return None, colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=f"{what}: no depth, no point cloud")
+        return None, colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar_in(vmin, vmax, unit,
+                                                                              what=f"{what}: no depth, no point cloud")
     cloud = depth_to_point_cloud(depth, rgb, intrinsics_for(depth.shape, fov_deg))
     path = write_point_cloud(cloud, storage.request_dir("frame") / f"frame_{entry[0]:06d}.ply")
-    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar(vmin, vmax, what=what)
+    return str(path), colorize_depth(depth, vmin=vmin, vmax=vmax), colourbar_in(vmin, vmax, unit, what=what)
 
 
 def build() -> gr.Markdown:
     """Builds the tab; returns its model line (filled when the page loads)."""
     state = gr.State(None)
     # Created here, shown in the comparison accordion below: the first example brings its ground truth.
-    gt_files = gr.File(label="Ground truth: depth PNGs (mm) + intrinsics.json + poses.json, a .zip of a scene "
-                       "folder, or one .npz (depth, K, poses)", file_count="multiple", file_types=GT_FILE_TYPES,
-                       render=False)  # fmt: skip
+    gt_files = gr.File(label="The true depth of this clip (ground truth), if you have it: depth PNGs (mm) + "
+                       "intrinsics.json + poses.json, a .zip of a scene folder, or one .npz (depth, K, poses)",
+                       file_count="multiple", file_types=GT_FILE_TYPES, render=False)  # fmt: skip
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video-input")
@@ -362,14 +409,16 @@ def build() -> gr.Markdown:
                 max_frames = gr.Slider(2, MAX_FRAMES, value=MAX_FRAMES, step=1,
                                        label="Max frames (the whole clip is analysed when it has no more)")
                 max_side = gr.Slider(96, MAX_SIDE, value=320, step=32, label="Resize frames to (longest side, px)")
-            with gr.Accordion("Compare with depth made elsewhere, ground truth", open=False):
-                depth_files = gr.File(label="Depth sequence(s) for this video: depth frames (.png in mm, .npy/.npz in m), "
-                                      "an .npz stack, a .zip of frames or a grey depth video; frames matched by index",
-                                      file_count="multiple", file_types=DEPTH_FILE_TYPES)  # fmt: skip
-                depth_values = gr.Radio([AUTO, *VALUE_KINDS], value=AUTO, label="Values are (auto: files metric, grey video disparity)")
-                polarity = gr.Radio([AUTO, *POLARITIES], value=AUTO, label="Grey video: near is")
-                align = gr.Radio(["both", "clip", "frame"], value="both",
-                                 label="Relative depth: align to ground truth per clip, per frame, or both")  # fmt: skip
+            with gr.Accordion("Compare with depth from another tool, or with the true depth", open=False):
+                gr.Markdown(COMPARE_INTRO, elem_classes="hint")
+                depth_files = gr.File(label="Depth from another tool for this video: depth frames (.png in mm, .npy/.npz in m), "
+                                      "an .npz stack, a .zip of frames or a depth video (grey or colour-mapped); "
+                                      "frames matched by index", file_count="multiple", file_types=DEPTH_FILE_TYPES)  # fmt: skip
+                depth_values = gr.Radio(VALUE_CHOICES, value=AUTO, label="What do its numbers mean?",
+                                        info="Detected from the upload unless you choose; the notes say what was found.")
+                polarity = gr.Radio(POLARITY_CHOICES, value=AUTO, label="In a depth video, are near things dark or bright?")
+                align = gr.Radio(ALIGN_CHOICES, value="both", label="Depth of unknown scale: how to match it to the true depth?",
+                                 info="Only with the true depth uploaded below; distances in metres are compared as they are.")
                 gt_files.render()
                 include_model = gr.Checkbox(value=True, label="Run the selected model too")
             notes = gr.Markdown()
