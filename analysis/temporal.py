@@ -476,6 +476,7 @@ def run_temporal_study(
     pipeline: bool = True,
     on_frame: Callable[[FrameSample, np.ndarray], None] | None = None,
     plot_html: bool = True,
+    baseline: Any = None,
 ) -> TemporalResult:
     """The whole study of a video file or scene folder. `predictor`: a depth model, None (the
     ground truth as the prediction), a source from analysis.temporal_sources, or a list of up to
@@ -490,7 +491,9 @@ def run_temporal_study(
     `on_frame(frame, depth)` sees the first source's depth (e.g. to keep frames for display).
     `source` may be an already opened FrameSource (then the sampling arguments are its own).
     `plot_html=False` writes the plotly figure as temporal_curves.json (a few kB) instead of a
-    self-contained HTML page (about 5 MB, as it carries plotly.js)."""
+    self-contained HTML page (about 5 MB, as it carries plotly.js). `baseline`: a source measured
+    beside the others as the table's reference level without ground truth (e.g.
+    analysis.temporal_baseline.BrightnessSource): in the curves, not in the depth video."""
     from analysis.temporal_report import figure_png, measure_rows, write_html_report, write_measures_csv, write_measures_json
 
     _warm_plotting()  # the plotting libraries load while the frames are analysed
@@ -501,6 +504,8 @@ def run_temporal_study(
         raise ValueError(f"{len(compared)} depth sources given; compare at most {MAX_SOURCES} on one clip")
     if reference and frames.has_ground_truth and not any(s.is_reference for s in sources):
         sources.append(GroundTruthSource())
+    if baseline is not None:
+        sources.append(baseline)
     _unique_names(sources)
     for item in sources:
         item.prepare(frames)
@@ -538,8 +543,9 @@ def run_temporal_study(
     result = TemporalResult(results[primary].records, dict(results[primary].summary), by_source=by_name)
     ref = next((r for s, r in zip(sources, results) if s.is_reference), None)
     ref_summary = None if ref is None or shown[0].is_reference else _plain(ref.summary)
-    rows = measure_rows({s.name: _plain(r.summary) for s, r in zip(sources, results) if not s.is_reference or s is shown[0]},
-                        ref_summary)  # fmt: skip
+    base = next((_plain(r.summary) for s, r in zip(sources, results) if s is baseline), None)
+    rows = measure_rows({s.name: _plain(r.summary) for s, r in zip(sources, results)
+                         if (not s.is_reference or s is shown[0]) and s is not baseline}, ref_summary, base)  # fmt: skip
     described = [{"name": s.name, "note": s.note, "reference": s.is_reference, "summary": _plain(r.summary)}
                  for s, r in zip(sources, results)]  # fmt: skip
     outputs = {"summary": "summary.json", "per_frame": "per_frame.csv", "measures_csv": "measures.csv",
@@ -568,6 +574,10 @@ def run_temporal_study(
     write_measures_csv(rows, out_dir / "measures.csv")
     write_measures_json(rows, described, out_dir / "measures.json")
     times, curves = comparison_curves(result)
+    if baseline is not None:
+        from analysis.temporal_baseline import trim_baseline_curves
+
+        curves = trim_baseline_curves(curves, baseline.name)
     title = f"Temporal consistency: {frames.name}"
     figure = comparison_figure(times, curves, title=title, x_label="time (s)")
     if plot_html:

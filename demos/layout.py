@@ -33,7 +33,7 @@ as bytes. The *Attention viewer* shows where each head looks and how much head *
 Neither paper published code or weights; both are implemented here from the papers' descriptions.
 docs/analysis.md holds the studies and their numbers."""
 
-CSS = COLOURBAR_CSS + """
+CSS = COLOURBAR_CSS + video_tab.VIDEO_CSS + """
 .gradio-container {max-width: 1400px !important}
 .model-line {font-size: 0.9em}
 .model-line p {margin: 0}

@@ -13,6 +13,7 @@ import numpy as np
 
 from analysis.plots import comparison_figure
 from analysis.temporal import MAX_SOURCES, VIDEO_MAX_DURATION_S, VIDEO_MAX_FRAMES, VIDEO_MAX_SIDE, comparison_curves, run_temporal_study
+from analysis.temporal_baseline import BRIGHTNESS_NAME, BrightnessSource, trim_baseline_curves
 from analysis.temporal_report import markdown_table, rounded
 from analysis.temporal_sources import ModelSource, sequence_sources
 from common.camera import intrinsics_for
@@ -316,18 +317,20 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
             downloads.keep(sample, depth)
 
     try:
-        result = run_temporal_study(frames, sources, out_dir, on_frame=on_frame, progress=True, plot_html=False)
+        result = run_temporal_study(frames, sources, out_dir, on_frame=on_frame, progress=True, plot_html=False,
+                                    baseline=BrightnessSource())
     except (ValueError, OSError):
         if downloads is not None:
             downloads.writer.discard()
         raise gr.Error("The video could not be analysed (it may be corrupt or cut short). Try another file.") from None
     depth_files, download_notes = downloads.finish() if downloads is not None else ([], [])
     times, curves = comparison_curves(result)
+    curves = trim_baseline_curves(curves)
     figure = comparison_figure(times, curves, title="Temporal consistency per frame", x_label="time (s)")
     summary = {key: rounded(result.summary[key]) for key in SUMMARY_KEYS if key in result.summary}
-    summary["sources"] = {item["name"]: item["note"] for item in result.summary["sources"]}
+    summary["sources"] = {item["name"]: item["note"] for item in result.summary["sources"] if item["name"] != BRIGHTNESS_NAME}
     # source names come from uploaded file names: shown as written, never as Markdown or HTML
-    table = markdown_table([{markdown_text(key): value for key, value in row.items()} for row in result.summary["measures"]])
+    table = measures_table(result.summary["measures"])
     count = len(kept.entries)
     if skipped:
         notes.append(skipped_note(skipped))
@@ -341,12 +344,72 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
     state = {"frames_file": str(kept.path), "entries": kept.entries, "range": video_range, "unit": units[sources[0].name]}
     cloud, depth_image, frame_bar = frame_cloud(state, 0, DEFAULT_FOV)
     depth_video = str(out_dir / "depth_video.mp4") if (out_dir / "depth_video.mp4").is_file() else None
-    video_bar = video_colourbars(result.summary.get("depth_video_ranges_m") or {}, units)
+
+    panels = 1 + len(result.summary.get("depth_video_ranges_m") or {})  # the input, then one depth per source
+    video_bar = layout_marker(panels, kept.entries) + video_colourbars(result.summary.get("depth_video_ranges_m") or {}, units)
     files = [str(out_dir / name) for name in ("report.html", "measures.csv", "measures.json", "summary.json", "per_frame.csv",
                                               "per_frame_all.csv", "temporal_curves.json") if (out_dir / name).is_file()]  # fmt: skip
     files[1:1] = depth_files  # after the report: the depth itself
     return depth_video, video_bar, figure, table, json.loads(json.dumps(summary, default=str)), files, warning_text, \
         state, slider, cloud, depth_image, frame_bar, output_line(loaded), loaded.status
+
+
+def measures_table(rows: list[dict]) -> str:
+    """The measures as a Markdown table whose cells carry their column names (a card per measure on
+    a narrow screen, VIDEO_CSS); source names come from uploaded file names, so every name and the
+    verdicts that repeat them are shown as written, never as Markdown or HTML."""
+    escaped = [{markdown_text(key): markdown_text(value) if key == "verdict" else value for key, value in row.items()}
+               for row in rows]  # fmt: skip
+    return markdown_table(escaped, labelled=True)
+
+
+ASPECTS = {"a43": 4 / 3, "a169": 16 / 9, "a11": 1.0, "a34": 3 / 4, "a916": 9 / 16}  # frame shapes VIDEO_CSS knows
+
+
+def layout_marker(panels: int, entries: list[list[int]]) -> str:
+    """An empty HTML element whose classes give the depth video's panel count and its frames' shape
+    (the nearest of ASPECTS), shown with the colourbars: VIDEO_CSS reads them (`:has`) so that a
+    narrow screen can show the first depth panel alone."""
+    classes = ["panel-layout", f"panels-{min(panels, 5)}"]
+    if entries:
+        _, _, height, width = entries[0]
+        aspect = width / max(height, 1)
+        classes.append(min(ASPECTS, key=lambda name: abs(math.log(ASPECTS[name] / aspect))))
+    return f'<span class="{" ".join(classes)}"></span>'
+
+
+# On a narrow screen: each measure a card (its cells labelled, empty ones left out, the verdict
+# under the measure's name), and the depth
+# video cropped to its first depth panel at the full width (object-fit: cover, positioned at panel 1
+# of n: object-position k / (n - 1)), since n panels side by side leave each 390 / n px wide.
+VIDEO_CSS = """
+.video-measures .cell-label {display: none}
+@media (max-width: 640px) {
+  .video-measures table, .video-measures tbody, .video-measures tr, .video-measures td {display: block;
+    width: auto !important; min-width: 0 !important}
+  .video-measures thead {display: none}
+  .video-measures tr {display: flex; flex-direction: column; border: 1px solid var(--border-color-primary);
+    border-radius: 6px; margin: 0 0 8px 0; padding: 4px 8px}
+  .video-measures td {border: none !important; text-align: left !important; padding: 1px 0 !important;
+    white-space: normal !important}
+  .video-measures td:first-child {font-weight: 600; order: -2}
+  .video-measures td:has(> .verdict) {order: -1; font-weight: 600}
+  .video-measures td:has(> .no-value) {display: none}
+  .video-measures .cell-label {display: inline; opacity: 0.75}
+  .depth-video video {width: 100% !important; height: auto !important; max-height: none !important; object-fit: cover}
+  .video-results:has(.a43) .depth-video video {aspect-ratio: 4 / 3}
+  .video-results:has(.a169) .depth-video video {aspect-ratio: 16 / 9}
+  .video-results:has(.a11) .depth-video video {aspect-ratio: 1 / 1}
+  .video-results:has(.a34) .depth-video video {aspect-ratio: 3 / 4}
+  .video-results:has(.a916) .depth-video video {aspect-ratio: 9 / 16}
+  .video-results:has(.panels-2) .depth-video video {object-position: 100% 50%}
+  .video-results:has(.panels-3) .depth-video video {object-position: 50% 50%}
+  .video-results:has(.panels-4) .depth-video video {object-position: 33.333% 50%}
+  .video-results:has(.panels-5) .depth-video video {object-position: 25% 50%}
+  .depth-video-hint {display: block}
+}
+.depth-video-hint {display: none}
+"""
 
 
 def video_colourbars(ranges: dict, units: dict[str, str] | None = None) -> str:
@@ -423,13 +486,16 @@ def build() -> gr.Markdown:
                 include_model = gr.Checkbox(value=True, label="Run the selected model too")
             notes = gr.Markdown()
             choice, custom, status = model_panel()
-        with gr.Column(scale=2, min_width=300):
+        with gr.Column(scale=2, min_width=300, elem_classes="video-results"):
             line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
-            depth_video = gr.Video(label="Input | depth, one panel per source (near is warm)", autoplay=True)
+            depth_video = gr.Video(label="Input | depth, one panel per source (near is warm)", autoplay=True,
+                                   elem_classes="depth-video", elem_id="video-depth")
+            gr.Markdown("On a narrow screen the first depth panel is shown alone; turn the phone or download the "
+                        "video for the input beside it.", elem_classes=["hint", "depth-video-hint"])
             video_bar = gr.HTML(elem_classes="colourbar-box")
             curves = gr.Plot(label="Flicker, OPW, scale drift (and TAE/AbsRel with ground truth)")
-            table = gr.Markdown(label="Measures")
-            summary = gr.JSON(label="Summary")
+            table = gr.Markdown(label="Measures", elem_classes="video-measures", elem_id="video-measures")
+            summary = gr.JSON(label="Summary", visible=False)  # the table's numbers: for API callers (and summary.json)
             files = gr.File(label="Downloads: report (HTML, opens offline), measures as CSV/JSON, per-frame values, "
                                   "plot as plotly JSON", file_count="multiple", elem_id="video-files",
                             elem_classes="downloads")
