@@ -337,7 +337,7 @@ def test_video_result_reads_on_a_phone(browser, app_url, shots):
         box = video.bounding_box()
         assert box["height"] > 200, f"the depth video is {box['height']:.0f} px tall at 390 px"
         assert video.evaluate("v => getComputedStyle(v).objectPosition") == "100% 50%"  # the depth panel, not the input
-        screenshot(page, shots / "phone_video_result.png")
+        page.screenshot(path=str(shots / "phone_video_result.png"), full_page=True)  # the layout; the 3D view may be blank
     finally:
         page.context.close()
 
