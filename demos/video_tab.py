@@ -157,18 +157,21 @@ def _uploaded_truth(gt_files, work_dir: Path, on_skip=None):
 
 
 def _uploaded_sequences(depth_files, depth_values: str, polarity: str, work_dir: Path, frame_count: int | None,
-                        on_skip=None) -> tuple[list, list[str]]:
+                        on_skip=None, frame_shape: tuple[int, int] | None = None) -> tuple[list, list[str]]:
     """The uploaded depth sequences, opened with the upload limits, and one note each saying what
     their numbers were read as (detected from the upload unless the user chose:
-    common.depth_sequence.detect_values); a depth video whose container states another frame count
-    than the clip's (`frame_count`) is refused before it is decoded."""
+    common.depth_sequence.detect_values). A sequence that cannot belong to the clip (another frame
+    count than `frame_count`, another shape than `frame_shape`) gets its own plain message before
+    any of its frames is read; a depth video's count is read from its container."""
     if not depth_files:
         return [], []
     values = None if depth_values in (None, AUTO) else depth_values
     polarity = None if polarity in (None, AUTO) else polarity
     try:
         sequences = open_uploaded_sequences(_file_paths(depth_files), work_dir, values, polarity, upload_limits(), frame_count)
-        read = [_read_as(sequence, values is None) for sequence in sequences]
+        for sequence in sequences:
+            check_matches(sequence, frame_count, frame_shape or sequence.shape)
+        read = [_read_as(sequence, values is None) for sequence in sequences]  # reads a first frame: after the checks
     except ImageTooLargeError:
         raise gr.Error(f"The depth sequence is too large: the limit is {max_upload_pixels() / 1e6:.0f} megapixels "
                        "per depth frame. Downscale it and upload it again.") from None
@@ -291,12 +294,7 @@ def analyse_video(video: str | None, target_fps: float, max_frames: float, max_s
         gr.Warning(note)
     info = frames.video
     sequences, read_notes = _uploaded_sequences(depth_files, depth_values, polarity, out_dir / "uploads", info.frame_count,
-                                                skipped.append)
-    for sequence in sequences:  # a sequence that cannot belong to this clip: its own plain message, before any frame is read
-        try:
-            check_matches(sequence, info.frame_count, (info.height, info.width))
-        except ValueError as error:
-            raise gr.Error(f"The depth sequence does not fit the video: {_sentence(str(error))}") from None
+                                                skipped.append, (info.height, info.width))
     loaded = registry().get(model_choice, model_custom)
     sources = [ModelSource(loaded.predictor)] if include_model else []
     for sequence in sequences:
