@@ -476,6 +476,7 @@ def run_temporal_study(
     pipeline: bool = True,
     on_frame: Callable[[FrameSample, np.ndarray], None] | None = None,
     plot_html: bool = True,
+    baseline: Any = None,
 ) -> TemporalResult:
     """The whole study of a video file or scene folder. `predictor`: a depth model, None (the
     ground truth as the prediction), a source from analysis.temporal_sources, or a list of up to
@@ -490,7 +491,9 @@ def run_temporal_study(
     `on_frame(frame, depth)` sees the first source's depth (e.g. to keep frames for display).
     `source` may be an already opened FrameSource (then the sampling arguments are its own).
     `plot_html=False` writes the plotly figure as temporal_curves.json (a few kB) instead of a
-    self-contained HTML page (about 5 MB, as it carries plotly.js)."""
+    self-contained HTML page (about 5 MB, as it carries plotly.js). `baseline`: a source measured
+    beside the others as the table's reference level without ground truth (e.g.
+    analysis.temporal_baseline.BrightnessSource): in the curves, not in the depth video."""
     from analysis.temporal_report import figure_png, measure_rows, write_html_report, write_measures_csv, write_measures_json
 
     _warm_plotting()  # the plotting libraries load while the frames are analysed
@@ -501,6 +504,8 @@ def run_temporal_study(
         raise ValueError(f"{len(compared)} depth sources given; compare at most {MAX_SOURCES} on one clip")
     if reference and frames.has_ground_truth and not any(s.is_reference for s in sources):
         sources.append(GroundTruthSource())
+    if baseline is not None:
+        sources.append(baseline)
     _unique_names(sources)
     for item in sources:
         item.prepare(frames)
@@ -540,6 +545,10 @@ def run_temporal_study(
         if writer is not None:
             writer.end_input()  # the encoder finishes its last frames while the figures are drawn
         times, curves = comparison_curves(result)
+        if baseline is not None:
+            from analysis.temporal_baseline import trim_baseline_curves
+
+            curves = trim_baseline_curves(curves, baseline.name)
         title = f"Temporal consistency: {frames.name}"
         figure = comparison_figure(times, curves, title=title, x_label="time (s)")
         png = figure_png(comparison_figure_mpl(times, curves, title=title, x_label="time (s)"))  # drawn once, used twice
@@ -551,8 +560,9 @@ def run_temporal_study(
         raise
     ref = next((r for s, r in zip(sources, results) if s.is_reference), None)
     ref_summary = None if ref is None or shown[0].is_reference else _plain(ref.summary)
-    rows = measure_rows({s.name: _plain(r.summary) for s, r in zip(sources, results) if not s.is_reference or s is shown[0]},
-                        ref_summary)  # fmt: skip
+    base = next((_plain(r.summary) for s, r in zip(sources, results) if s is baseline), None)
+    rows = measure_rows({s.name: _plain(r.summary) for s, r in zip(sources, results)
+                         if (not s.is_reference or s is shown[0]) and s is not baseline}, ref_summary, base)  # fmt: skip
     described = [{"name": s.name, "note": s.note, "reference": s.is_reference, "summary": _plain(r.summary)}
                  for s, r in zip(sources, results)]  # fmt: skip
     outputs = {"summary": "summary.json", "per_frame": "per_frame.csv", "measures_csv": "measures.csv",

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,38 +63,131 @@ def shown(value: Any) -> str:
     return "–" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def measure_rows(summaries: dict[str, dict[str, Any]], reference: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One row per measure that any source (or the reference) has: measure, better, reference,
-    one value per source, meaning. Values rounded to 3 significant digits (None: not measurable)."""
+REFERENCE_COLUMN = "reference (ground truth)"
+BASELINE_COLUMN = "the video itself (brightness)"
+TEXT_COLUMNS = ("measure", "better", "verdict", "meaning")
+
+# Verdict bands. Ratios to a reference level: within STEADY_BAND of it reads "about as … as".
+STEADY_BAND = (0.8, 1.25)
+# Published ranges for AbsRel and δ1: models on NYU Depth v2 (indoor, metric) score AbsRel 0.06-0.11
+# and δ1 0.87-0.97 (AdaBins 0.103 / 0.903, DPT-Hybrid 0.110 / 0.904, ZoeDepth 0.075 / 0.955,
+# Depth Anything metric 0.056 / 0.984, as their papers report).
+ABS_REL_BANDS = (0.1, 0.25)  # below the first: close to the truth; above the second: far off
+D1_BANDS = (0.9, 0.6)  # above the first: close; below the second: far off
+SCALE_DRIFT_BANDS = (0.05, 0.15)  # max |log| change of the depth/truth scale: within 5 %, 15 %
+# Without ground truth the drift rows are read against a still camera (median-depth range 0, scale 1):
+STILL_BANDS = (0.05, 0.25)  # change over the clip (range, or |log scale|): steady below, a lot above
+BASELINE_KEYS = ("flicker_mean", "opw_mean")  # the measures the video's own brightness is a reference level for
+
+
+def _ratio_words(value: float, level: float, against: str, less: str, same: str, more: str) -> str:
+    """`less`/`same`/`more` + `against`, by the ratio of value to level (STEADY_BAND)."""
+    if level <= 0:
+        return same + " " + against if value <= 0 else more + " " + against
+    ratio = value / level
+    words = less if ratio < STEADY_BAND[0] else same if ratio <= STEADY_BAND[1] else more
+    return f"{words} {against}"
+
+
+def verdict(key: str, value: float | None, truth: float | None, base: float | None) -> str:
+    """One plain verdict for a measure's value, against a reference level: flicker and OPW against
+    the ground truth's own level when known, else the video's own brightness measured the same way
+    (analysis.temporal_baseline); TAE against the truth's own level; AbsRel, δ1 and the metric-scale
+    drift against published ranges (the bands above); the two drift-from-the-first-frame rows
+    against the truth's own level, else a still camera's (no change). "–" when the value is not
+    measurable or there is nothing to compare with."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if key in ("abs_rel_mean", "d1_mean", "scale_to_gt_drift_max_abs_log"):
+        if key == "abs_rel_mean":
+            close, far = value < ABS_REL_BANDS[0], value > ABS_REL_BANDS[1]
+        elif key == "d1_mean":
+            close, far = value > D1_BANDS[0], value < D1_BANDS[1]
+        else:
+            close, far = value < SCALE_DRIFT_BANDS[0], value > SCALE_DRIFT_BANDS[1]
+        if key == "scale_to_gt_drift_max_abs_log":
+            return "steady scale" if close else "scale drifts" if far else "scale drifts a little"
+        return "close to the truth" if close else "far from the truth" if far else "rough"
+    if key in ("median_ratio_range", "drift_scale_last") and truth is None:
+        change = value if key == "median_ratio_range" else abs(math.log(value)) if value > 0 else math.inf
+        return ("steady over the clip" if change < STILL_BANDS[0] else "changes a lot over the clip"
+                if change > STILL_BANDS[1] else "changes a little over the clip")  # fmt: skip
+    level, against = (truth, "the true depth") if truth is not None else (base, "the video itself")
+    if level is None or not math.isfinite(level):
+        return "–"
+    if key == "flicker_mean":
+        return _ratio_words(value, level, against, "steady: flickers less than", "flickers about as much as",
+                            "flickers more than")
+    if key == "opw_mean":
+        return _ratio_words(value, level, against, "steady: changes less along the motion than", "changes about as much "
+                            "along the motion as", "changes more along the motion than")  # fmt: skip
+    if key == "tae_mean":  # the truth's own TAE is the floor left by sampling and occlusions
+        return _ratio_words(value, max(level, 1e-6), against, "consistent in 3D: below", "consistent in 3D, like",
+                            "less consistent in 3D than")
+    if key == "median_ratio_range":
+        return _ratio_words(value, level, against, "wanders less than", "wanders about as much as", "wanders more than")
+    if key == "drift_scale_last":  # a scale near 1 = no change; compare how far each is from 1
+        change, level_change = abs(math.log(max(value, 1e-6))), abs(math.log(max(level, 1e-6)))
+        return _ratio_words(change, level_change, against, "drifts less than", "drifts about as much as",
+                            "drifts more than")
+    return "–"
+
+
+def measure_rows(summaries: dict[str, dict[str, Any]], reference: dict[str, Any] | None,
+                 baseline: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per measure that any source (or the reference) has: measure, better, reference
+    (ground truth), the video's own level (with a `baseline` summary: analysis.temporal_baseline),
+    one value per source, a plain verdict (`verdict`; one per source, named, when several) and the
+    meaning. Values rounded to 3 significant digits (None: not measurable)."""
     rows = []
     for measure in MEASURES:
         values = {name: summary.get(measure.key) for name, summary in summaries.items()}
         ref = None if reference is None else reference.get(measure.key)
+        base = None if baseline is None or measure.key not in BASELINE_KEYS else baseline.get(measure.key)
         if all(v is None for v in values.values()) and ref is None:
             continue
         row = {"measure": measure.label, "key": measure.key, "better": BETTER_SYMBOL[measure.better],
-               "reference (ground truth)": rounded(ref)}  # fmt: skip
+               REFERENCE_COLUMN: rounded(ref)}  # fmt: skip
+        if baseline is not None:
+            row[BASELINE_COLUMN] = rounded(base)
         row.update({name: rounded(value) for name, value in values.items()})
+        verdicts = {name: verdict(measure.key, value, ref, base) for name, value in values.items()}
+        row["verdict"] = next(iter(verdicts.values())) if len(verdicts) == 1 else \
+            "; ".join(f"{name}: {words}" for name, words in verdicts.items())
         row["meaning"] = measure.meaning
         rows.append(row)
     return rows
 
 
-def markdown_table(rows: list[dict[str, Any]], with_key: bool = False) -> str:
+def markdown_table(rows: list[dict[str, Any]], with_key: bool = False, labelled: bool = False) -> str:
+    """The rows as a Markdown table. `labelled`: every cell after the first two also carries its
+    column's name in a `<span class="cell-label">` (hidden on wide screens by the app's CSS, shown
+    when a narrow screen stacks each row into a card; the verdict's is also of class `verdict`, so
+    the card can put it first), and an empty value is marked
+    `<span class="no-value">` (such cells are left out of the cards). Column names are used as given:
+    a caller showing names from uploads escapes them first."""
     if not rows:
         return "No measure could be computed."
     columns = [c for c in rows[0] if with_key or c != "key"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if c not in ("measure", "better", "meaning") else "---"
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if c not in TEXT_COLUMNS else "---"
                                                                 for c in columns) + "|"]  # fmt: skip
     for row in rows:
-        lines.append("| " + " | ".join(shown(row[c]) if c not in ("measure", "better", "meaning") else _cell(str(row[c]))
-                                       for c in columns) + " |")  # fmt: skip
+        cells = []
+        for position, column in enumerate(columns):
+            text = _cell(str(row[column])) if column in TEXT_COLUMNS else shown(row[column])
+            if labelled and position >= 2:
+                kind = "cell-label verdict" if column == "verdict" else "cell-label"
+                text = ('<span class="no-value">–</span>' if text == "–" else
+                        f'<span class="{kind}">{_cell(column)}:</span> {text}')  # fmt: skip
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _cell(text: str) -> str:
-    """Text for one Markdown table cell: a bare | would end the cell (|depth - truth| in a meaning)."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for one Markdown table cell: a bare | would end the cell (|depth - truth| in a meaning);
+    a bar already escaped (Markdown-escaped text) stays as it is."""
+    return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")
 
 
 def write_measures_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -147,7 +241,7 @@ def write_html_report(path: str | Path, title: str, rows: list[dict[str, Any]], 
         for row in rows:
             cells = []
             for column in columns:
-                if column in ("measure", "better", "meaning"):
+                if column in TEXT_COLUMNS:
                     cells.append(f"<td>{esc(str(row[column]))}</td>")
                 else:
                     cells.append(f"<td class='num'>{esc(shown(row[column]))}</td>")
@@ -156,8 +250,9 @@ def write_html_report(path: str | Path, title: str, rows: list[dict[str, Any]], 
     else:
         parts.append("<p>No measure could be computed.</p>")
     parts.append("<p class='small'>Reference (ground truth): the same measure on the true depth of this clip, "
-                 "i.e. what a perfect model scores under this camera motion. – : not measurable (no ground truth, "
-                 "or no pair of frames).</p>")  # fmt: skip
+                 "i.e. what a perfect model scores under this camera motion. The video itself (brightness): the same "
+                 "measure on the input video's luminance, the reference level of the verdicts without ground truth. "
+                 "– : not measurable (no ground truth, or no pair of frames).</p>")  # fmt: skip
     if png is not None:
         encoded = base64.b64encode(png).decode("ascii")
         parts.append(f"<h2>Per frame</h2><img alt='per-frame curves' src='data:image/png;base64,{encoded}'>")

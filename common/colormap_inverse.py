@@ -23,7 +23,9 @@ from common.depth_io import colormap_lut
 # One orientation per palette: a reversed colormap holds the same colours, so the two cannot be told
 # apart; which end is near is the polarity setting's job.
 KNOWN_COLORMAPS = ("inferno", "magma", "plasma", "viridis", "cividis", "turbo", "jet", "Spectral_r")
-GREY_TOLERANCE = 4.0  # mean |R-G| + |G-B| below this (0-255 units) is a grey frame
+# Mean |R-G| + |G-B| below this (0-255 units) is a grey frame. A grey frame stored as mp4 (mp4v or
+# H.264, 4:2:0) decodes with about 5; the known colormaps average 68 (cividis) to 242 (jet) over their range.
+GREY_TOLERANCE = 20.0
 FIT_TOLERANCE = 12.0  # median RGB distance to the nearest colormap colour for a colormap to fit
 
 

@@ -6,6 +6,11 @@
     sequence.count, sequence.shape, sequence.values        # known before the first frame
     for index, raw in sequence: ...                        # float32 HxW, 0 = no value
 
+A sequence may hold only some of a clip's frames (the app's depth downloads hold the analysed
+ones): an .npz stack then carries `frame_index` (N,) and `clip_frames`, a folder or .zip of frames
+a `frames.json` ({"clip_frames": 24, "fps": 5, "frames": {"frame_000002.png": 2, ...}}), and its
+frames come with the clip's frame indices (DepthSequenceWriter writes both).
+
 What the numbers mean is `values`: "metric" (metres), "relative" (depth up to an unknown scale
 and shift) or "disparity" (inverse depth up to an unknown scale and shift). Files and stacks are
 metric unless told otherwise; videos are relative or disparity, read as intensity in [0, 1]
@@ -21,6 +26,8 @@ poses.json; see common.scene_folder) or one .npz with `depth` (N, H, W metres), 
 """
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
 import shutil
@@ -39,6 +46,7 @@ from common.depth_io import (
     check_map_shape,
     check_stack_header,
     depth_header,
+    depth_to_png16,
     iter_stack_frames,
     png_depth_shape,
     read_array_headers,
@@ -57,6 +65,7 @@ STACK_SUFFIXES = (".npz", ".npy")
 MAX_ZIP_MEMBERS = 5000  # members of an uploaded .zip, counted from its central directory before extracting
 MAX_ZIP_BYTES = 2 * 2**30  # their total uncompressed size, from the same directory
 MAX_UPLOAD_JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json (a 240-frame poses.json is ~70 kB)
+FLOAT16_MAX_M = 65504.0  # the largest float16: farther depth is written as this
 
 
 def natural_key(name: str) -> list:
@@ -84,10 +93,24 @@ class DepthSequence:
     _path: Path | None = None
     max_pixels: int | None = -1  # per frame, from each file's header (-1: common.validate's default cap)
     on_skip: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # A sequence sampled from a clip: the clip frame of each held frame (increasing) and the
+    # clip's frame count; None: the sequence holds every frame, 0, 1, 2, ...
+    frame_indices: tuple[int, ...] | None = None
+    clip_frames: int | None = None
+    fps: float | None = None  # the rate the held frames were sampled at, when the file says
+
+    @property
+    def clip_count(self) -> int:
+        """Frames of the clip this sequence belongs to (`count` unless it holds only some of them)."""
+        return self.clip_frames if self.frame_indices is not None and self.clip_frames else self.count
+
+    def _index(self, position: int) -> int:
+        return position if self.frame_indices is None else self.frame_indices[position]
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         if self.kind == "files":
-            for index, path in enumerate(self._files):
+            for position, path in enumerate(self._files):
+                index = self._index(position)
                 try:
                     frame = self._checked(index, read_depth_file(path, self.max_pixels), path.name)
                 except (ValueError, OSError) as error:
@@ -100,12 +123,13 @@ class DepthSequence:
     def _guarded(self, frames: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         """Frames of a stack or video by index; when the source fails, the rest are skipped (one note)."""
         failed = None
-        for index in range(self.count):
+        for position in range(self.count):
+            index = self._index(position)
             if failed is None:
                 try:
                     frame = self._checked(index, np.asarray(next(frames), dtype=np.float32), self.name)
                 except StopIteration:
-                    failed = self._skipped(index, ValueError(f"{self.name} ends at frame {index} of {self.count}"))
+                    failed = self._skipped(index, ValueError(f"{self.name} ends at frame {position} of {self.count}"))
                 except (ValueError, OSError) as error:
                     failed = self._skipped(index, error)
                 if failed is None:
@@ -166,7 +190,8 @@ def open_depth_sequence(
         files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DEPTH_SUFFIXES]
         if not files:
             raise ValueError(f"{name or path.name}: holds no depth files (16-bit .png in mm, .npy or .npz in metres)")
-        return _open_files(files, name or path.name, values, max_pixels)
+        sequence = _open_files(files, name or path.name, values, max_pixels)
+        return _with_folder_sampling(sequence, path / INDEX_FILE)
     if not path.is_file():
         raise FileNotFoundError(f"depth sequence not found: {path.name}")
     suffix = path.suffix.lower()
@@ -176,7 +201,9 @@ def open_depth_sequence(
             raise ValueError(f"{path.name}: squeeze the channel axis first; expected (frames, height, width), got {shape}")
         check_stack_header(path)  # 3-D, and in C order (read frame by frame)
         size = check_map_shape(shape[1:], path.name, max_pixels)
-        return DepthSequence(path.name, "stack", int(shape[0]), size, values or "metric", _path=path, max_pixels=max_pixels)
+        indices, clip_frames, fps = _stack_sampling(path, int(shape[0]))
+        return DepthSequence(path.name, "stack", int(shape[0]), size, values or "metric", _path=path, max_pixels=max_pixels,
+                             frame_indices=indices, clip_frames=clip_frames, fps=fps)
     if suffix in VIDEO_SUFFIXES:
         values = values or "disparity"
         if values == "metric":
@@ -236,6 +263,221 @@ def _open_files(files: list[Path], name: str, values: str | None, max_pixels: in
     if len(files) == 1:
         raise first_error
     raise ValueError(f"none of the {len(files)} depth frames can be read; the first says: {first_error}")
+
+
+# ---------------------------------------------------------------- what an upload's numbers mean
+
+PNG_FULL_RANGE_M = 65.0  # a 16-bit PNG whose values reach this (65,000 of 65,535 units) was stretched to the full range
+UNIT_RANGE_ENDS = (0.05, 0.95)  # array values inside [0, 1] reaching both of these were normalised, not measured
+BYTE_RANGE = (200, 255)  # whole-number arrays whose largest value lies here were stretched to 8 bits
+
+
+def detect_values(sequence: DepthSequence, frames_to_try: int = 3) -> tuple[str, str]:
+    """(values, reason): what the numbers of a sequence of files or a stack most likely are, judged
+    from the value range of its first readable frame (of the first `frames_to_try`), with a plain
+    sentence saying what was seen. Videos are relative by nature: their kind ("disparity" unless
+    told) is kept, and the reason says whether they are grey or painted with a colormap.
+
+    Rules (metric depth is never negative, and a measured scene is not exactly normalised):
+    negative values; array values inside [0, 1] that reach both below 0.05 and above 0.95 (a scene
+    measured in metres is not that close, nor reaches exactly 1 m at its far end); whole numbers
+    reaching 200-255 (8-bit); a 16-bit PNG reaching 65 m (the full 16-bit range) → closeness up to
+    an unknown scale ("disparity": Depth Anything, MiDaS and Video Depth Anything write that);
+    anything else → metres."""
+    if sequence.kind == "video":
+        kind = f"a colour-mapped video ({sequence.colormap}), read through its colormap" if sequence.colormap else \
+            f"a grey {sequence.bit_depth or 8}-bit video"
+        return sequence.values, f"{sequence.name}: {kind}; its values have no unit"
+    quiet = replace(sequence, on_skip=lambda message: None)  # skipped frames are reported once, by the analysis
+    for position, (_, frame) in enumerate(quiet):
+        valid = frame[np.isfinite(frame) & (frame != 0)]
+        if valid.size:
+            break
+        if position + 1 >= frames_to_try:
+            return sequence.values, f"{sequence.name}: no readable values in its first frames, read as metres"
+    else:
+        return sequence.values, f"{sequence.name}: no readable values, read as metres"
+    low, high = float(valid.min()), float(valid.max())
+    png = sequence.kind == "files" and bool(sequence._files) and sequence._files[0].suffix.lower() == ".png"
+    seen = f"values {low * 1000:.0f} to {high * 1000:.0f}" if png else f"values {low:.3g} to {high:.3g}"
+    whole = bool(np.all(valid == np.round(valid)))
+    if low < 0:
+        reason = "negative numbers, so not distances"
+    elif png and high >= PNG_FULL_RANGE_M:
+        reason = "16-bit PNGs stretched to the full range, so not millimetres"
+    elif not png and high <= 1.0 and low <= UNIT_RANGE_ENDS[0] and high >= UNIT_RANGE_ENDS[1]:
+        reason = "numbers normalised to 0-1, so not metres"
+    elif not png and whole and BYTE_RANGE[0] <= high <= BYTE_RANGE[1]:
+        reason = "whole numbers up to 255 (an 8-bit picture's range), so not metres"
+    else:
+        unit = "millimetres" if png else "metres"
+        return "metric", f"{sequence.name}: {seen} (first frame), read as distances in {unit}"
+    return "disparity", f"{sequence.name}: {seen} (first frame): {reason}; read as closeness of unknown scale (larger is nearer)"
+
+
+# ---------------------------------------------------------------- sequences sampled from a clip
+
+INDEX_FILE = "frames.json"  # beside a folder's (or a .zip's) depth frames: which clip frame each one is
+INDEX_KEY, CLIP_FRAMES_KEY, FPS_KEY = "frame_index", "clip_frames", "fps"  # the same in an .npz stack
+
+
+def _checked_sampling(indices: list, clip_frames, count: int, name: str) -> tuple[tuple[int, ...], int]:
+    """The clip frame indices of a sampled sequence, or a ValueError in words: one whole number per
+    held frame, increasing, each inside a clip of `clip_frames` frames."""
+    if len(indices) != count:
+        raise ValueError(f"{name}: says which clip frame {len(indices)} depth frames belong to, but holds {count}")
+    if isinstance(clip_frames, bool) or not isinstance(clip_frames, (int, np.integer)) or clip_frames < 1:
+        raise ValueError(f"{name}: the clip's frame count ({CLIP_FRAMES_KEY}) must be a positive whole number")
+    if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in indices):
+        raise ValueError(f"{name}: clip frame indices must be whole numbers")
+    indices = tuple(int(i) for i in indices)
+    if any(b <= a for a, b in zip(indices, indices[1:])) or (indices and (indices[0] < 0 or indices[-1] >= clip_frames)):
+        raise ValueError(f"{name}: clip frame indices must increase and lie between 0 and {int(clip_frames) - 1}")
+    return indices, int(clip_frames)
+
+
+def _optional_fps(value, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 < value < 1e4:
+        raise ValueError(f"{name}: fps must be a positive number")
+    return float(value)
+
+
+def _stack_sampling(path: Path, count: int) -> tuple[tuple[int, ...] | None, int | None, float | None]:
+    """(clip frame indices, clip frame count, fps) of an .npz stack that holds frame_index and
+    clip_frames beside its depth; (None, None, None) for any other stack. The small arrays are
+    read after their headers say they are small."""
+    if path.suffix.lower() != ".npz":
+        return None, None, None
+    headers = read_array_headers(path)
+    if INDEX_KEY not in headers:
+        return None, None, None
+    wanted = {INDEX_KEY: (count,), CLIP_FRAMES_KEY: (), FPS_KEY: ()}
+    for key, shape in wanted.items():
+        header = headers.get(key)
+        if header is None and key != FPS_KEY:
+            raise ValueError(f"{path.name}: holds {INDEX_KEY} but not {CLIP_FRAMES_KEY}; give both (or neither)")
+        if header is not None and (header.shape != shape or not header.numeric):
+            raise ValueError(f"{path.name}: {key} must be {'one number per depth frame' if shape else 'one number'}, "
+                             f"got {header.dtype} {header.shape}")
+    try:
+        with np.load(path, allow_pickle=False) as loaded:
+            indices = loaded[INDEX_KEY]
+            clip_frames = loaded[CLIP_FRAMES_KEY][()]
+            fps = loaded[FPS_KEY][()] if FPS_KEY in headers else None
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        raise ValueError(f"{path.name}: not a readable .npz file (cut short or damaged)") from None
+    if indices.dtype.kind not in "iu" or np.asarray(clip_frames).dtype.kind not in "iu":
+        raise ValueError(f"{path.name}: {INDEX_KEY} and {CLIP_FRAMES_KEY} must hold whole numbers")
+    checked, clip = _checked_sampling(indices.tolist(), int(clip_frames), count, path.name)
+    return checked, clip, _optional_fps(None if fps is None else float(fps), path.name)
+
+
+def _with_folder_sampling(sequence: DepthSequence, index_file: Path) -> DepthSequence:
+    """`sequence` (a folder's frames) with the clip frame indices its frames.json gives, if any:
+    every depth file named once, with its clip frame, and the clip's frame count."""
+    if not index_file.is_file():
+        return sequence
+    from common.jsonio import read_json
+
+    try:
+        record = read_json(index_file, max_bytes=MAX_UPLOAD_JSON_BYTES)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{sequence.name}: {INDEX_FILE} cannot be read ({error})") from None
+    frames = record.get("frames") if isinstance(record, dict) else None
+    if not isinstance(frames, dict):
+        raise ValueError(f'{sequence.name}: {INDEX_FILE} must hold "frames" (file name: clip frame index) and "clip_frames"')
+    names = [path.name for path in sequence._files]
+    unknown = sorted(set(names) - set(frames))
+    if unknown:
+        raise ValueError(f"{sequence.name}: {INDEX_FILE} does not say which clip frame {unknown[0]} is")
+    indices, clip = _checked_sampling([frames[n] for n in names], record.get(CLIP_FRAMES_KEY), sequence.count,
+                                      f"{sequence.name} ({INDEX_FILE})")
+    return replace(sequence, frame_indices=indices, clip_frames=clip,
+                   fps=_optional_fps(record.get(FPS_KEY), f"{sequence.name} ({INDEX_FILE})"))
+
+
+def missing_frames(sequence: DepthSequence, wanted: list[int]) -> list[int]:
+    """The clip frames in `wanted` that the sequence holds no depth for (none for a full sequence)."""
+    if sequence.frame_indices is None:
+        return [i for i in wanted if i >= sequence.count]
+    held = set(sequence.frame_indices)
+    return [i for i in wanted if i not in held]
+
+
+class DepthSequenceWriter:
+    """A clip's depth written frame by frame as the two files open_depth_sequence reads back
+    unchanged: a .zip of 16-bit PNGs in millimetres (common.depth_io.depth_to_png16: 1 mm steps,
+    up to 65.535 m) with frames.json, and an .npz with `depth` (N, H, W) float16 metres (about 3
+    significant digits: 0.05 % steps), `frame_index` (N,), `clip_frames` and `fps`. Memory holds
+    one frame: PNGs go into the zip as they come, float16 frames to a scratch file that becomes
+    the .npz's depth member on close()."""
+
+    def __init__(self, zip_path: str | Path, npz_path: str | Path, clip_frames: int, fps: float):
+        self.zip_path, self.npz_path = Path(zip_path), Path(npz_path)
+        self.clip_frames, self.fps = int(clip_frames), float(fps)
+        self.indices: list[int] = []
+        self.shape: tuple[int, int] | None = None
+        self._scratch = self.npz_path.with_name(self.npz_path.name + ".part")
+        self._zip = zipfile.ZipFile(self.zip_path, "w", zipfile.ZIP_STORED)  # PNGs are compressed already
+        self._raw = open(self._scratch, "wb")
+
+    def add(self, index: int, depth_m: np.ndarray) -> None:
+        """Clip frame `index`'s depth (HxW metres; 0, negative or non-finite: no depth)."""
+        depth = np.asarray(depth_m, dtype=np.float32)
+        if self.shape is None:
+            self.shape = depth.shape
+        if depth.shape != self.shape:
+            raise ValueError(f"depth frame {index} is {depth.shape}, the first was {self.shape}; a sequence has one size")
+        if self.indices and index <= self.indices[-1]:
+            raise ValueError(f"depth frame {index} comes after frame {self.indices[-1]}; frames must come in clip order")
+        ok, png = cv2.imencode(".png", depth_to_png16(depth))
+        if not ok:
+            raise OSError("could not encode a depth PNG")
+        self._zip.writestr(self._frame_name(index), png.tobytes())
+        valid = np.isfinite(depth) & (depth > 0)
+        half = np.where(valid, np.minimum(depth, FLOAT16_MAX_M), 0.0).astype("<f2")
+        self._raw.write(half.tobytes())
+        self.indices.append(int(index))
+
+    @staticmethod
+    def _frame_name(index: int) -> str:
+        return f"frame_{index:06d}.png"
+
+    def close(self) -> tuple[Path, Path] | None:
+        """Finishes both files and returns (zip, npz); None (and no files) when no frame came."""
+        self._raw.close()
+        if not self.indices:
+            self.discard()
+            return None
+        record = {CLIP_FRAMES_KEY: self.clip_frames, FPS_KEY: self.fps, "units": "16-bit PNGs, millimetres (0 = no depth)",
+                  "frames": {self._frame_name(i): i for i in self.indices}}
+        self._zip.writestr(INDEX_FILE, json.dumps(record, indent=1) + "\n")
+        self._zip.close()
+        height, width = self.shape
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f2")), "fortran_order": False,
+                  "shape": (len(self.indices), height, width)}
+        try:
+            with zipfile.ZipFile(self.npz_path, "w", zipfile.ZIP_DEFLATED) as archive:
+                with archive.open("depth.npy", "w", force_zip64=True) as member, open(self._scratch, "rb") as raw:
+                    np.lib.format.write_array_header_1_0(member, header)
+                    shutil.copyfileobj(raw, member, 2**20)
+                for key, value in ((INDEX_KEY, np.asarray(self.indices, np.int64)),
+                                   (CLIP_FRAMES_KEY, np.asarray(self.clip_frames, np.int64)), (FPS_KEY, np.asarray(self.fps))):
+                    buffer = io.BytesIO()
+                    np.save(buffer, value, allow_pickle=False)
+                    archive.writestr(f"{key}.npy", buffer.getvalue())
+        finally:
+            self._scratch.unlink(missing_ok=True)
+        return self.zip_path, self.npz_path
+
+    def discard(self) -> None:
+        """Removes whatever was written (a run that failed leaves no half-written download)."""
+        self._raw.close()
+        self._zip.close()
+        for path in (self._scratch, self.zip_path, self.npz_path):
+            path.unlink(missing_ok=True)
 
 
 def frame_file_shape(path: Path, max_pixels: int | None) -> tuple[int, int]:
@@ -335,7 +577,10 @@ def check_matches(sequence: DepthSequence, frame_count: int | None, frame_shape:
     """A clear error when the sequence cannot belong to a clip of `frame_count` frames of `frame_shape`
     (height, width, before any downscaling): counts must agree, sizes must agree up to a uniform
     scale (a model may work at a lower resolution)."""
-    if frame_count and sequence.count != frame_count:
+    if frame_count and sequence.clip_count != frame_count:
+        if sequence.frame_indices is not None:
+            raise SequenceMismatchError(f"{sequence.name}: made for a clip of {sequence.clip_count} frames, but the video has "
+                                        f"{frame_count} frames; upload it with the video it was made from")
         raise SequenceMismatchError(count_mismatch(sequence.name, sequence.count, frame_count))
     h, w = sequence.shape
     fh, fw = frame_shape

@@ -96,6 +96,21 @@ def colourbar(vmin: float, vmax: float, cmap: str = "turbo", what: str = "depth"
     )
 
 
+def colourbar_in(vmin: float, vmax: float, unit: str, cmap: str = "turbo", what: str = "depth") -> str:
+    """colourbar() for values whose unit may be unknown: `unit` "m" reads 'near 0.80 m … far 4.90 m'
+    (exactly as colourbar), "" reads 'near 0.80 … far 4.90 (no unit: depth up to an unknown scale)'."""
+    if unit == "m":
+        return colourbar(vmin, vmax, cmap, what)
+    note = f"{what} · {cmap} · no unit: depth up to an unknown scale"
+    label = f"{what}: near {vmin:.2f} … far {vmax:.2f} (no unit: depth up to an unknown scale)"
+    return (
+        f'<div class="colourbar" role="img" aria-label="{html.escape(label)}">'
+        f'<div class="colourbar-strip" style="background: linear-gradient(to right, {colour_stops(cmap)})"></div>'
+        f'<div class="colourbar-text"><span>near {vmin:.2f}</span><span>{html.escape(note)}</span>'
+        f"<span>far {vmax:.2f}</span></div></div>"
+    )
+
+
 def difference_bar(limit: float) -> str:
     """HTML legend of a signed difference map (coolwarm, symmetric)."""
     label = f"difference: {-limit:.2f} m nearer … {limit:.2f} m farther"

@@ -38,7 +38,7 @@ docs/analysis.md holds the studies and their numbers."""
 LOADING_SVG = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='240' height='40'%3E"
                "%3Ctext x='120' y='26' font-family='sans-serif' font-size='16' fill='%23888' text-anchor='middle'%3E"
                "Loading the 3D view%E2%80%A6%3C/text%3E%3C/svg%3E")
-CSS = COLOURBAR_CSS + f'.cloud-view canvas {{background: center / 60% no-repeat url("{LOADING_SVG}")}}' + """
+CSS = COLOURBAR_CSS + video_tab.VIDEO_CSS + f'.cloud-view canvas {{background: center / 60% no-repeat url("{LOADING_SVG}")}}' + """
 .gradio-container {max-width: 1400px !important}
 .model-line {font-size: 0.9em}
 .model-line p {margin: 0}

@@ -327,9 +327,8 @@ def test_webcam_two_visitors_stream_at_once_and_no_traceback_is_logged(browser, 
 def test_video_example_runs_on_click_with_its_ground_truth(page, shots):
     open_tab(page, "Video")
     click_first_example(page)
-    page.get_by_text("Analysed 12 frames.", exact=True).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_text("Analysed 12 frames: the whole clip (2.4 s) at 5 fps.", exact=True).first.wait_for(timeout=RESULT_TIMEOUT_MS)
     assert page.get_by_text(re.compile("^⚠️")).and_(page.locator(":visible")).count() == 0  # within every limit
-    page.get_by_text("flicker_mean").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     page.locator("video[src$='/depth_video.mp4']").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     page.locator(".js-plotly-plot:visible").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     # The example brings its own ground truth: TAE is measured and the reference level shown.
@@ -337,7 +336,74 @@ def test_video_example_runs_on_click_with_its_ground_truth(page, shots):
     assert page.get_by_role("columnheader", name="reference (ground truth)").first.is_visible()
     assert page.locator(".colourbar:visible", has_text="depth video").count() == 1
     assert page.locator(".colourbar:visible", has_text="analysed frame 1 of").count() == 1
+    # The depth to take away, at the analysed size; the table's numbers are not repeated as raw JSON.
+    for name in ("depth_16bit_mm.zip", "depth_float16_m.npz"):
+        assert_full_name_shown(page, name)
+    assert page.get_by_text("flicker_mean").and_(page.locator(":visible")).count() == 0
+    # With ground truth, each measure is judged against the true depth (or a published range).
+    verdicts = measure_verdicts(page)
+    assert verdicts["flicker"].endswith("the true depth") and verdicts["AbsRel"] in VERDICT_WORDS["AbsRel"]
     screenshot(page, shots / "video.png")
+
+
+VERDICT_WORDS = {"AbsRel": ("close to the truth", "rough", "far from the truth"),
+                 "δ1": ("close to the truth", "rough", "far from the truth")}
+VERDICT_WITHOUT_TRUTH = re.compile(r"^(steady: )?(flickers|changes|wanders|drifts)( about as much| less| more)?"
+                                   r"( along the motion)? (than|as) the video itself$"
+                                   r"|^(steady|changes a little|changes a lot) over the clip$")
+
+
+def measure_verdicts(page) -> dict[str, str]:
+    """The measures table's verdict per measure, read from the page (the verdict column's cells)."""
+    table = page.locator("#video-measures table").first
+    table.wait_for(timeout=PAGE_TIMEOUT_MS)
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    column = headers.index("verdict")
+    verdicts = {}
+    for row in table.locator("tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        verdicts[cells[0].strip()] = cells[column].strip().removeprefix("verdict:").strip()
+    return verdicts
+
+
+def test_video_without_ground_truth_judges_every_measure_against_the_video_itself(page, shots):
+    page.reload()  # a clean page: no ground truth left in the inputs
+    wait_until_loaded(page)
+    open_tab(page, "Video")
+    page.locator("button.gallery-item:visible, tr.tr-body:visible").nth(1).click()  # the real clip: no ground truth
+    page.get_by_text(re.compile(r"^Analysed 25 frames: the whole clip")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_until_idle(page)
+    verdicts = measure_verdicts(page)
+    assert set(verdicts) == {"flicker", "OPW", "median-depth range", "scale onto first frame, last"}
+    for measure, words in verdicts.items():
+        assert VERDICT_WITHOUT_TRUTH.match(words), f"{measure}: {words!r} is no verdict"
+    assert page.get_by_role("columnheader", name="the video itself (brightness)").first.is_visible()
+
+
+def test_video_result_reads_on_a_phone(browser, app_url, shots):
+    """At 390 px the measures become one card each (no column narrower than a phrase) and the depth
+    video shows its depth panel at the screen's width, not input and depth squeezed side by side."""
+    page = open_page(browser, app_url, PHONE)
+    try:
+        open_tab(page, "Video")
+        click_first_example(page)
+        page.get_by_text(re.compile(r"^Analysed 12 frames")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+        wait_until_idle(page)
+        cells = page.locator("#video-measures td:visible")
+        assert cells.count() >= 8 * 4  # every measure, with its name, verdict, value and meaning
+        narrowest = min(box["width"] for box in (cells.nth(i).bounding_box() for i in range(cells.count())))
+        assert narrowest > 250, f"a measures cell is {narrowest:.0f} px wide at 390 px"
+        first = cells.first.bounding_box()
+        verdict = page.locator("#video-measures td:visible", has=page.locator(".verdict")).first.bounding_box()
+        assert verdict["y"] > first["y"] and verdict["y"] - first["y"] < 60, "the verdict is not under the measure's name"
+        video = page.locator("#video-depth video").first
+        video.wait_for(timeout=PAGE_TIMEOUT_MS)
+        box = video.bounding_box()
+        assert box["height"] > 200, f"the depth video is {box['height']:.0f} px tall at 390 px"
+        assert video.evaluate("v => getComputedStyle(v).objectPosition") == "100% 50%"  # the depth panel, not the input
+        page.screenshot(path=str(shots / "phone_video_result.png"), full_page=True)  # the layout; the 3D view may be blank
+    finally:
+        page.context.close()
 
 
 def test_video_tab_compares_an_uploaded_depth_sequence_and_downloads_the_report(page, shots, tmp_path):
@@ -350,10 +416,10 @@ def test_video_tab_compares_an_uploaded_depth_sequence_and_downloads_the_report(
     page.reload()  # a clean page: the previous test loaded the example into these inputs
     wait_until_loaded(page)
     open_tab(page, "Video")
-    page.get_by_text("Compare with depth made elsewhere, ground truth").click()
-    depth_input = page.locator(".block", has_text="Depth sequence(s) for this video").locator("input[type=file]")
+    page.get_by_text("Compare with depth from another tool, or with the true depth").click()
+    depth_input = page.locator(".block", has_text="Depth from another tool for this video").locator("input[type=file]")
     depth_input.first.set_input_files([str(p) for p in sorted(tmp_path.glob("*.npy"))])
-    gt_input = page.locator(".block", has_text="Ground truth: depth PNGs").locator("input[type=file]")
+    gt_input = page.locator(".block", has_text="The true depth of this clip").locator("input[type=file]")
     gt_input.first.set_input_files([str(p) for p in truth] + [str(root / "intrinsics.json"), str(root / "poses.json")])
     page.locator("#video-input input[type=file]").set_input_files(str(root / "video.mp4"))
     page.locator("#video-input video").wait_for(timeout=PAGE_TIMEOUT_MS)
