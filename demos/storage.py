@@ -75,15 +75,18 @@ def folder_bytes(path: Path) -> int:
 
 
 def remove_stale_files(folder: Path, max_age_s: float, now: float) -> list[Path]:
-    """Remove files under `folder` last modified more than `max_age_s` seconds before `now`, then
+    """Remove files under `folder` last written more than `max_age_s` seconds before `now`, then
     the sub-folders left empty; the removed files. Files that vanish or change meanwhile are
-    skipped: other threads (Gradio's) write and delete here too."""
+    skipped: other threads (Gradio's) write and delete here too. A file's age counts from the later
+    of its modification and status-change times: Gradio copies example files into its cache
+    keeping their old modification time, and such a copy is new (its ctime says so), not stale."""
     removed: list[Path] = []
     for root, _dirs, files in os.walk(folder, topdown=False):
         for name in files:
             path = Path(root) / name
             try:
-                if not path.is_symlink() and now - path.stat().st_mtime > max_age_s:
+                info = path.stat()
+                if not path.is_symlink() and now - max(info.st_mtime, info.st_ctime) > max_age_s:
                     path.unlink()
                     removed.append(path)
             except OSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 from demos.storage import OutputStore, remove_stale_files
 
@@ -15,11 +16,27 @@ def test_stale_files_go_fresh_ones_stay_and_empty_folders_are_removed(tmp_path):
     (cache / "b2").mkdir()
     old, fresh = cache / "a1" / "old.png", cache / "b2" / "fresh.png"
     old.write_bytes(b"x")
+    time.sleep(0.05)  # file times are coarser than the clock: keep the two writes apart
+    written_between = time.time()
+    time.sleep(0.05)
     fresh.write_bytes(b"y")
-    now = time.time()
-    os.utime(old, (now - 100, now - 100))
+    now = written_between + 50  # old was written more than 50 s before now, fresh less
     assert remove_stale_files(cache, 50, now) == [old]
     assert not (cache / "a1").exists() and fresh.is_file() and cache.is_dir()
+
+
+def test_a_new_copy_of_an_old_file_is_not_stale(tmp_path):
+    """Gradio copies example files into its cache keeping their modification time (shutil.copy2):
+    judged by that time alone, an example's ground truth was deleted as soon as it was copied."""
+    import shutil
+
+    example, cache = tmp_path / "frame_00000.png", tmp_path / "gradio"
+    cache.mkdir()
+    example.write_bytes(b"x")
+    os.utime(example, (time.time() - 3600, time.time() - 3600))  # a checkout an hour old
+    copy = Path(shutil.copy2(example, cache / "frame_00000.png"))
+    assert copy.stat().st_mtime < time.time() - 3000  # the copy carries the old time
+    assert remove_stale_files(cache, 60, time.time()) == [] and copy.is_file()
 
 
 def test_sweeper_keeps_the_cache_bounded_under_concurrent_writes(tmp_path):
