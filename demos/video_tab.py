@@ -57,6 +57,9 @@ DEPTH_FILE_TYPES = [".png", ".npy", ".npz", ".zip", ".mp4", ".avi", ".mkv", ".mo
 GT_FILE_TYPES = [".png", ".json", ".npz", ".zip"]
 
 
+INTRO = ("**Depth over time:** a video goes through the model frame by frame; depth that jumps from frame to frame "
+         "(*flicker*) or drifts in scale is what video use cannot tolerate. Each measure gets a plain verdict against the "
+         "video's own brightness (or the true depth, when you give it), and the depth can be downloaded per frame.")
 COMPARE_INTRO = ("Upload depth another tool made for this same video (or this tab's own depth download) to see how "
                  "it compares with the selected model, frame for frame. With the clip's true depth (ground truth) "
                  "the table also says how far each is from the truth.")
@@ -452,6 +455,7 @@ def build() -> gr.Markdown:
     gt_files = gr.File(label="The true depth of this clip (ground truth), if you have it: depth PNGs (mm) + "
                        "intrinsics.json + poses.json, a .zip of a scene folder, or one .npz (depth, K, poses)",
                        file_count="multiple", file_types=GT_FILE_TYPES, render=False)  # fmt: skip
+    gr.Markdown(INTRO, elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video-input")

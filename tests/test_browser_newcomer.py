@@ -12,7 +12,8 @@ from tests.test_browser import PAGE_TIMEOUT_MS, RESULT_TIMEOUT_MS, browser, clic
 pytestmark = [pytest.mark.browser]
 
 # A phrase from each tab's opening sentences (the tab's INTRO), visible before any run.
-INTROS = {"Image": "What it does:", "Webcam": "Live depth from your camera:", "Ablation": "The claim:", "Attention": "head"}
+INTROS = {"Image": "What it does:", "Webcam": "Live depth from your camera:", "Video": "Depth over time:",
+          "Ablation": "The claim:", "Attention": "head"}
 
 
 @pytest.mark.parametrize("tab", list(INTROS))
