@@ -505,6 +505,29 @@ def test_phone_width_shows_every_tab_and_the_result_within_two_screens(browser, 
         screenshot(page, shots / "phone_image.png")
         for name, shot in list(TABS.items())[1:]:
             open_tab(page, name)  # each tab is reached by a tap on its own button, not through a menu
+            run_on_phone(page, name)  # every tab is shown after a run, as a visitor sees it
             screenshot(page, shots / f"phone_{shot}.png")
     finally:
         page.context.close()
+
+
+# What each tab shows once its first example (or the camera) has run.
+PHONE_RESULTS = {"Webcam": r"ms per frame", "Video": r"Analysed \d+ ", "Ablation": r"^What this shows:",
+                 "Attention": r"^\d+ materials \(with"}
+
+
+def run_on_phone(page, name: str) -> None:
+    """Runs the open tab's first example (the webcam: camera on, Record, one depth frame, Stop) and
+    waits for its result."""
+    if name == "Webcam":
+        page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
+        record = page.locator("button.capture-button:visible").first
+        record.wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
+                               timeout=PAGE_TIMEOUT_MS)
+        record.click()
+        page.get_by_text(re.compile(PHONE_RESULTS[name])).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+        record.click()  # stop: the last depth image stays on the page
+        return
+    click_first_example(page)
+    page.get_by_text(re.compile(PHONE_RESULTS[name])).first.wait_for(timeout=RESULT_TIMEOUT_MS)
