@@ -93,7 +93,7 @@ def bench_predict_overhead(size: tuple[int, int], repeats: int) -> None:
 
     ms = interleaved_medians({"predict": partial(predictor.predict, frame), "forward": forward}, repeats,
                              time.thread_time, progress="predict overhead")
-    print(f"DepthPredictor.predict ({predictor.precision}, the default on a CPU), one {size[0]}x{size[1]} uint8 frame, "
+    print(f"DepthPredictor.predict ({predictor.precision}, as the app loads it on a CPU), one {size[0]}x{size[1]} uint8 frame, "
           f"1 thread, thread CPU time: {ms['predict']:.2f}ms; "
           f"model forward {ms['forward']:.2f}ms; overhead (numpy -> tensor, resize, back) {ms['predict'] - ms['forward']:.2f}ms "
           f"per frame; load average {load_average()}")
