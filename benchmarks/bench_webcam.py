@@ -1,4 +1,4 @@
-"""Live webcam depth in a real browser: where a frame's time goes, and how many visitors get how much.
+"""Live webcam depth for several visitors, in browsers or through the stream API: where a frame's time goes, who gets how much.
 
 Starts the app in this process (bundled model), opens N visitors (N headless Chromium contexts,
 each with Chromium's synthetic 30 fps camera at 320x240), presses Record in each and streams for
@@ -18,7 +18,19 @@ load average. For one visitor it prints the per-stage breakdown of a live frame 
 
 Each stage is matched per frame on one clock (the page's epoch time and the server's time.time()).
 
+Every step after the streaming (reading the pages, Stop, closing) has a time limit, and a watchdog
+ends Chromium if a visitor count overruns its bound, so the summary always prints; a visitor that
+could not be read or stopped is named in a note.
+
+With `--clients api` no browser runs: each visitor is a thread that streams 320x240 JPEG frames
+(a pan over an example scene) through Gradio's own HTTP stream protocol to the same live stream
+handler, its next frame sent when the previous answer arrives (benchmarks.webcam_api_clients).
+Chromium pages on the server's cores measure the browsers as much as the server; this measures the
+server's capacity. It prints the same per-visitor figures (depth images per second, first image
+after joining the stream), the model's batch sizes and the load average; no stage breakdown.
+
     python -m benchmarks.bench_webcam --visitors 1,2,4 --seconds 20
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_webcam --clients api --visitors 1,2,4 --seconds 15
 """
 from __future__ import annotations
 
@@ -36,6 +48,9 @@ from tqdm import tqdm
 
 from benchmarks import webcam_page
 
+# A visitor count's run in the browser may take the streaming time plus this much per visitor
+# (opening the page, the camera, reads, Stop, close) before the watchdog ends Chromium.
+COUNT_SLACK_S = 150.0
 SERVER_STAGES = ("decode", "model", "colour", "encode")
 # Where each server stage runs, in this app and in the one before the live-stream rework (the
 # same benchmark times both): (stage, module, attribute path).
@@ -161,15 +176,23 @@ def breakdown(page_probes: dict, clock: ServerClock) -> dict[str, list[float]]:
 
 
 def run_visitors(browser, url: str, visitors: int, seconds: float, clock: ServerClock) -> dict:
-    """N visitors streaming at once for `seconds`: per visitor its images per second and time to first image."""
+    """N visitors streaming at once for `seconds`: per visitor its images per second and time to
+    first image. Every read and every Stop after streaming has a time limit; a visitor whose page
+    could not be read or stopped is named in the result's notes instead of holding the run."""
     pages = [webcam_page.open_visitor(browser, url) for _ in range(visitors)]
     clock.calls.clear(), clock.stages.clear(), clock.batches.clear()
     pressed = [webcam_page.start_recording(page) for page in pages]
     for _ in tqdm(range(int(seconds)), desc=f"{visitors} visitor(s) streaming", unit="s", file=sys.stderr):
         pages[0].wait_for_timeout(1000)
-    seen = [webcam_page.probes(page) for page in pages]
-    result = {"visitors": visitors, "load": load_average(), "per_visitor": [], "batches": list(clock.batches),
-              "lines": [webcam_page.rate_line(page) for page in pages]}
+    batches = list(clock.batches)  # before the reads below, which take a while with the streams still running
+    notes: list[str] = []
+    empty = {"capture": [], "requests": [], "shown": []}
+    seen = [_step(notes, f"visitor {i}: reading its probes", webcam_page.probes, page, fallback=empty)
+            for i, page in enumerate(pages, 1)]
+    lines = [_step(notes, f"visitor {i}: reading its rate line", webcam_page.rate_line, page, fallback="")
+             for i, page in enumerate(pages, 1)]
+    result = {"visitors": visitors, "load": load_average(), "per_visitor": [], "batches": batches, "lines": lines,
+              "notes": notes}
     for press, probes in zip(pressed, seen):
         shown = sorted(s[0] for s in probes["shown"] if s[0] >= press)
         first = (shown[0] - press) / 1000.0 if shown else None
@@ -178,10 +201,29 @@ def run_visitors(browser, url: str, visitors: int, seconds: float, clock: Server
         result["per_visitor"].append({"fps": rate, "first_s": first, "images": len(shown)})
     if visitors == 1:
         result["stages"] = breakdown(seen[0], clock)
-    for page in pages:
-        webcam_page.stop_recording(page)
-        page.context.close()
+    for i, page in enumerate(pages, 1):
+        _step(notes, f"visitor {i}: Stop", webcam_page.stop_recording, page)
+    for i, page in enumerate(pages, 1):
+        _step(notes, f"visitor {i}: closing its browser context", page.context.close)
     return result
+
+
+def _step(notes: list[str], what: str, action, *args, fallback=None):
+    """`action(*args)`; a Playwright error (a timeout, a closed page) becomes the note `what did
+    not finish (reason)` and `fallback` is returned. A step of a second or more is shown on stderr."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    start = time.monotonic()
+    try:
+        return action(*args)
+    except PlaywrightError as error:
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        notes.append(f"{what} did not finish ({reason})")
+        return fallback
+    finally:
+        took = time.monotonic() - start
+        if took >= 1.0:
+            print(f"  [{what}: {took:.1f} s]", file=sys.stderr, flush=True)
 
 
 def print_result(result: dict) -> None:
@@ -189,13 +231,15 @@ def print_result(result: dict) -> None:
     print(f"\n{n} visitor(s) at once, load average {result['load']} (1, 5, 15 min), {os.cpu_count()} cores")
     for i, visitor in enumerate(result["per_visitor"], 1):
         first = f"{visitor['first_s']:.2f} s" if visitor["first_s"] is not None else "never"
-        print(f"  visitor {i}: {visitor['fps']:.1f} distinct depth images per second ({visitor['images']} images), "
-              f"first image {first} after Record")
+        print(f"  visitor {i}: {visitor['fps']:.1f} {result.get('unit', 'distinct depth images')} per second ({visitor['images']} images), "
+              f"first image {first} after {result.get('after', 'Record')}")
     batches = result["batches"]
     if batches:
         print(f"  model calls: {len(batches)}, frames per call: mean {statistics.mean(batches):.2f}, max {max(batches)}")
     for i, line in enumerate(result["lines"], 1):
         print(f"  visitor {i} rate line: {line.strip()[:160]}")
+    for note in result.get("notes", []):
+        print(f"  note: {note}")
     stages = result.get("stages")
     if stages:
         frames = len(stages["whole cycle"])
@@ -203,12 +247,17 @@ def print_result(result: dict) -> None:
         for name, values in stages.items():
             if values:
                 print(f"    {name:<24} {statistics.median(values):7.1f} ({statistics.mean(values):6.1f})")
+    sys.stdout.flush()  # shown now even when stdout is a file or a pipe
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", default="1,2,4", help="visitor counts to measure, comma-separated (default 1,2,4)")
     parser.add_argument("--seconds", type=float, default=20.0, help="streaming time per visitor count (default 20)")
+    parser.add_argument("--clients", choices=("browser", "api"), default="browser",
+                        help="who streams: headless Chromium pages (browser, default: the whole page path, but the "
+                             "browsers share the server's cores) or threads speaking Gradio's stream protocol (api: "
+                             "the server's capacity)")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1") or 1),
                         help="torch threads of the server's model (default: OMP_NUM_THREADS, else 1)")
     args = parser.parse_args(argv)
@@ -225,16 +274,113 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def run_api(url: str, visitors: int, seconds: float, clock: ServerClock) -> dict:
+    """N visitors without a browser (benchmarks.webcam_api_clients) streaming at once for `seconds`:
+    the same result as run_visitors, each visitor's rate counted from its first image to its Stop."""
+    from benchmarks import webcam_api_clients
+
+    clock.calls.clear(), clock.stages.clear(), clock.batches.clear()
+    done = threading.Event()
+    with tqdm(total=int(seconds), desc=f"{visitors} API visitor(s) streaming", unit="s", file=sys.stderr) as bar:
+        ticker = threading.Thread(target=_tick, args=(bar, done, int(seconds)), daemon=True)
+        ticker.start()
+        try:
+            runs = webcam_api_clients.run_api_visitors(url, visitors, seconds)
+        finally:
+            done.set()
+            ticker.join(timeout=2)
+    result = {"visitors": visitors, "load": load_average(), "batches": list(clock.batches), "per_visitor": [],
+              "lines": [run.last_line for run in runs], "notes": [], "unit": "depth images", "after": "joining"}
+    for i, run in enumerate(runs, 1):
+        result["per_visitor"].append({"fps": run.rate(), "first_s": run.first_s(), "images": len(run.images)})
+        if run.waits:
+            result["notes"].append(f"visitor {i} waited for a live place in {run.waits} answers")
+        if run.error:
+            result["notes"].append(f"visitor {i} did not end cleanly: {run.error}")
+        elif not run.stopped_cleanly:
+            result["notes"].append(f"visitor {i}: its stream ended without Stop")
+    return result
+
+
+def _tick(bar, done: threading.Event, seconds: int) -> None:
+    for _ in range(seconds):
+        if done.wait(1.0):
+            return
+        bar.update(1)
+
+
+def run_browsers(url: str, args: argparse.Namespace, clock: ServerClock) -> None:
+    """The browser mode: one Chromium, a run of run_visitors per visitor count, each result printed
+    as it comes. A watchdog ends Chromium if one count runs past its bound (a page or the browser
+    that stops answering Playwright, whose close has no time limit), so the run always finishes."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=webcam_page.CHROMIUM, args=webcam_page.CHROMIUM_ARGS)
+        for count in args.counts:
+            bound = args.seconds + count * COUNT_SLACK_S
+            fired = threading.Event()
+            watchdog = threading.Timer(bound, kill_browsers, args=(fired,))
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                print_result(run_visitors(browser, url, count, args.seconds, clock))
+            except PlaywrightError as error:
+                print(f"\n{count} visitor(s): the browser stopped answering ({str(error).strip()[:200]})")
+            finally:
+                watchdog.cancel()
+            if fired.is_set():
+                print(f"  (Chromium was ended after {bound:.0f} s; the remaining counts are skipped)")
+                return
+        try:
+            browser.close()
+        except PlaywrightError:
+            pass
+
+
+def kill_browsers(fired: threading.Event | None = None) -> None:
+    """Ends every Chromium process started under this one (by Playwright), with SIGKILL; sets `fired`."""
+    import signal
+
+    if fired is not None:
+        fired.set()
+    print("\n  [watchdog: Chromium did not finish in time; ending it]", file=sys.stderr, flush=True)
+    for pid in descendants(os.getpid()):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip().startswith("chrom"):
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+
+
+def descendants(root: int) -> list[int]:
+    """The ids of all processes below `root` (children, their children, …), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    if not Path(webcam_page.CHROMIUM).exists():
-        sys.exit("Chromium is missing: run `bash scripts/setup.sh --dev`, which installs Debian's chromium")
+    if args.clients == "browser" and not Path(webcam_page.CHROMIUM).exists():
+        sys.exit("Chromium is missing: run `bash scripts/setup.sh --dev`, which installs Debian's chromium "
+                 "(or measure without a browser: --clients api)")
     import socket
 
     import torch
-    from playwright.sync_api import sync_playwright
 
     from demos.layout import build_demo
     from demos.models import registry
@@ -249,15 +395,16 @@ def main(argv=None) -> None:
         port = sock.getsockname()[1]
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                             **demo.launch_options)
-    print(f"app at {url}; model threads {args.threads}; Chromium {webcam_page.CHROMIUM}")
+    clients = f"Chromium {webcam_page.CHROMIUM}" if args.clients == "browser" else "API clients (no browser)"
+    print(f"app at {url}; model threads {args.threads}; {clients}", flush=True)
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=webcam_page.CHROMIUM, args=webcam_page.CHROMIUM_ARGS)
+        if args.clients == "api":
             for count in args.counts:
-                print_result(run_visitors(browser, url, count, args.seconds, clock))
-            browser.close()
+                print_result(run_api(url, count, args.seconds, clock))
+        else:
+            run_browsers(url, args, clock)
     finally:
-        demo.close()
+        demo.close(verbose=False)
 
 
 if __name__ == "__main__":
