@@ -48,9 +48,11 @@ from tqdm import tqdm
 
 from benchmarks import webcam_page
 
+# After the streaming time, the reads and Stop of all visitors share TEARDOWN_S + PER_VISITOR_S each.
+TEARDOWN_S, PER_VISITOR_S = 20.0, 10.0
 # A visitor count's run in the browser may take the streaming time plus this much per visitor
-# (opening the page, the camera, reads, Stop, close) before the watchdog ends Chromium.
-COUNT_SLACK_S = 150.0
+# (opening the page and the camera, the teardown, closing) before the watchdog ends Chromium.
+COUNT_SLACK_S = 90.0
 SERVER_STAGES = ("decode", "model", "colour", "encode")
 # Where each server stage runs, in this app and in the one before the live-stream rework (the
 # same benchmark times both): (stage, module, attribute path).
@@ -175,46 +177,85 @@ def breakdown(page_probes: dict, clock: ServerClock) -> dict[str, list[float]]:
     return out
 
 
-def run_visitors(browser, url: str, visitors: int, seconds: float, clock: ServerClock) -> dict:
+def run_visitors(browser, url: str, visitors: int, seconds: float, clock: ServerClock, end_streams=None,
+                 report=None) -> dict:
     """N visitors streaming at once for `seconds`: per visitor its images per second and time to
-    first image. Every read and every Stop after streaming has a time limit; a visitor whose page
-    could not be read or stopped is named in the result's notes instead of holding the run."""
+    first image.
+
+    After the streaming time, `end_streams()` (if given) ends the streams on the server first:
+    pages busy with a live stream can answer Playwright so slowly (four pages with load average
+    12-16 on 2 cores: no read, click or wait answered within 15-20 s) that reading them and pressing
+    Stop one by one, as this did before, took many minutes, and page.evaluate has no time limit at
+    all. The reads and Stop that follow share one time budget (TEARDOWN_S plus PER_VISITOR_S per
+    visitor); a visitor whose page could not be read or stopped in it is named in the result's
+    notes instead of holding the run. `report(result)` (if given) is called before the visitors'
+    browser contexts are closed (a close that Playwright cannot bound; the caller's watchdog does)."""
+    held = wait_for_free_slots()
     pages = [webcam_page.open_visitor(browser, url) for _ in range(visitors)]
     clock.calls.clear(), clock.stages.clear(), clock.batches.clear()
-    pressed = [webcam_page.start_recording(page) for page in pages]
+    notes: list[str] = [held] if held else []
+    start = Budget(webcam_page.PAGE_TIMEOUT_MS / 1000.0)  # all the Record presses, together
+    pressed = [_step(notes, f"visitor {i}: Record", start, webcam_page.start_recording, page)
+               for i, page in enumerate(pages, 1)]
     for _ in tqdm(range(int(seconds)), desc=f"{visitors} visitor(s) streaming", unit="s", file=sys.stderr):
         pages[0].wait_for_timeout(1000)
-    batches = list(clock.batches)  # before the reads below, which take a while with the streams still running
-    notes: list[str] = []
+    batches = list(clock.batches)
+    if end_streams is not None:
+        end_streams()
+    budget = Budget(TEARDOWN_S + PER_VISITOR_S * visitors, step_s=webcam_page.READ_TIMEOUT_MS / 1000.0)
     empty = {"capture": [], "requests": [], "shown": []}
-    seen = [_step(notes, f"visitor {i}: reading its probes", webcam_page.probes, page, fallback=empty)
+    seen = [_step(notes, f"visitor {i}: reading its probes", budget, webcam_page.probes, page, fallback=empty)
             for i, page in enumerate(pages, 1)]
-    lines = [_step(notes, f"visitor {i}: reading its rate line", webcam_page.rate_line, page, fallback="")
+    lines = [_step(notes, f"visitor {i}: reading its rate line", budget, webcam_page.rate_line, page, fallback="")
              for i, page in enumerate(pages, 1)]
+    for i, page in enumerate(pages, 1):
+        if end_streams is None or _step([], "", budget, webcam_page.recording, page, fallback=True):
+            _step(notes, f"visitor {i}: Stop", budget, webcam_page.stop_recording, page)
     result = {"visitors": visitors, "load": load_average(), "per_visitor": [], "batches": batches, "lines": lines,
               "notes": notes}
     for press, probes in zip(pressed, seen):
-        shown = sorted(s[0] for s in probes["shown"] if s[0] >= press)
+        if press is None:  # Record could not be pressed
+            result["per_visitor"].append({"fps": 0.0, "first_s": None, "images": 0})
+            continue
+        end = press + seconds * 1000.0  # images after the streaming time (while stopping) do not count
+        shown = sorted(s[0] for s in probes["shown"] if press <= s[0] <= end)
         first = (shown[0] - press) / 1000.0 if shown else None
         # the rate over the window after the first image (the start-up is the first-image time)
-        rate = (len(shown) - 1) / ((press + seconds * 1000.0 - shown[0]) / 1000.0) if len(shown) > 1 else 0.0
+        rate = (len(shown) - 1) / ((end - shown[0]) / 1000.0) if len(shown) > 1 else 0.0
         result["per_visitor"].append({"fps": rate, "first_s": first, "images": len(shown)})
     if visitors == 1:
         result["stages"] = breakdown(seen[0], clock)
-    for i, page in enumerate(pages, 1):
-        _step(notes, f"visitor {i}: Stop", webcam_page.stop_recording, page)
-    for i, page in enumerate(pages, 1):
-        _step(notes, f"visitor {i}: closing its browser context", page.context.close)
+    if report is not None:
+        report(result)
+    for page in pages:
+        _step([], "", budget, page.context.close)  # no time limit in Playwright: the watchdog bounds it
     return result
 
 
-def _step(notes: list[str], what: str, action, *args, fallback=None):
-    """`action(*args)`; a Playwright error (a timeout, a closed page) becomes the note `what did
-    not finish (reason)` and `fallback` is returned. A step of a second or more is shown on stderr."""
+class Budget:
+    """A time budget shared by several steps, each given at most `step_s` of it: `left_ms()` (at
+    least 1 ms, so a step after the budget is spent fails at once)."""
+
+    def __init__(self, seconds: float, step_s: float | None = None):
+        self.until = time.monotonic() + seconds
+        self.step_s = step_s or seconds
+
+    def left_ms(self) -> float:
+        return max(1.0, min(self.step_s, self.until - time.monotonic()) * 1000.0)
+
+
+def _step(notes: list[str], what: str, budget: Budget, action, *args, fallback=None):
+    """`action(*args)`, with `timeout_ms` from the `budget` where the action takes one; a Playwright
+    error (a timeout, a closed page) becomes the note `what did not finish (reason)` and `fallback`
+    is returned. A named step of a second or more is shown on stderr."""
+    import inspect
+
     from playwright.sync_api import Error as PlaywrightError
 
     start = time.monotonic()
     try:
+        if "timeout_ms" in inspect.signature(action).parameters:
+            return action(*args, timeout_ms=budget.left_ms())
         return action(*args)
     except PlaywrightError as error:
         reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
@@ -222,7 +263,7 @@ def _step(notes: list[str], what: str, action, *args, fallback=None):
         return fallback
     finally:
         took = time.monotonic() - start
-        if took >= 1.0:
+        if took >= 1.0 and what:
             print(f"  [{what}: {took:.1f} s]", file=sys.stderr, flush=True)
 
 
@@ -274,11 +315,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def wait_for_free_slots() -> str | None:
+    """Waits (at most the slots' idle limit + 2 s) until no stream holds or waits for a live place
+    in the app served by this process: a stopped stream keeps its place until it has been silent
+    for the idle limit, and the next visitor count must not queue behind the last one's. Returns a
+    note if some remain."""
+    from demos.webcam_tab import SLOTS
+
+    give_up = time.monotonic() + SLOTS.idle_s + 2.0
+    while SLOTS.counts() != (0, 0) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    live, waiting = SLOTS.counts()
+    return f"{live} live and {waiting} waiting streams of the previous count still held" if live or waiting else None
+
+
 def run_api(url: str, visitors: int, seconds: float, clock: ServerClock) -> dict:
     """N visitors without a browser (benchmarks.webcam_api_clients) streaming at once for `seconds`:
     the same result as run_visitors, each visitor's rate counted from its first image to its Stop."""
     from benchmarks import webcam_api_clients
 
+    held = wait_for_free_slots()
     clock.calls.clear(), clock.stages.clear(), clock.batches.clear()
     done = threading.Event()
     with tqdm(total=int(seconds), desc=f"{visitors} API visitor(s) streaming", unit="s", file=sys.stderr) as bar:
@@ -290,11 +346,12 @@ def run_api(url: str, visitors: int, seconds: float, clock: ServerClock) -> dict
             done.set()
             ticker.join(timeout=2)
     result = {"visitors": visitors, "load": load_average(), "batches": list(clock.batches), "per_visitor": [],
-              "lines": [run.last_line for run in runs], "notes": [], "unit": "depth images", "after": "joining"}
+              "lines": [run.last_line for run in runs], "notes": [held] if held else [], "unit": "depth images",
+              "after": "joining"}
     for i, run in enumerate(runs, 1):
         result["per_visitor"].append({"fps": run.rate(), "first_s": run.first_s(), "images": len(run.images)})
         if run.waits:
-            result["notes"].append(f"visitor {i} waited for a live place in {run.waits} answers")
+            result["notes"].append(f"visitor {i} got no depth (waiting for a live place) in {run.waits} answers")
         if run.error:
             result["notes"].append(f"visitor {i} did not end cleanly: {run.error}")
         elif not run.stopped_cleanly:
@@ -309,7 +366,7 @@ def _tick(bar, done: threading.Event, seconds: int) -> None:
         bar.update(1)
 
 
-def run_browsers(url: str, args: argparse.Namespace, clock: ServerClock) -> None:
+def run_browsers(url: str, args: argparse.Namespace, clock: ServerClock, end_streams=None) -> None:
     """The browser mode: one Chromium, a run of run_visitors per visitor count, each result printed
     as it comes. A watchdog ends Chromium if one count runs past its bound (a page or the browser
     that stops answering Playwright, whose close has no time limit), so the run always finishes."""
@@ -325,7 +382,7 @@ def run_browsers(url: str, args: argparse.Namespace, clock: ServerClock) -> None
             watchdog.daemon = True
             watchdog.start()
             try:
-                print_result(run_visitors(browser, url, count, args.seconds, clock))
+                run_visitors(browser, url, count, args.seconds, clock, end_streams, report=print_result)
             except PlaywrightError as error:
                 print(f"\n{count} visitor(s): the browser stopped answering ({str(error).strip()[:200]})")
             finally:
@@ -337,6 +394,25 @@ def run_browsers(url: str, args: argparse.Namespace, clock: ServerClock) -> None
             browser.close()
         except PlaywrightError:
             pass
+
+
+def stream_closer(demo, url: str):
+    """A function that ends every stream the app serves now, as the page's Stop does (Gradio's
+    POST /gradio_api/stream/<event id>/close), and returns how many it ended. The event ids come from
+    Gradio's queue (a private table; nothing is ended if it is missing)."""
+    import httpx
+
+    def end_streams() -> int:
+        events = getattr(getattr(demo, "_queue", None), "event_ids_to_events", None) or {}
+        ids = [event_id for event_id, event in list(events.items()) if getattr(event, "streaming", False)]
+        for event_id in ids:
+            try:
+                httpx.post(f"{url.rstrip('/')}/gradio_api/stream/{event_id}/close", json={}, timeout=10)
+            except httpx.HTTPError:
+                pass
+        return len(ids)
+
+    return end_streams
 
 
 def kill_browsers(fired: threading.Event | None = None) -> None:
@@ -402,7 +478,7 @@ def main(argv=None) -> None:
             for count in args.counts:
                 print_result(run_api(url, count, args.seconds, clock))
         else:
-            run_browsers(url, args, clock)
+            run_browsers(url, args, clock, stream_closer(demo, url))
     finally:
         demo.close(verbose=False)
 

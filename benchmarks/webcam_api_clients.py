@@ -118,7 +118,8 @@ def find_stream_endpoint(config: dict, api_name: str = STREAM_API_NAME) -> Strea
 @dataclass
 class VisitorRun:
     """What one visitor got. Times are time.monotonic() seconds; `images` are the arrival times of
-    the answers that held a depth picture, `waits` the answers without one (a place in line)."""
+    the answers that held a depth picture, `waits` the answers without one (a place in line, or
+    another stream of the same client id still held), `sent` the frames sent."""
 
     joined: float = 0.0
     deadline: float = 0.0
@@ -214,8 +215,10 @@ def run_api_visitors(url: str, visitors: int, seconds: float, frames_each: int =
     frames = [scene_frames(i, frames_each) for i in range(visitors)]
     runs = [VisitorRun() for _ in range(visitors)]
     start = threading.Barrier(visitors)
+    # each visitor its own browser id, new on every run, as a fresh browser context has
+    clients = [f"api-visitor-{i + 1}-{uuid.uuid4().hex[:8]}" for i in range(visitors)]
     threads = [threading.Thread(target=stream_visitor, daemon=True, name=f"api-visitor-{i + 1}",
-                                args=(url, endpoint, frames[i], seconds, f"api-visitor-{i + 1}", runs[i], start))
+                                args=(url, endpoint, frames[i], seconds, clients[i], runs[i], start))
                for i in range(visitors)]
     for thread in threads:
         thread.start()

@@ -80,10 +80,11 @@ def open_visitor(browser, url: str, viewport=None):
     return page
 
 
-def start_recording(page) -> float:
-    """Presses Record; the page's epoch time (ms) of the press."""
+def start_recording(page, timeout_ms: float = PAGE_TIMEOUT_MS) -> float:
+    """Presses Record; the page's epoch time (ms) of the press. Raises Playwright's TimeoutError if
+    the button cannot be pressed within `timeout_ms`."""
     stamp = page.evaluate("() => performance.timeOrigin + performance.now()")
-    page.locator("button.capture-button").first.click()
+    page.locator("button.capture-button").first.click(timeout=timeout_ms)
     return stamp
 
 
@@ -92,6 +93,11 @@ def stop_recording(page, timeout_ms: float = STOP_TIMEOUT_MS) -> None:
     after `timeout_ms` for each of the two steps."""
     page.locator("button.capture-button").first.click(timeout=timeout_ms)
     page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=timeout_ms)
+
+
+def recording(page, timeout_ms: float = READ_TIMEOUT_MS) -> bool:
+    """Whether the page's webcam is recording (its capture button does not offer Record)."""
+    return "Record" not in page.locator("button.capture-button").first.inner_text(timeout=timeout_ms)
 
 
 def probes(page, timeout_ms: float = READ_TIMEOUT_MS) -> dict:
