@@ -11,6 +11,7 @@ server's time.time() also reads on this machine.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -22,6 +23,8 @@ CHROMIUM_ARGS = [
 ]
 PAGE_TIMEOUT_MS = 60_000
 RESULT_TIMEOUT_MS = 180_000
+READ_TIMEOUT_MS = 20_000  # reading the probes or the rate line back after streaming
+STOP_TIMEOUT_MS = 15_000  # pressing Stop and seeing Record again
 
 PROBES = """
 (() => {
@@ -65,6 +68,7 @@ def open_visitor(browser, url: str, viewport=None):
     context = browser.new_context(viewport=viewport or {"width": 1400, "height": 900}, permissions=["camera"])
     context.add_init_script(PROBES)
     page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)  # every action and wait of this page has a bound
     page.goto(url)
     page.locator(".model-line:visible").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_role("tab", name="Webcam", exact=True).click()
@@ -76,25 +80,36 @@ def open_visitor(browser, url: str, viewport=None):
     return page
 
 
-def start_recording(page) -> float:
-    """Presses Record; the page's epoch time (ms) of the press."""
+def start_recording(page, timeout_ms: float = PAGE_TIMEOUT_MS) -> float:
+    """Presses Record; the page's epoch time (ms) of the press. Raises Playwright's TimeoutError if
+    the button cannot be pressed within `timeout_ms`."""
     stamp = page.evaluate("() => performance.timeOrigin + performance.now()")
-    page.locator("button.capture-button").first.click()
+    page.locator("button.capture-button").first.click(timeout=timeout_ms)
     return stamp
 
 
-def stop_recording(page) -> None:
-    page.locator("button.capture-button").first.click()
-    page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+def stop_recording(page, timeout_ms: float = STOP_TIMEOUT_MS) -> None:
+    """Presses Stop and waits until the button reads Record again. Raises Playwright's TimeoutError
+    after `timeout_ms` for each of the two steps."""
+    page.locator("button.capture-button").first.click(timeout=timeout_ms)
+    page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=timeout_ms)
 
 
-def probes(page) -> dict:
-    """What the probes recorded so far: capture, requests, shown (see the module's text)."""
-    return page.evaluate("() => JSON.parse(JSON.stringify(window.__live))")
+def recording(page, timeout_ms: float = READ_TIMEOUT_MS) -> bool:
+    """Whether the page's webcam is recording (its capture button does not offer Record)."""
+    return "Record" not in page.locator("button.capture-button").first.inner_text(timeout=timeout_ms)
 
 
-def rate_line(page) -> str:
-    return page.locator("#webcam-rate p").first.inner_text()
+def probes(page, timeout_ms: float = READ_TIMEOUT_MS) -> dict:
+    """What the probes recorded so far: capture, requests, shown (see the module's text). Read as
+    a page function with a time limit (page.evaluate has none, and a page busy with a stream can
+    take long to answer); raises Playwright's TimeoutError after `timeout_ms`."""
+    handle = page.wait_for_function("() => JSON.stringify(window.__live)", timeout=timeout_ms, polling=100)
+    return json.loads(handle.json_value())
+
+
+def rate_line(page, timeout_ms: float = READ_TIMEOUT_MS) -> str:
+    return page.locator("#webcam-rate p").first.inner_text(timeout=timeout_ms)
 
 
 def server_frames(page) -> int:
