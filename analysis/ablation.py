@@ -29,6 +29,7 @@ from mirror_model.zeroshot import ZeroShotConfig, ZeroShotDepth
 
 ZEROSHOT = "zero-shot (DepthCLIP)"
 REFERENCE = "learned"
+CLEAR_MARGIN = 0.05  # a relative AbsRel gap below this is called a tie in the tab's conclusion
 
 
 @dataclass
@@ -50,33 +51,39 @@ class AblationResult:
         lines += [f"| {name} | {value:.4f} |" for name, value in self.mean_abs_difference.items()]
         return "\n".join(lines)
 
-    def conclusion(self, labels: dict[str, str] | None = None) -> str:
-        """One or two plain sentences drawn from the numbers: with ground truth, whether the learned
-        mirror has the lowest AbsRel and by how much the best other source trails (or leads); without
-        it, how far the other sources move the depth, relative to the learned mirror's median depth.
-        `labels` gives display names for the variants. An empty string when nothing was compared."""
+    def conclusion(self, labels: dict[str, str] | None = None, margin: float = CLEAR_MARGIN) -> str:
+        """One or two plain sentences drawn from the numbers shown. With ground truth: whether the
+        learned mirror's AbsRel is clearly lowest (by more than `margin`, relative), about level
+        with the best other source, or beaten; without it, how far the other sources move the depth,
+        relative to the learned mirror's median depth. Every verdict is about the pictures given
+        (one picture is weak evidence). `labels` gives display names. An empty string when the
+        learned mirror is not among the variants shown or nothing else is."""
         labels = labels or {}
         name = lambda variant: labels.get(variant, variant)  # noqa: E731
         others = [variant for variant in self.depths if variant != REFERENCE]
-        if self.metrics and REFERENCE in self.metrics and others:
+        if REFERENCE not in self.depths or not others:
+            return ""  # nothing to compare the learned mirror with (or it was not run)
+        caveat = " This is one picture's evidence; docs/analysis.md measures the ablation over 96 test rooms."
+        if self.metrics and REFERENCE in self.metrics:
             own = self.metrics[REFERENCE]["abs_rel"]
             best = min(others, key=lambda variant: self.metrics[variant]["abs_rel"])
             rival = self.metrics[best]["abs_rel"]
-            if own < rival:
+            if own < rival * (1.0 - margin):
                 return (f"**What this shows:** the learned mirror gives the most accurate depth here (AbsRel {own:.3f}); "
-                        f"the best replacement, {name(best)}, is {rival / max(own, 1e-9):.2f}x as far off ({rival:.3f}). "
-                        "The learned text side carries depth information the others do not.")
+                        f"the best replacement, {name(best)}, is {rival / max(own, 1e-9):.2f}x as far off ({rival:.3f})."
+                        + caveat)
+            if own <= rival * (1.0 + margin):
+                return (f"**What this shows:** the learned mirror (AbsRel {own:.3f}) and {name(best)} ({rival:.3f}) are about "
+                        f"equally accurate here (within {margin:.0%}): on this picture the swap makes no clear difference."
+                        + caveat)
             return (f"**What this shows:** on this picture the learned mirror is *not* the most accurate: {name(best)} "
-                    f"gets AbsRel {rival:.3f} against the mirror's {own:.3f}. One picture is weak evidence; "
-                    "docs/analysis.md measures the ablation over 96 test rooms.")
-        if not others or not self.mean_abs_difference:
-            return ""
+                    f"gets AbsRel {rival:.3f} against the mirror's {own:.3f}." + caveat)
         median = self.reference_median_m
-        largest = max(others, key=lambda variant: self.mean_abs_difference[variant])
-        change = self.mean_abs_difference[largest]
-        share = f" ({change / median:.0%} of the median depth, {median:.2f} m)" if median > 0 else ""
-        return (f"**What this shows:** swapping the learned mirror moves the depth by up to {change:.2f} m on average "
-                f"per pixel ({name(largest)}){share}. Without ground truth this says how much the text side matters, "
+        largest = max(others, key=lambda variant: self.mean_abs_difference.get(variant, 0.0))
+        change = self.mean_abs_difference.get(largest, 0.0)
+        share = f", {change / median:.0%} of the median depth ({median:.2f} m)" if median > 0 else ""
+        return (f"**What this shows:** the largest change comes from {name(largest)}: it moves each pixel's depth by "
+                f"{change:.2f} m on average{share}. Without ground truth this says how much the text side matters, "
                 "not which answer is right: add a ground-truth depth (or pick a room example) to score them.")
 
 

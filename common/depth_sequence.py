@@ -283,20 +283,23 @@ def detect_values(sequence: DepthSequence, frames_to_try: int = 3) -> tuple[str,
     measured in metres is not that close, nor reaches exactly 1 m at its far end); whole numbers
     reaching 200-255 (8-bit); a 16-bit PNG reaching 65 m (the full 16-bit range) → closeness up to
     an unknown scale ("disparity": Depth Anything, MiDaS and Video Depth Anything write that);
-    anything else → metres."""
+    anything else → metres. Raises ValueError when the first frames hold no positive finite value
+    (nothing there to compare)."""
     if sequence.kind == "video":
         kind = f"a colour-mapped video ({sequence.colormap}), read through its colormap" if sequence.colormap else \
             f"a grey {sequence.bit_depth or 8}-bit video"
         return sequence.values, f"{sequence.name}: {kind}; its values have no unit"
     quiet = replace(sequence, on_skip=lambda message: None)  # skipped frames are reported once, by the analysis
+    empty = (f"{sequence.name} holds no depth in its first frames: every value is 0, negative, NaN or infinite. "
+             "Upload the depth sequence itself")
     for position, (_, frame) in enumerate(quiet):
         valid = frame[np.isfinite(frame) & (frame != 0)]
-        if valid.size:
+        if valid.size and float(valid.max()) > 0:  # all-negative values are no distances nor closeness either
             break
         if position + 1 >= frames_to_try:
-            return sequence.values, f"{sequence.name}: no readable values in its first frames, read as metres"
+            raise ValueError(empty)
     else:
-        return sequence.values, f"{sequence.name}: no readable values, read as metres"
+        raise ValueError(empty)
     low, high = float(valid.min()), float(valid.max())
     png = sequence.kind == "files" and bool(sequence._files) and sequence._files[0].suffix.lower() == ".png"
     seen = f"values {low * 1000:.0f} to {high * 1000:.0f}" if png else f"values {low:.3g} to {high:.3g}"

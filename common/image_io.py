@@ -274,6 +274,24 @@ def check_metadata_size(path: str | Path, slack: int = METADATA_SLACK_BYTES) -> 
             "metadata (EXIF, colour profiles, comments)")
 
 
+def _check_complete_jpeg(path: Path) -> None:
+    """A ValueError for a JPEG cut short: OpenCV decodes one with a grey lower part and a warning on
+    stderr only, so the check is Pillow's (which refuses a truncated stream), decoded at 1/8 scale
+    (JPEG's DCT scaling still reads every byte) to keep it cheap. Other formats pass."""
+    from PIL import Image
+
+    with path.open("rb") as handle:
+        if handle.read(3) != b"\xff\xd8\xff":
+            return
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+    except OSError as error:
+        if "truncated" in str(error).lower():
+            raise ValueError(f"{path.name}: the JPEG file is cut short (truncated); upload the whole file") from None
+
+
 def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3); FileNotFoundError/ValueError with one-line messages
     that name the file, never its folder.
@@ -295,6 +313,7 @@ def load_rgb(path: str | Path, max_pixels: int | None = -1, hint: str = "") -> n
         check_metadata_size(path)
     if image_header_size(path, max_pixels, path.name, hint) is None and max_pixels:
         raise ValueError(f"{path.name}: not a readable image (supported: {', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
+    _check_complete_jpeg(path)
     # OpenCV first (keeps 16-bit colour PNG/TIFF exact); Pillow for what OpenCV cannot read (GIF, ...).
     array, bgr = _decode_with_opencv(path), True
     if array is None:

@@ -193,7 +193,10 @@ def _read_as(sequence, detect: bool):
     """(sequence, note): with `detect`, the sequence read as what its values look like; the note
     says what was found, or what the user chose."""
     if detect:
-        values, seen = detect_values(sequence)
+        try:
+            values, seen = detect_values(sequence)
+        except ValueError as error:  # no depth in it at all: a plain refusal, before any analysis
+            raise gr.Error(f"{error}.") from None
         sequence = replace(sequence, values=values)
         if sequence.kind == "video":
             seen += f", read as {VALUE_WORDS[sequence.values]} with near {sequence.polarity.removeprefix('near-')}"
@@ -385,6 +388,10 @@ def layout_marker(panels: int, entries: list[list[int]]) -> str:
 # of n: object-position k / (n - 1)), since n panels side by side leave each 390 / n px wide.
 VIDEO_CSS = """
 .video-measures .cell-label {display: none}
+.video-measures table {display: block; overflow-x: auto}
+.video-measures td, .video-measures th {word-break: normal; overflow-wrap: normal; hyphens: none}
+.video-measures td {white-space: nowrap}
+.video-measures td:last-child, .video-measures td:nth-last-child(2) {white-space: normal}
 @media (max-width: 640px) {
   .video-measures table, .video-measures tbody, .video-measures tr, .video-measures td {display: block;
     width: auto !important; min-width: 0 !important}

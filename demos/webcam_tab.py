@@ -98,7 +98,9 @@ def decode_frame(frame, max_side: int) -> np.ndarray:
             scale = min(1.0, max_side / max(width, height))
             image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
             rgb = np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, binascii.Error, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own cap, met at open before the check above
+        raise gr.Error(too_large_message()) from None
+    except (OSError, ValueError, binascii.Error):
         raise gr.Error(UNREADABLE_FRAME) from None
     return limit_size(rgb, int(max_side), warn=False)
 

@@ -90,6 +90,9 @@ def test_the_conclusion_names_the_winner_and_the_ratio_from_the_metrics():
     won = _result({"learned": {"abs_rel": 0.10}, "zeros": {"abs_rel": 0.30}, "prompt": {"abs_rel": 0.25}})
     text = won.conclusion({"prompt": "human prompt"})
     assert "most accurate" in text and "human prompt" in text and "2.50x" in text and "0.100" in text
+    assert "one picture's evidence" in text
+    tie = _result({"learned": {"abs_rel": 0.303}, "zeros": {"abs_rel": 0.40}, "prompt": {"abs_rel": 0.306}})
+    assert "about equally accurate" in tie.conclusion() and "most accurate depth" not in tie.conclusion()
     lost = _result({"learned": {"abs_rel": 0.30}, "zeros": {"abs_rel": 0.20}, "prompt": {"abs_rel": 0.25}})
     text = lost.conclusion()
     assert "*not* the most accurate" in text and "zeros" in text and "0.200" in text
@@ -98,3 +101,11 @@ def test_the_conclusion_names_the_winner_and_the_ratio_from_the_metrics():
 def test_without_ground_truth_the_conclusion_reports_the_largest_change_relative_to_the_median():
     text = _result(differences_m=(0.5, 0.1), median_m=2.0).conclusion()
     assert "0.50 m" in text and "zeros" in text and "25%" in text and "not which answer is right" in text
+
+
+def test_without_the_learned_mirror_among_the_sources_there_is_no_conclusion():
+    from analysis.ablation import AblationResult
+
+    depths = {"zeros": [np.zeros((4, 4))], "prompt": [np.zeros((4, 4))]}
+    metrics = {"zeros": {"abs_rel": 0.2}, "prompt": {"abs_rel": 0.3}}
+    assert AblationResult(["p"], depths, {}, metrics, {"zeros": 0.1, "prompt": 0.2}).conclusion() == ""

@@ -28,3 +28,16 @@ def test_alpha_is_composited_over_black():
     rgba[..., 3] = [0, 51, 102, 153, 204, 255, 255, 0]
     rgb = to_rgb_uint8(rgba)
     np.testing.assert_array_equal(rgb[0, :, 0], [0, 40, 80, 120, 160, 200, 200, 0])
+
+
+def test_a_jpeg_cut_short_is_refused_not_decoded_with_a_grey_half(tmp_path):
+    from pathlib import Path as _Path
+
+    from common.image_io import load_rgb as _load
+
+    whole = _Path(__file__).resolve().parents[1] / "examples" / "photos" / "astronaut.jpg"
+    assert _load(whole).shape == (512, 512, 3)
+    half = tmp_path / "half.jpg"
+    half.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut short"):
+        _load(half)

@@ -120,3 +120,16 @@ def test_the_comparison_questions_are_in_plain_words():
     assert [v for _, v in VALUE_CHOICES] == ["auto", "metric", "relative", "disparity"]
     assert [v for _, v in POLARITY_CHOICES] == ["auto", "near-dark", "near-bright"]
     assert [v for _, v in ALIGN_CHOICES] == ["clip", "frame", "both"]
+
+
+def test_a_sequence_without_any_depth_is_refused_not_read_as_steady(tmp_path):
+    import numpy as np
+    import pytest as _pytest
+
+    from common.depth_sequence import detect_values, open_depth_sequence
+
+    for name, values in (("nan", np.full((4, 12, 16), np.nan, np.float32)), ("negative", -np.ones((4, 12, 16), np.float32))):
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, depth=values)
+        with _pytest.raises(ValueError, match="holds no depth"):
+            detect_values(open_depth_sequence(path))
