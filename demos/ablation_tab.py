@@ -27,10 +27,9 @@ MAX_SIDE = 640
 MIN_DEPTH_M = 1e-3  # common.depth_metrics' default min_depth: nearer pixels do not count
 TABLE_KEYS = ("abs_rel", "rmse", "d1")  # the tab's columns; `python -m analysis.ablation` writes all nine
 INTRO = ("**The claim:** the learned *mirror* (a small matrix fed to CLIP's text encoder in place of a prompt's words) "
-         "is what turns CLIP's picture–text similarities into depth. **Try it:** pick an example; the same picture "
-         "goes through the model with the mirror swapped for zeros, random rows or a human prompt, and through the "
-         "zero-shot DepthCLIP head. If the mirror matters, the swaps change the depth, and with a ground truth they "
-         "score worse; the sentence above the table says which happened.")
+         "is what turns CLIP's picture–text similarities into depth. Pick an example: the same picture runs with the "
+         "mirror swapped for zeros, random rows or a human prompt (and through zero-shot DepthCLIP), and the sentence "
+         "above the table says whether the swaps changed the depth and, with a ground truth, which scored best.")
 
 
 def read_ground_truth(path: str | None, shape: tuple[int, int]) -> np.ndarray | None:

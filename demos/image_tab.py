@@ -30,9 +30,9 @@ DEPTH_RANGE_M = (0.0, 1000.0)
 
 
 INTRO = ("**What it does:** the bundled model (frozen CLIP, a learned *mirror* prompt and a small decoder) guesses "
-         "how far away each pixel is, in metres. **Look at:** drag the slider over the picture (near is warm, far is "
-         "cold) and turn the point cloud below. It learned from procedural rooms only: on real photos expect the "
-         "layout roughly right and the metres less so (the line above the result says what the model can do).")
+         "how far away each pixel is, in metres; drag the slider over the picture (near is warm) and turn the point "
+         "cloud below. It learned from procedural rooms only, so on real photos expect the layout roughly right and "
+         "the metres less so.")
 VIEW_HINT = "Drag to turn the cloud · scroll or pinch to zoom · right-drag (two fingers) to move it · ↺ resets the view"
 
 
