@@ -8,6 +8,11 @@ request body (APP_MAX_REQUEST_MB; an API call's JSON: APP_MAX_JSON_KB), in files
 (APP_MAX_FILES_PER_REQUEST) and in total (APP_UPLOAD_BUDGET_MB) before any handler runs (see docs/limits.md).
 Refusals are logged at INFO, one line each, on stderr.
 
+Threads: the server runs each request's model on one torch thread (APP_TORCH_THREADS, default 1).
+Requests run side by side on their own threads, and on a few shared cores a model asking for two
+threads spikes from ~30 ms to seconds per frame when the cores are busy (the live webcam test: 9.2
+depth images per second at 2 threads, 17.9 at 1, same machine, same minute).
+
 Memory: many handler threads each get their own glibc malloc arena, and freed memory stays in
 those arenas, so a long-running server's resident size creeps up with every burst of requests. The
 server caps the arenas (APP_MALLOC_ARENAS, default 2) and hands freed heap back to the system after
@@ -72,8 +77,20 @@ def bound_allocator(arenas: int | None = None, trim_every_s: float = TRIM_EVERY_
     return True
 
 
+TORCH_THREADS_ENV, DEFAULT_TORCH_THREADS = "APP_TORCH_THREADS", 1
+
+
+def torch_threads() -> int:
+    """Torch's intra-op threads for the server (APP_TORCH_THREADS, a positive whole number; default 1)."""
+    text = os.environ.get(TORCH_THREADS_ENV, "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_TORCH_THREADS
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(torch_threads())
     configure_logging()  # each refusal one INFO line on stderr; unexpected errors with their traceback and id
     bound_allocator()
     demo = build_demo(args.model)

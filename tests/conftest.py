@@ -7,7 +7,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread, as the app serves (app.py, APP_TORCH_THREADS): the in-process app and the browser share
+# the cores, and a two-thread model spikes to seconds per frame when they are busy.
+torch.set_num_threads(1)
 
 
 import socket  # noqa: E402
