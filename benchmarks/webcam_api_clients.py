@@ -93,6 +93,9 @@ class StreamEndpoint:
         return values
 
 
+BROWSER_ID_ELEM = "webcam-browser-id"  # demos.webcam_tab's hidden box with the browser's id
+
+
 def find_stream_endpoint(config: dict, api_name: str = STREAM_API_NAME) -> StreamEndpoint:
     """The stream named `api_name` in an app's config (GET /config): its inputs' default values
     (None for session state), the frame being the trigger's. Raises LookupError if it is missing."""
@@ -108,7 +111,7 @@ def find_stream_endpoint(config: dict, api_name: str = STREAM_API_NAME) -> Strea
             if component.get("type") == "state":
                 values.append(None)
                 continue
-            if component.get("type") == "browserstate":
+            if component.get("props", {}).get("elem_id") == BROWSER_ID_ELEM:  # the page's browser id
                 client_at = index
             values.append(component.get("props", {}).get("value"))
         return StreamEndpoint(dependency["id"], trigger, tuple(values), inputs.index(trigger), client_at)

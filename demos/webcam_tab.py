@@ -24,7 +24,6 @@ import binascii
 import io
 import os
 import time
-import uuid
 
 import gradio as gr
 import numpy as np
@@ -199,16 +198,30 @@ def single_frame(frame, max_side: int, model_choice: str, model_custom: str):
     return colorize_depth(depth, vmin=vmin, vmax=vmax), f"model {model_ms:.0f} ms per frame · {rgb.shape[1]}x{rgb.shape[0]}"
 
 
-def browser_id(current: str | None):
-    """This browser's id for the one-stream-per-browser rule: kept in its local storage, made once."""
-    return gr.skip() if current else uuid.uuid4().hex
+# This browser's id for the one-stream-per-browser rule, read and (the first time) made in the page
+# itself, in one synchronous step on localStorage: every tab of the browser gets the same id, even
+# tabs opened together (a server round trip to make it let each tab make its own).
+BROWSER_ID_JS = """() => {
+  const key = "webcam-browser-id";
+  try {
+    let id = window.localStorage.getItem(key);
+    if (!id) {
+      id = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID()
+        : Date.now().toString(36) + Math.random().toString(36).slice(2);
+      window.localStorage.setItem(key, id);
+    }
+    return id;
+  } catch (error) {
+    return "";
+  }
+}"""
 
 
 def build() -> gr.Markdown:
     """Builds the tab; returns its model line (filled when the page loads)."""
     timing = gr.State(None)
-    client_id = gr.BrowserState(None, storage_key="webcam-browser-id")
-    gr.on(None, browser_id, [client_id], [client_id], show_progress="hidden", api_visibility="private")
+    client_id = gr.Textbox(visible=False, elem_id="webcam-browser-id")  # filled in the page by BROWSER_ID_JS
+    gr.on(None, None, None, [client_id], js=BROWSER_ID_JS, show_progress="hidden", api_visibility="private")
     gr.Markdown(INTRO, elem_classes="tab-intro")
     gr.Markdown(START_HINT, elem_classes="hint")
     with gr.Row(equal_height=False):

@@ -4,6 +4,7 @@ it is for before anything runs, an unreadable picture is refused the moment it i
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -46,3 +47,39 @@ def test_the_3d_view_says_it_is_loading_until_the_cloud_is_drawn(page):  # noqa:
     # by the view's opaque clear colour once WebGL draws.
     background = canvas.evaluate("c => getComputedStyle(c).backgroundImage")
     assert "Loading" in re.sub(r"%20|\s", " ", background.replace("%E2%80%A6", "…"))
+
+
+def test_every_tab_of_one_browser_streams_under_one_id(browser, app_url):  # noqa: F811
+    """The one-stream-per-browser rule needs one id per browser: two tabs opened together read and
+    make it in the page (localStorage), and the stream carries it to the server's places."""
+    from demos.webcam_tab import SLOTS
+    from tests.test_browser import DESKTOP
+
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        first, second = context.new_page(), context.new_page()
+        first.goto(app_url)
+        second.goto(app_url)
+        ids = []
+        for tab in (first, second):
+            tab.wait_for_function("() => !!localStorage.getItem('webcam-browser-id')", timeout=PAGE_TIMEOUT_MS)
+            ids.append(tab.evaluate("() => localStorage.getItem('webcam-browser-id')"))
+        assert ids[0] == ids[1], "two tabs of one browser hold different ids"
+        first.bring_to_front()
+        open_tab(first, "Webcam")
+        first.get_by_role("button", name="Click to Access Webcam").and_(first.locator(":visible")).click()
+        record = first.locator("button.capture-button").first
+        record.wait_for(timeout=PAGE_TIMEOUT_MS)
+        first.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
+                                timeout=PAGE_TIMEOUT_MS)
+        record.click()
+        first.get_by_text(re.compile(r"ms per frame")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+        deadline = time.monotonic() + 30  # the page's stream holds a place while it streams
+        clients = []
+        while ids[0] not in clients and time.monotonic() < deadline:
+            clients = [getattr(entry, "client", None) for _, entry in list(SLOTS._all())]
+            first.wait_for_timeout(200)
+        assert ids[0] in clients, f"the live streams carry {clients}, not this browser's id"
+        record.click()
+    finally:
+        context.close()
