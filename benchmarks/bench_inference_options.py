@@ -21,7 +21,6 @@ A row that cannot run here (a missing package, a compiler error) says why instea
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from benchmarks.runtime import load_average, positive_counts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOMS = Path("data/fresh-4500")  # held-out rooms (seed 4500), never seen in training
@@ -190,16 +191,6 @@ def abs_rel(option: Option, predictor, dataset, rooms: int) -> float:
     return float(result["metrics"]["abs_rel"])
 
 
-def _threads(text: str) -> list[int]:
-    try:
-        counts = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated thread counts such as 1,2, got {text!r}") from None
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError("thread counts must be positive integers")
-    return counts
-
-
 def _options(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [n for n in names if n not in OPTIONS]
@@ -214,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_inference_options", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="options:\n" + __doc__.split("Options:\n")[1].split("\n\n")[0])
-    parser.add_argument("--threads", type=_threads, default=[1, 2], help="comma-separated torch thread counts (default 1,2)")
-    parser.add_argument("--batches", type=_threads, default=[1, 8], help="comma-separated batch sizes (default 1,8)")
+    parser.add_argument("--threads", type=positive_counts, default=[1, 2], help="comma-separated torch thread counts (default 1,2)")
+    parser.add_argument("--batches", type=positive_counts, default=[1, 8], help="comma-separated batch sizes (default 1,8)")
     parser.add_argument("--options", type=_options, default=list(OPTIONS), help=f"comma-separated subset of {','.join(OPTIONS)}")
     parser.add_argument("--repeats", type=int, default=30, help="timed rounds per batch size (default 30; batch 8 uses a quarter)")
     parser.add_argument("--rooms", type=int, default=64, help="held-out rooms for the accuracy check (default 64; 0 skips it)")
@@ -235,9 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         dataset = build_dataset("synthetic", data, split="test")
 
-    load = os.getloadavg()[0]
     print(f"bundled model, {SIZE[0]}x{SIZE[1]}, CPU; medians of interleaved rounds, in the process's CPU time at 1 thread "
-          f"(steadier on a shared machine) and wall-clock time at more; load average {load:.2f} at start")
+          f"(steadier on a shared machine) and wall-clock time at more; load average {load_average()} at start")
     rows: dict[tuple[str, int, int], float] = {}
     setup: dict[str, str] = {}
     accuracy: dict[str, float | None] = {}
@@ -289,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if dataset is not None:
         print(f"AbsRel: {min(args.rooms, len(dataset))} held-out rooms of {args.data} (evaluate_predictor, batch 8); "
               f"an option is kept only if it wins and |change| <= {MAX_ABS_REL_CHANGE}")
-    print(f"load average {os.getloadavg()[0]:.2f} at end")
+    print(f"load average {load_average()} at end")
     return 0
 
 

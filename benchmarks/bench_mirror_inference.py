@@ -16,7 +16,6 @@ and the checkpoint sizes. The 1-minute load average is printed beside the figure
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -26,12 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def load_average() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:  # not on every platform
-        return "n/a"
+from benchmarks.runtime import load_average, positive_counts
 
 
 def interleaved_medians(fns: dict, repeats: int, clock=time.perf_counter, warmup: int = 3, progress: str | None = None) -> dict:
@@ -154,19 +148,9 @@ def _size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def _threads(text: str) -> list[int]:
-    try:
-        counts = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated thread counts such as 1,2, got {text!r}") from None
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError("thread counts must be positive integers")
-    return counts
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_mirror_inference", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=_threads, default=[1, 2], help="comma-separated torch thread counts (default 1,2)")
+    parser.add_argument("--threads", type=positive_counts, default=[1, 2], help="comma-separated torch thread counts (default 1,2)")
     parser.add_argument("--repeats", type=int, default=60, help="timed rounds per figure (default 60)")
     parser.add_argument("--size", type=_size, default=(240, 320), help="frame size HxW (default 240x320)")
     parser.add_argument("--models", default="RN50,ViT-B-16", help="full-size architectures to count parameters for ('' skips)")

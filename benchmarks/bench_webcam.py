@@ -47,6 +47,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from benchmarks import webcam_page
+from benchmarks.runtime import load_average
 
 # After the streaming time, the reads and Stop of all visitors share TEARDOWN_S + PER_VISITOR_S each.
 TEARDOWN_S, PER_VISITOR_S = 20.0, 10.0
@@ -118,13 +119,6 @@ class ServerClock:
                     self.calls.append((start, time.time() * 1000.0))
 
         route_utils.call_process_api = timed_call
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def last_before(stamps: list[float], when: float) -> int | None:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from analysis.ablation import ABLATION_SOURCES, ZEROSHOT
+from benchmarks.runtime import load_average
 from demos.examples import EXAMPLE_TEXTS
 
 
@@ -219,16 +220,22 @@ def server_frames(page) -> int:
     return int(re.search(r"(\d+) frames?\b", page.locator("#webcam-rate p").inner_text()).group(1))
 
 
-def test_webcam_streams_at_least_the_floor_rate(page, shots):
-    open_tab(page, "Webcam")
-    assert page.get_by_text("To start:").first.is_visible()
+def start_webcam(page):
+    """On the open webcam tab: the camera on, frames flowing from the synthetic camera, Record
+    pressed. Returns the capture button (it reads Stop while streaming)."""
     page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
-    record = page.locator("button.capture-button").first
+    record = page.locator("button.capture-button:visible").first
     record.wait_for(timeout=PAGE_TIMEOUT_MS)
-    # Frames are flowing from the synthetic camera before recording starts.
     page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
                            timeout=PAGE_TIMEOUT_MS)
     record.click()
+    return record
+
+
+def test_webcam_streams_at_least_the_floor_rate(page, shots):
+    open_tab(page, "Webcam")
+    assert page.get_by_text("To start:").first.is_visible()
+    record = start_webcam(page)
     page.get_by_text(re.compile(r"ms per frame")).wait_for(timeout=RESULT_TIMEOUT_MS)
     frames_before = server_frames(page)
     # Every new depth image the page shows, counted as it is set (not sampled), for FPS_WINDOW_S seconds.
@@ -246,13 +253,13 @@ def test_webcam_streams_at_least_the_floor_rate(page, shots):
     fps = images / FPS_WINDOW_S
     served = (server_frames(page) - frames_before) / FPS_WINDOW_S
     rate = page.locator("#webcam-rate p").inner_text()
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
+    load = load_average()
     (shots / "webcam_fps.txt").write_text(
         f"{images} distinct depth images in {FPS_WINDOW_S} s = {fps:.1f} per second; the server answered {served:.1f} frames per second "
         f"(target {FPS_TARGET:g}, "
-        f"{os.cpu_count()} cores, load average {' '.join(load)}); server line: {rate}\n")
+        f"{os.cpu_count()} cores, load average {load}); server line: {rate}\n")
     print(f"webcam: {fps:.1f} depth images per second in the browser, {served:.1f} answered by the server "
-          f"({rate}; load {' '.join(load)})")
+          f"({rate}; load {load})")
     assert re.search(r"near \d+\.\d\d m", page.locator(".colourbar:visible").first.inner_text())
     screenshot(page, shots / "webcam.png")
     assert fps >= FPS_FLOOR, f"{fps:.1f} depth images per second, under the floor {FPS_FLOOR} (target {FPS_TARGET})"
@@ -311,8 +318,8 @@ def test_webcam_two_visitors_stream_at_once_and_no_traceback_is_logged(browser, 
         lines.append(f"visitor {index}: {rate:.1f} depth images per second while both streamed ({len(together)} images), "
                      f"first image {first_s:.2f} s after its Record; server line: {webcam_page.rate_line(page)}")
         assert re.search(r"\d+ frames · \d:\d\d left", webcam_page.rate_line(page)), webcam_page.rate_line(page)
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"] * 3
-    report = "\n".join(lines) + f"\n({os.cpu_count()} cores, load average {' '.join(load)})\n"
+    load = load_average()
+    report = "\n".join(lines) + f"\n({os.cpu_count()} cores, load average {load})\n"
     (shots / "webcam_two_visitors.txt").write_text(report)
     print(report)
     for page in visitors:
@@ -520,12 +527,7 @@ def run_on_phone(page, name: str) -> None:
     """Runs the open tab's first example (the webcam: camera on, Record, one depth frame, Stop) and
     waits for its result."""
     if name == "Webcam":
-        page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
-        record = page.locator("button.capture-button:visible").first
-        record.wait_for(timeout=PAGE_TIMEOUT_MS)
-        page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
-                               timeout=PAGE_TIMEOUT_MS)
-        record.click()
+        record = start_webcam(page)
         page.get_by_text(re.compile(PHONE_RESULTS[name])).first.wait_for(timeout=RESULT_TIMEOUT_MS)
         record.click()  # stop: the last depth image stays on the page
         return

@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from tests.test_browser import PAGE_TIMEOUT_MS, RESULT_TIMEOUT_MS, browser, click_first_example, open_tab, page  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    PAGE_TIMEOUT_MS,
+    RESULT_TIMEOUT_MS,
+    browser,
+    click_first_example,
+    open_tab,
+    page,
+    start_webcam,
+)
 
 pytestmark = [pytest.mark.browser]
 
@@ -67,12 +75,7 @@ def test_every_tab_of_one_browser_streams_under_one_id(browser, app_url):  # noq
         assert ids[0] == ids[1], "two tabs of one browser hold different ids"
         first.bring_to_front()
         open_tab(first, "Webcam")
-        first.get_by_role("button", name="Click to Access Webcam").and_(first.locator(":visible")).click()
-        record = first.locator("button.capture-button").first
-        record.wait_for(timeout=PAGE_TIMEOUT_MS)
-        first.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
-                                timeout=PAGE_TIMEOUT_MS)
-        record.click()
+        record = start_webcam(first)
         first.get_by_text(re.compile(r"ms per frame")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
         deadline = time.monotonic() + 30  # the page's stream holds a place while it streams
         clients = []
