@@ -25,6 +25,8 @@ could not be read or stopped is named in a note.
 With `--clients api` no browser runs: each visitor is a thread that streams 320x240 JPEG frames
 (a pan over an example scene) through Gradio's own HTTP stream protocol to the same live stream
 handler, its next frame sent when the previous answer arrives (benchmarks.webcam_api_clients).
+The visitors run in a process of their own, as real visitors do: threads in the server's process
+would hold its interpreter lock while they read the answers.
 Chromium pages on the server's cores measure the browsers as much as the server; this measures the
 server's capacity. It prints the same per-visitor figures (depth images per second, first image
 after joining the stream), the model's batch sizes and the load average; no stage breakdown.
@@ -61,6 +63,7 @@ STAGE_TARGETS = [
     ("decode", "demos.webcam_tab", "decode_frame"),
     ("decode", "demos.inputs", "PictureInput.preprocess"),
     ("colour", "demos.webcam_tab", "colorize_depth"),
+    ("colour", "demos.webcam_tab", "colour_index"),
     ("encode", "demos.webcam_tab", "jpeg_data_url"),
     ("encode", "gradio.components.image", "Image.postprocess"),
 ]
@@ -326,6 +329,9 @@ def wait_for_free_slots() -> str | None:
 def run_api(url: str, visitors: int, seconds: float, clock: ServerClock) -> dict:
     """N visitors without a browser (benchmarks.webcam_api_clients) streaming at once for `seconds`:
     the same result as run_visitors, each visitor's rate counted from its first image to its Stop."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     from benchmarks import webcam_api_clients
 
     held = wait_for_free_slots()
@@ -334,8 +340,10 @@ def run_api(url: str, visitors: int, seconds: float, clock: ServerClock) -> dict
     with tqdm(total=int(seconds), desc=f"{visitors} API visitor(s) streaming", unit="s", file=sys.stderr) as bar:
         ticker = threading.Thread(target=_tick, args=(bar, done, int(seconds)), daemon=True)
         ticker.start()
-        try:
-            runs = webcam_api_clients.run_api_visitors(url, visitors, seconds)
+        try:  # the visitors' own process, started (and its imports done) before anyone joins
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                pool.submit(int, 0).result()
+                runs = pool.submit(webcam_api_clients.run_api_visitors, url, visitors, seconds).result()
         finally:
             done.set()
             ticker.join(timeout=2)

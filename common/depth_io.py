@@ -354,6 +354,30 @@ def display_range(depth_m: np.ndarray, vmin: float | None = None, vmax: float | 
     return lo, hi
 
 
+def colour_index(
+    depth_m: np.ndarray,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    invert: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth (H, W) in metres to the index (H, W) uint8 into a 256-entry colour table that
+    colorize_depth paints, and the mask (H, W) bool of valid pixels (> 0 and finite; their index
+    is 0). With invert=True near is 255. vmin/vmax as in colorize_depth (display_range). The index
+    alone is what a page needs to paint the colours itself from the table (colormap_lut)."""
+    depth = np.asarray(depth_m, dtype=np.float32)
+    valid = np.isfinite(depth) & (depth > 0)
+    lo, hi = display_range(depth, vmin, vmax)
+    norm = depth - np.float32(lo)
+    norm *= np.float32(1.0 / (hi - lo)) if math.isfinite(hi - lo) else np.float32(0.0)
+    np.clip(norm, 0.0, 1.0, out=norm)
+    if invert:
+        np.subtract(np.float32(1.0), norm, out=norm)
+    norm[~valid] = 0.0
+    norm *= np.float32(256.0)  # matplotlib's own binning: int(x * N), the top value in the last bin
+    index = np.minimum(norm, np.float32(255.0), out=norm).astype(np.uint8)
+    return index, valid
+
+
 def colorize_depth(
     depth_m: np.ndarray,
     vmin: float | None = None,
@@ -369,18 +393,7 @@ def colorize_depth(
     map needs about 11 bytes per pixel, not the 32 of a float64 RGBA image.
     """
     lut = colormap_lut(cmap)
-    depth = np.asarray(depth_m, dtype=np.float32)
-    valid = np.isfinite(depth) & (depth > 0)
-    lo, hi = display_range(depth, vmin, vmax)
-    norm = depth - np.float32(lo)
-    norm *= np.float32(1.0 / (hi - lo)) if math.isfinite(hi - lo) else np.float32(0.0)
-    np.clip(norm, 0.0, 1.0, out=norm)
-    if invert:
-        np.subtract(np.float32(1.0), norm, out=norm)
-    norm[~valid] = 0.0
-    norm *= np.float32(256.0)  # matplotlib's own binning: int(x * N), the top value in the last bin
-    index = np.minimum(norm.astype(np.uint16), 255)
-    del norm
+    index, valid = colour_index(depth_m, vmin, vmax, invert)
     rgb = lut[index]
     rgb[~valid] = 0
     return rgb

@@ -3,11 +3,15 @@ colourbar, the achieved frame rate and each visitor's time left.
 
 Where a live frame's time goes, and what this tab does about it (figures: docs/app.md):
 
-- the picture comes back inline, as a JPEG data URL in the stream's own message, shown by a
-  gr.HTML template: no file written to Gradio's cache per frame and no second request to fetch it
-  (that file was also what the server's log complained about: a frame whose bytes equal an
-  earlier one's is saved under the same name, and rewriting it while the page fetched it sent more
-  bytes than the response had declared);
+- the picture comes back inline, as a JPEG data URL in the stream's own message: no file written
+  to Gradio's cache per frame and no second request to fetch it (that file was also what the
+  server's log complained about: a frame whose bytes equal an earlier one's is saved under the
+  same name, and rewriting it while the page fetched it sent more bytes than the response had
+  declared);
+- the picture is the depth's 8-bit colour index as a grey JPEG (half the bytes of a coloured one,
+  no colouring here), painted in the page through the colour table as an SVG filter; the page
+  keeps one <img> and only swaps its source (a template holding the picture would be parsed, and
+  its picture decoded, once more per frame);
 - the camera frame is decoded here, at the scale it will be used (JPEG DCT scaling), not at full
   size and then shrunk;
 - the rate line and the colourbar change a few times a second, not with every frame (each update
@@ -29,7 +33,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from common.depth_io import colorize_depth, display_range
+from common.depth_io import colorize_depth, colormap_lut, colour_index, display_range
 
 from .errors import guarded
 from .inputs import PictureInput, as_rgb_image, limit_size, max_upload_pixels, number, too_large_message
@@ -45,7 +49,8 @@ SIDE_RANGE = (96, 640)
 STREAM_EVERY_S = 0.01
 # Ask the camera for small frames, so the browser uploads ~320x240 JPEGs instead of its full size.
 CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 320}, "height": {"ideal": 240}, "facingMode": "user"}}
-JPEG_QUALITY = 80  # the depth picture sent back: smooth colours, ~12 kB at 320x240
+JPEG_QUALITY = 80  # the depth picture sent back: a smooth grey index, ~6 kB at 320x240
+LIVE_CMAP = "turbo"  # the colours the page paints the index with (the colourbar's too)
 LINE_EVERY_S = 0.25  # the rate line and colourbar are refreshed this often, not every frame
 WAIT_POLL_S = 0.5  # a waiting stream's frames are answered this often (no depth, just its place in line)
 # Several live streams; each holds its slot for turns of LIVE_TURN_S while others wait (env: APP_LIVE_SLOTS, APP_LIVE_TURN_S).
@@ -58,9 +63,32 @@ INTRO = ("**Live depth from your camera:** each frame goes through the same mode
          "visitors can stream at once; when all places are taken you see your place in line.")
 START_HINT = ("**To start:** press *Click to Access Webcam* and allow the camera, then the red **● Record** "
               "button under the picture; depth streams on the right until you press **■ Stop**.")
-# The depth picture: an <img> with the data URL the stream sends (nothing before the first frame).
-DEPTH_TEMPLATE = "${value ? `<img src=\"${value}\" alt=\"Live depth, near is warm\" class=\"live-depth\">` : ''}"
-DEPTH_CSS = ".live-depth {display: block; max-width: 100%; height: auto; margin: 0 auto}"
+DEPTH_FILTER_ID = "live-depth-colours"
+
+
+def colour_table_filter(cmap: str = LIVE_CMAP, filter_id: str = DEPTH_FILTER_ID) -> str:
+    """An SVG filter that paints a grey picture whose level is a colour index (0-255) with the
+    colours colorize_depth uses: one feComponentTransfer table of 256 entries per channel, so
+    level k lands exactly on entry k (SVG 1.1, 15.11: a table of n values spans [0, 1] in n - 1
+    steps). sRGB interpolation, or the browser would move the levels to linear light first."""
+    lut = colormap_lut(cmap) / 255.0
+    funcs = "".join(f'<feFunc{c} type="table" tableValues="{" ".join(f"{v:.4f}" for v in lut[:, i])}"/>'
+                    for i, c in enumerate("RGB"))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0" style="position:absolute" aria-hidden="true"><filter id="{filter_id}" '
+            f'color-interpolation-filters="sRGB"><feComponentTransfer>{funcs}</feComponentTransfer></filter></svg>')
+
+
+# The depth picture: one <img> whose source the page swaps for each frame's data URL (DEPTH_JS); the
+# template does not hold the picture, so a new frame re-renders nothing.
+DEPTH_TEMPLATE = colour_table_filter() + '<img alt="Live depth, near is warm" class="live-depth">'
+DEPTH_CSS = (".live-depth {display: block; max-width: 100%; height: auto; margin: 0 auto; "
+             f"filter: url(#{DEPTH_FILTER_ID})}} .live-depth:not([src]) {{display: none}}")
+DEPTH_JS = """
+const img = element.querySelector('img.live-depth');
+const show = () => { if (props.value) img.src = props.value; else img.removeAttribute('src'); };
+show();
+watch('value', show);
+"""
 UNREADABLE_FRAME = "The camera frame could not be read: the page sends JPEG frames; send a JPEG or PNG picture."
 
 SLOTS = LiveSlots(LIVE_SLOTS, LIVE_TURN_S, IDLE_S)
@@ -104,10 +132,11 @@ def decode_frame(frame, max_side: int) -> np.ndarray:
     return limit_size(rgb, int(max_side), warn=False)
 
 
-def jpeg_data_url(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> str:
-    """An RGB uint8 picture as a `data:image/jpeg;base64,…` URL (libjpeg-turbo through Pillow)."""
+def jpeg_data_url(picture: np.ndarray, quality: int = JPEG_QUALITY) -> str:
+    """A uint8 picture, RGB (H, W, 3) or grey (H, W), as a `data:image/jpeg;base64,…` URL
+    (libjpeg-turbo through Pillow)."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    Image.fromarray(picture).save(buffer, format="JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -138,7 +167,7 @@ def live_depth(rgb: np.ndarray, loaded):
 
 def stream_depth(frame, timing: dict | None, max_side: int, model_choice: str, model_custom: str,
                  client_id: str | None = None, request: gr.Request | None = None):
-    """One webcam frame → (coloured depth as a data URL, colourbar, rate line, model line, timing).
+    """One webcam frame → (depth's colour index as a grey JPEG data URL, colourbar, rate line, model line, timing).
 
     A stream without a live place gets its rate line only (its place in line, or why not), after
     WAIT_POLL_S. `timing` (session state) holds the time of the previous result, so the shown rate
@@ -162,7 +191,7 @@ def _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id
     loaded = registry().get(model_choice, model_custom)
     depth, batch, model_ms = live_depth(rgb, loaded)
     vmin, vmax = display_range(depth)
-    picture = jpeg_data_url(colorize_depth(depth, vmin=vmin, vmax=vmax))
+    picture = jpeg_data_url(colour_index(depth, vmin, vmax)[0])  # the page paints it (colour_table_filter)
     now = time.perf_counter()
     timing = dict(timing or {})
     previous = timing.get("last")
@@ -182,7 +211,7 @@ def _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id
     line = (f"{fps} · model {model_ms:.0f} ms per frame{shared} · {rgb.shape[1]}x{rgb.shape[0]} · {frames} · "
             f"{clock_text(ticket.left_s)} left")
     model = output_line(loaded) if first else gr.skip()
-    return picture, colourbar(vmin, vmax), line, model, timing
+    return picture, colourbar(vmin, vmax, LIVE_CMAP), line, model, timing
 
 
 def single_frame(frame, max_side: int, model_choice: str, model_custom: str):
@@ -234,7 +263,7 @@ def build() -> gr.Markdown:
         with gr.Column(min_width=300):
             line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
             depth = gr.HTML(None, label="Live depth (near is warm)", show_label=True, html_template=DEPTH_TEMPLATE,
-                            css_template=DEPTH_CSS, js_on_load=None, elem_id="webcam-depth", container=True,
+                            css_template=DEPTH_CSS, js_on_load=DEPTH_JS, elem_id="webcam-depth", container=True,
                             min_height=120)
             bar = gr.HTML(elem_classes="colourbar-box")
             rate = gr.Markdown("Not streaming yet.", elem_id="webcam-rate")
