@@ -11,6 +11,7 @@ from analysis.flow import flow_between, flow_image, flow_pair, optical_flow
 from analysis.temporal import TemporalAnalyzer, TemporalConfig
 from analysis.temporal_metrics import Pixels, fit_pixels, fit_scale_shift, flicker, flicker_pixels
 from common.frames import FrameSample, open_frames
+from common.video_io import ffmpeg_available, read_video_frames, write_video
 
 WALK = Path(__file__).resolve().parents[1] / "examples" / "video"
 
@@ -87,3 +88,17 @@ def test_analyzer_records_are_the_fits_of_each_pair_and_of_the_first_frame(hole)
         assert record["flicker"] == flicker(depths[i - 1], depths[i])
         assert (record["drift_scale"], record["drift_shift"]) == fit_scale_shift(depths[i], depths[0], (depths[i] > 0) & valid_first)
         assert record["median_ratio"] == float(np.median(depths[i][depths[i] > 0])) / float(np.median(depths[0][valid_first]))
+
+
+@pytest.mark.skipif(not ffmpeg_available(), reason="the H.264 encoder needs the ffmpeg binary")
+def test_depth_video_keeps_its_colours(tmp_path):
+    # The writer hands the encoder YUV 4:2:0 it converted itself: pure colours and greys must come
+    # back as they went in (swapped or mis-scaled chroma would turn red into blue, or wash it out).
+    colours = [(230, 20, 20), (20, 200, 30), (25, 40, 220), (128, 128, 128), (250, 240, 20), (10, 10, 10)]
+    frame = np.concatenate([np.full((32, 32, 3), colour, np.uint8) for colour in colours], axis=1)
+    path = write_video(tmp_path / "colours.mp4", [frame] * 3, fps=10)
+    decoded = [rgb for _, _, rgb in read_video_frames(path)]
+    assert len(decoded) == 3
+    for i, colour in enumerate(colours):
+        patch = decoded[1][8:24, 32 * i + 8: 32 * i + 24].reshape(-1, 3).mean(axis=0)
+        assert np.abs(patch - colour).max() < 6, (colour, patch)
