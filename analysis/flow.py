@@ -92,23 +92,49 @@ def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, rel_tol: float = 
     return maps[2] & (round_trip < bound)
 
 
+def flow_image(image: np.ndarray, max_side: int | None = None) -> np.ndarray:
+    """The grey uint8 image optical flow is computed on: the image's grey levels, downscaled (area
+    interpolation) so the longest side is at most `max_side` (None: full size), never under 16 px.
+    A video's frame is the second image of one pair and the first of the next: made once, it
+    serves both (flow_between)."""
+    gray = to_gray(image)
+    h, w = gray.shape
+    if max_side is None or max(h, w) <= max_side:
+        return gray
+    scale = max_side / max(h, w)
+    size = (max(16, round(w * scale)), max(16, round(h * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def _upscale(flow: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Flow computed at a reduced size, resized to h x w and its vectors multiplied by the size ratio."""
+    if flow.shape[:2] == (h, w):
+        return flow
+    full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    ratio_x, ratio_y = np.float32(w / flow.shape[1]), np.float32(h / flow.shape[0])
+    # One component at a time (or both at once when the ratios agree): the same float32 products as
+    # multiplying by an (x, y) pair, which numpy broadcasts over a 2-long last axis slowly.
+    if ratio_x == ratio_y:
+        full *= ratio_x
+    else:
+        full[..., 0] *= ratio_x
+        full[..., 1] *= ratio_y
+    return full
+
+
+def flow_between(gray_a: np.ndarray, gray_b: np.ndarray, size: tuple[int, int], method: str = "dis") -> tuple[np.ndarray, np.ndarray]:
+    """Forward (a->b) and backward (b->a) flow of two flow_image results, at `size` (H, W) of the
+    images they were made from."""
+    h, w = size
+    return _upscale(optical_flow(gray_a, gray_b, method), h, w), _upscale(optical_flow(gray_b, gray_a, method), h, w)
+
+
 def flow_pair(image_a: np.ndarray, image_b: np.ndarray, method: str = "dis", max_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Forward (a->b) and backward (b->a) flow at the images' size, computed on copies downscaled
     so the longest side is at most `max_side` (None: full size) and scaled back up (vectors
     multiplied by the size ratio). Flow is smooth, so a reduced size changes the measures little
     and costs a fraction of the time (docs/analysis.md, temporal consistency)."""
-    h, w = np.shape(image_a)[:2]
-    if max_side is None or max(h, w) <= max_side:
-        return optical_flow(image_a, image_b, method), optical_flow(image_b, image_a, method)
-    scale = max_side / max(h, w)
-    size = (max(16, round(w * scale)), max(16, round(h * scale)))
-    small_a = cv2.resize(to_gray(image_a), size, interpolation=cv2.INTER_AREA)
-    small_b = cv2.resize(to_gray(image_b), size, interpolation=cv2.INTER_AREA)
-    ratio = np.array([w / size[0], h / size[1]], dtype=np.float32)
-
-    def upscale(flow: np.ndarray) -> np.ndarray:
-        full = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        full *= ratio
-        return full
-
-    return upscale(optical_flow(small_a, small_b, method)), upscale(optical_flow(small_b, small_a, method))
+    gray_a, gray_b = flow_image(image_a, max_side), flow_image(image_b, max_side)
+    if gray_a.shape != gray_b.shape:
+        raise ValueError(f"optical flow needs equal image sizes, got {np.shape(image_a)[:2]} and {np.shape(image_b)[:2]}")
+    return flow_between(gray_a, gray_b, np.shape(image_a)[:2], method)

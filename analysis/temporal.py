@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from analysis.flow import FLOW_METHODS, flow_pair
+from analysis.flow import FLOW_METHODS, flow_between, flow_image, flow_pair
 from analysis.plots import comparison_figure, comparison_figure_mpl, save_plotly_html
-from analysis.temporal_metrics import fit_scale_shift, flicker, opw_pair, static_mask, tae_pair
+from analysis.temporal_metrics import Pixels, fit_pixels, fit_scale_shift, flicker, flicker_pixels, opw_pair, static_mask, tae_pair
 from analysis.temporal_sources import GroundTruthSource, ModelSource, sequence_sources
 from common.depth_metrics import compute_depth_metrics
 from common.depth_sequence import POLARITIES, VALUE_KINDS, open_depth_sequence
@@ -90,6 +90,9 @@ class TemporalAnalyzer:
     _prev_aligned: np.ndarray | None = field(default=None, init=False, repr=False)
     _first_depth: np.ndarray | None = field(default=None, init=False, repr=False)
     _first_median: float = field(default=math.nan, init=False, repr=False)
+    # A frame's pixels prepared for the flicker and drift fits, kept while every pixel holds depth.
+    _prev_pixels: Pixels | None = field(default=None, init=False, repr=False)
+    _first_pixels: Pixels | None = field(default=None, init=False, repr=False)
 
     def add(self, sample: FrameSample, depth: np.ndarray, flows: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
         """Measures of this frame (and the pair it closes). `flows`: forward and backward optical
@@ -100,15 +103,20 @@ class TemporalAnalyzer:
         valid = np.isfinite(depth) & (depth > 0)
         record = {key: _nan() for key in RECORD_FIELDS}
         record.update(index=sample.index, time_s=sample.time_s, mean_depth=float(depth[valid].mean()) if valid.any() else _nan())
-        aligned = self._ground_truth_measures(sample, depth, valid, record)
-        self._drift_measures(depth, valid, record)
+        median = np.median(depth[valid]) if valid.any() else None  # used by the ground-truth scale and the drift
+        # A model gives depth at every pixel: then the flicker and drift fits of this frame (with the
+        # previous, the next and the first frame) all select every pixel, and share one preparation.
+        pixels = Pixels.of_every_pixel(depth) if valid.all() else None
+        aligned = self._ground_truth_measures(sample, depth, valid, record, median)
+        self._drift_measures(depth, valid, record, median, pixels)
         if self._prev is not None and self._prev.rgb.shape == sample.rgb.shape:
-            self._pair_measures(sample, depth, aligned, record, flows)
-        self._prev, self._prev_depth, self._prev_aligned = sample, depth, aligned
+            self._pair_measures(sample, depth, aligned, record, flows, pixels)
+        self._prev, self._prev_depth, self._prev_aligned, self._prev_pixels = sample, depth, aligned, pixels
         self.records.append(record)
         return record
 
-    def _ground_truth_measures(self, sample: FrameSample, depth: np.ndarray, valid: np.ndarray, record: dict) -> np.ndarray:
+    def _ground_truth_measures(self, sample: FrameSample, depth: np.ndarray, valid: np.ndarray, record: dict,
+                               median: np.floating | None) -> np.ndarray:  # fmt: skip
         """AbsRel, delta1 and scale against ground truth; returns the depth to use for TAE."""
         cfg = self.config
         if sample.depth_gt is None:
@@ -120,29 +128,38 @@ class TemporalAnalyzer:
         record.update(abs_rel=metrics["abs_rel"], d1=metrics["d1"])
         if not valid.any():
             return depth
-        record["scale_to_gt"] = float(np.median(depth[valid]) / np.median(sample.depth_gt[gt_valid]))
+        record["scale_to_gt"] = float(median / np.median(sample.depth_gt[gt_valid]))
         return depth / record["scale_to_gt"] if cfg.tae_align == "frame" else depth
 
-    def _drift_measures(self, depth: np.ndarray, valid: np.ndarray, record: dict) -> None:
+    def _drift_measures(self, depth: np.ndarray, valid: np.ndarray, record: dict, median: np.floating | None,
+                        pixels: Pixels | None) -> None:  # fmt: skip
         """Scale (and shift) of this frame relative to the first one."""
         if self._first_depth is None:
-            self._first_depth = depth
-            self._first_median = float(np.median(depth[valid])) if valid.any() else _nan()
+            self._first_depth, self._first_pixels = depth, pixels
+            self._first_median = float(median) if median is not None else _nan()
             record["median_ratio"] = 1.0
             return
-        if valid.any():
-            record["median_ratio"] = float(np.median(depth[valid])) / self._first_median
+        if median is not None:
+            record["median_ratio"] = float(median) / self._first_median
+        if pixels is not None and self._first_pixels is not None:  # both frames hold depth everywhere
+            if pixels.values.size >= 2:
+                record["drift_scale"], record["drift_shift"] = fit_pixels(pixels, self._first_pixels)
+            return
         both = valid & np.isfinite(self._first_depth) & (self._first_depth > 0)
         if both.sum() >= 2:
             record["drift_scale"], record["drift_shift"] = fit_scale_shift(depth, self._first_depth, both)
 
-    def _pair_measures(self, sample: FrameSample, depth: np.ndarray, aligned: np.ndarray, record: dict, flows=None) -> None:
+    def _pair_measures(self, sample: FrameSample, depth: np.ndarray, aligned: np.ndarray, record: dict, flows=None,
+                       pixels: Pixels | None = None) -> None:  # fmt: skip
         """Flicker, OPW and (with geometry) TAE of the previous frame and this one."""
         cfg, prev = self.config, self._prev
         flow, flow_back = flows if flows is not None else pair_flows(prev, sample, cfg)
         mask = static_mask(flow, cfg.static_motion_px) if cfg.static_only else None
         try:
-            record["flicker"] = flicker(self._prev_depth, depth, mask)
+            if mask is None and pixels is not None and self._prev_pixels is not None:  # every pixel of both frames
+                record["flicker"] = flicker_pixels(self._prev_pixels, pixels)
+            else:
+                record["flicker"] = flicker(self._prev_depth, depth, mask)
         except ValueError:  # e.g. no static pixels in this pair: undefined, left as nan
             pass
         record["opw"] = opw_pair(self._prev_depth, depth, prev.rgb, sample.rgb, flow, flow_back, cfg.opw_alpha)
@@ -336,11 +353,12 @@ def analyze_sources(
     bar = tqdm(total=total, desc="temporal analysis", unit="frame", disable=not progress)
 
     def with_flows(samples: Iterable[FrameSample]) -> Iterator[tuple[FrameSample, Any]]:
-        prev = None
+        prev = prev_gray = None
         for sample in samples:
+            gray = flow_image(sample.rgb, config.flow_max_side)  # shared by this frame's two pairs
             same_size = prev is not None and prev.rgb.shape == sample.rgb.shape
-            yield sample, (pair_flows(prev, sample, config) if same_size else None)
-            prev = sample
+            yield sample, (flow_between(prev_gray, gray, sample.rgb.shape[:2], config.flow_method) if same_size else None)
+            prev, prev_gray = sample, gray
 
     def measure(batch: list[tuple[FrameSample, Any, list[np.ndarray]]]) -> None:
         for sample, flows, depths in batch:

@@ -19,6 +19,8 @@
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import cv2
 import numpy as np
 
@@ -38,22 +40,53 @@ def fit_scale_shift(src: np.ndarray, dst: np.ndarray, mask: np.ndarray | None = 
     valid = np.isfinite(src) & np.isfinite(dst)
     if mask is not None:
         valid &= mask
-    return _fit_pixels(src[valid].astype(np.float64), dst[valid].astype(np.float64))
+    return fit_pixels(Pixels(src[valid].astype(np.float64)), Pixels(dst[valid].astype(np.float64)))
 
 
-def _fit_pixels(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """fit_scale_shift on the selected pixels (1-D float64), so a caller that needs them again
-    selects and converts them once (a pixel's value is the same selected before or after the
-    conversion, so the fit is too)."""
-    if x.size < 2:
+class Pixels:
+    """The selected pixels of one depth map (1-D float64) and the sums the least-squares fit needs
+    of them (mean, centred values, variance, mean magnitude), each computed on first use and kept.
+
+    A video's frame takes part in three fits (flicker against the previous frame and against the
+    next one, drift against the first frame); when every frame holds depth at every pixel, the three
+    select the same pixels, so one Pixels per frame serves them all with the very same sums (the
+    same operations on the same arrays), instead of selecting, converting and centring the frame
+    three times."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    @cached_property
+    def mean(self) -> np.float64:
+        return self.values.mean()
+
+    @cached_property
+    def centred(self) -> np.ndarray:
+        return self.values - self.mean
+
+    @cached_property
+    def variance(self) -> np.float64:
+        return np.mean(self.centred**2)
+
+    @cached_property
+    def abs_mean(self) -> np.float64:
+        return np.mean(np.abs(self.values))
+
+    @classmethod
+    def of_every_pixel(cls, depth: np.ndarray) -> Pixels:
+        """Every pixel of a depth map in row-major order: what depth[mask] selects when the mask
+        is all true."""
+        return cls(np.asarray(depth).astype(np.float64, order="C").ravel())
+
+
+def fit_pixels(x: Pixels, y: Pixels) -> tuple[float, float]:
+    """fit_scale_shift of pixels already selected (x onto y, the same pixels of two maps)."""
+    if x.values.size < 2:
         raise ValueError("fewer than 2 valid pixels to fit scale and shift")
-    x_mean, y_mean = x.mean(), y.mean()
-    dx = x - x_mean
-    var = np.mean(dx**2)
-    if var <= 1e-12 * max(x_mean**2, 1e-12):  # constant source: scale undetermined, keep 1
-        return 1.0, float(y_mean - x_mean)
-    scale = np.mean(dx * (y - y_mean)) / var
-    return float(scale), float(y_mean - scale * x_mean)
+    if x.variance <= 1e-12 * max(x.mean**2, 1e-12):  # constant source: scale undetermined, keep 1
+        return 1.0, float(y.mean - x.mean)
+    scale = np.mean(x.centred * y.centred) / x.variance
+    return float(scale), float(y.mean - scale * x.mean)
 
 
 def flicker(prev_depth: np.ndarray, depth: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -64,10 +97,14 @@ def flicker(prev_depth: np.ndarray, depth: np.ndarray, mask: np.ndarray | None =
     valid = _valid_depth(prev_depth) & _valid_depth(depth)
     if mask is not None:
         valid &= mask
-    current, prev = depth[valid].astype(np.float64), prev_depth[valid].astype(np.float64)
-    scale, shift = _fit_pixels(current, prev)
-    aligned = scale * current + shift
-    return float(np.mean(np.abs(aligned - prev)) / np.mean(np.abs(prev)))
+    return flicker_pixels(Pixels(prev_depth[valid].astype(np.float64)), Pixels(depth[valid].astype(np.float64)))
+
+
+def flicker_pixels(prev: Pixels, current: Pixels) -> float:
+    """flicker of pixels already selected (the same pixels of the previous and the current map)."""
+    scale, shift = fit_pixels(current, prev)
+    aligned = scale * current.values + shift
+    return float(np.mean(np.abs(aligned - prev.values)) / prev.abs_mean)
 
 
 def static_mask(flow: np.ndarray, max_motion_px: float = 0.5) -> np.ndarray:

@@ -18,6 +18,7 @@ and the ffmpeg encoder's process) is printed as a ratio too: it is the work done
 depend on how busy the machine is, while the wall-clock ratio can only beat it where a core is free.
 
     python -m benchmarks.bench_temporal --frames 120 --threads 1 2
+    python -m benchmarks.bench_temporal --frames 120 --threads 1 --stages   # where the study's CPU time goes
 """
 from __future__ import annotations
 
@@ -83,6 +84,53 @@ def time_study(predictor, clip: Path, out: Path, batch: int, pipeline: bool = Tr
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
+STAGES = ("decoding", "inference", "optical flow", "measures", "depth video colours", "depth video encoder (ffmpeg)")
+
+
+def stage_seconds(predictor, clip: Path, out: Path, batch: int) -> dict[str, float]:
+    """CPU seconds of each stage of the study, run one after the other in this thread (the study's
+    own functions, its default configuration), and of the whole sequential study; "the rest" is
+    what the study spends beyond the stages: opening, queues, figures, report and files."""
+    import numpy as np
+
+    from analysis.flow import flow_between, flow_image
+    from analysis.temporal import TemporalAnalyzer, TemporalConfig
+    from common.frames import open_frames
+    from common.video_io import VideoWriter, side_by_side
+
+    config, spent = TemporalConfig(), dict.fromkeys(STAGES, 0.0)
+    source = open_frames(clip)
+    frames, analyzer, writer = iter(source), TemporalAnalyzer(config), VideoWriter(out / "stages.mp4", source.fps)
+    previous, colours, children = None, None, cpu_seconds() - time.process_time()
+
+    def timed(stage: str, work, *args):
+        start = time.process_time()
+        result = work(*args)
+        spent[stage] += time.process_time() - start
+        return result
+
+    def next_batch() -> list:
+        return [sample for _, sample in zip(range(batch), frames)]
+
+    while batch_samples := timed("decoding", next_batch):
+        depths = timed("inference", predictor.predict, [sample.rgb for sample in batch_samples])
+        for sample, depth in zip(batch_samples, depths):
+            grey = timed("optical flow", flow_image, sample.rgb, config.flow_max_side)
+            flows = None if previous is None else timed("optical flow", flow_between, previous, grey, sample.rgb.shape[:2],
+                                                        config.flow_method)  # fmt: skip
+            previous = grey
+            timed("measures", analyzer.add, sample, depth, flows)
+            if colours is None:  # as the study: fixed colours from the first frame's 2nd and 98th percentiles
+                colours = [float(v) for v in np.percentile(depth[depth > 0], [2, 98])]
+            frame = timed("depth video colours", side_by_side, sample.rgb, [depth], [colours[0]], [colours[1]])
+            timed("depth video encoder (ffmpeg)", writer.write, frame)
+    timed("depth video encoder (ffmpeg)", writer.close)
+    spent["depth video encoder (ffmpeg)"] += cpu_seconds() - time.process_time() - children  # the encoder's own process
+    spent["whole study, sequential"] = time_study(predictor, clip, out / "study", batch, pipeline=False)[1]
+    spent["the rest"] = spent["whole study, sequential"] - sum(spent[stage] for stage in STAGES)
+    return spent
+
+
 def peak_memory_mb(predictor, clip: Path, out: Path, batch: int, max_frames: int) -> float:
     tracemalloc.start()
     try:
@@ -105,6 +153,8 @@ def main() -> None:
     parser.add_argument("--model", default="synthetic-tiny")
     parser.add_argument("--sequential", action="store_true", help="also time the study with every stage in one thread")
     parser.add_argument("--memory", action="store_true", help="also report the peak traced memory at a quarter and all of the clip")
+    parser.add_argument("--stages", action="store_true",
+                        help="also report each stage's CPU time (run alone, one after the other) at the first thread count")
     args = parser.parse_args()
     if args.frames < 2 or args.batch < 1 or min(args.threads) < 1:
         parser.error("--frames must be at least 2, --batch and --threads at least 1")
@@ -134,6 +184,11 @@ def main() -> None:
             sequential = time_study(predictor, clips[name], tmp / "seq", args.batch, pipeline=False) if args.sequential else None
             loads.append(load())
             rows.append((name, rgbs[0].shape[:2], threads, before, after, study, sequential, loads))
+        stages = {}
+        if args.stages:
+            torch.set_num_threads(args.threads[0])
+            for name in tqdm(args.clips, desc="stages", unit="clip"):
+                stages[name] = stage_seconds(predictor, clips[name], tmp, args.batch)
         if args.memory:
             clip, quarter_frames = clips[args.clips[0]], max(2, args.frames // 4)
             quarter = peak_memory_mb(predictor, clip, tmp / "mem_q", args.batch, quarter_frames)
@@ -152,6 +207,10 @@ def main() -> None:
             print(f"{'  sequential':14} {threads:>7} {'':>19} {'':>8} {sequential[0]:>10.2f} {sequential[0] / inference:>6.2f}x "
                   f"{sequential[1] / inference_cpu:>9.2f}x")  # fmt: skip
     print("the wall-clock ratio needs a free core for the worker threads; the CPU ratio is the work, whatever the load")
+    for name, spent in stages.items():
+        print(f"CPU seconds by stage, {name} clip, {args.threads[0]} torch thread(s); x = times the stage's own inference")
+        for stage, seconds in spent.items():
+            print(f"  {stage:30} {seconds:6.2f} s  {seconds / spent['inference']:5.2f}x")
     if args.memory:
         print(f"peak traced memory: {quarter:.1f} MB at {quarter_frames} frames, {whole:.1f} MB at {args.frames} frames "
               f"({whole / quarter:.2f}x)")
