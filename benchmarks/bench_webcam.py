@@ -316,9 +316,13 @@ def wait_for_free_slots() -> str | None:
     """Waits (at most the slots' idle limit + 2 s) until no stream holds or waits for a live place
     in the app served by this process: a stopped stream keeps its place until it has been silent
     for the idle limit, and the next visitor count must not queue behind the last one's. Returns a
-    note if some remain."""
-    from demos.webcam_tab import SLOTS
+    note if some remain. An app without live places (before the rework: one stream server-wide)
+    has nothing to wait for."""
+    from demos import webcam_tab
 
+    SLOTS = getattr(webcam_tab, "SLOTS", None)
+    if SLOTS is None:
+        return None
     give_up = time.monotonic() + SLOTS.idle_s + 2.0
     while SLOTS.counts() != (0, 0) and time.monotonic() < give_up:
         time.sleep(0.2)
