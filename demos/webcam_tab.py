@@ -74,8 +74,9 @@ def colour_table_filter(cmap: str = LIVE_CMAP, filter_id: str = DEPTH_FILTER_ID)
     lut = colormap_lut(cmap) / 255.0
     funcs = "".join(f'<feFunc{c} type="table" tableValues="{" ".join(f"{v:.4f}" for v in lut[:, i])}"/>'
                     for i, c in enumerate("RGB"))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0" style="position:absolute" aria-hidden="true"><filter id="{filter_id}" '
-            f'color-interpolation-filters="sRGB"><feComponentTransfer>{funcs}</feComponentTransfer></filter></svg>')
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0" style="position:absolute" aria-hidden="true">'
+            f'<filter id="{filter_id}" color-interpolation-filters="sRGB"><feComponentTransfer>{funcs}</feComponentTransfer>'
+            '</filter></svg>')
 
 
 # The depth picture: one <img> whose source the page swaps for each frame's data URL (DEPTH_JS); the
