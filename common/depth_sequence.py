@@ -572,8 +572,10 @@ class SequenceMismatchError(ValueError):
 def count_mismatch(name: str, count: int, frame_count: int) -> str:
     """The sentence for a depth sequence of `count` frames given for a video of `frame_count`."""
     frames = "1 depth frame" if count == 1 else f"{count} depth frames"
+    subset = (f"; for some frames only, add a {INDEX_FILE} that names each file's clip frame, as the Video tab's "
+              "depth download does") if count < frame_count else ""
     return (f"{name}: {frames}, but the video has {frame_count} frames; give one depth frame per video frame "
-            "(matched by index)")
+            f"(matched by index){subset}")
 
 
 def check_matches(sequence: DepthSequence, frame_count: int | None, frame_shape: tuple[int, int]) -> None:

@@ -89,8 +89,12 @@ def test_grey_video_16_bit_keeps_its_precision(tmp_path):
 def test_count_and_size_mismatches_are_named(tmp_path):
     np.savez(tmp_path / "stack.npz", depth=np.stack(DEPTHS))
     sequence = open_depth_sequence(tmp_path / "stack.npz")
-    with pytest.raises(ValueError, match="5 depth frames, but the video has 7 frames"):
+    with pytest.raises(ValueError, match="5 depth frames, but the video has 7 frames") as short:
         check_matches(sequence, 7, (12, 16))
+    assert "frames.json" in str(short.value)  # fewer frames than the clip: how to say which frames they are
+    with pytest.raises(ValueError) as long:
+        check_matches(sequence, 3, (12, 16))
+    assert "frames.json" not in str(long.value)
     with pytest.raises(ValueError, match="16x12 but video frames are 16x16"):
         check_matches(sequence, 5, (16, 16))
     check_matches(sequence, 5, (24, 32))  # the same size scaled evenly is fine
