@@ -57,14 +57,15 @@ def intro_markdown(heads: int) -> str:
 
 
 def byte_grid_table(result: dict):
-    """One row per material: its spelling and its v bytes (hex; ·· = filler)."""
+    """One row per material: its spelling and its v bytes (hex; ·· = filler), columns b0 … b(v-1):
+    short, so eight of them fit a phone's width without a header broken inside a word."""
     import pandas as pd
 
     rows = []
     for material, grid in zip(result["materials"], result["byte_grids"]):
         cells = ["··" if byte == result.get("filler_byte", 0xFF) else f"{byte:02x}" for byte in grid]
         rows.append([material, *cells])
-    return pd.DataFrame(rows, columns=["material", *[f"byte {n}" for n in range(result["v"])]])
+    return pd.DataFrame(rows, columns=["material", *[f"b{n}" for n in range(result["v"])]])
 
 
 def alignment_note(result: dict, layer: int) -> str:
@@ -199,7 +200,7 @@ def build() -> None:
     overview = gr.Gallery(label="All layers x heads", show_label=False, columns=heads, allow_preview=False, interactive=False,
                           object_fit="contain", height="auto",
                           format="png", buttons=[], elem_id="attention-overview")
-    grid = gr.Dataframe(label="Materials and their byte grids (hex; ·· = filler)", interactive=False, wrap=True)
+    grid = gr.Dataframe(label="Materials and their byte grids (hex; column bn = byte n; ·· = filler)", interactive=False, wrap=True)
     with gr.Row():
         # min_width: on a phone the two plots stack, each at full width, instead of sharing 390 px.
         heatmap = gr.Plot(label="Material x material attention", min_width=420)

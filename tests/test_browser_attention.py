@@ -84,6 +84,16 @@ def test_overview_is_readable_at_phone_width(browser, app_url, shots):
         plots = page.locator(".js-plotly-plot:visible")
         plots.nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)
         assert plots.nth(1).bounding_box()["width"] >= 0.8 * PHONE["width"]
+        # The byte table's column headers (b0 … b7) each stay on one line ("byt / e 0" before).
+        lines = page.evaluate("""() => [...document.querySelectorAll('th')]
+            .filter(th => /^b(yte )?\\d$/.test(th.innerText.trim()))
+            .map(th => { const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+                         let node, rects = 0;
+                         while ((node = walker.nextNode())) if (node.textContent.trim()) {
+                           const range = document.createRange(); range.selectNodeContents(node);
+                           rects += range.getClientRects().length; }
+                         return [th.innerText.trim(), rects]; })""")
+        assert len(lines) >= 8 and all(rects == 1 for _, rects in lines), lines
         page.locator(THUMBNAILS).nth(LAYERS * HEADS - 1).scroll_into_view_if_needed()
         open_head_from_overview(page, LAYERS - 1, HEADS - 1)
         screenshot(page, shots / "phone_attention_overview.png")
