@@ -12,7 +12,6 @@ import io
 import logging
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 
 from analysis.ablation import ABLATION_SOURCES, ZEROSHOT
+from benchmarks import webcam_page
 from benchmarks.runtime import load_average
 from demos.examples import EXAMPLE_TEXTS
 
@@ -30,12 +30,7 @@ class PageDidNotLoad(AssertionError):
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a synthetic webcam
-]
+CHROMIUM, CHROMIUM_ARGS = webcam_page.CHROMIUM, webcam_page.CHROMIUM_ARGS  # the benchmark's browser: a 30 fps synthetic camera
 RESULT_TIMEOUT_MS = 180_000
 PAGE_TIMEOUT_MS = 60_000
 DESKTOP = {"width": 1400, "height": 900}
@@ -317,8 +312,6 @@ def test_webcam_two_visitors_stream_at_once_and_no_traceback_is_logged(browser, 
     """Two browser sessions stream together and both get depth, each with its time left in the rate
     line; the server's log holds no traceback. (The one-stream-per-browser rule is tested in
     tests/test_webcam_slots.py.)"""
-    from benchmarks import webcam_page
-
     first = webcam_page.open_visitor(browser, app_url)
     pressed = [webcam_page.start_recording(first)]
     # A second visitor (another browser session) streams at the same time.
