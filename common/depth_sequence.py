@@ -212,7 +212,7 @@ def open_depth_sequence(
         polarity = polarity or ("near-bright" if values == "disparity" else "near-dark")
         stated = video_header(path, max_pixels)[2]
         if frame_count and stated and stated != frame_count:
-            raise SequenceMismatchError(count_mismatch(path.name, stated, frame_count))
+            raise SequenceMismatchError(count_mismatch(path.name, stated, frame_count, "video"))
         bit_depth = 16 if _is_16_bit(path, max_pixels) else 8
         capture = _open_grey_video(path, raw=bit_depth == 16, max_pixels=max_pixels)
         try:
@@ -569,11 +569,18 @@ class SequenceMismatchError(ValueError):
     """A readable depth sequence that cannot belong to the clip (another frame count or shape)."""
 
 
-def count_mismatch(name: str, count: int, frame_count: int) -> str:
-    """The sentence for a depth sequence of `count` frames given for a video of `frame_count`."""
+def count_mismatch(name: str, count: int, frame_count: int, kind: str = "files") -> str:
+    """The sentence for a depth sequence of `count` frames given for a video of `frame_count`. With
+    fewer frames than the clip it says how this kind of sequence can name its frames' clip frames
+    ("files": a frames.json; "stack": the .npz's frame_index and clip_frames; a video cannot)."""
     frames = "1 depth frame" if count == 1 else f"{count} depth frames"
-    subset = (f"; for some frames only, add a {INDEX_FILE} that names each file's clip frame, as the Video tab's "
-              "depth download does") if count < frame_count else ""
+    subset = ""
+    if count < frame_count and kind == "files":
+        subset = (f"; for some frames only, add a {INDEX_FILE} that names each file's clip frame, as the Video tab's "
+                  "depth download does")
+    elif count < frame_count and kind == "stack":
+        subset = (f"; for some frames only, store '{INDEX_KEY}' (each depth frame's clip frame) and '{CLIP_FRAMES_KEY}' "
+                  "beside 'depth', as the Video tab's .npz download does")
     return (f"{name}: {frames}, but the video has {frame_count} frames; give one depth frame per video frame "
             f"(matched by index){subset}")
 
@@ -586,7 +593,7 @@ def check_matches(sequence: DepthSequence, frame_count: int | None, frame_shape:
         if sequence.frame_indices is not None:
             raise SequenceMismatchError(f"{sequence.name}: made for a clip of {sequence.clip_count} frames, but the video has "
                                         f"{frame_count} frames; upload it with the video it was made from")
-        raise SequenceMismatchError(count_mismatch(sequence.name, sequence.count, frame_count))
+        raise SequenceMismatchError(count_mismatch(sequence.name, sequence.count, frame_count, sequence.kind))
     h, w = sequence.shape
     fh, fw = frame_shape
     if abs(w / h - fw / fh) > 0.01 * fw / fh:

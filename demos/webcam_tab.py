@@ -52,6 +52,7 @@ CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 320}, "height": {"ideal": 240
 JPEG_QUALITY = 80  # the depth picture sent back: a smooth grey index, ~6 kB at 320x240
 LIVE_CMAP = "turbo"  # the colours the page paints the index with (the colourbar's too)
 LINE_EVERY_S = 0.25  # the rate line and colourbar are refreshed this often, not every frame
+RESTART_GAP_S = 2.0  # a live stream answers every ~0.05-0.2 s; a longer silence means the visitor stopped and started again
 WAIT_POLL_S = 0.5  # a waiting stream's frames are answered this often (no depth, just its place in line)
 # Several live streams; each holds its slot for turns of LIVE_TURN_S while others wait (env: APP_LIVE_SLOTS, APP_LIVE_TURN_S).
 LIVE_SLOTS = int(os.environ.get("APP_LIVE_SLOTS", "") or 4)
@@ -62,7 +63,7 @@ INTRO = ("**Live depth from your camera:** each frame goes through the same mode
          "speed; the line under the picture shows the frames per second you actually get and your time left. Several "
          "visitors can stream at once; when all places are taken you see your place in line.")
 START_HINT = ("**To start:** press *Click to Access Webcam* and allow the camera, then the red **● Record** "
-              "button under the picture; depth streams on the right until you press **■ Stop**.")
+              "button under the picture; depth streams beside the camera (below it on a phone) until you press **■ Stop**.")
 DEPTH_FILTER_ID = "live-depth-colours"
 
 
@@ -82,7 +83,8 @@ def colour_table_filter(cmap: str = LIVE_CMAP, filter_id: str = DEPTH_FILTER_ID)
 # The depth picture: one <img> whose source the page swaps for each frame's data URL (DEPTH_JS); the
 # template does not hold the picture, so a new frame re-renders nothing.
 DEPTH_TEMPLATE = colour_table_filter() + '<img alt="Live depth, near is warm" class="live-depth">'
-DEPTH_CSS = (".live-depth {display: block; max-width: 100%; height: auto; margin: 0 auto; "
+# The picture fills its column whatever the downscale size (a 128 px frame is not a thumbnail).
+DEPTH_CSS = (".live-depth {display: block; width: 100%; height: auto; margin: 0 auto; "
              f"filter: url(#{DEPTH_FILTER_ID})}} .live-depth:not([src]) {{display: none}}")
 DEPTH_JS = """
 const img = element.querySelector('img.live-depth');
@@ -195,6 +197,8 @@ def _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id
     picture = jpeg_data_url(colour_index(depth, vmin, vmax)[0])  # the page paints it (colour_table_filter)
     now = time.perf_counter()
     timing = dict(timing or {})
+    if timing.get("last") is not None and now - timing["last"] > RESTART_GAP_S:
+        timing = {}  # a new recording (Stop, then Record) or a new live turn: its count and rate start again
     previous = timing.get("last")
     if previous is not None:  # a running mean of the intervals (a mean of 1/interval would read too high)
         interval = now - previous
@@ -263,7 +267,9 @@ def build() -> gr.Markdown:
             choice, custom, status = model_panel()
         with gr.Column(min_width=300):
             line = gr.Markdown("**Model:** loading the bundled model…", elem_classes="model-line")
-            depth = gr.HTML(None, label="Live depth (near is warm)", show_label=True, html_template=DEPTH_TEMPLATE,
+            # The title above the picture, not Gradio's label badge, which lies over the picture's corner.
+            gr.Markdown("**Live depth** (near is warm)", elem_classes="live-depth-title")
+            depth = gr.HTML(None, label="Live depth (near is warm)", show_label=False, html_template=DEPTH_TEMPLATE,
                             css_template=DEPTH_CSS, js_on_load=DEPTH_JS, elem_id="webcam-depth", container=True,
                             min_height=120)
             bar = gr.HTML(elem_classes="colourbar-box")

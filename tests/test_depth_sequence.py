@@ -91,10 +91,18 @@ def test_count_and_size_mismatches_are_named(tmp_path):
     sequence = open_depth_sequence(tmp_path / "stack.npz")
     with pytest.raises(ValueError, match="5 depth frames, but the video has 7 frames") as short:
         check_matches(sequence, 7, (12, 16))
-    assert "frames.json" in str(short.value)  # fewer frames than the clip: how to say which frames they are
+    # fewer frames than the clip: how this kind of sequence says which clip frames it holds
+    assert "'frame_index'" in str(short.value) and "frames.json" not in str(short.value)
     with pytest.raises(ValueError) as long:
         check_matches(sequence, 3, (12, 16))
-    assert "frames.json" not in str(long.value)
+    assert "frame_index" not in str(long.value)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, depth in enumerate(DEPTHS):
+        write_depth_png(folder / f"d{i}.png", depth)
+    with pytest.raises(ValueError, match="5 depth frames, but the video has 7 frames") as files:
+        check_matches(open_depth_sequence(folder), 7, (12, 16))
+    assert "frames.json" in str(files.value)
     with pytest.raises(ValueError, match="16x12 but video frames are 16x16"):
         check_matches(sequence, 5, (16, 16))
     check_matches(sequence, 5, (24, 32))  # the same size scaled evenly is fine

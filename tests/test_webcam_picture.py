@@ -55,3 +55,23 @@ def test_a_grey_index_round_trips_through_the_data_url_within_jpeg_error():
     back = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert back.mode == "L" and back.size == (256, 64)  # one channel: half a colour JPEG's bytes
     assert np.abs(np.asarray(back, dtype=int) - index).mean() < 2.0
+
+
+def test_the_rate_line_starts_again_after_stop_and_record():
+    """Stop, then Record again (a silence longer than RESTART_GAP_S): the frame count and the rate
+    start from the first frame again, and the model line is shown again."""
+    from demos.webcam_tab import RESTART_GAP_S, SLOTS, stream_depth
+
+    frame = jpeg_data_url(np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))[..., None].repeat(3, 2))
+    timing, lines = None, []
+    try:
+        for _ in range(3):
+            picture, bar, line, model, timing = stream_depth(frame, timing, 96, None, None, "test-browser")
+            lines.append(line)
+        assert picture.startswith("data:image/jpeg;base64,") and "first frame" in lines[0]
+        assert all(isinstance(line, str) and "first frame" not in line for line in lines[1:] if isinstance(line, str))
+        timing = dict(timing, last=timing["last"] - RESTART_GAP_S - 1.0)  # as if the camera stopped for a while
+        _, _, line, model, timing = stream_depth(frame, timing, 96, None, None, "test-browser")
+        assert "first frame" in line and "· 1 frame ·" in line and isinstance(model, str) and model
+    finally:
+        SLOTS.leave("api")
