@@ -52,7 +52,7 @@ CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 320}, "height": {"ideal": 240
 JPEG_QUALITY = 80  # the depth picture sent back: a smooth grey index, ~6 kB at 320x240
 LIVE_CMAP = "turbo"  # the colours the page paints the index with (the colourbar's too)
 LINE_EVERY_S = 0.25  # the rate line and colourbar are refreshed this often, not every frame
-RESTART_GAP_S = 2.0  # a live stream answers every ~0.05-0.2 s; a longer silence means the visitor stopped and started again
+RESTART_GAP_S = 2.0  # a live stream answers every ~0.05-0.2 s; a silence this long (and 5 intervals) means Stop, then Record
 WAIT_POLL_S = 0.5  # a waiting stream's frames are answered this often (no depth, just its place in line)
 # Several live streams; each holds its slot for turns of LIVE_TURN_S while others wait (env: APP_LIVE_SLOTS, APP_LIVE_TURN_S).
 LIVE_SLOTS = int(os.environ.get("APP_LIVE_SLOTS", "") or 4)
@@ -197,8 +197,10 @@ def _stream_depth(frame, timing, max_side, model_choice, model_custom, client_id
     picture = jpeg_data_url(colour_index(depth, vmin, vmax)[0])  # the page paints it (colour_table_filter)
     now = time.perf_counter()
     timing = dict(timing or {})
-    if timing.get("last") is not None and now - timing["last"] > RESTART_GAP_S:
-        timing = {}  # a new recording (Stop, then Record) or a new live turn: its count and rate start again
+    # A silence much longer than this stream's own answers is a new recording (Stop, then Record) or a
+    # new live turn: its count and rate start again. (Relative, so a very slow stream never resets.)
+    if timing.get("last") is not None and now - timing["last"] > max(RESTART_GAP_S, 5.0 * timing.get("interval", 0.0)):
+        timing = {}
     previous = timing.get("last")
     if previous is not None:  # a running mean of the intervals (a mean of 1/interval would read too high)
         interval = now - previous

@@ -75,3 +75,18 @@ def test_the_rate_line_starts_again_after_stop_and_record():
         assert "first frame" in line and "· 1 frame ·" in line and isinstance(model, str) and model
     finally:
         SLOTS.leave("api")
+
+
+def test_a_slow_stream_keeps_its_count():
+    """Answers that come slowly (a loaded server) are not mistaken for Stop and Record."""
+    from demos.webcam_tab import RESTART_GAP_S, SLOTS, stream_depth
+
+    frame = jpeg_data_url(np.full((48, 64, 3), 120, np.uint8))
+    try:
+        _, _, _, _, timing = stream_depth(frame, None, 96, None, None, "slow-browser")
+        slow = RESTART_GAP_S + 1.0  # every answer this far apart
+        timing = dict(timing, last=timing["last"] - slow, shown=timing["shown"] - slow, interval=slow)
+        _, _, line, _, timing = stream_depth(frame, timing, 96, None, None, "slow-browser")
+        assert "· 2 frames ·" in line, line
+    finally:
+        SLOTS.leave("api")
