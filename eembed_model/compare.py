@@ -37,7 +37,7 @@ from common.grid import GridError, GridRun, GridSummary, add_grid_arguments, che
 
 from .alignment import alignment_report
 from .checkpoint import load_checkpoint
-from .compare_report import write_report
+from .compare_report import MORE_SEEDS, write_report
 from .compare_scores import PREDICTIONS, VALIDATION, mean_sd, prediction_path, recompute, score_comparison
 from .data import load_labels, load_split
 from .evaluate import evaluate_checkpoint, predict_probs
@@ -161,14 +161,27 @@ def finished_training(cfg: TrainConfig, needs_predictions: bool = False) -> str 
     return cfg.out
 
 
-def train_grids(data: str, out: str, variants: list[str], seeds: list[int], mlm_steps: int, ft_steps: int,
-                base: TrainConfig, ft_lr: float, command: str, jobs: int = 1, cluster: str | None = None,
-                progress: bool = True) -> tuple[GridSummary, GridSummary]:
+def seeds_of_variants(variants: list[str], seeds: list[int], more: list[str] = ()) -> dict[str, list[int]]:
+    """Each variant's fine-tuning seeds: `seeds`, or for the variants in `more` also up to seed
+    MORE_SEEDS - 1 (the report asks for MORE_SEEDS where a 3-seed interval cannot decide).
+    Raises ValueError for a variant in `more` that is not in `variants`."""
+    stray = [name for name in more if name not in variants]
+    if stray:
+        raise ValueError(f"--more-seeds names {', '.join(stray)}, which --variants does not run")
+    return {name: sorted(set(seeds) | set(range(MORE_SEEDS))) if name in more else list(seeds) for name in variants}
+
+
+def train_grids(data: str, out: str, variants: list[str], seeds: list[int] | dict[str, list[int]], mlm_steps: int,
+                ft_steps: int, base: TrainConfig, ft_lr: float, command: str, jobs: int = 1,
+                cluster: str | None = None, progress: bool = True) -> tuple[GridSummary, GridSummary]:
     """Every pretraining, then every fine-tuning (with its predictions), through the grid runner
     (common.grid): finished runs are reused, the others trained in this process (jobs=1), in
-    `jobs` local processes or on the Ray cluster `cluster`, each asking for base.threads CPUs. A
-    fine-tuning whose pretraining failed is listed as failed, not started. Returns both summaries."""
+    `jobs` local processes or on the Ray cluster `cluster`, each asking for base.threads CPUs.
+    `seeds`: the same fine-tuning seeds for every variant, or each variant's own
+    (seeds_of_variants). A fine-tuning whose pretraining failed is listed as failed, not started.
+    Returns both summaries."""
     out_dir = Path(out)
+    seeds_of = seeds if isinstance(seeds, dict) else {name: list(seeds) for name in variants}
     chosen = [VARIANTS[name] for name in variants]
     sets = eval_sets(data)
     cpus = base.threads or 1
@@ -176,7 +189,7 @@ def train_grids(data: str, out: str, variants: list[str], seeds: list[int], mlm_
     first = run_grid([GridRun(f"pretrain-{name}", _pretrain, (cfg, command), finished=partial(finished_training, cfg), cpus=cpus)
                       for name, cfg in pretrainings.items()], jobs, cluster, progress=progress, desc="pretraining runs")
     fine_tunings = {f"{v.name}/seed{seed}": (v, fine_tuning_config(base, v, out_dir, ft_steps, ft_lr, seed))
-                    for v in chosen for seed in seeds}
+                    for v in chosen for seed in seeds_of[v.name]}
     second = run_grid([GridRun(name, fine_tune_and_predict, (cfg, command, sets), finished=partial(finished_training, cfg, True),
                                cpus=cpus) for name, (v, cfg) in fine_tunings.items()
                        if f"pretrain-{v.pretraining}" not in first.failed], jobs, cluster, progress=progress,
@@ -198,9 +211,10 @@ def gold_matrix(data: str, name: str, labels: list[str]) -> torch.Tensor:
 
 def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], mlm_steps: int, ft_steps: int,
                    base: TrainConfig, ft_lr: float, command: str, jobs: int = 1, resamples: int = 1000,
-                   cluster: str | None = None) -> dict:
-    """Train (or reuse) every run (train_grids), then score and report them. Raises GridError,
-    listing every failed run, when a run failed after its retry: the tables need them all."""
+                   cluster: str | None = None, more_seeds: list[str] = ()) -> dict:
+    """Train (or reuse) every run (train_grids), then score and report them; the variants in
+    `more_seeds` get MORE_SEEDS seeds (seeds_of_variants). Raises GridError, listing every failed
+    run, when a run failed after its retry: the tables need them all."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -208,9 +222,10 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     sets = eval_sets(data)
     pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
     labels = load_labels(data)  # a missing data set is said here (exit 2), not as every run failing
-    first, second = train_grids(data, out, variants, seeds, mlm_steps, ft_steps, base, ft_lr, command, jobs, cluster)
+    seeds_of = seeds_of_variants(variants, seeds, more_seeds)
+    first, second = train_grids(data, out, variants, seeds_of, mlm_steps, ft_steps, base, ft_lr, command, jobs, cluster)
     if first.failed or second.failed:
-        total = len(pretrainings) + len(chosen) * len(seeds)
+        total = len(pretrainings) + sum(len(s) for s in seeds_of.values())
         raise GridError({**first.failed, **second.failed}, total)
 
     golds = {name: gold_matrix(data, name, labels) for name in [VALIDATION, *sets]}
@@ -219,8 +234,8 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     save_golds(out_dir / PREDICTIONS / GOLD_FILE, golds)
     results = {}
     for variant in chosen:
-        run_dirs = [out_dir / variant.name / f"seed{seed}" for seed in seeds]
-        for seed, run_dir in zip(seeds, run_dirs):
+        run_dirs = [out_dir / variant.name / f"seed{seed}" for seed in seeds_of[variant.name]]
+        for seed, run_dir in zip(seeds_of[variant.name], run_dirs):
             target = prediction_path(out_dir, variant.name, seed)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(run_dir / RUN_PREDICTIONS, target)
@@ -229,6 +244,7 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
         pre_log = [json.loads(line) for line in open(pre_dir / "train_log.jsonl")]
         results[variant.name] = {
             "about": variant.about, "pretraining": variant.pretraining, "runs": [str(d) for d in run_dirs],
+            "seed_values": seeds_of[variant.name],
             "seeds": [{"curve": training_curve(d)} for d in run_dirs],
             "parameters": json.loads((run_dirs[0] / "card.json").read_text())["parameters"],
             "pretraining_metrics": pre_card["metrics"], "pretraining_seconds": pre_card["train_seconds"],
@@ -292,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"comma-separated, from: {', '.join(VARIANTS)} (default: all)")
     p.add_argument("--seeds", default="0,1,2", help="fine-tuning seeds (default %(default)s)")
+    p.add_argument("--more-seeds", default="", metavar="VARIANTS",
+                   help=f"comma-separated variants fine-tuned with seeds 0..{MORE_SEEDS - 1} (the report names "
+                        "those whose interval needs them); the others keep --seeds")
     p.add_argument("--mlm-steps", type=int, default=800)
     p.add_argument("--ft-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -335,8 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         base = TrainConfig(batch_size=a.batch_size, lr=a.lr, v=a.v, c=a.c, layers=a.layers, max_len=a.max_len,
                            vocab_size=a.vocab_size, threads=a.threads, data=a.data, out=a.out,
                            curve_every=a.curve_every)
+        more = [v.strip() for v in a.more_seeds.split(",") if v.strip()]
         summary = run_comparison(a.data, a.out, variants, seeds, a.mlm_steps, a.ft_steps, base, a.ft_lr, command,
-                                 a.jobs, a.resamples, a.cluster)
+                                 a.jobs, a.resamples, a.cluster, more)
         if a.bundle:
             bundle(summary["results"]["elementwise"]["runs"][0], a.bundle, summary)
     except (ValueError, FileNotFoundError) as exc:  # ClusterUnavailable too

@@ -122,9 +122,31 @@ def pairs_table(summary: dict) -> str:
 def degradation_table(summary: dict) -> str:
     rows = ["| A vs B | set | change of A | change of B | (A − B) [95 % CI] |", "|---|---|---|---|---|"]
     for d in summary["degradation"]:
+        flag = f" (needs {MORE_SEEDS} seeds)" if needs_more_seeds(d) else ""
         rows.append(f"| {d['a']} vs {d['b']} | {set_title(d['set'])} | {pm(d['change_a'])} | {pm(d['change_b'])} | "
-                    f"{d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
+                    f"{d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]{flag} |")
     return "\n".join(rows)
+
+
+def seed_counts(summary: dict) -> str:
+    """'Seeds [0, 1, 2]' or, where variants differ, 'Seeds [0, 1, 2] ([0, 1, 2, 3, 4] for a, b)'."""
+    base = summary["seeds"]
+    more = {name: r["seed_values"] for name, r in summary["results"].items() if r.get("seed_values", base) != base}
+    if not more:
+        return f"Seeds {base}"
+    groups: dict[str, list[str]] = {}
+    for name, seeds in more.items():
+        groups.setdefault(str(seeds), []).append(name)
+    return f"Seeds {base} (" + "; ".join(f"{seeds} for {', '.join(names)}" for seeds, names in groups.items()) + ")"
+
+
+def undecided_variants(summary: dict) -> list[str]:
+    """The variants of every difference that asks for MORE_SEEDS seeds (pairs and changes)."""
+    entries = [(e["a"], e["b"], diff[metric]) for e in summary["comparisons"] for diff in e["sets"].values()
+               for metric in ("micro_f1", "macro_f1")]
+    entries += [(d["a"], d["b"], d) for d in summary["degradation"]]
+    names = {side for a, b, entry in entries if needs_more_seeds(entry) for side in (a, b)}
+    return [name for name in summary["results"] if name in names]
 
 
 def _pair(summary: dict, a: str, b: str) -> dict | None:
@@ -149,7 +171,8 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
     if pair:
         test = pair["sets"]["test"]
         rows.append(("(b) better than subword on domain-specific multilabel data",
-                     f"test micro-F1, {len(summary['seeds'])} seeds, bootstrap over seeds and texts",
+                     f"test micro-F1, {' vs '.join(map(str, test['micro_f1'].get('seeds', [len(summary['seeds'])])))} "
+                     "seeds, bootstrap over seeds and texts",
                      f"Δ {interval(test['micro_f1'])}",
                      verdict(test["micro_f1"]["ci_low"], test["micro_f1"]["ci_high"], test["micro_f1"])))
         rare = [results[n]["summary"]["test"]["per_label"]["by_frequency"][2] for n in ("elementwise", "subword")]
@@ -172,7 +195,7 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
             continue
         on_set = pair["sets"][name]["micro_f1"] if pair else None
         level = f"; on that set itself elementwise − subword {interval(on_set)}" if on_set else ""
-        said = verdict(d["ci_low"], d["ci_high"])
+        said = verdict(d["ci_low"], d["ci_high"], d)
         if said == "supported" and on_set and on_set["ci_low"] <= 0:
             said = "smaller drop only: not a higher score on that set"
         if not beats_baseline(summary, d["a"], d["b"]):
@@ -221,7 +244,7 @@ def claims_table(summary: dict) -> str:
 def markdown(summary: dict) -> str:
     sizes = ", ".join(f"{set_title(n)} {summary['set_sizes'][n]:,}" for n in summary["sets"])
     return "\n\n".join([
-        f"Data `{summary['data']}` ({sizes} texts; {summary['labels']} labels). Seeds {summary['seeds']}; "
+        f"Data `{summary['data']}` ({sizes} texts; {summary['labels']} labels). {seed_counts(summary)}; "
         f"{summary['mlm_steps']} pretraining and {summary['multilabel_steps']} fine-tuning steps. "
         "Mean ± sd over seeds; thresholds chosen on validation. Intervals: 95 % hierarchical bootstrap "
         f"({summary.get('resamples', 1000):,} resamples: each side's seeds drawn with replacement, then the texts), "
@@ -233,6 +256,9 @@ def markdown(summary: dict) -> str:
         "## Every variant", results_table(summary),
         "## Paired differences", pairs_table(summary),
         "## Change from the clean test set", degradation_table(summary),
+        *([f"Differences marked *needs {MORE_SEEDS} seeds* are settled by the command below with "
+           f"`--more-seeds {','.join(undecided_variants(summary))}` (earlier runs are reused)."]
+          if undecided_variants(summary) else []),
         f"Command: `{summary['command']}`. Training time, summed over runs (one CPU thread each): "
         f"{training_minutes(summary):.0f} min; this invocation took {summary['wall_seconds'] / 60:.0f} min "
         "(runs already in the output folder are reused).",

@@ -119,7 +119,8 @@ def noise_degradation(runs: dict[str, list[RunPredictions]], sets: list[str], go
             interval = change_bootstrap(clean[a], other[a], clean[b], other[b], golds["test"], golds[name],
                                         paired=is_noise_split(name), resamples=resamples)
             out.append({"a": a, "b": b, "set": name, "change_a": mean_sd(drops[a]), "change_b": mean_sd(drops[b]),
-                        "difference": float(np.mean(drops[a]) - np.mean(drops[b])), **interval})
+                        "difference": float(np.mean(drops[a]) - np.mean(drops[b])),
+                        "seeds": [len(drops[a]), len(drops[b])], **interval})
     return out
 
 
@@ -129,8 +130,9 @@ def score_comparison(summary: dict, folder: Path, golds: dict[str, torch.Tensor]
     sets, train_counts = summary["sets"], summary["label_train_counts"]
     runs = {}
     for name, result in summary["results"].items():
-        runs[name] = [load_run(prediction_path(folder, name, seed), golds) for seed in summary["seeds"]]
-        curves = [seed.get("curve", []) for seed in result.get("seeds", [])] or [[] for _ in summary["seeds"]]
+        seeds = result.get("seed_values", summary["seeds"])  # a variant may have more seeds (--more-seeds)
+        runs[name] = [load_run(prediction_path(folder, name, seed), golds) for seed in seeds]
+        curves = [seed.get("curve", []) for seed in result.get("seeds", [])] or [[] for _ in seeds]
         result["seeds"] = [{**score_run(run, golds, train_counts), "curve": curve}
                            for run, curve in zip(runs[name], curves)]
         result["summary"] = aggregate(result["seeds"])

@@ -241,3 +241,25 @@ def test_a_near_constant_model_is_never_called_robust():
     summary["results"]["elementwise"] = result(0.56)
     shift = [row for row in claims_rows(summary) if row[0] == "(c) robust to domain shift"][0]
     assert shift[3] == "supported"
+
+
+def test_an_undecided_change_asks_for_more_seeds_and_names_its_variants():
+    from eembed_model.compare_report import degradation_table, undecided_variants, verdict
+
+    def entry(low, high, difference, seeds):
+        return {"difference": difference, "ci_low": low, "ci_high": high, "welch_p": 0.3, "seeds": seeds}
+
+    decided, unclear = entry(0.01, 0.03, 0.02, [3, 3]), entry(-0.005, 0.026, 0.011, [3, 3])
+    summary = {
+        "results": {"elementwise": {}, "subword": {}, "aligned": {}},
+        "comparisons": [{"a": "aligned", "b": "elementwise", "sets": {"test": {"micro_f1": decided, "macro_f1": decided}}}],
+        "degradation": [{"a": "elementwise", "b": "subword", "set": "test-shift", "change_a": {"mean": -0.3, "sd": 0.01},
+                         "change_b": {"mean": -0.31, "sd": 0.01}, **unclear}],
+    }
+    assert undecided_variants(summary) == ["elementwise", "subword"]
+    assert "(needs 5 seeds)" in degradation_table(summary)
+    assert verdict(unclear["ci_low"], unclear["ci_high"], unclear) == "not shown (interval includes 0; run 5 seeds)"
+    settled = dict(unclear, seeds=[5, 5])  # with 5 seeds a side the same interval is simply not shown
+    assert verdict(settled["ci_low"], settled["ci_high"], settled) == "not shown (interval includes 0)"
+    summary["degradation"][0].update(seeds=[5, 5])
+    assert undecided_variants(summary) == [] and "needs" not in degradation_table(summary)

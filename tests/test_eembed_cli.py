@@ -190,6 +190,17 @@ def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
     assert load_checkpoint(bundle_dir).config.embedding == "elementwise"
     assert compare.main([*args[:4], "--variants", "elementwise,bert-large"]) == 2
     assert "unknown variant(s) bert-large" in capsys.readouterr().err
+    assert compare.main([*args, "--more-seeds", "canine-hash"]) == 2
+    assert "--more-seeds names canine-hash" in capsys.readouterr().err
+    # --more-seeds: subword fine-tuned with seeds 0-4, elementwise kept at seed 0 and reused.
+    assert compare.main([*args, "--more-seeds", "subword"]) == 0
+    assert weights.stat().st_mtime_ns == trained_at
+    more = json.loads((out / "comparison.json").read_text())
+    assert more["results"]["subword"]["seed_values"] == [0, 1, 2, 3, 4] and len(more["results"]["subword"]["seeds"]) == 5
+    assert more["results"]["elementwise"]["seed_values"] == [0]
+    assert more["comparisons"][0]["sets"]["test"]["micro_f1"]["seeds"] == [1, 5]
+    assert "Seeds [0] ([0, 1, 2, 3, 4] for subword)" in (out / "comparison.md").read_text()
+    assert compare.main(args) == 0  # back to one seed a side: the table above again
     (out / "comparison.md").unlink()
     assert compare_report.main(["--out", str(out)]) == 0  # redraws from comparison.json alone
     assert (out / "comparison.md").read_text() == table and (out / "robustness.png").is_file()
