@@ -54,13 +54,15 @@ class Variant:
     encoder: str = "bert"
     aligned: bool = False
     loss: str = "bce"
+    long_words: str = "spell"  # spell | truncate: a word longer than v bytes (EEmbedConfig.long_words)
     about: str = ""
 
     def settings(self, base: TrainConfig) -> dict:
         """The TrainConfig fields this variant sets. CANINE reads characters: v = 4 bytes (every
         character fits), the same width w, and 4 characters per material position of the others,
         so its deep stack (which sees positions / 4) runs at their length."""
-        out = {"encoder": self.encoder, "embedding": self.embedding, "aligned": self.aligned}
+        out = {"encoder": self.encoder, "embedding": self.embedding, "aligned": self.aligned,
+               "long_words": self.long_words}
         if self.encoder == "canine":
             out.update(v=4, c=base.v * base.c // 4, max_len=CANINE_DOWNSAMPLING * base.max_len)
         return out
@@ -71,6 +73,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("subword", "subword", "subword", about="BERT, WordPiece table (the baseline)"),
     Variant("aligned", "aligned", "elementwise", aligned=True,
             about="elementwise, head n's first-layer Q/K/V read only byte n"),
+    Variant("elementwise-truncate", "elementwise-truncate", "elementwise", long_words="truncate",
+            about="elementwise, words cut at v bytes (as before the spelled-on input; own pretraining)"),
     Variant("elementwise-balanced", "elementwise", "elementwise", loss="balanced",
             about="elementwise, class-balanced loss"),
     Variant("subword-balanced", "subword", "subword", loss="balanced", about="subword, class-balanced loss"),

@@ -36,9 +36,11 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("albert-elementwise", "albert-subword", "the same in ALBERT"),
     ("canine-elementwise", "canine-hash", "elementwise vs hash embedding in CANINE"),
     ("aligned", "elementwise", "literal head alignment vs free"),
+    ("elementwise", "elementwise-truncate", "long words spelled on vs cut at v bytes"),
 )
 # (A, B): does A lose less than B from the clean test set to each robustness set?
-DEGRADATION_PAIRS: tuple[tuple[str, str], ...] = (("elementwise", "subword"), ("albert-elementwise", "albert-subword"))
+DEGRADATION_PAIRS: tuple[tuple[str, str], ...] = (("elementwise", "subword"), ("albert-elementwise", "albert-subword"),
+                                                  ("elementwise", "elementwise-truncate"))
 
 
 @dataclass

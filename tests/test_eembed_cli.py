@@ -222,6 +222,23 @@ def test_compare_writes_a_table_for_both_embeddings(dataset, tmp_path, capsys):
     assert "no comparison.json" in capsys.readouterr().err
 
 
+def test_compare_sets_spelled_words_against_words_cut_at_v_bytes(dataset, tmp_path):
+    out = tmp_path / "cmp"
+    args = ["--data", str(dataset), "--out", str(out), "--variants", "elementwise,elementwise-truncate", "--seeds", "0",
+            "--mlm-steps", "2", "--ft-steps", "2", "--v", "8", "--c", "8", "--layers", "1", "--max-len", "16",
+            "--batch-size", "16", "--resamples", "50"]
+    assert compare.main(args) == 0
+    cards = {name: json.loads((out / name / "seed0" / "card.json").read_text())["train"]
+             for name in ("elementwise", "elementwise-truncate")}
+    assert cards["elementwise"]["long_words"] == "spell" and cards["elementwise-truncate"]["long_words"] == "truncate"
+    assert cards["elementwise-truncate"]["init"].endswith("pretrain-elementwise-truncate")  # its own pretraining
+    summary = json.loads((out / "comparison.json").read_text())
+    pair = next(e for e in summary["comparisons"] if e["b"] == "elementwise-truncate")
+    assert pair["a"] == "elementwise" and pair["sets"]["test"]["micro_f1"]["seeds"] == [1, 1]
+    assert "| input: long words spelled on, not cut at v bytes | spelled − truncated elementwise" in \
+        (out / "comparison.md").read_text()
+
+
 def test_cli_errors_exit_with_code_2(tmp_path, capsys):
     assert train.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--steps", "1"]) == 2
     assert "no train split" in capsys.readouterr().err
