@@ -54,15 +54,14 @@ class Variant:
     encoder: str = "bert"
     aligned: bool = False
     loss: str = "bce"
-    long_words: str = "spell"  # spell | truncate: a word longer than v bytes (EEmbedConfig.long_words)
+    long_words: str = "spell"  # fine-tuning and test only (the pretraining is shared): EEmbedConfig.long_words
     about: str = ""
 
     def settings(self, base: TrainConfig) -> dict:
         """The TrainConfig fields this variant sets. CANINE reads characters: v = 4 bytes (every
         character fits), the same width w, and 4 characters per material position of the others,
         so its deep stack (which sees positions / 4) runs at their length."""
-        out = {"encoder": self.encoder, "embedding": self.embedding, "aligned": self.aligned,
-               "long_words": self.long_words}
+        out = {"encoder": self.encoder, "embedding": self.embedding, "aligned": self.aligned}
         if self.encoder == "canine":
             out.update(v=4, c=base.v * base.c // 4, max_len=CANINE_DOWNSAMPLING * base.max_len)
         return out
@@ -73,8 +72,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("subword", "subword", "subword", about="BERT, WordPiece table (the baseline)"),
     Variant("aligned", "aligned", "elementwise", aligned=True,
             about="elementwise, head n's first-layer Q/K/V read only byte n"),
-    Variant("elementwise-truncate", "elementwise-truncate", "elementwise", long_words="truncate",
-            about="elementwise, words cut at v bytes (as before the spelled-on input; own pretraining)"),
+    Variant("elementwise-truncate", "elementwise", "elementwise", long_words="truncate",
+            about="elementwise, words cut at v bytes in fine-tuning and test (the spelled-on pretraining)"),
     Variant("elementwise-balanced", "elementwise", "elementwise", loss="balanced",
             about="elementwise, class-balanced loss"),
     Variant("subword-balanced", "subword", "subword", loss="balanced", about="subword, class-balanced loss"),
@@ -109,7 +108,8 @@ def pretraining_config(base: TrainConfig, variant: Variant, out: Path, steps: in
 
 def fine_tuning_config(base: TrainConfig, variant: Variant, out: Path, steps: int, lr: float,
                        seed: int) -> TrainConfig:
-    return replace(base, task="multilabel", **variant.settings(base), loss=variant.loss, steps=steps, lr=lr, seed=seed,
+    return replace(base, task="multilabel", **variant.settings(base), loss=variant.loss, long_words=variant.long_words,
+                   steps=steps, lr=lr, seed=seed,
                    init=str(out / f"pretrain-{variant.pretraining}"), out=str(out / variant.name / f"seed{seed}"))
 
 
