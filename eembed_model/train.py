@@ -125,6 +125,9 @@ def build_model(cfg: TrainConfig, train_texts: list[str], labels: list[str]):
         for name in ("encoder", "embedding", "aligned"):  # the architecture comes from --init
             if getattr(loaded.config, name) != getattr(cfg, name):
                 print(f"note: --init has {name}={getattr(loaded.config, name)!r}; using that", file=sys.stderr)
+        # How a long word enters is input, not architecture: this run's choice holds (a model
+        # pretrained on spelled-on words can be fine-tuned and tested on words cut at v bytes).
+        loaded.config.long_words = cfg.long_words
         # A head trained for other labels (or none) is replaced, even when the count matches.
         new_head = cfg.task == "multilabel" and list(stored_labels) != list(labels)
         if new_head:

@@ -232,6 +232,8 @@ def test_compare_sets_spelled_words_against_words_cut_at_v_bytes(dataset, tmp_pa
              for name in ("elementwise", "elementwise-truncate")}
     assert cards["elementwise"]["long_words"] == "spell" and cards["elementwise-truncate"]["long_words"] == "truncate"
     assert cards["elementwise-truncate"]["init"] == cards["elementwise"]["init"]  # one pretraining: only the cut differs
+    assert load_checkpoint(out / "elementwise-truncate" / "seed0").config.long_words == "truncate"
+    assert load_checkpoint(out / "elementwise" / "seed0").config.long_words == "spell"
     summary = json.loads((out / "comparison.json").read_text())
     pair = next(e for e in summary["comparisons"] if e["b"] == "elementwise-truncate")
     assert pair["a"] == "elementwise" and pair["sets"]["test"]["micro_f1"]["seeds"] == [1, 1]
