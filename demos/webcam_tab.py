@@ -277,7 +277,7 @@ def _depth_answer(message: dict, stream: str, ticket: Pass) -> dict:
     if not isinstance(custom, str):
         raise gr.Error(BAD_MESSAGE)
     frame = message.get("frame")
-    if not isinstance(frame, str):
+    if not isinstance(frame, str) or not frame.startswith("data:"):  # never a path: nothing on the server is read
         raise gr.Error(UNREADABLE_FRAME)
     rgb = decode_frame(frame, int(max_side))
     loaded = registry().get(model, custom)

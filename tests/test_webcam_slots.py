@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from demos.webcam_slots import DUPLICATE, LIVE, WAITING, BatchTurns, LiveSlots
+from demos.webcam_slots import BUSY, DUPLICATE, LIVE, WAITING, BatchTurns, LiveSlots
 
 
 class FakeClock:
@@ -129,11 +129,29 @@ def test_a_browser_id_that_arrives_after_the_first_frames_still_counts(clock):
     assert live.visit("tab2", client="browser").state == DUPLICATE
 
 
+def test_a_stream_has_at_most_max_in_flight_frames_admitted_live_or_waiting(clock):
+    """The page keeps two frames in flight; a third (a script sending more) is answered BUSY at once
+    and holds nothing, until one of the two is answered."""
+    live = LiveSlots(1, 60.0, 4.0, clock=clock, max_in_flight=2)
+    assert [live.visit("a").state for _ in range(3)] == [LIVE, LIVE, BUSY]
+    live.answered("a")
+    assert live.visit("a").state == LIVE
+    assert [live.visit("b").state for _ in range(3)] == [WAITING, WAITING, BUSY]  # in line too
+    live.answered("b")
+    assert live.visit("b").state == WAITING
+    live.leave("a")  # Stop: b's frames in flight come with it to the live place
+    assert live.visit("b").state == BUSY
+    live.answered("b")
+    assert live.visit("b").state == LIVE
+
+
 def test_bad_settings_are_refused(clock):
     with pytest.raises(ValueError, match="slots must be >= 1"):
         LiveSlots(0, 60, 4, clock=clock)
     with pytest.raises(ValueError):
         LiveSlots(1, 0, 4, clock=clock)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        LiveSlots(1, 60, 4, clock=clock, max_in_flight=0)
 
 
 class GatedModel:
