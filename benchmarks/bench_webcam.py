@@ -12,7 +12,8 @@ live frame (median ms):
                           the page-side client)
   upload + wake           POST start to the server's call of the handler (request, JSON, thread)
   decode, model, colour, encode   timed in the server's handler path (wrapped here, unchanged app code)
-  server other            the rest of the handler's call (its places, rate line; before the client:
+  server other            the rest of the handler's call (waiting for the model behind the other
+                          frame in flight, its places, rate line; before the client:
                           Gradio's pre/postprocessing of every output)
   download + update       the call's end to the page setting the new picture (the answer's
                           download; a picture sent as a file is fetched after this)

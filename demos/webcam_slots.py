@@ -17,10 +17,12 @@
   threads or crowd the model's batches with frames of its own.
 
 `BatchTurns` runs the model for every live stream: frames that arrive while the model is busy
-wait together and go through it as one batch in arrival order (each stream has at most
-`max_in_flight` frames in the server, so in a batch no stream has more than that many frames and
-nobody is served a third time before another once). One batched forward costs less than the same frames one by one, and only one
-forward runs at a time, so parallel streams never split the cores between competing forwards.
+wait together and go through it as one batch in arrival order, at most one frame of each stream
+per batch (a page keeps two frames in flight: two of its frames in one batch would come back
+together and the page would show only the newer, and the other streams would wait for a frame
+nobody sees; one each also serves every waiting stream once before anyone twice). One batched
+forward costs less than the same frames one by one, and only one forward runs at a time, so
+parallel streams never split the cores between competing forwards.
 
 All times come from `clock` (time.monotonic by default), so the rules are tested with a fake clock.
 """
@@ -156,10 +158,10 @@ class LiveSlots:
 
 
 class _Job:
-    __slots__ = ("key", "predict", "frame", "wake", "lead", "result", "error", "batch_size", "seconds")
+    __slots__ = ("key", "predict", "frame", "stream", "wake", "lead", "result", "error", "batch_size", "seconds")
 
-    def __init__(self, key: Hashable, predict: Callable[[list], Sequence], frame):
-        self.key, self.predict, self.frame = key, predict, frame
+    def __init__(self, key: Hashable, predict: Callable[[list], Sequence], frame, stream: Hashable | None):
+        self.key, self.predict, self.frame, self.stream = key, predict, frame, stream
         self.wake = threading.Event()
         self.lead = False  # this job's thread runs the next batch
         self.result = self.error = None
@@ -169,7 +171,8 @@ class _Job:
 
 class BatchTurns:
     """One forward at a time; frames waiting meanwhile run together as the next batch (at most
-    `max_batch`, oldest first, only frames for the same model `key`). Thread-safe.
+    `max_batch`, oldest first, only frames for the same model `key`, at most one per `stream`).
+    Thread-safe.
 
     The thread of the oldest waiting frame runs each batch (no thread of its own), then hands the
     turn to the thread of the oldest frame still waiting."""
@@ -185,12 +188,12 @@ class BatchTurns:
         with self._lock:
             return len(self._pending)
 
-    def run(self, key: Hashable, predict: Callable[[list], Sequence], frame):
+    def run(self, key: Hashable, predict: Callable[[list], Sequence], frame, stream: Hashable | None = None):
         """(`predict([..., frame, ...])` for this frame, the batch's size, the batch's forward in
-        seconds): batched with the
-        frames of other callers waiting for the same `key` (their `predict` is the same model's).
-        Raises what `predict` raised for the batch."""
-        job = _Job(key, predict, frame)
+        seconds): batched with the frames of other callers waiting for the same `key` (their
+        `predict` is the same model's), but not with another frame of the same `stream` (None:
+        a frame of no stream, batched with any). Raises what `predict` raised for the batch."""
+        job = _Job(key, predict, frame, stream)
         with self._lock:
             self._pending.append(job)
             job.lead = not self._busy  # nobody busy: nothing else is pending, this job is the head
@@ -206,7 +209,11 @@ class BatchTurns:
     def _run_batch(self) -> None:
         with self._lock:
             head = self._pending[0]
-            batch = [j for j in self._pending if j.key == head.key][: self.max_batch]
+            batch, streams = [], set()
+            for j in self._pending:
+                if j.key == head.key and (j.stream is None or j.stream not in streams) and len(batch) < self.max_batch:
+                    batch.append(j)
+                    streams.add(j.stream)
             self._pending = [j for j in self._pending if j not in batch]
         start = time.perf_counter()
         try:

@@ -139,12 +139,13 @@ def waiting_line(ticket: Pass) -> str:
             "at the latest. Keep this tab open: depth starts by itself.")
 
 
-def live_depth(rgb: np.ndarray, loaded):
-    """Depth of one frame through the shared model turns: (depth in metres (H, W), batch size, forward ms)."""
+def live_depth(rgb: np.ndarray, loaded, stream: str | None = None):
+    """Depth of one frame (of `stream`, if any: one of its frames per batch) through the shared
+    model turns: (depth in metres (H, W), batch size, forward ms)."""
     def predict(frames):
         return loaded.predictor.predict(frames)
 
-    depth, batch, seconds = TURNS.run(id(loaded.predictor), predict, rgb)
+    depth, batch, seconds = TURNS.run(id(loaded.predictor), predict, rgb, stream)
     return depth, batch, seconds * 1000.0
 
 
@@ -281,7 +282,7 @@ def _depth_answer(message: dict, stream: str, ticket: Pass) -> dict:
         raise gr.Error(UNREADABLE_FRAME)
     rgb = decode_frame(frame, int(max_side))
     loaded = registry().get(model, custom)
-    depth, batch, model_ms = live_depth(rgb, loaded)
+    depth, batch, model_ms = live_depth(rgb, loaded, stream)
     vmin, vmax = display_range(depth)
     answer = {"state": LIVE, "picture": jpeg_data_url(colour_index(depth, vmin, vmax)[0])}  # the page paints it
     rate, due = RATES.answered(stream)

@@ -222,6 +222,23 @@ def test_a_batch_never_mixes_models_and_is_capped():
     assert model.batches == [["a"], ["b", "c"], ["x"], ["d"]]  # oldest first, one model per batch, at most 2
 
 
+def test_a_batch_takes_one_frame_per_stream_so_every_stream_is_served_once_before_any_twice():
+    """Two frames in flight per page: frames a1, a2, b1 wait while x runs; the next batch is a1 and
+    b1 (a2 would come back with a1 and the page would show only a2), then a2."""
+    turns, model = BatchTurns(max_batch=4), GatedModel()
+    threads = [threading.Thread(target=turns.run, args=("m", model, "x", "page-x"))]
+    threads[0].start()
+    assert model.entered.wait(10)
+    for frame, stream in (("a1", "page-a"), ("a2", "page-a"), ("b1", "page-b"), ("api", None), ("api2", None)):
+        threads.append(threading.Thread(target=turns.run, args=("m", model, frame, stream)))
+        threads[-1].start()
+        wait_for(lambda n=len(threads) - 1: turns.pending() == n)
+    model.release.set()
+    for thread in threads:
+        thread.join(10)
+    assert model.batches == [["x"], ["a1", "b1", "api", "api2"], ["a2"]]
+
+
 def test_a_failing_forward_reaches_every_frame_of_its_batch_and_the_next_batch_still_runs():
     turns = BatchTurns()
     calls = []
