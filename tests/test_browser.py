@@ -349,8 +349,8 @@ WEBCAM_OVERLAP_IMAGES = 30  # depth images the in-flight test waits for
 
 def test_webcam_keeps_two_frames_in_flight_and_shows_only_newer_answers(browser, app_url):
     """The page's client sends the next camera frame while an answer is still on its way (its
-    uploads overlap), never more than FRAMES_IN_FLIGHT at once, and no shown picture is older than
-    one shown before it."""
+    uploads overlap), never more than FRAMES_IN_FLIGHT at once; a new frame size reaches its
+    frames while it streams (the slider's change sets the component's props)."""
     from demos.webcam_client import FRAMES_IN_FLIGHT
 
     page = webcam_page.open_visitor(browser, app_url)
@@ -358,6 +358,11 @@ def test_webcam_keeps_two_frames_in_flight_and_shows_only_newer_answers(browser,
         press = webcam_page.start_recording(page)
         page.wait_for_function("([n, t]) => window.__live.shown.filter(s => s[0] >= t).length >= n",
                                arg=[WEBCAM_OVERLAP_IMAGES, press], timeout=RESULT_TIMEOUT_MS)
+        assert " · 320x240 · " in webcam_page.rate_line(page)
+        size = page.get_by_label("number input for Downscale frames to (longest side, px)")
+        size.fill("128")
+        size.press("Enter")
+        page.locator(f"{webcam_page.LIVE} .live-rate", has_text=" · 128x96 · ").wait_for(timeout=PAGE_TIMEOUT_MS)
         webcam_page.stop_recording(page)
         seen = webcam_page.probes(page)
     finally:
