@@ -1,30 +1,39 @@
-"""Live webcam depth for several visitors, in browsers or through the stream API: where a frame's time goes, who gets how much.
+"""Live webcam depth for several visitors, in browsers or through the live API: where a frame's time goes, who gets how much.
 
 Starts the app in this process (bundled model), opens N visitors (N headless Chromium contexts,
-each with Chromium's synthetic 30 fps camera at 320x240), presses Record in each and streams for
+each with Chromium's synthetic 30 fps camera at 320x240), presses Start in each and streams for
 `--seconds`. Prints, for each visitor count: the distinct depth images per second each page
-showed, the time from Record to its first depth image, the model's batch sizes, and the 1-minute
-load average. For one visitor it prints the per-stage breakdown of a live frame (median ms):
+showed, the time from Start to its first depth image (the camera starts with Start), the model's
+batch sizes, and the 1-minute load average. For one visitor it prints the per-stage breakdown of a
+live frame (median ms):
 
-  capture + JPEG encode   the webcam component's canvas toDataURL (timed in the page)
-  page -> upload start    from the capture to the frame's POST /stream/ (Gradio's page code)
-  upload + wake           POST start to the server's call of the handler (request, JSON, queue wake)
+  capture + JPEG encode   the page's canvas toDataURL (timed in the page)
+  page -> upload start    from the capture to the frame's POST (/component_server/; /stream/ before
+                          the page-side client)
+  upload + wake           POST start to the server's call of the handler (request, JSON, thread)
   decode, model, colour, encode   timed in the server's handler path (wrapped here, unchanged app code)
-  gradio other            the rest of the server's call (pre/postprocessing of every output)
-  download + update       the call's end to the page setting the new picture (the stream message,
-                          Gradio's page update; a picture sent as a file is fetched after this)
+  server other            the rest of the handler's call (waiting for the model behind the other
+                          frame in flight, its places, rate line; before the client:
+                          Gradio's pre/postprocessing of every output)
+  download + update       the call's end to the page setting the new picture (the answer's
+                          download; a picture sent as a file is fetched after this)
   fetch + decode + paint  the picture set to the next frame painted after it was decoded
-  idle until capture      that paint to the next capture (the component's timer, "pending")
+  idle until capture      that paint to the next capture
 
 Each stage is matched per frame on one clock (the page's epoch time and the server's time.time()).
+With two frames in flight (the page-side client) the stages of successive frames overlap: the
+whole cycle of one frame is longer than the interval between pictures.
+
+The same benchmark drives the tab as it was before the page-side client (Gradio's webcam
+component, Record and Stop; benchmarks.webcam_page), so an A/B run can time both.
 
 Every step after the streaming (reading the pages, Stop, closing) has a time limit, and a watchdog
 ends Chromium if a visitor count overruns its bound, so the summary always prints; a visitor that
 could not be read or stopped is named in a note.
 
-With `--clients api` no browser runs: each visitor is a thread that streams 320x240 JPEG frames
-(a pan over an example scene) through Gradio's own HTTP stream protocol to the same live stream
-handler, its next frame sent when the previous answer arrives (benchmarks.webcam_api_clients).
+With `--clients api` no browser runs: each visitor streams 320x240 JPEG frames (a pan over an
+example scene) through the HTTP calls the page's client makes to the same server function, with
+as many frames in flight as the page (benchmarks.webcam_api_clients).
 The visitors run in a process of their own, as real visitors do: threads in the server's process
 would hold its interpreter lock while they read the answers.
 Chromium pages on the server's cores measure the browsers as much as the server; this measures the
@@ -57,8 +66,8 @@ TEARDOWN_S, PER_VISITOR_S = 20.0, 10.0
 # (opening the page and the camera, the teardown, closing) before the watchdog ends Chromium.
 COUNT_SLACK_S = 90.0
 SERVER_STAGES = ("decode", "model", "colour", "encode")
-# Where each server stage runs, in this app and in the one before the live-stream rework (the
-# same benchmark times both): (stage, module, attribute path).
+# Where each server stage runs, in this app and in the ones before the live-stream rework and
+# before the page-side client (the same benchmark times them all): (stage, module, attribute path).
 STAGE_TARGETS = [
     ("decode", "demos.webcam_tab", "decode_frame"),
     ("decode", "demos.inputs", "PictureInput.preprocess"),
@@ -67,6 +76,9 @@ STAGE_TARGETS = [
     ("encode", "demos.webcam_tab", "jpeg_data_url"),
     ("encode", "gradio.components.image", "Image.postprocess"),
 ]
+# The live client's handler (called through live_frame by the name, so a wrapper set here is used).
+LIVE_HANDLER = ("demos.webcam_tab", "_live_frame")
+ENDED = " · ended by the benchmark"  # added to a page's last rate line when the benchmark ends its stream
 
 
 class ServerClock:
@@ -76,6 +88,8 @@ class ServerClock:
         self.calls: list[tuple[float, float]] = []
         self.stages: list[tuple[str, float, float]] = []
         self.batches: list[int] = []
+        self.ending = threading.Event()  # set: the live handler ends every stream (end_live_streams)
+        self._lines: dict[str, str] = {}  # each live stream's last rate line
         self._lock = threading.Lock()
 
     def wrap(self, stage: str, fn):
@@ -122,6 +136,39 @@ class ServerClock:
                     self.calls.append((start, time.time() * 1000.0))
 
         route_utils.call_process_api = timed_call
+        self._install_live_handler()
+
+    def _install_live_handler(self) -> None:
+        """Times each call of the page-side client's handler (where the app has one) and, once
+        `ending` is set, answers every frame with an error holding the stream's last rate line, so
+        each page stops its own stream (Stop and its server call) without a click."""
+        import importlib
+
+        module_name, name = LIVE_HANDLER
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return
+        handler = getattr(module, name, None)
+        if handler is None:
+            return
+
+        @functools.wraps(handler)
+        def timed_handler(message):
+            stream = message.get("stream") if isinstance(message, dict) else None
+            if self.ending.is_set():
+                return {"state": "error", "message": self._lines.get(stream, "") + ENDED}
+            start = time.time() * 1000.0
+            try:
+                answer = handler(message)
+            finally:
+                with self._lock:
+                    self.calls.append((start, time.time() * 1000.0))
+            if isinstance(answer, dict) and isinstance(answer.get("line"), str):
+                self._lines[stream] = answer["line"]
+            return answer
+
+        setattr(module, name, timed_handler)
 
 
 def last_before(stamps: list[float], when: float) -> int | None:
@@ -139,7 +186,7 @@ def breakdown(page_probes: dict, clock: ServerClock) -> dict[str, list[float]]:
     stages = sorted(clock.stages, key=lambda s: s[1])
     shown = sorted(s for s in page_probes["shown"] if s[2] is not None)
     out: dict[str, list[float]] = {name: [] for name in (
-        "capture + JPEG encode", "page -> upload start", "upload + wake", *SERVER_STAGES, "gradio other",
+        "capture + JPEG encode", "page -> upload start", "upload + wake", *SERVER_STAGES, "server other",
         "download + update", "fetch + decode + paint", "idle until capture", "whole cycle")}
     cap_starts = [c[0] for c in captures]
     cap_ends = [c[1] for c in captures]
@@ -166,7 +213,7 @@ def breakdown(page_probes: dict, clock: ServerClock) -> dict[str, list[float]]:
         out["upload + wake"].append(call_start - uploads[u][0])
         for name in SERVER_STAGES:
             out[name].append(inside[name])
-        out["gradio other"].append((call_end - call_start) - sum(inside.values()))
+        out["server other"].append((call_end - call_start) - sum(inside.values()))
         out["download + update"].append(set_at - call_end)
         out["fetch + decode + paint"].append(painted - set_at)
         out["idle until capture"].append(captures[n][0] - painted)
@@ -190,9 +237,10 @@ def run_visitors(browser, url: str, visitors: int, seconds: float, clock: Server
     held = wait_for_free_slots()
     pages = [webcam_page.open_visitor(browser, url) for _ in range(visitors)]
     clock.calls.clear(), clock.stages.clear(), clock.batches.clear()
+    clock.ending.clear()
     notes: list[str] = [held] if held else []
-    start = Budget(webcam_page.PAGE_TIMEOUT_MS / 1000.0)  # all the Record presses, together
-    pressed = [_step(notes, f"visitor {i}: Record", start, webcam_page.start_recording, page)
+    start = Budget(webcam_page.PAGE_TIMEOUT_MS / 1000.0)  # all the Start presses, together
+    pressed = [_step(notes, f"visitor {i}: Start", start, webcam_page.start_recording, page)
                for i, page in enumerate(pages, 1)]
     for _ in tqdm(range(int(seconds)), desc=f"{visitors} visitor(s) streaming", unit="s", file=sys.stderr):
         pages[0].wait_for_timeout(1000)
@@ -211,7 +259,7 @@ def run_visitors(browser, url: str, visitors: int, seconds: float, clock: Server
     result = {"visitors": visitors, "load": load_average(), "per_visitor": [], "batches": batches, "lines": lines,
               "notes": notes}
     for press, probes in zip(pressed, seen):
-        if press is None:  # Record could not be pressed
+        if press is None:  # Start could not be pressed
             result["per_visitor"].append({"fps": 0.0, "first_s": None, "images": 0})
             continue
         end = press + seconds * 1000.0  # images after the streaming time (while stopping) do not count
@@ -270,7 +318,7 @@ def print_result(result: dict) -> None:
     for i, visitor in enumerate(result["per_visitor"], 1):
         first = f"{visitor['first_s']:.2f} s" if visitor["first_s"] is not None else "never"
         print(f"  visitor {i}: {visitor['fps']:.1f} {result.get('unit', 'distinct depth images')} per second ({visitor['images']} images), "
-              f"first image {first} after {result.get('after', 'Record')}")
+              f"first image {first} after {result.get('after', 'Start')}")
     batches = result["batches"]
     if batches:
         print(f"  model calls: {len(batches)}, frames per call: mean {statistics.mean(batches):.2f}, max {max(batches)}")
@@ -358,6 +406,9 @@ def run_api(url: str, visitors: int, seconds: float, clock: ServerClock) -> dict
         result["per_visitor"].append({"fps": run.rate(), "first_s": run.first_s(), "images": len(run.images)})
         if run.waits:
             result["notes"].append(f"visitor {i} got no depth (waiting for a live place) in {run.waits} answers")
+        if run.late:
+            result["notes"].append(f"visitor {i}: {run.late} pictures came after a newer one (not counted, as the page "
+                                   "would not show them)")
         if run.error:
             result["notes"].append(f"visitor {i} did not end cleanly: {run.error}")
         elif not run.stopped_cleanly:
@@ -402,13 +453,16 @@ def run_browsers(url: str, args: argparse.Namespace, clock: ServerClock, end_str
             pass
 
 
-def stream_closer(demo, url: str):
-    """A function that ends every stream the app serves now, as the page's Stop does (Gradio's
-    POST /gradio_api/stream/<event id>/close), and returns how many it ended. The event ids come from
-    Gradio's queue (a private table; nothing is ended if it is missing)."""
+def stream_closer(demo, url: str, clock: ServerClock):
+    """A function that ends every stream the app serves now and returns how many Gradio streams it
+    ended. The page-side client's streams: the live handler answers every frame with an error from
+    now on (ServerClock.ending), and each page stops itself. Before that client, Gradio's streams:
+    closed as the page's Stop does (POST /gradio_api/stream/<event id>/close), the event ids taken
+    from Gradio's queue (a private table; nothing is ended if it is missing)."""
     import httpx
 
     def end_streams() -> int:
+        clock.ending.set()
         events = getattr(getattr(demo, "_queue", None), "event_ids_to_events", None) or {}
         ids = [event_id for event_id, event in list(events.items()) if getattr(event, "streaming", False)]
         for event_id in ids:
@@ -484,7 +538,7 @@ def main(argv=None) -> None:
             for count in args.counts:
                 print_result(run_api(url, count, args.seconds, clock))
         else:
-            run_browsers(url, args, clock, stream_closer(demo, url))
+            run_browsers(url, args, clock, stream_closer(demo, url, clock))
     finally:
         demo.close(verbose=False)
 

@@ -1,27 +1,25 @@
-"""Webcam visitors without a browser: each visitor is a thread that streams 320x240 JPEG frames to
-the live webcam tab through Gradio's own HTTP stream protocol, the path the page's webcam uses.
+"""Webcam visitors without a browser: each visitor streams 320x240 JPEG frames to the live webcam
+tab through the same HTTP calls the page's client makes (demos.webcam_client):
 
-One visitor, as the page does it (Gradio's JS client, read from its bundled source):
+  POST /gradio_api/component_server/   {"data": {"frame": data URL, "stream", "browser", "max_side",
+                                        "model", "custom"}, "component_id": the live view,
+                                        "fn_name": "live_frame", "session_hash": the visitor's session}
+                                        answers the depth picture, or a place in line with `retry_s`
+  POST /gradio_api/component_server/   {"data": {"stream"}, "fn_name": "live_stop", ...}: Stop
 
-  POST /gradio_api/queue/join          the stream's first frame; answers the event id
-  GET  /gradio_api/queue/data          server-sent events: one `process_streaming` per handled frame
-  POST /gradio_api/stream/<event id>   the next frame, sent only once the previous answer arrived
-  POST /gradio_api/stream/<event id>/close   Stop; the server ends the event (`process_completed`)
+As the page does, a visitor keeps `in_flight` frames on their way (the page's FRAMES_IN_FLIGHT):
+one thread per frame in flight, each sending its next frame when its answer arrives, and counts
+only an answer newer than the last one it counted (the page shows only those). The frame travels
+as the page sends it (a JPEG data URL), so the server runs exactly the page's path: the server
+function with its slots and model batching. What the browser adds (capture, JPEG encode, paint)
+and the camera's pacing are left out: this measures the server. The clients run in a process of
+their own when run from benchmarks.bench_webcam.
 
-The frame travels as the page sends it (`{"url": "data:image/jpeg;base64,…"}`), so the server
-runs exactly the page's path: the stream handler with its slots and model batching, every output's
-postprocessing and the stream's messages. What the browser adds (capture, JPEG encode, page
-update, paint) is left out: this measures the server. The clients share the server's process (and
-its interpreter lock) when run from benchmarks.bench_webcam; their work per frame is one JSON
-message of ~15 kB, small beside a forward of the model.
-
-Every wait has a bound: the HTTP timeouts, the streaming deadline and a grace period for Stop
-(`STOP_GRACE_S`) after which a visitor is reported as not stopped cleanly.
+Every wait has a bound: the HTTP timeouts and the streaming deadline; Stop is one call.
 """
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 import uuid
@@ -35,9 +33,7 @@ from PIL import Image
 FRAME_SIZE = (320, 240)  # width, height: what the tab asks the camera for
 FRAME_QUALITY = 80  # the page's canvas.toDataURL("image/jpeg") default is 0.92; 80 gives ~12 kB frames like a webcam's
 PAN_PX = 6  # the synthetic camera pans this far per frame, so consecutive frames (and depth images) differ
-STOP_GRACE_S = 10.0  # after Stop, how long a visitor waits for the server to end its stream
-HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # the event stream sends a heartbeat at least every 15 s
-STREAM_API_NAME = "webcam_depth"
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # one frame's answer, even on a loaded server
 
 
 def moving_frames(picture: np.ndarray, count: int, size: tuple[int, int] = FRAME_SIZE,
@@ -74,59 +70,51 @@ def scene_frames(visitor: int, count: int) -> list[str]:
         return moving_frames(np.asarray(image.convert("RGB")), count)
 
 
+LIVE_ELEM_ID = "webcam-depth"  # demos.webcam_client's live view
+FRAME_FN, STOP_FN = "live_frame", "live_stop"
+IN_FLIGHT = 2  # as the page (demos.webcam_client.FRAMES_IN_FLIGHT; not imported, so no app import here)
+
+
 @dataclass(frozen=True)
-class StreamEndpoint:
-    """The webcam stream as the page calls it: `fn_index`, `trigger_id` (the camera component) and
-    the default input list (`inputs`), with the frame at `frame_at` and the browser id at `client_at`."""
+class LiveEndpoint:
+    """The live view's server functions as the page calls them: the component's `component_id` and
+    its settings props (`max_side`, `model_choice`, `model_custom`) as the page starts with them."""
 
-    fn_index: int
-    trigger_id: int
-    inputs: tuple
-    frame_at: int
-    client_at: int | None
+    component_id: int
+    max_side: int | None
+    model_choice: str | None
+    model_custom: str
 
-    def data(self, frame: str, client_id: str) -> list:
-        values = list(self.inputs)
-        values[self.frame_at] = {"url": frame}
-        if self.client_at is not None:
-            values[self.client_at] = client_id
-        return values
+    def frame(self, frame: str, stream: str, browser: str) -> dict:
+        """The data of one live_frame call."""
+        return {"frame": frame, "stream": stream, "browser": browser, "max_side": self.max_side,
+                "model": self.model_choice, "custom": self.model_custom}
 
 
-BROWSER_ID_ELEM = "webcam-browser-id"  # demos.webcam_tab's hidden box with the browser's id
-
-
-def find_stream_endpoint(config: dict, api_name: str = STREAM_API_NAME) -> StreamEndpoint:
-    """The stream named `api_name` in an app's config (GET /config): its inputs' default values
-    (None for session state), the frame being the trigger's. Raises LookupError if it is missing."""
-    components = {c["id"]: c for c in config.get("components", [])}
-    for dependency in config.get("dependencies", []):
-        if dependency.get("api_name") != api_name:
-            continue
-        trigger = dependency["targets"][0][0]
-        inputs = list(dependency["inputs"])
-        values, client_at = [], None
-        for index, component_id in enumerate(inputs):
-            component = components.get(component_id, {})
-            if component.get("type") == "state":
-                values.append(None)
-                continue
-            if component.get("props", {}).get("elem_id") == BROWSER_ID_ELEM:  # the page's browser id
-                client_at = index
-            values.append(component.get("props", {}).get("value"))
-        return StreamEndpoint(dependency["id"], trigger, tuple(values), inputs.index(trigger), client_at)
-    raise LookupError(f"the app has no stream named {api_name!r}")
+def find_live_endpoint(config: dict) -> LiveEndpoint:
+    """The live view in an app's config (GET /config): the component offering the server function
+    `live_frame`. Raises LookupError if there is none."""
+    for component in config.get("components", []):
+        props = component.get("props", {})
+        if FRAME_FN in (props.get("server_fns") or []):
+            settings = props.get("props") or {}
+            return LiveEndpoint(component["id"], settings.get("max_side"), settings.get("model_choice"),
+                                settings.get("model_custom") or "")
+    raise LookupError(f"the app has no component with the server function {FRAME_FN!r}")
 
 
 @dataclass
 class VisitorRun:
     """What one visitor got. Times are time.monotonic() seconds; `images` are the arrival times of
-    the answers that held a depth picture, `waits` the answers without one (a place in line, or
-    another stream of the same client id still held), `sent` the frames sent."""
+    the answers that held a depth picture newer than any counted before, `late` the pictures
+    that came after a newer one (the page would not show them), `waits` the answers without one
+    (a place in line, another stream of the same browser id, over the frames in flight), `sent`
+    the frames sent."""
 
     joined: float = 0.0
     deadline: float = 0.0
     images: list[float] = field(default_factory=list)
+    late: int = 0
     waits: int = 0
     sent: int = 0
     last_line: str = ""
@@ -145,66 +133,75 @@ class VisitorRun:
         return (len(shown) - 1) / span if len(shown) > 1 and span > 0 else 0.0
 
 
-def _events(response: httpx.Response):
-    """The decoded `data:` messages of a server-sent event stream."""
-    for line in response.iter_lines():
-        if line.startswith("data:"):
-            yield json.loads(line[5:])
+def _call(http: httpx.Client, base: str, endpoint: LiveEndpoint, session: str, fn_name: str, data: dict) -> dict:
+    """One server-function call as the page's Gradio client makes it; its answer (a dict)."""
+    response = http.post(f"{base}/component_server/", json={"data": data, "component_id": endpoint.component_id,
+                                                            "fn_name": fn_name, "session_hash": session})
+    response.raise_for_status()
+    answer = response.json()
+    if not isinstance(answer, dict):
+        raise ValueError(f"{fn_name} answered {type(answer).__name__}, not an object")
+    return answer
 
 
-def stream_visitor(url: str, endpoint: StreamEndpoint, frames: list[str], seconds: float, client_id: str,
-                   run: VisitorRun, start: threading.Barrier | None = None) -> VisitorRun:
-    """One visitor: streams `frames` (cycled) for `seconds`, each frame sent when the previous
-    answer arrives, then Stop; fills and returns `run`. Never raises for the server's behaviour:
-    an HTTP error or a timeout ends the visitor with `run.error` set."""
+def stream_visitor(url: str, endpoint: LiveEndpoint, frames: list[str], seconds: float, client_id: str,
+                   run: VisitorRun, start: threading.Barrier | None = None, in_flight: int = IN_FLIGHT) -> VisitorRun:
+    """One visitor: streams `frames` (cycled) for `seconds` with `in_flight` frames on their way,
+    then Stop; fills and returns `run`. Never raises for the server's behaviour: an HTTP error, a
+    timeout or an error answer ends the visitor with `run.error` set."""
     base = url.rstrip("/") + "/gradio_api"
-    session = uuid.uuid4().hex[:11]
-    body = {"fn_index": endpoint.fn_index, "trigger_id": endpoint.trigger_id, "session_hash": session,
-            "event_data": None}
+    session, stream = uuid.uuid4().hex[:11], uuid.uuid4().hex
+    lock = threading.Lock()
+    newest = [-1]  # the number of the newest answer counted
+
+    def sender(http: httpx.Client) -> None:
+        while run.error is None and time.monotonic() < run.deadline:
+            with lock:
+                number = run.sent
+                run.sent += 1
+            answer = _call(http, base, endpoint, session, FRAME_FN, endpoint.frame(frames[number % len(frames)],
+                                                                                   stream, client_id))
+            now = time.monotonic()
+            with lock:
+                picture = answer.get("picture")
+                if answer.get("state") == "error":
+                    run.error = str(answer.get("message"))
+                elif isinstance(picture, str) and picture.startswith("data:image/"):
+                    if number > newest[0]:
+                        newest[0] = number
+                        run.images.append(now)
+                        run.last_picture = picture
+                    else:
+                        run.late += 1
+                else:
+                    run.waits += 1
+                if isinstance(answer.get("line"), str) and number >= newest[0]:
+                    run.last_line = answer["line"]
+            if answer.get("retry_s"):
+                time.sleep(min(float(answer["retry_s"]), max(0.0, run.deadline - time.monotonic())))
+
+    def guarded_sender(http: httpx.Client) -> None:
+        try:
+            sender(http)
+        except (httpx.HTTPError, ValueError) as error:
+            with lock:
+                run.error = run.error or f"{type(error).__name__}: {error}"
+
     with httpx.Client(timeout=HTTP_TIMEOUT) as http:
         try:
             if start is not None:
                 start.wait(timeout=60)
             run.joined = time.monotonic()
-            deadline = run.deadline = run.joined + seconds
-            joined = http.post(f"{base}/queue/join", json=dict(body, data=endpoint.data(frames[0], client_id)))
-            joined.raise_for_status()
-            event_id = joined.json()["event_id"]
-            run.sent = 1
-            stop_by = None
-            with http.stream("GET", f"{base}/queue/data", params={"session_hash": session}) as events:
-                events.raise_for_status()
-                for message in _events(events):
-                    now = time.monotonic()
-                    kind = message.get("msg")
-                    if kind == "process_streaming":
-                        output = (message.get("output") or {}).get("data") or []
-                        picture = output[0] if output else None
-                        if isinstance(picture, str) and picture.startswith("data:image/"):
-                            run.images.append(now)
-                            run.last_picture = picture
-                        else:
-                            run.waits += 1
-                        if len(output) > 2 and isinstance(output[2], str):
-                            run.last_line = output[2]
-                    elif kind in ("process_completed", "close_stream", "unexpected_error"):
-                        if kind != "close_stream" and not message.get("success", True):
-                            run.error = str((message.get("output") or {}).get("error") or message.get("message"))
-                        run.stopped_cleanly = stop_by is not None and run.error is None
-                        break
-                    if stop_by is None and now >= deadline:  # Stop (the answer in flight still counts if before the deadline)
-                        stop_by = now + STOP_GRACE_S
-                        http.post(f"{base}/stream/{event_id}/close", json={}).raise_for_status()
-                    elif stop_by is None and kind == "process_streaming":
-                        frame = frames[run.sent % len(frames)]
-                        http.post(f"{base}/stream/{event_id}",
-                                  json=dict(body, data=endpoint.data(frame, client_id))).raise_for_status()
-                        run.sent += 1
-                    elif stop_by is not None and now > stop_by:
-                        run.error = f"the stream did not end within {STOP_GRACE_S:.0f} s of Stop"
-                        break
-        except (httpx.HTTPError, ValueError, KeyError, threading.BrokenBarrierError) as error:
-            run.error = f"{type(error).__name__}: {error}"
+            run.deadline = run.joined + seconds
+            senders = [threading.Thread(target=guarded_sender, args=(http,), daemon=True) for _ in range(in_flight)]
+            for thread in senders:
+                thread.start()
+            for thread in senders:  # each ends after its answer in flight at the deadline, or by an HTTP timeout
+                thread.join(timeout=seconds + HTTP_TIMEOUT.read + 5)
+            stopped = _call(http, base, endpoint, session, STOP_FN, {"stream": stream})
+            run.stopped_cleanly = stopped.get("state") == "stopped" and run.error is None
+        except (httpx.HTTPError, ValueError, threading.BrokenBarrierError) as error:
+            run.error = run.error or f"{type(error).__name__}: {error}"
     return run
 
 
@@ -212,9 +209,9 @@ def run_api_visitors(url: str, visitors: int, seconds: float, frames_each: int =
     """`visitors` threads streaming at once for `seconds` (started together) against the app at
     `url`. Returns each visitor's run. Every thread is joined with a bound: one still running then
     is reported with an error. Raises httpx.HTTPError if the app's config cannot be read, LookupError
-    if it has no webcam stream."""
+    if it has no live view."""
     config = httpx.get(url.rstrip("/") + "/config", timeout=HTTP_TIMEOUT).raise_for_status().json()
-    endpoint = find_stream_endpoint(config)
+    endpoint = find_live_endpoint(config)
     frames = [scene_frames(i, frames_each) for i in range(visitors)]
     runs = [VisitorRun() for _ in range(visitors)]
     start = threading.Barrier(visitors)
@@ -225,7 +222,7 @@ def run_api_visitors(url: str, visitors: int, seconds: float, frames_each: int =
                for i in range(visitors)]
     for thread in threads:
         thread.start()
-    give_up = time.monotonic() + seconds + STOP_GRACE_S + 2 * HTTP_TIMEOUT.read + 60
+    give_up = time.monotonic() + seconds + 2 * HTTP_TIMEOUT.read + 60
     for thread, run in zip(threads, runs):
         thread.join(timeout=max(0.0, give_up - time.monotonic()))
         if thread.is_alive():

@@ -1,13 +1,18 @@
 """Driving the webcam tab in Chromium and reading back what the page saw, for the browser
 benchmark (benchmarks.bench_webcam) and the browser tests.
 
+The tab's live view is the page-side client of demos.webcam_client (Start and Stop buttons, frames
+sent to the server function `live_frame`). The helpers also drive the tab as it was before that
+client (Gradio's webcam component with its Record button, frames sent through Gradio's stream), so
+one benchmark can time both in an A/B run: each helper looks for the client's Start button first.
+
 The page gets probes before its own scripts run (`PROBES`, an init script): every canvas
-JPEG capture (the webcam component's `toDataURL`) with its start and end, every request's
-resource timing (the frame upload to /stream/, and the depth picture's fetch where it is a file),
-and, once `watch_depth` is called, every new depth picture the page shows, when it was set, when
-it was decoded and when the next frame was painted after that. All times are the page's
-`performance.now()` plus `performance.timeOrigin`: milliseconds since the epoch, on the clock the
-server's time.time() also reads on this machine.
+JPEG capture (`toDataURL`, which both pages use) with its start and end, every request's
+resource timing (a frame's upload: the POST to /component_server/, or to /stream/ before; and the
+depth picture's fetch where it is a file), and, once `watch_depth` is called, every new depth
+picture the page shows, when it was set, when it was decoded and when the next frame was painted
+after that. All times are the page's `performance.now()` plus `performance.timeOrigin`:
+milliseconds since the epoch, on the clock the server's time.time() also reads on this machine.
 """
 from __future__ import annotations
 
@@ -26,7 +31,11 @@ CHROMIUM_ARGS = [
 PAGE_TIMEOUT_MS = 60_000
 RESULT_TIMEOUT_MS = 180_000
 READ_TIMEOUT_MS = 20_000  # reading the probes or the rate line back after streaming
-STOP_TIMEOUT_MS = 15_000  # pressing Stop and seeing Record again
+STOP_TIMEOUT_MS = 15_000  # pressing Stop and seeing Start (Record) again
+LIVE = "#webcam-depth"  # the live view (both pages)
+START, STOP = "button.live-start", "button.live-stop"  # the page-side client's buttons
+CAPTURE = "button.capture-button"  # Gradio's webcam component: Record, then Stop (the page before the client)
+UPLOADS = ("/component_server", "/stream/")  # a frame's POST: the client's, Gradio's stream's
 
 PROBES = """
 (() => {
@@ -41,9 +50,9 @@ PROBES = """
   };
   performance.setResourceTimingBufferSize(1000000);
   new PerformanceObserver(list => list.getEntries().forEach(e => {
-    if (e.name.includes('/stream/') || e.name.includes('/file=') || e.name.includes('/file/'))
-      live.requests.push([e.name.includes('/stream/') ? 'upload' : 'fetch', epoch(e.startTime), epoch(e.responseEnd),
-                          e.transferSize || 0]);
+    const upload = e.name.includes('/component_server') || e.name.includes('/stream/');
+    if (upload || e.name.includes('/file=') || e.name.includes('/file/'))
+      live.requests.push([upload ? 'upload' : 'fetch', epoch(e.startTime), epoch(e.responseEnd), e.transferSize || 0]);
   })).observe({type: 'resource', buffered: true});
 })();
 """
@@ -64,9 +73,15 @@ WATCH_DEPTH = """(selector) => {
 }"""
 
 
+def has_client(page) -> bool:
+    """Whether the page's webcam tab is the page-side client (else Gradio's webcam component)."""
+    return page.locator(START).count() > 0
+
+
 def open_visitor(browser, url: str, viewport=None):
-    """A new browser context (one visitor) with the probes, on the app's webcam tab, camera on,
-    not yet recording. Returns the page."""
+    """A new browser context (one visitor) with the probes, on the app's webcam tab, ready to
+    start (the client's Start button shown; before the client: the camera on, not recording).
+    Returns the page."""
     context = browser.new_context(viewport=viewport or {"width": 1400, "height": 900}, permissions=["camera"])
     context.add_init_script(PROBES)
     page = context.new_page()
@@ -74,32 +89,41 @@ def open_visitor(browser, url: str, viewport=None):
     page.goto(url)
     page.locator(".model-line:visible").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_role("tab", name="Webcam", exact=True).click()
-    page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
-    page.locator("button.capture-button").first.wait_for(timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
-                           timeout=PAGE_TIMEOUT_MS)
-    page.evaluate(WATCH_DEPTH, "#webcam-depth")
+    page.locator(f"{START}:visible, {CAPTURE}:visible, button:has-text('Click to Access Webcam'):visible").first.wait_for(
+        timeout=PAGE_TIMEOUT_MS)
+    if not has_client(page):
+        page.get_by_role("button", name="Click to Access Webcam").and_(page.locator(":visible")).click()
+        page.locator(CAPTURE).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
+                               timeout=PAGE_TIMEOUT_MS)
+    page.evaluate(WATCH_DEPTH, LIVE)
     return page
 
 
 def start_recording(page, timeout_ms: float = PAGE_TIMEOUT_MS) -> float:
-    """Presses Record; the page's epoch time (ms) of the press. Raises Playwright's TimeoutError if
-    the button cannot be pressed within `timeout_ms`."""
+    """Presses Start (Record); the page's epoch time (ms) of the press. Raises Playwright's
+    TimeoutError if the button cannot be pressed within `timeout_ms`."""
     stamp = page.evaluate("() => performance.timeOrigin + performance.now()")
-    page.locator("button.capture-button").first.click(timeout=timeout_ms)
+    page.locator(START if has_client(page) else CAPTURE).first.click(timeout=timeout_ms)
     return stamp
 
 
 def stop_recording(page, timeout_ms: float = STOP_TIMEOUT_MS) -> None:
-    """Presses Stop and waits until the button reads Record again. Raises Playwright's TimeoutError
-    after `timeout_ms` for each of the two steps."""
-    page.locator("button.capture-button").first.click(timeout=timeout_ms)
-    page.locator("button.capture-button", has_text="Record").first.wait_for(timeout=timeout_ms)
+    """Presses Stop and waits until Start (Record) is offered again. Raises Playwright's
+    TimeoutError after `timeout_ms` for each of the two steps."""
+    if has_client(page):
+        page.locator(STOP).first.click(timeout=timeout_ms)
+        page.locator(f"{START}:visible").first.wait_for(timeout=timeout_ms)
+        return
+    page.locator(CAPTURE).first.click(timeout=timeout_ms)
+    page.locator(CAPTURE, has_text="Record").first.wait_for(timeout=timeout_ms)
 
 
 def recording(page, timeout_ms: float = READ_TIMEOUT_MS) -> bool:
-    """Whether the page's webcam is recording (its capture button does not offer Record)."""
-    return "Record" not in page.locator("button.capture-button").first.inner_text(timeout=timeout_ms)
+    """Whether the page streams (its Stop button is offered)."""
+    if has_client(page):
+        return page.locator(STOP).first.is_visible(timeout=timeout_ms)
+    return "Record" not in page.locator(CAPTURE).first.inner_text(timeout=timeout_ms)
 
 
 def probes(page, timeout_ms: float = READ_TIMEOUT_MS) -> dict:
@@ -111,10 +135,19 @@ def probes(page, timeout_ms: float = READ_TIMEOUT_MS) -> dict:
 
 
 def rate_line(page, timeout_ms: float = READ_TIMEOUT_MS) -> str:
-    return page.locator("#webcam-rate p").first.inner_text(timeout=timeout_ms)
+    """The live view's rate line (or its message: a place in line, a camera error)."""
+    selector = f"{LIVE} .live-rate" if has_client(page) else "#webcam-rate p"
+    return page.locator(selector).first.inner_text(timeout=timeout_ms)
 
 
 def server_frames(page) -> int:
     """Frames the server has answered so far in this stream, from the tab's rate line (0 before any)."""
     found = re.search(r"(\d+) frames?\b", rate_line(page))
     return int(found.group(1)) if found else 0
+
+
+def overlapping_uploads(page_probes: dict) -> int:
+    """How many frame uploads started before the previous upload's answer had come back (frames
+    in flight together)."""
+    uploads = sorted((start, end) for kind, start, end, _ in page_probes["requests"] if kind == "upload")
+    return sum(1 for before, after in zip(uploads, uploads[1:]) if after[0] < before[1])

@@ -10,14 +10,19 @@
   lone visitor is never stopped);
 - a stream that sends nothing for `idle_s` after its last answer loses its slot or its place (a stopped camera, a closed
   tab, an API client that keeps its connection open without sending frames);
-- a client (one browser: the id in its local storage; an API client: its session) has at most
-  one stream: a second tab of the same browser gets a plain message instead of a second stream.
+- a client (one browser: the id in its local storage; an API client: its own id) has at most
+  one stream: a second tab of the same browser gets a plain message instead of a second stream;
+- a stream has at most `max_in_flight` frames being served at once (the page keeps that many in
+  flight); a frame beyond it is answered BUSY at once, so one client cannot hold the server's
+  threads or crowd the model's batches with frames of its own.
 
 `BatchTurns` runs the model for every live stream: frames that arrive while the model is busy
-wait together and go through it as one batch in arrival order (each stream has at most one frame
-in flight, so each batch holds one frame per waiting stream and nobody is served twice before
-another once). One batched forward costs less than the same frames one by one, and only one
-forward runs at a time, so parallel streams never split the cores between competing forwards.
+wait together and go through it as one batch in arrival order, at most one frame of each stream
+per batch (a page keeps two frames in flight: two of its frames in one batch would come back
+together and the page would show only the newer, and the other streams would wait for a frame
+nobody sees; one each also serves every waiting stream once before anyone twice). One batched
+forward costs less than the same frames one by one, and only one forward runs at a time, so
+parallel streams never split the cores between competing forwards.
 
 All times come from `clock` (time.monotonic by default), so the rules are tested with a fake clock.
 """
@@ -29,14 +34,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-LIVE, WAITING, DUPLICATE = "live", "waiting", "duplicate"
+LIVE, WAITING, DUPLICATE, BUSY = "live", "waiting", "duplicate", "busy"
 
 
 @dataclass(frozen=True)
 class Pass:
     """What one frame of a stream gets: `state` LIVE (depth for it; `left_s` seconds left in this
-    turn), WAITING (`position` in line, 1 = next; `wait_s` about how long until a slot frees) or
-    DUPLICATE (this client already streams from another tab)."""
+    turn), WAITING (`position` in line, 1 = next; `wait_s` about how long until a slot frees),
+    DUPLICATE (this client already streams from another tab) or BUSY (this stream already has its
+    most frames in flight). Only LIVE and WAITING count as a frame in flight (see LiveSlots.answered)."""
 
     state: str
     left_s: float | None = None
@@ -49,16 +55,21 @@ class _Stream:
     client: Hashable
     since: float  # when its turn (live) or its wait (in line) began
     seen: float  # when it last sent a frame
+    in_flight: int = 0  # its frames admitted (LIVE or WAITING) and not yet answered
 
 
 class LiveSlots:
     """Admission of live streams: `slots` at once, turns of `turn_s` s, a first-come line, streams
-    silent for `idle_s` s dropped, one stream per client (see the module's text). Thread-safe."""
+    silent for `idle_s` s dropped, one stream per client, at most `max_in_flight` frames of a
+    stream in the server (None: no limit) (see the module's text). Thread-safe."""
 
-    def __init__(self, slots: int, turn_s: float, idle_s: float, clock: Callable[[], float] = time.monotonic):
-        if slots < 1 or turn_s <= 0 or idle_s <= 0:
-            raise ValueError(f"slots must be >= 1 and times > 0; got slots={slots}, turn_s={turn_s}, idle_s={idle_s}")
+    def __init__(self, slots: int, turn_s: float, idle_s: float, clock: Callable[[], float] = time.monotonic,
+                 max_in_flight: int | None = None):
+        if slots < 1 or turn_s <= 0 or idle_s <= 0 or (max_in_flight is not None and max_in_flight < 1):
+            raise ValueError(f"slots must be >= 1, times > 0 and max_in_flight None or >= 1; got slots={slots}, "
+                             f"turn_s={turn_s}, idle_s={idle_s}, max_in_flight={max_in_flight}")
         self.slots, self.turn_s, self.idle_s = int(slots), float(turn_s), float(idle_s)
+        self.max_in_flight = max_in_flight
         self.clock = clock
         self._lock = threading.Lock()
         self._live: dict[Hashable, _Stream] = {}
@@ -66,13 +77,18 @@ class LiveSlots:
 
     def visit(self, stream: Hashable, client: Hashable | None = None) -> Pass:
         """A frame of `stream` (one tab's stream; `client`: its browser, None = the stream itself)
-        arrived: what it gets now."""
+        arrived: what it gets now. A LIVE or WAITING pass counts the frame as in flight until
+        `answered(stream)`."""
         client = stream if client is None else client
         with self._lock:
             now = self.clock()
             self._drop_idle(now)
             if any(other.client == client for key, other in self._all() if key != stream):
                 return Pass(DUPLICATE)
+            held = self._live.get(stream) or self._line.get(stream)
+            if held is not None and self.max_in_flight is not None and held.in_flight >= self.max_in_flight:
+                held.seen = now
+                return Pass(BUSY)
             if stream in self._live:
                 current = self._live[stream]
                 current.seen, current.client = now, client  # the browser's id may arrive after its first frames
@@ -81,23 +97,27 @@ class LiveSlots:
                         current.since = now  # nobody waits: a new turn
                     else:  # the turn is over and others wait: to the back of the line
                         del self._live[stream]
-                        self._line[stream] = _Stream(client, now, now)
+                        self._line[stream] = _Stream(client, now, now, current.in_flight)
                         self._promote(now)
             else:
                 entry = self._line.setdefault(stream, _Stream(client, now, now))
                 entry.seen, entry.client = now, client
                 self._promote(now)
             if stream in self._live:
+                self._live[stream].in_flight += 1
                 return Pass(LIVE, left_s=max(0.0, self.turn_s - (now - self._live[stream].since)))
+            self._line[stream].in_flight += 1
             position = list(self._line).index(stream) + 1
             return Pass(WAITING, position=position, wait_s=self._wait_estimate(position, now))
 
     def answered(self, stream: Hashable) -> None:
-        """`stream`'s frame was answered: its silence counts from now (a slow frame is not idleness)."""
+        """`stream`'s frame that got a LIVE or WAITING pass was answered: one frame fewer in flight,
+        and its silence counts from now (a slow frame is not idleness)."""
         with self._lock:
             for table in (self._live, self._line):
                 if stream in table:
                     table[stream].seen = self.clock()
+                    table[stream].in_flight = max(0, table[stream].in_flight - 1)
 
     def leave(self, stream: Hashable) -> None:
         """`stream` ended: its slot or place is free at once."""
@@ -125,7 +145,7 @@ class LiveSlots:
     def _promote(self, now: float) -> None:
         while self._line and len(self._live) < self.slots:
             key, entry = self._line.popitem(last=False)
-            self._live[key] = _Stream(entry.client, now, entry.seen)
+            self._live[key] = _Stream(entry.client, now, entry.seen, entry.in_flight)
 
     def _wait_estimate(self, position: int, now: float) -> float:
         """Seconds until the slot for place `position` frees, at the latest: the live turns' ends in
@@ -138,10 +158,10 @@ class LiveSlots:
 
 
 class _Job:
-    __slots__ = ("key", "predict", "frame", "wake", "lead", "result", "error", "batch_size", "seconds")
+    __slots__ = ("key", "predict", "frame", "stream", "wake", "lead", "result", "error", "batch_size", "seconds")
 
-    def __init__(self, key: Hashable, predict: Callable[[list], Sequence], frame):
-        self.key, self.predict, self.frame = key, predict, frame
+    def __init__(self, key: Hashable, predict: Callable[[list], Sequence], frame, stream: Hashable | None):
+        self.key, self.predict, self.frame, self.stream = key, predict, frame, stream
         self.wake = threading.Event()
         self.lead = False  # this job's thread runs the next batch
         self.result = self.error = None
@@ -151,7 +171,8 @@ class _Job:
 
 class BatchTurns:
     """One forward at a time; frames waiting meanwhile run together as the next batch (at most
-    `max_batch`, oldest first, only frames for the same model `key`). Thread-safe.
+    `max_batch`, oldest first, only frames for the same model `key`, at most one per `stream`).
+    Thread-safe.
 
     The thread of the oldest waiting frame runs each batch (no thread of its own), then hands the
     turn to the thread of the oldest frame still waiting."""
@@ -167,12 +188,12 @@ class BatchTurns:
         with self._lock:
             return len(self._pending)
 
-    def run(self, key: Hashable, predict: Callable[[list], Sequence], frame):
+    def run(self, key: Hashable, predict: Callable[[list], Sequence], frame, stream: Hashable | None = None):
         """(`predict([..., frame, ...])` for this frame, the batch's size, the batch's forward in
-        seconds): batched with the
-        frames of other callers waiting for the same `key` (their `predict` is the same model's).
-        Raises what `predict` raised for the batch."""
-        job = _Job(key, predict, frame)
+        seconds): batched with the frames of other callers waiting for the same `key` (their
+        `predict` is the same model's), but not with another frame of the same `stream` (None:
+        a frame of no stream, batched with any). Raises what `predict` raised for the batch."""
+        job = _Job(key, predict, frame, stream)
         with self._lock:
             self._pending.append(job)
             job.lead = not self._busy  # nobody busy: nothing else is pending, this job is the head
@@ -188,7 +209,11 @@ class BatchTurns:
     def _run_batch(self) -> None:
         with self._lock:
             head = self._pending[0]
-            batch = [j for j in self._pending if j.key == head.key][: self.max_batch]
+            batch, streams = [], set()
+            for j in self._pending:
+                if j.key == head.key and (j.stream is None or j.stream not in streams) and len(batch) < self.max_batch:
+                    batch.append(j)
+                    streams.add(j.stream)
             self._pending = [j for j in self._pending if j not in batch]
         start = time.perf_counter()
         try:

@@ -24,7 +24,7 @@ def client(app_url):
 
 def test_named_endpoints_are_listed(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/predict_depth", "/webcam_depth", "/webcam_frame", "/video_depth", "/video_frame_cloud", "/mirror_ablation",
+    assert {"/predict_depth", "/webcam_frame", "/video_depth", "/video_frame_cloud", "/mirror_ablation",
             "/attention", "/recolour_depth"} <= names
 
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from demos.webcam_slots import DUPLICATE, LIVE, WAITING, BatchTurns, LiveSlots
+from demos.webcam_slots import BUSY, DUPLICATE, LIVE, WAITING, BatchTurns, LiveSlots
 
 
 class FakeClock:
@@ -129,11 +129,29 @@ def test_a_browser_id_that_arrives_after_the_first_frames_still_counts(clock):
     assert live.visit("tab2", client="browser").state == DUPLICATE
 
 
+def test_a_stream_has_at_most_max_in_flight_frames_admitted_live_or_waiting(clock):
+    """The page keeps two frames in flight; a third (a script sending more) is answered BUSY at once
+    and holds nothing, until one of the two is answered."""
+    live = LiveSlots(1, 60.0, 4.0, clock=clock, max_in_flight=2)
+    assert [live.visit("a").state for _ in range(3)] == [LIVE, LIVE, BUSY]
+    live.answered("a")
+    assert live.visit("a").state == LIVE
+    assert [live.visit("b").state for _ in range(3)] == [WAITING, WAITING, BUSY]  # in line too
+    live.answered("b")
+    assert live.visit("b").state == WAITING
+    live.leave("a")  # Stop: b's frames in flight come with it to the live place
+    assert live.visit("b").state == BUSY
+    live.answered("b")
+    assert live.visit("b").state == LIVE
+
+
 def test_bad_settings_are_refused(clock):
     with pytest.raises(ValueError, match="slots must be >= 1"):
         LiveSlots(0, 60, 4, clock=clock)
     with pytest.raises(ValueError):
         LiveSlots(1, 0, 4, clock=clock)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        LiveSlots(1, 60, 4, clock=clock, max_in_flight=0)
 
 
 class GatedModel:
@@ -202,6 +220,23 @@ def test_a_batch_never_mixes_models_and_is_capped():
     for thread in threads:
         thread.join(10)
     assert model.batches == [["a"], ["b", "c"], ["x"], ["d"]]  # oldest first, one model per batch, at most 2
+
+
+def test_a_batch_takes_one_frame_per_stream_so_every_stream_is_served_once_before_any_twice():
+    """Two frames in flight per page: frames a1, a2, b1 wait while x runs; the next batch is a1 and
+    b1 (a2 would come back with a1 and the page would show only a2), then a2."""
+    turns, model = BatchTurns(max_batch=4), GatedModel()
+    threads = [threading.Thread(target=turns.run, args=("m", model, "x", "page-x"))]
+    threads[0].start()
+    assert model.entered.wait(10)
+    for frame, stream in (("a1", "page-a"), ("a2", "page-a"), ("b1", "page-b"), ("api", None), ("api2", None)):
+        threads.append(threading.Thread(target=turns.run, args=("m", model, frame, stream)))
+        threads[-1].start()
+        wait_for(lambda n=len(threads) - 1: turns.pending() == n)
+    model.release.set()
+    for thread in threads:
+        thread.join(10)
+    assert model.batches == [["x"], ["a1", "b1", "api", "api2"], ["a2"]]
 
 
 def test_a_failing_forward_reaches_every_frame_of_its_batch_and_the_next_batch_still_runs():
