@@ -248,7 +248,7 @@ def run_visitors(browser, url: str, visitors: int, seconds: float, clock: Server
     if end_streams is not None:
         end_streams()
     budget = Budget(TEARDOWN_S + PER_VISITOR_S * visitors, step_s=webcam_page.READ_TIMEOUT_MS / 1000.0)
-    empty = {"capture": [], "requests": [], "shown": []}
+    empty = {"capture": [], "requests": [], "shown": [], "camera": []}
     seen = [_step(notes, f"visitor {i}: reading its probes", budget, webcam_page.probes, page, fallback=empty)
             for i, page in enumerate(pages, 1)]
     lines = [_step(notes, f"visitor {i}: reading its rate line", budget, webcam_page.rate_line, page, fallback="")
@@ -260,14 +260,17 @@ def run_visitors(browser, url: str, visitors: int, seconds: float, clock: Server
               "notes": notes}
     for press, probes in zip(pressed, seen):
         if press is None:  # Start could not be pressed
-            result["per_visitor"].append({"fps": 0.0, "first_s": None, "images": 0})
+            result["per_visitor"].append({"fps": 0.0, "first_s": None, "images": 0, "camera_fps": None})
             continue
         end = press + seconds * 1000.0  # images after the streaming time (while stopping) do not count
         shown = sorted(s[0] for s in probes["shown"] if press <= s[0] <= end)
         first = (shown[0] - press) / 1000.0 if shown else None
         # the rate over the window after the first image (the start-up is the first-image time)
         rate = (len(shown) - 1) / ((end - shown[0]) / 1000.0) if len(shown) > 1 else 0.0
-        result["per_visitor"].append({"fps": rate, "first_s": first, "images": len(shown)})
+        # the camera's own frame rate over the same window: the most a page can show
+        camera = sorted(t for t in probes.get("camera", []) if shown and shown[0] <= t <= end)
+        camera_fps = (len(camera) - 1) / ((camera[-1] - camera[0]) / 1000.0) if len(camera) > 1 else None
+        result["per_visitor"].append({"fps": rate, "first_s": first, "images": len(shown), "camera_fps": camera_fps})
     if visitors == 1:
         result["stages"] = breakdown(seen[0], clock)
     if report is not None:
@@ -317,7 +320,9 @@ def print_result(result: dict) -> None:
     print(f"\n{n} visitor(s) at once, load average {result['load']} (1, 5, 15 min), {os.cpu_count()} cores")
     for i, visitor in enumerate(result["per_visitor"], 1):
         first = f"{visitor['first_s']:.2f} s" if visitor["first_s"] is not None else "never"
-        print(f"  visitor {i}: {visitor['fps']:.1f} {result.get('unit', 'distinct depth images')} per second ({visitor['images']} images), "
+        camera = f" of the camera's {visitor['camera_fps']:.1f} frames per second" if visitor.get("camera_fps") else ""
+        unit = result.get("unit", "distinct depth images")
+        print(f"  visitor {i}: {visitor['fps']:.1f} {unit} per second ({visitor['images']} images){camera}, "
               f"first image {first} after {result.get('after', 'Start')}")
     batches = result["batches"]
     if batches:

@@ -6,7 +6,8 @@ sent to the server function `live_frame`). The helpers also drive the tab as it 
 client (Gradio's webcam component with its Record button, frames sent through Gradio's stream), so
 one benchmark can time both in an A/B run: each helper looks for the client's Start button first.
 
-The page gets probes before its own scripts run (`PROBES`, an init script): every canvas
+The page gets probes before its own scripts run (`PROBES`, an init script): every frame of a
+camera stream a video element shows (`requestVideoFrameCallback`), every canvas
 JPEG capture (`toDataURL`, which both pages use) with its start and end, every request's
 resource timing (a frame's upload: the POST to /component_server/, or to /stream/ before; and the
 depth picture's fetch where it is a file), and, once `watch_depth` is called, every new depth
@@ -48,6 +49,18 @@ PROBES = """
     live.capture.push([epoch(start), epoch(performance.now()), url.length]);
     return url;
   };
+  // The camera's own frames (each video showing a camera stream, counted with requestVideoFrameCallback):
+  // the rate the depth images are compared with.
+  live.camera = [];
+  const counted = new WeakSet();
+  setInterval(() => document.querySelectorAll('video').forEach(video => {
+    const stream = video.srcObject;
+    if (!stream || counted.has(stream) || !video.requestVideoFrameCallback) return;
+    counted.add(stream);
+    const tick = now => { if (video.srcObject !== stream) return;
+                          live.camera.push(epoch(now)); video.requestVideoFrameCallback(tick); };
+    video.requestVideoFrameCallback(tick);
+  }), 100);
   performance.setResourceTimingBufferSize(1000000);
   new PerformanceObserver(list => list.getEntries().forEach(e => {
     const upload = e.name.includes('/component_server') || e.name.includes('/stream/');
