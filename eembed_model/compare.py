@@ -42,7 +42,7 @@ from .compare_scores import PREDICTIONS, VALIDATION, mean_sd, prediction_path, r
 from .data import load_labels, load_split
 from .evaluate import evaluate_checkpoint, predict_probs
 from .model import CANINE_DOWNSAMPLING
-from .predictions import GOLD_FILE, save_golds, save_predictions
+from .predictions import GOLD_FILE, repack_predictions, save_golds, save_predictions
 from .train import TrainConfig, multi_hot, train
 
 
@@ -242,7 +242,7 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
         for seed, run_dir in zip(seeds_of[variant.name], run_dirs):
             target = prediction_path(out_dir, variant.name, seed)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(run_dir / RUN_PREDICTIONS, target)
+            repack_predictions(run_dir / RUN_PREDICTIONS, target)  # runs of an earlier version: smaller now
         pre_dir = Path(pretrainings[variant.pretraining].out)
         pre_card = json.loads((pre_dir / "card.json").read_text())
         pre_log = [json.loads(line) for line in open(pre_dir / "train_log.jsonl")]

@@ -221,6 +221,29 @@ def test_compact_predictions_give_every_threshold_decision_and_the_top_label_exa
     assert torch.equal(load_golds(tmp_path / "g.npz")["test"], gold)
 
 
+def test_predictions_of_the_earlier_zlib_format_are_read_and_repacked_unchanged(tmp_path):
+    import numpy as np
+
+    from eembed_model.predictions import GRID, load_predictions, repack_predictions
+
+    torch.manual_seed(1)
+    probs = torch.rand(3000, 380) ** 6  # a multilabel model's: mostly near 0
+    level = np.floor(probs.numpy() * GRID + 1e-6).astype(np.uint8)
+    top = probs.argmax(1).numpy().astype(np.uint16)
+    top[0] = 7  # a stored top label is kept as stored, not recomputed from the cells
+    np.savez_compressed(tmp_path / "old.npz", **{"test.level": level, "test.top": top})
+    old_probs, old_top = load_predictions(tmp_path / "old.npz")
+    repack_predictions(tmp_path / "old.npz", tmp_path / "new.npz")
+    new_probs, new_top = load_predictions(tmp_path / "new.npz")
+    assert torch.equal(new_probs["test"], old_probs["test"]) and torch.equal(new_top["test"], old_top["test"])
+    assert int(new_top["test"][0]) == 7
+    # (random levels compress little either way; on the comparison's real predictions LZMA is 2-3x smaller)
+    assert (tmp_path / "new.npz").stat().st_size < (tmp_path / "old.npz").stat().st_size
+    np.savez_compressed(tmp_path / "other.npz", weights=level)
+    with pytest.raises(ValueError, match="not a predictions file"):
+        load_predictions(tmp_path / "other.npz")
+
+
 def test_a_near_constant_model_is_never_called_robust():
     from eembed_model.compare_report import beats_baseline, claims_rows
 
