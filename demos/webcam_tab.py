@@ -337,9 +337,12 @@ def live_settings(max_side, model_choice, model_custom) -> gr.HTML:
     return gr.HTML(max_side=max_side, model_choice=model_choice, model_custom=model_custom)
 
 
-def model_line_now(model_choice, model_custom) -> str:
-    """The model line for the model the stream now uses (loaded already by its first frame)."""
-    return output_line(registry().get(model_choice, model_custom))
+def model_line_now(model_choice, model_custom) -> tuple[str, str]:
+    """The model line and the Model panel's status for the model the stream now uses (loaded already
+    by the frame that fired this): a model that could not be loaded is named in the line, and the
+    panel says why, as in the Image and Video tabs."""
+    loaded = registry().get(model_choice, model_custom)
+    return output_line(loaded), loaded.status
 
 
 def build() -> gr.Markdown:
@@ -357,10 +360,11 @@ def build() -> gr.Markdown:
     with gr.Row(equal_height=False):
         max_side = gr.Slider(*SIDE_RANGE, value=STREAM_MAX_SIDE, step=32, label="Downscale frames to (longest side, px)")
         with gr.Column():
-            choice_box, custom, _ = model_panel()
+            choice_box, custom, status = model_panel()
     gr.on([max_side.change, choice_box.change, custom.change], guarded(live_settings), [max_side, choice_box, custom],
           [live], show_progress="hidden", api_visibility="private", queue=False)
-    live.stream_started(guarded(model_line_now), [choice_box, custom], [line], show_progress="hidden",
+    # The stream's first picture and the first from a new model choice (demos.webcam_client).
+    live.stream_started(guarded(model_line_now), [choice_box, custom], [line, status], show_progress="hidden",
                         api_visibility="private")
     # The same work for a single frame, as a named endpoint for API clients.
     frame_in = PictureInput(visible=False)
