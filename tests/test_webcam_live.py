@@ -83,6 +83,25 @@ def test_a_bad_message_gets_a_plain_sentence_and_frees_its_frame(one_place, sent
         assert live_frame(message("tab-a", "b"))["state"] == "live"
 
 
+def png_data_url(width: int, height: int) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 30)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_a_live_frame_larger_than_a_camera_frame_is_refused_before_it_is_decoded(one_place):
+    """A flat 25-megapixel PNG is ~100 kB (well within the request limit) yet took ~0.6 s of the
+    server's CPU to decode, 25 times a camera frame's whole cost: a live frame may be at most
+    LIVE_FRAME_MAX_PIXELS (a 1080p frame, more than the page ever sends), checked on the header."""
+    over = png_data_url(webcam_tab.LIVE_FRAME_MAX_PIXELS // 1000 + 1, 1000)
+    assert len(over) < 200_000
+    answer = live_frame(dict(message("tab-a", "browser-a"), frame=over))
+    assert answer == {"state": "error", "message": webcam_tab.LIVE_FRAME_TOO_LARGE}
+    assert "1920x1080" in answer["message"]
+    within = live_frame(dict(message("tab-a", "browser-a"), frame=png_data_url(1920, 1080)))
+    assert within["state"] == "live" and within["first"] is True
+
+
 def test_the_page_route_serves_frames_and_the_body_limit_covers_it(app_url):
     """What the page's `server.live_frame(...)` sends (Gradio's client: a JSON POST to
     /gradio_api/component_server/) gets the depth; a body over the JSON cap gets 413 and the plain
