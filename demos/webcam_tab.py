@@ -145,7 +145,8 @@ def waiting_line(ticket: Pass) -> str:
         return ("This browser already streams live depth in another tab. Stop it there (or close that tab); "
                 "this one starts by itself a few seconds later.")
     ahead = "You are next" if ticket.position == 1 else f"You are number {ticket.position} in line"
-    return (f"All {SLOTS.slots} live places are in use. {ahead}; a place frees in about {clock_text(ticket.wait_s or 0)} "
+    taken = "The only live place is in use" if SLOTS.slots == 1 else f"All {SLOTS.slots} live places are in use"
+    return (f"{taken}. {ahead}; a place frees in about {clock_text(ticket.wait_s or 0)} "
             "at the latest. Keep this tab open: depth starts by itself.")
 
 

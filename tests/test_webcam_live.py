@@ -50,7 +50,7 @@ def test_stop_frees_the_live_place_at_once_and_the_count_starts_again(one_place)
     assert live_frame(message("tab-a", "browser-a"))["state"] == "live"
     waiting = live_frame(message("tab-b", "browser-b"))
     assert (waiting["state"], waiting["retry_s"]) == ("waiting", webcam_tab.WAIT_POLL_S) and "picture" not in waiting
-    assert "You are next" in waiting["line"]
+    assert waiting["line"].startswith("The only live place is in use. You are next;")  # not "All 1 live places"
     assert live_stop({"stream": "tab-a"}) == {"state": "stopped"}
     assert live_frame(message("tab-b", "browser-b"))["state"] == "live"  # right after Stop, not after IDLE_S
     # tab-a comes back: it waits now, and after tab-b's Stop it starts a new count.
