@@ -13,6 +13,7 @@ from .inputs import max_file_bytes, max_files_per_request, max_json_bytes, max_r
 from .labels import COLOURBAR_CSS, output_line
 from .models import registry, set_default_model
 from .upload_budget import UploadBudget, upload_budget_bytes
+from .webcam_route import ComponentServerGuard, server_functions
 
 HEADER = """## Depth from one picture, and how a character-level BERT reads text
 Upload a photo, a video or use your webcam: a small model guesses how far away each pixel is and
@@ -97,7 +98,9 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
     # before any handler runs. show_error=False: only gr.Error's plain sentences reach the page, never other text.
     middleware = [Middleware(BodyLimit, max_bytes=max_request_bytes(), max_json_bytes=max_json_bytes(),
                              max_files=max_files_per_request()),
-                  Middleware(UploadBudget, used_bytes=outputs.upload_bytes, max_bytes=upload_budget_bytes())]
+                  Middleware(UploadBudget, used_bytes=outputs.upload_bytes, max_bytes=upload_budget_bytes()),
+                  # the live webcam's server-function route: hostile calls get a plain sentence (demos.webcam_route)
+                  Middleware(ComponentServerGuard, functions=lambda: server_functions(demo))]
     demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": False, "max_file_size": max_file_bytes(),
                            "app_kwargs": {"middleware": middleware}}
     registry()  # the default model loads on first use (the page's first load), not at start

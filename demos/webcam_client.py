@@ -21,7 +21,9 @@ How it runs (the script, `client_js()`):
 - **Stop** ends the camera and tells the server (`server.live_stop`), which frees the stream's live
   place at once; the last depth picture stays;
 - the settings (frame size, model) are the component's props `max_side`, `model_choice` and
-  `model_custom`, which the tab's change events update; the page reads them for every frame.
+  `model_custom`, which the tab's change events update; the page reads them for every frame;
+- the component's `stream_started` event fires on the stream's first picture and on the first
+  picture made with a new model choice, so the tab can say which model the pictures come from.
 
 The stream's id is made per page load; the browser's id is the one BROWSER_ID_JS keeps in local
 storage (one stream per browser, demos.webcam_slots).
@@ -130,7 +132,7 @@ const canvas = document.createElement('canvas');
 const streamId = (window.crypto && window.crypto.randomUUID) ? window.crypto.randomUUID()
   : Date.now().toString(36) + Math.random().toString(36).slice(2);
 let camera = null, running = false, run = 0, inFlight = 0, sent = 0, newest = -1, ready = false;
-let holdUntil = 0, failures = 0;
+let holdUntil = 0, failures = 0, modelShown = null;
 
 const say = text => { rate.textContent = text; };
 
@@ -157,7 +159,7 @@ async function start() {
   }
   video.srcObject = camera;
   try { await video.play(); } catch (error) { /* autoplay of a muted video is allowed; paced below anyway */ }
-  running = true; run += 1; inFlight = 0; newest = -1; ready = false; holdUntil = 0; failures = 0;
+  running = true; run += 1; inFlight = 0; newest = -1; ready = false; holdUntil = 0; failures = 0; modelShown = null;
   startButton.disabled = false; startButton.hidden = true; stopButton.hidden = false;
   say('Waiting for the first depth picture…');
   followCamera(run);
@@ -196,6 +198,7 @@ function pump() {
 
 async function send(frame, mine, number) {
   inFlight += 1;
+  const model = JSON.stringify([props.model_choice, props.model_custom]);  // the model this frame asks for
   let answer;
   try {
     answer = await server.live_frame({frame: frame, stream: streamId, browser: browserId,
@@ -206,11 +209,11 @@ async function send(frame, mine, number) {
   }
   if (mine !== run) return;  // stopped (or started again) meanwhile
   inFlight -= 1;
-  show(answer, number);
+  show(answer, number, model);
   pump();
 }
 
-function show(answer, number) {
+function show(answer, number, model) {
   if (!answer || typeof answer !== 'object') {
     failures += 1;
     if (failures >= FAILURES) { stop(); say(NO_ANSWER); } else { holdUntil = performance.now() + RETRY_MS; }
@@ -230,7 +233,8 @@ function show(answer, number) {
     bar.setAttribute('aria-label', 'depth: ' + near + ' … ' + far);
     bar.hidden = false;
   }
-  if (answer.first) trigger('stream_started');
+  // The first picture, or the first from a newly chosen model: the tab names the model it came from.
+  if (answer.picture && (answer.first || model !== modelShown)) { modelShown = model; trigger('stream_started'); }
 }
 
 function stop() {

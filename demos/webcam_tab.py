@@ -61,6 +61,11 @@ LIVE_TURN_S = float(os.environ.get("APP_LIVE_TURN_S", "") or 180)
 IDLE_S = 6.0  # a stream silent this long after its last answer loses its slot (tab closed without Stop, client gone quiet)
 RATE_FORGET_S = 60.0  # the rate of a stream silent this long is forgotten (a tab closed without Stop)
 MAX_ID_CHARS = 100  # stream and browser ids: the page's are 36 characters (a UUID)
+# A live frame's most pixels: a 1080p camera frame sent as it comes (the page sends at most SIDE_RANGE[1]
+# px on the longest side). The app's upload cap (25 MP) let a flat PNG of ~100 kB cost ~0.6 s to decode.
+LIVE_FRAME_MAX_PIXELS = 1920 * 1080
+LIVE_FRAME_TOO_LARGE = ("A live frame may have at most 1920x1080 pixels (the page sends at most "
+                        f"{SIDE_RANGE[1]} px on the longest side). Send a smaller frame.")
 INTRO = ("**Live depth from your camera:** each frame goes through the same model as the Image tab, downscaled for "
          "speed; the line under the picture shows the frames per second you actually get and your time left. Several "
          "visitors can stream at once; when all places are taken you see your place in line.")
@@ -89,11 +94,12 @@ SLOTS = LiveSlots(LIVE_SLOTS, LIVE_TURN_S, IDLE_S, max_in_flight=FRAMES_IN_FLIGH
 TURNS = BatchTurns(max_batch=LIVE_SLOTS)
 
 
-def decode_frame(frame, max_side: int) -> np.ndarray:
+def decode_frame(frame, max_side: int, live: bool = False) -> np.ndarray:
     """A camera frame (a data: URL of a JPEG or PNG, or an image array) as RGB uint8 (H, W, 3),
     longest side at most `max_side`. A JPEG is decoded straight at the largest 1/2, 1/4 or 1/8
     scale that still covers `max_side` (Pillow's draft mode), then resized. Raises gr.Error with a
-    plain sentence for anything unreadable or over the pixel cap (APP_MAX_IMAGE_PIXELS)."""
+    plain sentence for anything unreadable or over the pixel cap (APP_MAX_IMAGE_PIXELS; a `live`
+    frame: LIVE_FRAME_MAX_PIXELS, read from the header before anything is decoded)."""
     if not isinstance(frame, str) or not frame.startswith("data:"):  # an array or an uploaded file (API clients)
         return limit_size(as_rgb_image(frame, "camera frame"), int(max_side), warn=False)
     header, _, data = frame.partition(",")
@@ -103,6 +109,8 @@ def decode_frame(frame, max_side: int) -> np.ndarray:
         raw = base64.b64decode(data, validate=True)
         with Image.open(io.BytesIO(raw)) as image:
             width, height = image.size
+            if live and width * height > LIVE_FRAME_MAX_PIXELS:
+                raise gr.Error(LIVE_FRAME_TOO_LARGE)
             if width * height > max_upload_pixels():
                 raise gr.Error(too_large_message())
             scale = min(1.0, max_side / max(width, height))
@@ -110,6 +118,8 @@ def decode_frame(frame, max_side: int) -> np.ndarray:
             rgb = np.asarray(image.convert("RGB"))
     except Image.DecompressionBombError:  # Pillow's own cap, met at open before the check above
         raise gr.Error(too_large_message()) from None
+    except gr.Error:  # a plain sentence from the checks above (gr.Error is a ValueError: not "unreadable")
+        raise
     except (OSError, ValueError, binascii.Error):
         raise gr.Error(UNREADABLE_FRAME) from None
     return limit_size(rgb, int(max_side), warn=False)
@@ -135,7 +145,8 @@ def waiting_line(ticket: Pass) -> str:
         return ("This browser already streams live depth in another tab. Stop it there (or close that tab); "
                 "this one starts by itself a few seconds later.")
     ahead = "You are next" if ticket.position == 1 else f"You are number {ticket.position} in line"
-    return (f"All {SLOTS.slots} live places are in use. {ahead}; a place frees in about {clock_text(ticket.wait_s or 0)} "
+    taken = "The only live place is in use" if SLOTS.slots == 1 else f"All {SLOTS.slots} live places are in use"
+    return (f"{taken}. {ahead}; a place frees in about {clock_text(ticket.wait_s or 0)} "
             "at the latest. Keep this tab open: depth starts by itself.")
 
 
@@ -280,7 +291,7 @@ def _depth_answer(message: dict, stream: str, ticket: Pass) -> dict:
     frame = message.get("frame")
     if not isinstance(frame, str) or not frame.startswith("data:"):  # never a path: nothing on the server is read
         raise gr.Error(UNREADABLE_FRAME)
-    rgb = decode_frame(frame, int(max_side))
+    rgb = decode_frame(frame, int(max_side), live=True)
     loaded = registry().get(model, custom)
     depth, batch, model_ms = live_depth(rgb, loaded, stream)
     vmin, vmax = display_range(depth)
@@ -337,9 +348,12 @@ def live_settings(max_side, model_choice, model_custom) -> gr.HTML:
     return gr.HTML(max_side=max_side, model_choice=model_choice, model_custom=model_custom)
 
 
-def model_line_now(model_choice, model_custom) -> str:
-    """The model line for the model the stream now uses (loaded already by its first frame)."""
-    return output_line(registry().get(model_choice, model_custom))
+def model_line_now(model_choice, model_custom) -> tuple[str, str]:
+    """The model line and the Model panel's status for the model the stream now uses (loaded already
+    by the frame that fired this): a model that could not be loaded is named in the line, and the
+    panel says why, as in the Image and Video tabs."""
+    loaded = registry().get(model_choice, model_custom)
+    return output_line(loaded), loaded.status
 
 
 def build() -> gr.Markdown:
@@ -357,10 +371,11 @@ def build() -> gr.Markdown:
     with gr.Row(equal_height=False):
         max_side = gr.Slider(*SIDE_RANGE, value=STREAM_MAX_SIDE, step=32, label="Downscale frames to (longest side, px)")
         with gr.Column():
-            choice_box, custom, _ = model_panel()
+            choice_box, custom, status = model_panel()
     gr.on([max_side.change, choice_box.change, custom.change], guarded(live_settings), [max_side, choice_box, custom],
           [live], show_progress="hidden", api_visibility="private", queue=False)
-    live.stream_started(guarded(model_line_now), [choice_box, custom], [line], show_progress="hidden",
+    # The stream's first picture and the first from a new model choice (demos.webcam_client).
+    live.stream_started(guarded(model_line_now), [choice_box, custom], [line, status], show_progress="hidden",
                         api_visibility="private")
     # The same work for a single frame, as a named endpoint for API clients.
     frame_in = PictureInput(visible=False)

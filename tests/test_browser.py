@@ -392,6 +392,29 @@ def test_webcam_camera_refused_shows_a_plain_message(browser, app_url):
         refusing.close()
 
 
+def test_webcam_model_changed_mid_stream_is_named_in_the_model_line_and_the_panel(browser, app_url):
+    """A model chosen in the Model panel while the camera streams reaches the next frames; the model
+    line then names what the pictures come from: here DepthCLIP, whose pretrained CLIP weights this
+    offline machine lacks, so the line says the chosen model could not be loaded and the panel says
+    why (the line points there), as in the Image tab."""
+    page = webcam_page.open_visitor(browser, app_url)
+    try:
+        webcam_page.start_recording(page)
+        page.locator(f"{webcam_page.LIVE} .live-rate", has_text="ms per frame").wait_for(timeout=RESULT_TIMEOUT_MS)
+        line = page.locator(".model-line:visible").first
+        assert "could not be loaded" not in line.inner_text()
+        page.get_by_text("Model", exact=True).and_(page.locator(":visible")).last.click()
+        page.get_by_label("Depth model").and_(page.locator(":visible")).first.click()
+        page.get_by_role("option", name=re.compile("RN50")).click()
+        page.locator(".model-line:visible", has_text="The chosen model could not be loaded").first.wait_for(
+            timeout=RESULT_TIMEOUT_MS)
+        page.get_by_text("Could not load").and_(page.locator(":visible")).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        assert webcam_page.recording(page)  # the stream goes on, on the bundled model
+        webcam_page.stop_recording(page)
+    finally:
+        page.context.close()
+
+
 def test_video_example_runs_on_click_with_its_ground_truth(page, shots):
     open_tab(page, "Video")
     click_first_example(page)

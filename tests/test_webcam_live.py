@@ -50,7 +50,7 @@ def test_stop_frees_the_live_place_at_once_and_the_count_starts_again(one_place)
     assert live_frame(message("tab-a", "browser-a"))["state"] == "live"
     waiting = live_frame(message("tab-b", "browser-b"))
     assert (waiting["state"], waiting["retry_s"]) == ("waiting", webcam_tab.WAIT_POLL_S) and "picture" not in waiting
-    assert "You are next" in waiting["line"]
+    assert waiting["line"].startswith("The only live place is in use. You are next;")  # not "All 1 live places"
     assert live_stop({"stream": "tab-a"}) == {"state": "stopped"}
     assert live_frame(message("tab-b", "browser-b"))["state"] == "live"  # right after Stop, not after IDLE_S
     # tab-a comes back: it waits now, and after tab-b's Stop it starts a new count.
@@ -81,6 +81,25 @@ def test_a_bad_message_gets_a_plain_sentence_and_frees_its_frame(one_place, sent
     assert "Traceback" not in answer["message"] and "/etc" not in answer["message"]
     for _ in range(webcam_tab.FRAMES_IN_FLIGHT + 1):  # a refused frame is not left in flight
         assert live_frame(message("tab-a", "b"))["state"] == "live"
+
+
+def png_data_url(width: int, height: int) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 30)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_a_live_frame_larger_than_a_camera_frame_is_refused_before_it_is_decoded(one_place):
+    """A flat 25-megapixel PNG is ~100 kB (well within the request limit) yet took ~0.6 s of the
+    server's CPU to decode, 25 times a camera frame's whole cost: a live frame may be at most
+    LIVE_FRAME_MAX_PIXELS (a 1080p frame, more than the page ever sends), checked on the header."""
+    over = png_data_url(webcam_tab.LIVE_FRAME_MAX_PIXELS // 1000 + 1, 1000)
+    assert len(over) < 200_000
+    answer = live_frame(dict(message("tab-a", "browser-a"), frame=over))
+    assert answer == {"state": "error", "message": webcam_tab.LIVE_FRAME_TOO_LARGE}
+    assert "1920x1080" in answer["message"]
+    within = live_frame(dict(message("tab-a", "browser-a"), frame=png_data_url(1920, 1080)))
+    assert within["state"] == "live" and within["first"] is True
 
 
 def test_the_page_route_serves_frames_and_the_body_limit_covers_it(app_url):
