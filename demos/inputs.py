@@ -39,6 +39,10 @@ JSON_KB_ENV, DEFAULT_JSON_KB = "APP_MAX_JSON_KB", 2048  # any other request body
 FILES_ENV, DEFAULT_FILES = "APP_MAX_FILES_PER_REQUEST", 256  # parts of one multipart request: 240 loose depth frames fit
 UNPACKED_MB_ENV, DEFAULT_UNPACKED_MB = "APP_MAX_UNPACKED_MB", 512  # what one uploaded .zip unpacks to
 ZIP_FILES_ENV, DEFAULT_ZIP_FILES = "APP_MAX_ZIP_FILES", 2000  # members of one uploaded .zip
+# Sessions whose page state (last depth, video study, attention result) the server keeps; the oldest
+# beyond it are dropped (Gradio's state_session_capacity, 10000 by default: a fresh session alone
+# costs ~0.26 MB, one holding a depth map a few MB).
+STATE_SESSIONS_ENV, DEFAULT_STATE_SESSIONS = "APP_STATE_SESSIONS", 500
 JSON_BYTES = 2**20  # an uploaded intrinsics.json or poses.json
 DEPTH_VIDEO_PIXELS = 3840 * 2160  # a depth video's frame (4K UHD): each frame is decoded whole, as BGR and as float32
 
@@ -61,6 +65,10 @@ def max_request_bytes() -> int:
 
 def max_json_bytes() -> int:
     return int(_env_positive(JSON_KB_ENV, DEFAULT_JSON_KB) * 2**10)
+
+
+def max_state_sessions() -> int:
+    return max(1, int(_env_positive(STATE_SESSIONS_ENV, DEFAULT_STATE_SESSIONS)))
 
 
 def max_files_per_request() -> int:

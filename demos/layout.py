@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from . import ablation_tab, attention_tab, image_tab, storage, video_tab, webcam_tab
 from .body_limit import BodyLimit
 from .errors import BoundaryBlocks, guarded
-from .inputs import max_file_bytes, max_files_per_request, max_json_bytes, max_request_bytes
+from .inputs import max_file_bytes, max_files_per_request, max_json_bytes, max_request_bytes, max_state_sessions
 from .labels import COLOURBAR_CSS, output_line
 from .models import registry, set_default_model
 from .upload_budget import UploadBudget, upload_budget_bytes
@@ -102,6 +102,7 @@ def build_demo(default_model: str | None = None) -> gr.Blocks:
                   # the live webcam's server-function route: hostile calls get a plain sentence (demos.webcam_route)
                   Middleware(ComponentServerGuard, functions=lambda: server_functions(demo))]
     demo.launch_options = {"theme": gr.themes.Soft(), "css": CSS, "show_error": False, "max_file_size": max_file_bytes(),
+                           "state_session_capacity": max_state_sessions(),
                            "app_kwargs": {"middleware": middleware}}
     registry()  # the default model loads on first use (the page's first load), not at start
     return demo
