@@ -286,3 +286,25 @@ def test_an_undecided_change_asks_for_more_seeds_and_names_its_variants():
     assert verdict(settled["ci_low"], settled["ci_high"], settled) == "not shown (interval includes 0)"
     summary["degradation"][0].update(seeds=[5, 5])
     assert undecided_variants(summary) == [] and "needs" not in degradation_table(summary)
+
+
+def test_the_committed_claims_tables_are_rebuilt_from_the_committed_predictions(tmp_path, capsys):
+    """docs/results/eembed-claims holds every run's predictions: --recompute gives back every
+    score, interval and verdict of the committed comparison (a stale table or a lost file fails)."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from eembed_model import compare
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "results" / "eembed-claims"
+    shutil.copy2(committed / "comparison.json", tmp_path / "comparison.json")
+    shutil.copytree(committed / "predictions", tmp_path / "predictions")
+    assert compare.main(["--recompute", str(tmp_path)]) == 0
+    capsys.readouterr()
+    before = json.loads((committed / "comparison.json").read_text())
+    after = json.loads((tmp_path / "comparison.json").read_text())
+    assert after["comparisons"] == before["comparisons"] and after["degradation"] == before["degradation"]
+    assert after["results"] == before["results"]
+    assert (tmp_path / "comparison.md").read_text() == (committed / "comparison.md").read_text()
+    assert sum(f.stat().st_size for f in (committed / "predictions").rglob("*.npz")) < 10 * 2**20
