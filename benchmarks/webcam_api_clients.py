@@ -30,8 +30,10 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from demos.webcam_client import CAPTURE_QUALITY, FRAMES_IN_FLIGHT
+
 FRAME_SIZE = (320, 240)  # width, height: what the tab asks the camera for
-FRAME_QUALITY = 80  # the page's canvas.toDataURL("image/jpeg") default is 0.92; 80 gives ~12 kB frames like a webcam's
+FRAME_QUALITY = round(100 * CAPTURE_QUALITY)  # the JPEG quality the page's client captures at (~12 kB at 320x240)
 PAN_PX = 6  # the synthetic camera pans this far per frame, so consecutive frames (and depth images) differ
 HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # one frame's answer, even on a loaded server
 
@@ -70,9 +72,8 @@ def scene_frames(visitor: int, count: int) -> list[str]:
         return moving_frames(np.asarray(image.convert("RGB")), count)
 
 
-LIVE_ELEM_ID = "webcam-depth"  # demos.webcam_client's live view
 FRAME_FN, STOP_FN = "live_frame", "live_stop"
-IN_FLIGHT = 2  # as the page (demos.webcam_client.FRAMES_IN_FLIGHT; not imported, so no app import here)
+IN_FLIGHT = FRAMES_IN_FLIGHT  # as the page (demos.webcam_client imports neither gradio nor torch)
 
 
 @dataclass(frozen=True)

@@ -358,6 +358,8 @@ def model_line_now(model_choice, model_custom) -> tuple[str, str]:
 
 def build() -> gr.Markdown:
     """Builds the tab; returns its model line (filled when the page loads)."""
+    # The id is made when the page loads, not only when the client's script runs: Gradio mounts a
+    # tab's components when the tab is first opened, and tabs opened together should agree early.
     gr.on(None, None, None, None, js=BROWSER_ID_JS, show_progress="hidden", api_visibility="private")
     gr.Markdown(INTRO, elem_classes="tab-intro")
     gr.Markdown(START_HINT, elem_classes="hint")

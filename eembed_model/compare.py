@@ -175,18 +175,16 @@ def seeds_of_variants(variants: list[str], seeds: list[int], more: list[str] = (
     return {name: sorted(set(seeds) | set(range(MORE_SEEDS))) if name in more else list(seeds) for name in variants}
 
 
-def train_grids(data: str, out: str, variants: list[str], seeds: list[int] | dict[str, list[int]], mlm_steps: int,
-                ft_steps: int, base: TrainConfig, ft_lr: float, command: str, jobs: int = 1,
-                cluster: str | None = None, progress: bool = True) -> tuple[GridSummary, GridSummary]:
+def train_grids(data: str, out: str, seeds_of: dict[str, list[int]], mlm_steps: int, ft_steps: int,
+                base: TrainConfig, ft_lr: float, command: str, jobs: int = 1, cluster: str | None = None,
+                progress: bool = True) -> tuple[GridSummary, GridSummary]:
     """Every pretraining, then every fine-tuning (with its predictions), through the grid runner
     (common.grid): finished runs are reused, the others trained in this process (jobs=1), in
     `jobs` local processes or on the Ray cluster `cluster`, each asking for base.threads CPUs.
-    `seeds`: the same fine-tuning seeds for every variant, or each variant's own
-    (seeds_of_variants). A fine-tuning whose pretraining failed is listed as failed, not started.
-    Returns both summaries."""
+    `seeds_of`: each variant to train and its fine-tuning seeds (seeds_of_variants). A fine-tuning
+    whose pretraining failed is listed as failed, not started. Returns both summaries."""
     out_dir = Path(out)
-    seeds_of = seeds if isinstance(seeds, dict) else {name: list(seeds) for name in variants}
-    chosen = [VARIANTS[name] for name in variants]
+    chosen = [VARIANTS[name] for name in seeds_of]
     sets = eval_sets(data)
     cpus = base.threads or 1
     pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
@@ -227,7 +225,7 @@ def run_comparison(data: str, out: str, variants: list[str], seeds: list[int], m
     pretrainings = {v.pretraining: pretraining_config(base, v, out_dir, mlm_steps) for v in chosen}
     labels = load_labels(data)  # a missing data set is said here (exit 2), not as every run failing
     seeds_of = seeds_of_variants(variants, seeds, more_seeds)
-    first, second = train_grids(data, out, variants, seeds_of, mlm_steps, ft_steps, base, ft_lr, command, jobs, cluster)
+    first, second = train_grids(data, out, seeds_of, mlm_steps, ft_steps, base, ft_lr, command, jobs, cluster)
     if first.failed or second.failed:
         total = len(pretrainings) + sum(len(s) for s in seeds_of.values())
         raise GridError({**first.failed, **second.failed}, total)

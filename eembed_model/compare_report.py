@@ -253,6 +253,7 @@ def claims_table(summary: dict) -> str:
 
 def markdown(summary: dict) -> str:
     sizes = ", ".join(f"{set_title(n)} {summary['set_sizes'][n]:,}" for n in summary["sets"])
+    undecided = undecided_variants(summary)
     return "\n\n".join([
         f"Data `{summary['data']}` ({sizes} texts; {summary['labels']} labels). {seed_counts(summary)}; "
         f"{summary['mlm_steps']} pretraining and {summary['multilabel_steps']} fine-tuning steps. "
@@ -267,8 +268,7 @@ def markdown(summary: dict) -> str:
         "## Paired differences", pairs_table(summary),
         "## Change from the clean test set", degradation_table(summary),
         *([f"Differences marked *needs {MORE_SEEDS} seeds* are settled by the command below with "
-           f"`--more-seeds {','.join(undecided_variants(summary))}` (earlier runs are reused)."]
-          if undecided_variants(summary) else []),
+           f"`--more-seeds {','.join(undecided)}` (earlier runs are reused)."] if undecided else []),
         f"Command: `{summary['command']}`. Training time, summed over runs (one CPU thread each): "
         f"{training_minutes(summary):.0f} min; this invocation took {summary['wall_seconds'] / 60:.0f} min "
         "(runs already in the output folder are reused).",

@@ -131,12 +131,12 @@ def test_compare_run_folders_from_before_the_runner_are_finished_for_it(tmp_path
     # is absent: a run that was not recognised would fail to train and be listed as failed.
     base = TrainConfig(batch_size=16, v=8, c=8, layers=1, max_len=16, vocab_size=300, threads=1, data="data/debtags-tiny",
                        out="runs/cmp", curve_every=100)
-    pretraining, fine_tuning = train_grids("data/debtags-tiny", "runs/cmp", ["elementwise"], [0], 2, 2, base, base.lr,
+    pretraining, fine_tuning = train_grids("data/debtags-tiny", "runs/cmp", {"elementwise": [0]}, 2, 2, base, base.lr,
                                            "python -m eembed_model.compare", progress=False)
     assert pretraining.reused == ["pretrain-elementwise"] and fine_tuning.reused == ["elementwise/seed0"]
     assert pretraining.trained == fine_tuning.trained == [] and pretraining.failed == fine_tuning.failed == {}
     assert card.read_bytes() == before
-    _, longer = train_grids("data/debtags-tiny", "runs/cmp", ["elementwise"], [0], 2, 3, base, base.lr, "", progress=False)
+    _, longer = train_grids("data/debtags-tiny", "runs/cmp", {"elementwise": [0]}, 2, 3, base, base.lr, "", progress=False)
     assert longer.reused == [] and list(longer.failed) == ["elementwise/seed0"]  # other settings: trained (and, here, failing)
 
 
