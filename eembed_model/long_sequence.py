@@ -16,7 +16,10 @@ For every model and L: the share of each validation text's words inside the L po
 median time of one masked-material training step (forward + backward) and the memory its
 activations hold for the backward pass, on random inputs of batch x L; and, unless --no-train,
 the test micro-F1 after MLM pretraining and multilabel fine-tuning at that L (threshold chosen
-on validation), per seed. Runs already in --out with identical settings are reused (resumable).
+on validation), per seed, with the seeds' sd and 95 % t-interval; beside them the constant
+baseline (metrics.constant_baseline) and, at each L, elementwise minus each other kind with a
+Welch interval and p over the per-seed scores. Runs already in --out with identical settings are
+reused (resumable).
 
     python -m eembed_model.long_sequence --data data/debtags-long --out runs/long-sequence
     python -m eembed_model.long_sequence --data data/debtags-long --out runs/long-cost --no-train   # minutes
@@ -39,6 +42,7 @@ from .batching import make_text_encoder
 from .config import EEmbedConfig
 from .data import load_split
 from .materials import normalize, split_words
+from .metrics import constant_baseline, seed_interval, welch_interval, welch_p
 from .model import CANINE_DOWNSAMPLING, EEmbedModel
 from .train import TrainConfig
 
@@ -145,6 +149,38 @@ def run_accuracy(cfg: TrainConfig, kind: str, out: Path, length: int, seed: int,
             "precision_at_1": metrics["precision_at_1"], "train_seconds": card["train_seconds"]}
 
 
+def seed_summary(scores: list[float]) -> dict:
+    """Mean test micro-F1 over seeds, its seed standard deviation and 95 % t-interval (None below 2 seeds)."""
+    return {"micro_f1": float(np.mean(scores)), "micro_f1_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else None,
+            "micro_f1_interval": seed_interval(scores)}
+
+
+def long_text_baseline(data_dir: str) -> dict:
+    """The constant baseline on this data (metrics.constant_baseline): a model at or below it has
+    learned nothing from the texts, whatever L it reads."""
+    from .data import load_labels
+    from .train import multi_hot
+
+    index = {label: i for i, label in enumerate(load_labels(data_dir))}
+    train = multi_hot([r["labels"] for r in load_split(data_dir, "train")], index)
+    gold = {split: multi_hot([r["labels"] for r in load_split(data_dir, split)], index) for split in ("validation", "test")}
+    return constant_baseline(train.sum(0).long().tolist(), gold["validation"].bool(), gold["test"].bool())
+
+
+def differences(rows: list[dict]) -> list[dict]:
+    """Elementwise minus each other kind at every L both were trained at: mean test micro-F1
+    difference, its Welch interval and p over the per-seed scores."""
+    trained = {(r["kind"], r["length"]): [run["micro_f1"] for run in r["runs"]] for r in rows if r.get("runs")}
+    out = []
+    for (kind, length), scores in trained.items():
+        mine = trained.get(("elementwise", length))
+        if kind == "elementwise" or mine is None:
+            continue
+        out.append({"length": length, "a": "elementwise", "b": kind, "difference": float(np.mean(mine) - np.mean(scores)),
+                    "interval": welch_interval(mine, scores), "welch_p": welch_p(mine, scores), "seeds": [len(mine), len(scores)]})
+    return out
+
+
 def study(cfg: TrainConfig, out: Path, kinds: list[str], lengths: list[int], seeds: list[int], mlm_steps: int,
           ft_steps: int, cost_batch: int, train_models: bool, command: str) -> dict:
     out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +191,7 @@ def study(cfg: TrainConfig, out: Path, kinds: list[str], lengths: list[int], see
         from .wordpiece import train_wordpiece
         tokenizer = train_wordpiece([r["text"] for r in load_split(cfg.data, "train")], vocab_size=cfg.vocab_size)
     rows = []
+    baseline = long_text_baseline(cfg.data) if train_models else None
     grid = [(kind, length) for kind in kinds for length in lengths]
     for kind, length in tqdm(grid, desc="long-sequence study", unit="model x L"):
         settings = kind_settings(kind, cfg.v, cfg.c)
@@ -167,11 +204,14 @@ def study(cfg: TrainConfig, out: Path, kinds: list[str], lengths: list[int], see
             row["deep_stack_positions"] = length // CANINE_DOWNSAMPLING
         if train_models:
             row["runs"] = [run_accuracy(cfg, kind, out, length, seed, mlm_steps, ft_steps, command) for seed in seeds]
-            row["micro_f1"] = float(np.mean([r["micro_f1"] for r in row["runs"]]))
+            row.update(seed_summary([r["micro_f1"] for r in row["runs"]]))
         rows.append(row)
         summary = {"data": cfg.data, "rows": rows, "cost_batch": cost_batch, "seeds": seeds,
                    "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "width": cfg.v * cfg.c,
                    "layers": cfg.layers, "command": command, "torch_threads": torch.get_num_threads()}
+        if train_models:
+            summary["constant_baseline"] = baseline
+            summary["differences"] = differences(rows)
         result_path.write_text(json.dumps(summary, indent=1) + "\n")  # after every cell: resumable, inspectable
     (out / "long_sequence.md").write_text(markdown(summary))
     figure(summary).savefig(out / "long_sequence.png", dpi=110, bbox_inches="tight")
@@ -186,11 +226,30 @@ def markdown(summary: dict) -> str:
         cells = [r["kind"], str(r["length"]), f"{100 * r['share_of_words_seen']:.1f} %", f"{100 * r['texts_seen_whole']:.1f} %",
                  f"{r['step_seconds']:.3f}", f"{r['activation_mb']:.1f}"]
         if trained:
-            cells.append(f"{r['micro_f1']:.3f}" if "micro_f1" in r else "—")
+            cells.append(accuracy_cell(r) if "micro_f1" in r else "—")
         lines.append("| " + " | ".join(cells) + " |")
+    notes = []
+    if summary.get("constant_baseline"):
+        base = summary["constant_baseline"]
+        notes.append(f"Constant baseline (the {base['k']} most frequent training labels for every text): "
+                     f"test micro-F1 {base['test_micro_f1']:.3f}.")
+    for d in summary.get("differences", []):
+        interval = f" [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]" if d["interval"] else ""
+        p = f", Welch p {d['welch_p']:.2g}" if d["welch_p"] is not None else ""
+        notes.append(f"L = {d['length']}: {d['a']} - {d['b']} {d['difference']:+.3f}{interval}{p} "
+                     f"({d['seeds'][0]} and {d['seeds'][1]} seeds).")
     return (f"Data `{summary['data']}`; width {summary['width']}, {summary['layers']} layers; cost on random inputs, "
-            f"batch {summary['cost_batch']}, {summary['torch_threads']} thread(s).\n\n" + "\n".join(lines) +
-            f"\n\nCommand: `{summary['command']}`\n")
+            f"batch {summary['cost_batch']}, {summary['torch_threads']} thread(s). Test micro-F1: mean over seeds, "
+            f"seed sd and 95 % t-interval over seeds; threshold chosen on validation.\n\n" + "\n".join(lines) +
+            "".join(f"\n\n{note}" for note in notes) + f"\n\nCommand: `{summary['command']}`\n")
+
+
+def accuracy_cell(row: dict) -> str:
+    """'0.424 ± 0.010 [0.399, 0.449], 3 seeds' (one seed: the score alone)."""
+    if row.get("micro_f1_interval") is None:
+        return f"{row['micro_f1']:.3f}, {len(row.get('runs', [])) or 1} seed"
+    low, high = row["micro_f1_interval"]
+    return f"{row['micro_f1']:.3f} ± {row['micro_f1_sd']:.3f} [{low:.3f}, {high:.3f}], {len(row['runs'])} seeds"
 
 
 def figure(summary: dict):
@@ -206,7 +265,11 @@ def figure(summary: dict):
     for axis, (key, title) in zip(axes, panels):
         for kind in dict.fromkeys(r["kind"] for r in summary["rows"]):
             rows = [r for r in summary["rows"] if r["kind"] == kind and key in r]
-            axis.plot([r["length"] for r in rows], [r[key] for r in rows], marker="o", label=kind)
+            spread = [r.get("micro_f1_sd") or 0.0 for r in rows] if key == "micro_f1" else None
+            axis.errorbar([r["length"] for r in rows], [r[key] for r in rows], yerr=spread, marker="o", capsize=3, label=kind)
+        if key == "micro_f1" and summary.get("constant_baseline"):
+            axis.axhline(summary["constant_baseline"]["test_micro_f1"], color="grey", linestyle="--", label="constant baseline")
+            axis.legend(fontsize=7)
         axis.set_xscale("log", base=2)
         if key in ("step_seconds", "activation_mb"):
             axis.set_yscale("log")

@@ -154,6 +154,33 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
     return None if p != p else p  # NaN when both sides have zero spread
 
 
+def seed_interval(values: list[float]) -> list[float] | None:
+    """95 % Student-t interval of the mean of per-seed scores (the spread between seeds is the
+    whole of it: test items are not resampled); None with fewer than 2 seeds."""
+    from scipy import stats
+
+    if len(values) < 2:
+        return None
+    mean, half = float(np.mean(values)), float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
+    return [mean - half, mean + half]
+
+
+def welch_interval(a: list[float], b: list[float]) -> list[float] | None:
+    """95 % interval of mean(a) - mean(b) from per-seed scores, Welch-Satterthwaite degrees of
+    freedom (the interval that goes with welch_p); None with fewer than 2 seeds a side."""
+    from scipy import stats
+
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    diff = float(np.mean(a) - np.mean(b))
+    if va + vb == 0:
+        return [diff, diff]
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.975, df) * np.sqrt(va + vb))
+    return [diff - half, diff + half]
+
+
 def paired_bootstrap(preds_a: list[torch.Tensor], preds_b: list[torch.Tensor], gold: torch.Tensor,
                      resamples: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:
     """Difference A - B in micro- and macro-F1, seed-averaged, with a 95 % hierarchical bootstrap

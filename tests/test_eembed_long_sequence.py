@@ -3,6 +3,9 @@ models (coverage, cost and accuracy per model and L)."""
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from eembed_model import data, long_sequence
 
 FIXTURE = Path(__file__).parent / "fixtures" / "debtags_small.jsonl"
@@ -61,7 +64,7 @@ def test_the_study_measures_coverage_cost_and_accuracy_per_model_and_length(tmp_
     out = tmp_path / "study"
     args = ["--data", str(source), "--out", str(out), "--kinds", "elementwise,canine", "--lengths", "8,32",
             "--mlm-steps", "2", "--ft-steps", "2", "--batch-size", "8", "--cost-batch", "2", "--c", "4",
-            "--layers", "1"]
+            "--layers", "1", "--seeds", "0,1"]
     assert long_sequence.main(args) == 0
     summary = json.loads((out / "long_sequence.json").read_text())
     rows = {(r["kind"], r["length"]): r for r in summary["rows"]}
@@ -69,7 +72,16 @@ def test_the_study_measures_coverage_cost_and_accuracy_per_model_and_length(tmp_
     for kind in ("elementwise", "canine"):
         assert rows[kind, 8]["share_of_words_seen"] < rows[kind, 32]["share_of_words_seen"] <= 1
         assert rows[kind, 8]["activation_mb"] < rows[kind, 32]["activation_mb"]
-        assert 0 <= rows[kind, 32]["micro_f1"] <= 1 and len(rows[kind, 32]["runs"]) == 1
+        row = rows[kind, 32]
+        assert [r["seed"] for r in row["runs"]] == [0, 1]
+        assert row["micro_f1"] == pytest.approx(np.mean([r["micro_f1"] for r in row["runs"]]))
+        low, high = row["micro_f1_interval"]   # the seeds' spread, not only the mean
+        assert low <= row["micro_f1"] <= high and row["micro_f1_sd"] >= 0
+    # Beside the models: the constant baseline, and elementwise minus the other kind at each L.
+    assert 0 < summary["constant_baseline"]["test_micro_f1"] < 1
+    assert [(d["length"], d["b"], d["seeds"]) for d in summary["differences"]] == [(8, "canine", [2, 2]), (32, "canine", [2, 2])]
+    report = (out / "long_sequence.md").read_text()
+    assert "Constant baseline" in report and "L = 32: elementwise - canine" in report and "2 seeds" in report
     # A position holds a word on one side, a character on the other (the fixture's short texts fit
     # whole into 32 elementwise positions).
     assert rows["elementwise", 8]["share_of_words_seen"] > 2 * rows["canine", 8]["share_of_words_seen"]
@@ -83,6 +95,17 @@ def test_the_study_measures_coverage_cost_and_accuracy_per_model_and_length(tmp_
     assert long_sequence.main([*args[:4], "--kinds", "gpt"]) == 2
     assert "unknown model kind(s) gpt" in capsys.readouterr().err
     assert long_sequence.main([*args[:4], "--lengths", "4"]) == 2
+
+
+def test_seed_intervals_are_student_t_over_the_per_seed_scores():
+    from eembed_model.metrics import seed_interval, welch_interval
+
+    low, high = seed_interval([1.0, 2.0, 3.0])   # mean 2, sd 1, t(0.975, 2) = 4.303
+    assert (low, high) == pytest.approx((2 - 4.303 / 3 ** 0.5, 2 + 4.303 / 3 ** 0.5), abs=1e-3)
+    low, high = welch_interval([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])   # difference 1, df 4, t = 2.776
+    assert (low, high) == pytest.approx((1 - 2.776 * (2 / 3) ** 0.5, 1 + 2.776 * (2 / 3) ** 0.5), abs=1e-3)
+    assert seed_interval([0.5]) is None and welch_interval([0.5], [0.4, 0.6]) is None
+    assert welch_interval([0.5, 0.5], [0.4, 0.4]) == pytest.approx([0.1, 0.1])
 
 
 def test_words_seen_counts_the_words_whose_first_position_is_inside():
