@@ -79,6 +79,9 @@ def test_the_study_measures_coverage_cost_and_accuracy_per_model_and_length(tmp_
         assert low <= row["micro_f1"] <= high and row["micro_f1_sd"] >= 0
     # Beside the models: the constant baseline, and elementwise minus the other kind at each L.
     assert 0 < summary["constant_baseline"]["test_micro_f1"] < 1
+    for row in summary["rows"]:   # 2-step models: each run either beats the baseline or is counted at it
+        at_baseline = [r["micro_f1"] <= summary["constant_baseline"]["test_micro_f1"] + 1e-6 for r in row["runs"]]
+        assert row["runs_at_baseline"] == sum(at_baseline)
     assert [(d["length"], d["b"], d["seeds"]) for d in summary["differences"]] == [(8, "canine", [2, 2]), (32, "canine", [2, 2])]
     report = (out / "long_sequence.md").read_text()
     assert "Constant baseline" in report and "L = 32: elementwise - canine" in report and "2 seeds" in report
