@@ -211,7 +211,7 @@ def study(cfg: TrainConfig, out: Path, kinds: list[str], lengths: list[int], see
         rows.append(row)
         summary = {"data": cfg.data, "rows": rows, "cost_batch": cost_batch, "seeds": seeds,
                    "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "width": cfg.v * cfg.c,
-                   "layers": cfg.layers, "command": command, "torch_threads": torch.get_num_threads()}
+                   "layers": cfg.layers, "lr": cfg.lr, "command": command, "torch_threads": torch.get_num_threads()}
         if train_models:
             summary["constant_baseline"] = baseline
             summary["differences"] = differences(rows)
@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mlm-steps", type=int, default=400)
     p.add_argument("--ft-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of pretraining and fine-tuning (default %(default)s)")
     p.add_argument("--cost-batch", type=int, default=16, help="batch of the step-time and memory measurement")
     p.add_argument("--v", type=int, default=d.v)
     p.add_argument("--c", type=int, default=d.c)
@@ -325,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--lengths must be at least 8 (CANINE downsamples by 4)")
         seeds = _int_list(a.seeds, "--seeds")
         torch.set_num_threads(a.threads)
-        cfg = TrainConfig(data=a.data, batch_size=a.batch_size, v=a.v, c=a.c, layers=a.layers,
+        if not a.lr > 0:
+            raise ValueError(f"--lr must be a positive number, got {a.lr}")
+        cfg = TrainConfig(data=a.data, batch_size=a.batch_size, lr=a.lr, v=a.v, c=a.c, layers=a.layers,
                           vocab_size=a.vocab_size, threads=a.threads, log_every=25)
         summary = study(cfg, Path(a.out), kinds, lengths, seeds, a.mlm_steps, a.ft_steps, a.cost_batch,
                         a.train_models, command)

@@ -98,6 +98,8 @@ def test_the_study_measures_coverage_cost_and_accuracy_per_model_and_length(tmp_
     assert long_sequence.main([*args[:4], "--kinds", "gpt"]) == 2
     assert "unknown model kind(s) gpt" in capsys.readouterr().err
     assert long_sequence.main([*args[:4], "--lengths", "4"]) == 2
+    assert long_sequence.main([*args[:4], "--lr", "0"]) == 2
+    assert "--lr must be a positive number" in capsys.readouterr().err
 
 
 def test_seed_intervals_are_student_t_over_the_per_seed_scores():
