@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,21 @@ MAX_DISTANCE = 8  # distance profile bins 0..MAX_DISTANCE-1 and ">= MAX_DISTANCE
 
 def _as_array(result: dict) -> np.ndarray:
     return np.asarray(result["attentions"], dtype=np.float64)  # (layers, heads, L, L)
+
+
+# Control and format characters (Unicode categories Cc, Cf, Zl, Zp) are invisible and some steer
+# the text around them: U+202E (right-to-left override) in one material would reverse the rest of
+# a summary line or axis label. Shown as their code points, they are seen and steer nothing.
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+
+
+def visible_material(material: str) -> str:
+    """`material` for display: each control or format character (INVISIBLE_CATEGORIES: NUL, ESC,
+    the bidirectional overrides and isolates, the zero-width joiner, ...) written as ⟨U+XXXX⟩ (not
+    <U+XXXX>: plotly reads <...> as a tag);
+    every other character unchanged."""
+    return "".join(f"⟨U+{ord(ch):04X}⟩" if unicodedata.category(ch) in INVISIBLE_CATEGORIES else ch
+                   for ch in material)
 
 
 def _is_special(material: str) -> bool:
@@ -118,7 +134,7 @@ def attention_heatmap(result: dict, layer: int, head: int):
     import plotly.graph_objects as go
 
     attention = _as_array(result)[layer, head]
-    labels = [f"{i}:{m}" for i, m in enumerate(result["materials"])]
+    labels = [f"{i}:{visible_material(m)}" for i, m in enumerate(result["materials"])]
     fig = go.Figure(go.Heatmap(z=attention, x=labels, y=labels, colorscale="Viridis", zmin=0.0,
                                hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>"))
     reads = own_byte_label(result, layer, head)
@@ -150,7 +166,7 @@ def head_position_view(result: dict, layer: int):
     received = attention.mean(axis=1)  # (heads, L)
     materials, grids = result["materials"], result["byte_grids"]
     labels = [[_cell_label(m, grids[k], n) for k, m in enumerate(materials)] for n in range(received.shape[0])]
-    columns = [f"{k}:{m}" for k, m in enumerate(materials)]
+    columns = [f"{k}:{visible_material(m)}" for k, m in enumerate(materials)]
     alignment = result.get("alignment") or {}
     # Short row labels leave the cells most of a phone's width; the title says what the % is.
     rows = [f"head {n} · {100 * alignment['own_byte_share'][layer][n]:.0f} %" if alignment.get("applies")

@@ -8,7 +8,13 @@ import threading
 
 import gradio as gr
 
-from analysis.attention_stats import attention_heatmap, head_position_view, overview_cell, overview_thumbnails
+from analysis.attention_stats import (
+    attention_heatmap,
+    head_position_view,
+    overview_cell,
+    overview_thumbnails,
+    visible_material,
+)
 
 from .errors import guarded
 from .examples import EXAMPLE_TEXTS
@@ -64,7 +70,7 @@ def byte_grid_table(result: dict):
     rows = []
     for material, grid in zip(result["materials"], result["byte_grids"]):
         cells = ["··" if byte == result.get("filler_byte", 0xFF) else f"{byte:02x}" for byte in grid]
-        rows.append([material, *cells])
+        rows.append([visible_material(material), *cells])
     return pd.DataFrame(rows, columns=["material", *[f"b{n}" for n in range(result["v"])]])
 
 
@@ -98,7 +104,8 @@ def summary_markdown(result: dict, layer: int) -> str:
     for row in result["per_head_summary"]:
         if row["layer"] != layer:
             continue
-        tops = ", ".join(f"{code_span(t['material'])} (n-th char {code_span(t['nth_character'] or '·')}, "
+        tops = ", ".join(f"{code_span(visible_material(t['material']))} "
+                         f"(n-th char {code_span(visible_material(t['nth_character']) or '·')}, "
                          f"{t['attention']:.2f})" for t in row["top_materials"])
         own = "" if row.get("own_byte_share") is None else f", reads byte {row['head']}: {100 * row['own_byte_share']:.0f} %"
         lines.append(f"- head {row['head']} (entropy {row['mean_entropy']:.2f}{own}): {tops}")
@@ -123,12 +130,16 @@ def input_notice(result: dict) -> str:
 
 
 def analyse_text(text: str, layer: float, head: float, progress=gr.Progress()):
-    from eembed_model.attention import attention_for_text
+    from eembed_model.attention import attention_for_text, check_encodable
 
     if text is None or not text.strip():
         raise gr.Error("The text is empty: type a sentence or a package description, or pick an example.")
     if len(text) > MAX_TEXT_CHARS:
         raise gr.Error(f"The text has {len(text)} characters; the viewer takes at most {MAX_TEXT_CHARS}.")
+    try:
+        check_encodable(text)
+    except ValueError as exc:
+        raise gr.Error(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
     layer = number(layer, "The layer", 0, 1000, integer=True)
     head = number(head, "The head", 0, 1000, integer=True)
     progress(0.2, desc="Running the model")

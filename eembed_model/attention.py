@@ -54,6 +54,15 @@ def nth_character(material: str, n: int, v: int | None = None) -> str:
     return nth_character_of_row(encode_material(material, v) if v else list(material.encode("utf-8")), n)
 
 
+def check_encodable(text: str) -> None:
+    """ValueError naming the first lone surrogate (U+D800-U+DFFF, half of a UTF-16 pair; a JSON
+    client can send one) that has no UTF-8 spelling, so no byte grid."""
+    for index, ch in enumerate(text):
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"the text holds a lone surrogate U+{ord(ch):04X} at character {index + 1}, half of a "
+                             "UTF-16 pair and not a character of its own; remove it or paste the text again")
+
+
 def _encode(loaded: LoadedModel, text: str, material_level: str):
     config = loaded.config
     if config.embedding == "elementwise" and material_level != config.material_level:
@@ -70,6 +79,7 @@ def attention_for_text(text: str, model: LoadedModel | str | Path | None = None,
     """Materials, byte grids, attentions [layer][head][query][key] and a per-head summary."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text is empty: enter a sentence or a package description to see its attention")
+    check_encodable(text)
     loaded = model if isinstance(model, LoadedModel) else load_attention_model(model)
     config = loaded.config
     batch = _encode(loaded, text, material_level)

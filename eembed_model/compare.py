@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     add_grid_arguments(p)
     a = p.parse_args(argv)
     command = "python -m eembed_model.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if a.resamples < 1:
+        p.error(f"--resamples must be at least 1, got {a.resamples}")
     if a.recompute:
         try:
             summary = recompute(a.recompute, a.resamples if "--resamples" in (argv or sys.argv) else None)
@@ -348,9 +350,19 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [v for v in variants if v not in VARIANTS]
         if unknown or not variants:
             raise ValueError(f"unknown variant(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(VARIANTS)}")
-        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        try:
+            seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"--seeds must be comma-separated whole numbers, got {a.seeds!r}") from None
+        if any(seed < 0 for seed in seeds):
+            raise ValueError(f"--seeds must be 0 or more (torch seeds), got {a.seeds!r}")
         if not seeds:
             raise ValueError("--seeds needs at least one seed")
+        # A data folder that cannot train (no labels, an empty or malformed split) is one message
+        # here, not a failed run per variant and seed after the grid has started.
+        load_labels(a.data)
+        for split in ("train", "validation", "test"):
+            load_split(a.data, split)
         if a.bundle and "elementwise" not in variants:
             raise ValueError("--bundle copies the elementwise model: include 'elementwise' in --variants")
         base = TrainConfig(batch_size=a.batch_size, lr=a.lr, v=a.v, c=a.c, layers=a.layers, max_len=a.max_len,

@@ -92,20 +92,63 @@ def write_dataset(records: list[dict], out_dir: str | Path, labels: list[str], s
     return stats
 
 
-def load_split(data_dir: str | Path, split: str) -> list[dict]:
+def load_split(data_dir: str | Path, split: str, allow_empty: bool = False) -> list[dict]:
+    """The records of `split`.jsonl in data_dir, each a dict with a `text` string and a `labels`
+    list. Raises FileNotFoundError when the file is missing and a one-line ValueError, naming the
+    file and line, for a line that is not such a record, or (unless allow_empty) for a file with
+    no records: a run on an empty split would otherwise fail deep inside training with an
+    unrelated message. A handful of texts can leave a split empty; inspecting them may allow it."""
     path = Path(data_dir) / f"{split}.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"no {split} split at {path}; build a dataset with "
                                 f"'python -m eembed_model.data debtags --out {data_dir}'")
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    rows = []
+    with open(path, encoding="utf-8", errors="strict") as f:
+        try:
+            lines = list(f)
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text; rebuild the dataset with 'python -m eembed_model.data'") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}, line {number}: not a JSON record ({exc.msg}); "
+                             "rebuild the dataset with 'python -m eembed_model.data'") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("labels"), list):
+            raise ValueError(f"{path}, line {number}: a record needs a 'text' string and a 'labels' list; "
+                             "rebuild the dataset with 'python -m eembed_model.data'")
+        rows.append(row)
+    if not rows and not allow_empty:
+        raise ValueError(f"the {split} split {path} holds no records; rebuild the dataset from more texts "
+                         "with 'python -m eembed_model.data'")
+    return rows
 
 
 def load_labels(data_dir: str | Path) -> list[str]:
+    """The dataset's label list (labels.json); ValueError when it is not a non-empty list of strings."""
     path = Path(data_dir) / "labels.json"
     if not path.is_file():
         raise FileNotFoundError(f"no labels.json in {data_dir}; build the dataset with eembed_model.data")
-    return json.loads(path.read_text())
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        labels = None
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{path} is not a list of label names; rebuild the dataset with 'python -m eembed_model.data'")
+    return labels
+
+
+def check_labels_occur(rows: list[dict], labels: list[str], what: str) -> None:
+    """ValueError when no record of `rows` carries any of `labels`: a labels.json (or a model's
+    label list) that belongs to other data, which would otherwise train or score on all-negative
+    targets without a word. Labels dropped by --min-count may appear in records; that is fine."""
+    known = set(labels)
+    if not any(label in known for row in rows for label in row["labels"]):
+        raise ValueError(f"none of the {len(labels)} labels of {what} occurs in this split's records: the label list "
+                         "belongs to other data; rebuild the dataset with 'python -m eembed_model.data' "
+                         "or pick the data the model was trained on")
 
 
 # ---------------------------------------------------------------- debtags from the apt index

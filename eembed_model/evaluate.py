@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint
-from .data import SPLITS, load_split
+from .data import SPLITS, check_labels_occur, load_split
 from .metrics import best_threshold, f1_scores, frequency_breakdown, precision_at_1
 
 
@@ -48,6 +48,7 @@ def evaluate_checkpoint(model_dir: str, data_dir: str, split: str = "test", batc
 
     # The threshold is always chosen on validation, never on the split being reported.
     val_rows = load_split(data_dir, "validation")
+    check_labels_occur(val_rows, loaded.labels, f"the model {model_dir}")
     val_probs = predict_probs(loaded.model, loaded.text_encoder, [r["text"] for r in val_rows], batch_size, True)
     threshold, val_f1 = best_threshold(val_probs, gold_of(val_rows))
     rows = val_rows if split == "validation" else load_split(data_dir, split)

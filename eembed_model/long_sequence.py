@@ -325,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         if min(lengths) < 8:
             raise ValueError("--lengths must be at least 8 (CANINE downsamples by 4)")
         seeds = _int_list(a.seeds, "--seeds")
+        for name in ("mlm_steps", "ft_steps", "batch_size", "cost_batch", "threads"):
+            if getattr(a, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(a, name)}")
         torch.set_num_threads(a.threads)
         if not a.lr > 0:
             raise ValueError(f"--lr must be a positive number, got {a.lr}")

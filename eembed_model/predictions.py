@@ -18,6 +18,8 @@ The gold labels go beside them (packed bits), so the tables can be rebuilt from 
 from __future__ import annotations
 
 import lzma
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +51,27 @@ def _write(path: Path, levels: dict[str, np.ndarray], top: dict[str, np.ndarray]
     return path
 
 
+# What numpy, zipfile, zlib and lzma raise for a truncated or overwritten .npz.
+UNREADABLE = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, lzma.LZMAError)
+
+
+def _unreadable(path: str | Path, exc: BaseException) -> ValueError:
+    return ValueError(f"{path} cannot be read ({type(exc).__name__}: the file is truncated or not one written by "
+                      "python -m eembed_model.compare); copy it again from the comparison's --out folder or rerun it")
+
+
 def _read(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(levels, top) by set name, from either format. Raises ValueError for another file."""
+    """(levels, top) by set name, from either format. Raises ValueError for another file or a
+    truncated or corrupt one."""
+    try:
+        return _read_arrays(path)
+    except UNREADABLE as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
+            raise  # _read_arrays' own message
+        raise _unreadable(path, exc) from None
+
+
+def _read_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     stored = np.load(Path(path))
     top = {key[:-len(".top")]: stored[key] for key in stored.files if key.endswith(".top")}
     levels = {}
@@ -97,11 +118,15 @@ def load_golds(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no {path.name} in {path.parent}: not a folder written by python -m eembed_model.compare")
-    stored = np.load(path)
     out = {}
-    for key in stored.files:
-        if key.endswith(".bits"):
-            name = key[:-len(".bits")]
-            rows, labels = stored[f"{name}.shape"].tolist()
-            out[name] = torch.from_numpy(np.unpackbits(stored[key], axis=1, count=labels).astype(bool)).reshape(rows, labels)
+    try:
+        stored = np.load(path)
+        for key in stored.files:
+            if key.endswith(".bits"):
+                name = key[:-len(".bits")]
+                rows, labels = stored[f"{name}.shape"].tolist()
+                out[name] = torch.from_numpy(np.unpackbits(stored[key], axis=1, count=labels).astype(bool)).reshape(
+                    rows, labels)
+    except UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
     return out

@@ -12,7 +12,7 @@ import random
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -23,11 +23,13 @@ from common.config import checked_fields
 from .batching import make_text_encoder, mask_materials
 from .checkpoint import load_checkpoint, read_card, save_checkpoint
 from .config import EEmbedConfig
-from .data import load_labels, load_split
+from .data import check_labels_occur, load_labels, load_split
 from .model import EEmbedModel, MultilabelHead, format_parameter_counts, parameter_counts
 
 TASKS = ("mlm", "multilabel")
 LOSSES = ("bce", "balanced")
+# Options that shape the model: with --init they come from the checkpoint.
+ARCHITECTURE = ("encoder", "embedding", "aligned", "v", "c", "layers", "max_len", "material_level")
 CURVE_TEXTS = 1000   # validation texts scored for the training curve (the final validation uses all)
 
 
@@ -190,6 +192,8 @@ def train(cfg: TrainConfig, command: str | None = None) -> dict:
     train_rows = load_split(cfg.data, "train")
     val_rows = load_split(cfg.data, "validation")
     labels = load_labels(cfg.data)
+    if cfg.task == "multilabel":
+        check_labels_occur(train_rows, labels, f"{Path(cfg.data) / 'labels.json'}")
     label_index = {name: i for i, name in enumerate(labels)}
     train_texts = [r["text"] for r in train_rows]
     model, config, tokenizer, new_head = build_model(cfg, train_texts, labels)
@@ -278,6 +282,27 @@ def train(cfg: TrainConfig, command: str | None = None) -> dict:
     return card
 
 
+def settings_from_init(cfg: TrainConfig, given: set[str]) -> TrainConfig:
+    """With --init, the architecture options (ARCHITECTURE) are the checkpoint's: those left out
+    are filled in from its card, so this run's card records the model it really trains; one given
+    on the command line with another value is a ValueError naming it (it used to be dropped with
+    a note, or not even that, and the new card then described a model that was not trained)."""
+    if not cfg.init:
+        return cfg
+    card_config = read_card(cfg.init).get("config")
+    if not isinstance(card_config, dict):
+        raise ValueError(f"the card of --init {cfg.init} has no model config; pass a directory written by "
+                         "'python -m eembed_model.train'")
+    stored = EEmbedConfig.from_dict(card_config, f"'config' of --init {cfg.init}")
+    conflicts = [name for name in ARCHITECTURE if name in given and getattr(cfg, name) != getattr(stored, name)]
+    if conflicts:
+        asked = ", ".join(f"--{name.replace('_', '-')} {getattr(cfg, name)}" for name in conflicts)
+        has = ", ".join(f"{name.replace('_', '-')} {getattr(stored, name)}" for name in conflicts)
+        raise ValueError(f"--init {cfg.init} has {has}, not {asked}: leave those options out (the architecture "
+                         "comes from --init) or pretrain a model with them first")
+    return replace(cfg, **{name: getattr(stored, name) for name in ARCHITECTURE})
+
+
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m eembed_model.train", description=__doc__,
@@ -318,7 +343,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--threads", type=int, default=d.threads)
     a = p.parse_args(argv)
-    return TrainConfig(**{k.replace("-", "_"): v for k, v in vars(a).items()})
+    cfg = TrainConfig(**{k.replace("-", "_"): v for k, v in vars(a).items()})
+    # Which architecture options the command line gave (not their defaults): parse once more
+    # with a marker as their default (an object, which argparse does not convert), so an option
+    # still holding the marker was not typed.
+    unset = object()
+    p.set_defaults(**{name: unset for name in ARCHITECTURE})
+    typed = vars(p.parse_args(argv))
+    return settings_from_init(cfg, {name for name in ARCHITECTURE if typed[name] is not unset})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,3 +119,31 @@ def test_viewer_fault_a_backtick_keeps_the_per_head_markdown_intact(tiny_models)
         assert line.count("<code>") == line.count("</code>") == 6    # material + n-th character, three times
         assert "`" not in line.replace("<code>`</code>", "")
     assert code_span("a``b") == "```a``b```" and code_span("`") == "`` ` ``"
+
+
+def test_viewer_shows_control_and_bidi_characters_as_code_points_so_they_steer_no_label(tiny_models):
+    from analysis.attention_stats import attention_heatmap, visible_material
+    from demos.attention_tab import byte_grid_table, summary_markdown
+
+    # U+202E (right-to-left override) would reverse the rest of the summary line and axis label it
+    # sits in; NUL and ESC are invisible. The byte grid keeps their bytes; the labels show code points.
+    result = attention.attention_for_text("ok \u202eevil x\x00y \x1b", tiny_models["spell"], top_k=6)
+    assert result["materials"] == ["[CLS]", "ok", "\u202eevil", "x\x00y", "\x1b", "[SEP]"]
+    assert result["byte_grids"][2][:3] == [0xE2, 0x80, 0xAE]
+    assert visible_material("\u202eevil") == "⟨U+202E⟩evil" and visible_material("日本 é") == "日本 é"
+    shown = [summary_markdown(result, 0), *byte_grid_table(result)["material"],
+             *attention_heatmap(result, 0, 0).data[0].x]
+    for text in shown:
+        assert not any(ch in text for ch in "\u202e\x00\x1b"), text
+    assert "⟨U+202E⟩evil" in shown[0] and "x⟨U+0000⟩y" in shown[0] and "⟨U+001B⟩" in shown[0]
+
+
+def test_viewer_names_a_lone_surrogate_instead_of_a_codec_error(tiny_models):
+    import gradio as gr
+
+    from demos.attention_tab import analyse_text
+
+    with pytest.raises(ValueError, match=r"lone surrogate U\+D800 at character 5"):
+        attention.attention_for_text("bad \ud800 text", tiny_models["spell"])
+    with pytest.raises(gr.Error, match=r"lone surrogate U\+D800 at character 5"):
+        analyse_text("bad \ud800 text", 0, 0, progress=lambda *a, **k: None)
