@@ -21,8 +21,14 @@ baseline (metrics.constant_baseline) and, at each L, elementwise minus each othe
 Welch interval and p over the per-seed scores. Runs already in --out with identical settings are
 reused (resumable).
 
+One learning rate does not suit every model and L (elementwise at L = 64 stays at the constant
+baseline at lr 1e-3 and learns at 3e-4): run the study once per learning rate, each in its own
+--out, then --choose-lr keeps, for every model and L, the learning rate whose runs have the
+highest mean validation micro-F1 (the test split plays no part in the choice).
+
     python -m eembed_model.long_sequence --data data/debtags-long --out runs/long-sequence
     python -m eembed_model.long_sequence --data data/debtags-long --out runs/long-cost --no-train   # minutes
+    python -m eembed_model.long_sequence --choose-lr runs/long-sequence,runs/long-sequence-lr3e-4 --out runs/long-chosen
 """
 from __future__ import annotations
 
@@ -146,7 +152,8 @@ def run_accuracy(cfg: TrainConfig, kind: str, out: Path, length: int, seed: int,
     card = run_training(fine, command)
     metrics = evaluate_checkpoint(fine.out, cfg.data, "test", cfg.eval_batch_size)
     return {"seed": seed, "micro_f1": metrics["micro_f1"], "macro_f1": metrics["macro_f1"],
-            "precision_at_1": metrics["precision_at_1"], "train_seconds": card["train_seconds"]}
+            "precision_at_1": metrics["precision_at_1"], "train_seconds": card["train_seconds"],
+            "val_micro_f1": card["metrics"]["val_micro_f1"]}
 
 
 def seed_summary(scores: list[float]) -> dict:
@@ -165,6 +172,46 @@ def long_text_baseline(data_dir: str) -> dict:
     train = multi_hot([r["labels"] for r in load_split(data_dir, "train")], index)
     gold = {split: multi_hot([r["labels"] for r in load_split(data_dir, split)], index) for split in ("validation", "test")}
     return constant_baseline(train.sum(0).long().tolist(), gold["validation"].bool(), gold["test"].bool())
+
+
+# What a study's runs must share for their learning rates to be compared on validation.
+SHARED_SETTINGS = ("data", "seeds", "mlm_steps", "multilabel_steps", "width", "layers")
+
+
+def choose_learning_rate(summaries: list[dict], command: str) -> dict:
+    """One study summary built from several, one per learning rate: for every (model, L), the row
+    of the summary whose runs have the highest mean validation micro-F1. Each chosen row records
+    its "lr" and every candidate's validation mean ("lr_validation"); test scores play no part.
+    Raises ValueError when the studies differ in anything but the learning rate, share a learning
+    rate, or hold no trained runs with validation scores (studies made before this choice existed:
+    rerun them, finished runs are reused)."""
+    if len(summaries) < 2:
+        raise ValueError("--choose-lr needs at least two studies (comma-separated --out folders)")
+    first = summaries[0]
+    for other in summaries[1:]:
+        differing = [k for k in SHARED_SETTINGS if other.get(k) != first.get(k)]
+        if differing:
+            raise ValueError(f"the studies differ in {', '.join(differing)}, not only in the learning rate")
+    rates = [s["lr"] for s in summaries]
+    if len(set(rates)) < len(rates):
+        raise ValueError(f"two studies share a learning rate ({', '.join(map(str, rates))})")
+    candidates: dict[tuple, list[tuple[float, float, dict]]] = {}
+    for summary in summaries:
+        for row in summary["rows"]:
+            runs = row.get("runs") or []
+            if not runs or any("val_micro_f1" not in r for r in runs):
+                raise ValueError(f"the study at lr {summary['lr']} has no validation scores for {row['kind']} at "
+                                 f"L = {row['length']}: rerun it with this version (finished runs are reused)")
+            candidates.setdefault((row["kind"], row["length"]), []).append(
+                (float(np.mean([r["val_micro_f1"] for r in runs])), summary["lr"], row))
+    rows = []
+    for options in candidates.values():
+        _, lr, row = max(options, key=lambda option: option[0])
+        rows.append({**row, "lr": lr, "lr_validation": {str(rate): score for score, rate, _ in options}})
+    return {**{k: first[k] for k in SHARED_SETTINGS}, "rows": rows, "cost_batch": first["cost_batch"],
+            "constant_baseline": first["constant_baseline"], "differences": differences(rows),
+            "lr": "chosen on validation from " + ", ".join(map(str, rates)), "command": command,
+            "torch_threads": first["torch_threads"]}
 
 
 def differences(rows: list[dict]) -> list[dict]:
@@ -216,20 +263,47 @@ def study(cfg: TrainConfig, out: Path, kinds: list[str], lengths: list[int], see
             summary["constant_baseline"] = baseline
             summary["differences"] = differences(rows)
         result_path.write_text(json.dumps(summary, indent=1) + "\n")  # after every cell: resumable, inspectable
+    write_study(summary, out)
+    return summary
+
+
+def write_study(summary: dict, out: Path) -> None:
+    """long_sequence.json, .md and .png in out."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "long_sequence.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "long_sequence.md").write_text(markdown(summary))
     figure(summary).savefig(out / "long_sequence.png", dpi=110, bbox_inches="tight")
+
+
+def read_study(folder: Path) -> dict:
+    """The summary a finished study left in folder; ValueError (not a traceback) when it is missing or unreadable."""
+    path = folder / "long_sequence.json"
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"no finished study in {folder} (long_sequence.json is missing)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{path} is not a study summary (unreadable JSON)") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("rows"), list) or "lr" not in summary:
+        raise ValueError(f"{path} is not a study summary (no rows or lr)")
+    if "constant_baseline" not in summary:
+        raise ValueError(f"the study in {folder} was made with --no-train: there is nothing to choose from")
     return summary
 
 
 def markdown(summary: dict) -> str:
     trained = any("micro_f1" in r for r in summary["rows"])
-    head = ["model", "L", "words seen", "texts seen whole", "step (s)", "activation MB"] + (["test micro-F1"] if trained else [])
+    chosen = any("lr_validation" in r for r in summary["rows"])
+    head = (["model", "L", "words seen", "texts seen whole", "step (s)", "activation MB"] + (["test micro-F1"] if trained else [])
+            + (["lr (validation micro-F1 of each)"] if chosen else []))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary["rows"]:
         cells = [r["kind"], str(r["length"]), f"{100 * r['share_of_words_seen']:.1f} %", f"{100 * r['texts_seen_whole']:.1f} %",
                  f"{r['step_seconds']:.3f}", f"{r['activation_mb']:.1f}"]
         if trained:
             cells.append(accuracy_cell(r) if "micro_f1" in r else "—")
+        if chosen:
+            cells.append(f"{r['lr']:g} (" + ", ".join(f"{float(k):g}: {v:.3f}" for k, v in r["lr_validation"].items()) + ")")
         lines.append("| " + " | ".join(cells) + " |")
     notes = []
     if summary.get("constant_baseline"):
@@ -298,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m eembed_model.long_sequence", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="dataset directory (python -m eembed_model.data debtags --long ...)")
+    p.add_argument("--data", help="dataset directory (python -m eembed_model.data debtags --long ...)")
     p.add_argument("--out", required=True)
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, from: {', '.join(KINDS)}")
     p.add_argument("--lengths", default=",".join(map(str, DEFAULT_LENGTHS)), help="positions L (default %(default)s)")
@@ -314,9 +388,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vocab-size", type=int, default=d.vocab_size)
     p.add_argument("--no-train", dest="train_models", action="store_false", help="coverage and cost only")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
+    p.add_argument("--choose-lr", metavar="OUT,OUT,...",
+                   help="studies of one setting at different --lr: write to --out, per model and L, the one with "
+                        "the highest mean validation micro-F1 (no training)")
     a = p.parse_args(argv)
     command = "python -m eembed_model.long_sequence " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if a.choose_lr is None and a.data is None:
+        p.error("--data is required (or --choose-lr to combine finished studies)")
     try:
+        if a.choose_lr is not None:
+            folders = [Path(d.strip()) for d in a.choose_lr.split(",") if d.strip()]
+            if any(folder.resolve() == Path(a.out).resolve() for folder in folders):
+                raise ValueError("--out must be a new folder, not one of the studies given to --choose-lr")
+            summary = choose_learning_rate([read_study(folder) for folder in folders], command)
+            write_study(summary, Path(a.out))
+            print(markdown(summary))
+            return 0
         kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
         unknown = [k for k in kinds if k not in KINDS]
         if unknown or not kinds:

@@ -120,3 +120,51 @@ def test_words_seen_counts_the_words_whose_first_position_is_inside():
     # 3 positions after [CLS]/[SEP]: 'alpha', then two rows of 'internationalization': 2 of 4 words.
     assert long_sequence.words_seen("elementwise", batch, ["alpha internationalization gamma delta"], 5) == [0.5]
     assert long_sequence.words_seen("canine", None, ["abc defgh ij"], 8) == [2 / 3]  # 'abc defgh'[:6] = 'abc de'
+
+
+def _study(lr: float, scores: dict[tuple[str, int], tuple[float, float]]) -> dict:
+    """A finished study's summary: per (kind, L), 3 runs with the given (validation, test) micro-F1."""
+    rows = [{"kind": kind, "length": length, "share_of_words_seen": 0.5, "texts_seen_whole": 0.1, "step_seconds": 0.1,
+             "activation_mb": 10.0, "runs": [{"seed": s, "micro_f1": test + 0.01 * s, "val_micro_f1": val + 0.01 * s}
+                                             for s in range(3)],
+             **long_sequence.seed_summary([test + 0.01 * s for s in range(3)])}
+            for (kind, length), (val, test) in scores.items()]
+    return {"data": "d", "seeds": [0, 1, 2], "mlm_steps": 4, "multilabel_steps": 4, "width": 8, "layers": 1, "lr": lr,
+            "rows": rows, "cost_batch": 2, "constant_baseline": {"k": 2, "test_micro_f1": 0.3}, "torch_threads": 1}
+
+
+def test_the_learning_rate_is_chosen_per_model_and_length_on_validation_only(tmp_path, capsys):
+    # At lr 1e-3 elementwise L64 stays at the prior; 3e-4 is better on validation but worse on test
+    # for subword L64: the choice must follow validation, whatever the test split says.
+    high = _study(1e-3, {("elementwise", 64): (0.31, 0.30), ("subword", 64): (0.50, 0.45)})
+    low = _study(3e-4, {("elementwise", 64): (0.40, 0.38), ("subword", 64): (0.52, 0.40)})
+    chosen = long_sequence.choose_learning_rate([high, low], "cmd")
+    rows = {(r["kind"], r["length"]): r for r in chosen["rows"]}
+    assert rows["elementwise", 64]["lr"] == 3e-4 and rows["elementwise", 64]["micro_f1"] == pytest.approx(0.39)
+    assert rows["subword", 64]["lr"] == 3e-4 and rows["subword", 64]["micro_f1"] == pytest.approx(0.41)
+    assert rows["subword", 64]["lr_validation"] == pytest.approx({"0.001": 0.51, "0.0003": 0.53})
+    assert [(d["b"], round(d["difference"], 3)) for d in chosen["differences"]] == [("subword", -0.02)]
+    assert "| 0.0003 (0.001: 0.320, 0.0003: 0.410) |" in long_sequence.markdown(chosen)
+
+    # From the command line, on two finished study folders; bad combinations are one message each.
+    for name, summary in (("a", high), ("b", low)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "long_sequence.json").write_text(json.dumps(summary))
+    assert long_sequence.main(["--choose-lr", f"{tmp_path / 'a'},{tmp_path / 'b'}", "--out", str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "long_sequence.json").read_text())["rows"][0]["lr"] == 3e-4
+    assert (tmp_path / "c" / "long_sequence.png").is_file()
+    capsys.readouterr()
+    for studies, out, message in (
+            (f"{tmp_path / 'a'},{tmp_path / 'a'}", "d", "share a learning rate"),
+            (f"{tmp_path / 'a'},{tmp_path / 'b'}", "a", "--out must be a new folder"),
+            (f"{tmp_path / 'a'},{tmp_path / 'none'}", "d", "no finished study in"),
+            (f"{tmp_path / 'a'}", "d", "at least two studies")):
+        assert long_sequence.main(["--choose-lr", studies, "--out", str(tmp_path / out)]) == 2
+        assert message in capsys.readouterr().err
+    other = {**low, "multilabel_steps": 8}
+    with pytest.raises(ValueError, match="differ in multilabel_steps"):
+        long_sequence.choose_learning_rate([high, other], "cmd")
+    old = json.loads(json.dumps(high))
+    del old["rows"][0]["runs"][0]["val_micro_f1"]
+    with pytest.raises(ValueError, match="no validation scores"):
+        long_sequence.choose_learning_rate([old, low], "cmd")
