@@ -184,7 +184,7 @@ def claims_rows(summary: dict) -> list[tuple[str, str, str, str]]:
     balanced = _pair(summary, "elementwise-balanced", "subword-balanced")
     if balanced:
         test = balanced["sets"]["test"]
-        rows.append(("(b) … with a class-balanced loss on both sides", "test macro-F1, paired bootstrap",
+        rows.append(("(b) … with a class-balanced loss on both sides", "test macro-F1, bootstrap over seeds and texts",
                      f"Δ macro {interval(test['macro_f1'])}; Δ micro {interval(test['micro_f1'])}",
                      verdict(test["macro_f1"]["ci_low"], test["macro_f1"]["ci_high"], test["macro_f1"])))
     for name, claim in ((noise_sets(summary)[-1] if noise_sets(summary) else None, "(c) robust to misspelt words"),
