@@ -175,7 +175,7 @@ def long_text_baseline(data_dir: str) -> dict:
 
 
 # What a study's runs must share for their learning rates to be compared on validation.
-SHARED_SETTINGS = ("data", "seeds", "mlm_steps", "multilabel_steps", "width", "layers")
+SHARED_SETTINGS = ("data", "seeds", "mlm_steps", "multilabel_steps", "batch_size", "width", "layers")
 
 
 def choose_learning_rate(summaries: list[dict], command: str) -> dict:
@@ -257,7 +257,7 @@ def study(cfg: TrainConfig, out: Path, kinds: list[str], lengths: list[int], see
             row["runs_at_baseline"] = sum(r["micro_f1"] <= baseline["test_micro_f1"] + 1e-6 for r in row["runs"])
         rows.append(row)
         summary = {"data": cfg.data, "rows": rows, "cost_batch": cost_batch, "seeds": seeds,
-                   "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "width": cfg.v * cfg.c,
+                   "mlm_steps": mlm_steps, "multilabel_steps": ft_steps, "batch_size": cfg.batch_size, "width": cfg.v * cfg.c,
                    "layers": cfg.layers, "lr": cfg.lr, "command": command, "torch_threads": torch.get_num_threads()}
         if train_models:
             summary["constant_baseline"] = baseline

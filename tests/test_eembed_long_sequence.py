@@ -129,7 +129,7 @@ def _study(lr: float, scores: dict[tuple[str, int], tuple[float, float]]) -> dic
                                              for s in range(3)],
              **long_sequence.seed_summary([test + 0.01 * s for s in range(3)])}
             for (kind, length), (val, test) in scores.items()]
-    return {"data": "d", "seeds": [0, 1, 2], "mlm_steps": 4, "multilabel_steps": 4, "width": 8, "layers": 1, "lr": lr,
+    return {"data": "d", "seeds": [0, 1, 2], "mlm_steps": 4, "multilabel_steps": 4, "batch_size": 8, "width": 8, "layers": 1, "lr": lr,
             "rows": rows, "cost_batch": 2, "constant_baseline": {"k": 2, "test_micro_f1": 0.3}, "torch_threads": 1}
 
 
@@ -161,8 +161,8 @@ def test_the_learning_rate_is_chosen_per_model_and_length_on_validation_only(tmp
             (f"{tmp_path / 'a'}", "d", "at least two studies")):
         assert long_sequence.main(["--choose-lr", studies, "--out", str(tmp_path / out)]) == 2
         assert message in capsys.readouterr().err
-    other = {**low, "multilabel_steps": 8}
-    with pytest.raises(ValueError, match="differ in multilabel_steps"):
+    other = {**low, "multilabel_steps": 8, "batch_size": 16}
+    with pytest.raises(ValueError, match="differ in multilabel_steps, batch_size"):
         long_sequence.choose_learning_rate([high, other], "cmd")
     old = json.loads(json.dumps(high))
     del old["rows"][0]["runs"][0]["val_micro_f1"]
