@@ -288,6 +288,8 @@ def read_study(folder: Path) -> dict:
         raise ValueError(f"{path} is not a study summary (no rows or lr)")
     if "constant_baseline" not in summary:
         raise ValueError(f"the study in {folder} was made with --no-train: there is nothing to choose from")
+    if not isinstance(summary["lr"], (int, float)):
+        raise ValueError(f"the study in {folder} is already a choice between learning rates: give the studies it was made from")
     return summary
 
 

@@ -158,7 +158,8 @@ def test_the_learning_rate_is_chosen_per_model_and_length_on_validation_only(tmp
             (f"{tmp_path / 'a'},{tmp_path / 'a'}", "d", "share a learning rate"),
             (f"{tmp_path / 'a'},{tmp_path / 'b'}", "a", "--out must be a new folder"),
             (f"{tmp_path / 'a'},{tmp_path / 'none'}", "d", "no finished study in"),
-            (f"{tmp_path / 'a'}", "d", "at least two studies")):
+            (f"{tmp_path / 'a'}", "d", "at least two studies"),
+            (f"{tmp_path / 'a'},{tmp_path / 'c'}", "d", "already a choice between learning rates")):
         assert long_sequence.main(["--choose-lr", studies, "--out", str(tmp_path / out)]) == 2
         assert message in capsys.readouterr().err
     other = {**low, "multilabel_steps": 8, "batch_size": 16}
